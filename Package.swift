@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ezlb",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ezlb", targets: ["ezlb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // @main only.
+        .executableTarget(name: "ezlb", dependencies: ["Commands"]),
+
+        // ArgumentParser commands: thin wiring of config -> planner -> backend -> output.
+        .target(name: "Commands", dependencies: [
+            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Live kernel backends (netlink, ...) and the fake kernel.
+        .target(name: "Kernel", dependencies: [
+            "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim",
+        ]),
+
+        // Pure modules: no C imports.
+        .target(name: "EzlbCore", dependencies: [
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .target(name: "EzlbConfig", dependencies: ["EzlbCore", "Yams"]),
+        .target(name: "EzlbPlanner", dependencies: ["EzlbCore"]),
+        .target(name: "EzlbState", dependencies: [
+            "EzlbCore",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+
+        // One system-library target per pkg-config file, plus one C shim.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-3.0",
+                       providers: [.apt(["libnl-3-dev"])]),
+        .systemLibrary(name: "CNetlinkGenl", pkgConfig: "libnl-genl-3.0",
+                       providers: [.apt(["libnl-genl-3-dev"])]),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl"]),
+
+        .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
+        .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
+        .testTarget(name: "EzlbPlannerTests", dependencies: ["EzlbPlanner", "EzlbCore"]),
+        .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),
+        .testTarget(name: "CLITests", dependencies: ["EzlbCore"]),
+    ]
+)

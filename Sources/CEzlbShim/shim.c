@@ -1,0 +1,1 @@
+#include "ezlb_shim.h"

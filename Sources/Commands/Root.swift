@@ -1,0 +1,4 @@
+import ArgumentParser
+public struct Ezlb: ParsableCommand {
+    public init() {}
+}

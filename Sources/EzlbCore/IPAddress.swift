@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Address family of an IP address or service.
+public enum IPFamily: String, Codable, Sendable, CaseIterable {
+    case ipv4, ipv6
+
+    /// The kernel's AF_* number.
+    public var af: UInt16 { self == .ipv4 ? 2 : 10 }
+
+    public init?(af: UInt16) {
+        switch af {
+        case 2: self = .ipv4
+        case 10: self = .ipv6
+        default: return nil
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address held as bytes, so that every spelling of the same
+/// address compares equal (`2001:DB8::1` == `2001:db8::1`) and prints in one
+/// canonical form (RFC 5952 via inet_ntop).
+public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    public let family: IPFamily
+    /// 4 bytes for IPv4, 16 for IPv6, network order.
+    public let bytes: [UInt8]
+
+    public init?(bytes: [UInt8]) {
+        switch bytes.count {
+        case 4: family = .ipv4
+        case 16: family = .ipv6
+        default: return nil
+        }
+        self.bytes = bytes
+    }
+
+    /// Parses a literal IPv4 or IPv6 address (no brackets, no port, no zone).
+    public init?(_ text: String) {
+        if text.isEmpty || text.count > 45 { return nil }
+        var v4 = in_addr()
+        if text.contains(".") && !text.contains(":") {
+            guard inet_pton(AF_INET, text, &v4) == 1 else { return nil }
+            family = .ipv4
+            bytes = withUnsafeBytes(of: &v4) { Array($0) }
+            return
+        }
+        var v6 = in6_addr()
+        guard text.contains(":"), inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        family = .ipv6
+        bytes = withUnsafeBytes(of: &v6) { Array($0) }
+    }
+
+    public var description: String {
+        var buf = [CChar](repeating: 0, count: 64)
+        let ok: Bool = bytes.withUnsafeBytes { raw in
+            inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, raw.baseAddress, &buf, socklen_t(buf.count)) != nil
+        }
+        guard ok else { return "?" }
+        return String(cString: buf)
+    }
+
+    /// `1.2.3.4` or `[2001:db8::1]`, the form used before `:port`.
+    public var bracketed: String { family == .ipv6 ? "[\(description)]" : description }
+
+    /// The 16-byte form the IPVS netlink ADDR attribute carries (IPv4 in the first 4 bytes).
+    public var netlinkBytes: [UInt8] { bytes + [UInt8](repeating: 0, count: 16 - bytes.count) }
+
+    public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
+        if lhs.family != rhs.family { return lhs.family == .ipv4 }
+        return lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let a = IPAddress(s) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an IP address: \(s)")
+        }
+        self = a
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// An `IP:port` pair as written in configs: `10.0.0.1:80`, `[2001:db8::1]:80`.
+public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case missingPort, badAddress(String), badPort(String), portOutOfRange(String)
+        public var description: String {
+            switch self {
+            case .missingPort: return "expected IP:port (IPv6 as [addr]:port)"
+            case .badAddress(let a): return "'\(a)' is not an IP address"
+            case .badPort(let p): return "port '\(p)' is not a number"
+            case .portOutOfRange(let p): return "port \(p) is out of range 1..65535"
+            }
+        }
+    }
+
+    /// Parses `IP:port`; with `portOptional`, a bare IP gives port 0.
+    public static func parse(_ text: String, portOptional: Bool = false) -> Result<Endpoint, ParseError> {
+        var host = text
+        var portText: String? = nil
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return .failure(.badAddress(text)) }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") { portText = String(rest.dropFirst()) } else if !rest.isEmpty { return .failure(.badAddress(text)) }
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard let addr = IPAddress(host) else { return .failure(.badAddress(host)) }
+        guard let p = portText else {
+            return portOptional ? .success(Endpoint(address: addr, port: 0)) : .failure(.missingPort)
+        }
+        guard !p.isEmpty, p.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .failure(.badPort(p)) }
+        guard p.count <= 5, let n = Int(p), n >= 1, n <= 65535 else { return .failure(.portOutOfRange(p)) }
+        return .success(Endpoint(address: addr, port: UInt16(n)))
+    }
+
+    public var description: String { "\(address.bracketed):\(port)" }
+
+    public static func < (lhs: Endpoint, rhs: Endpoint) -> Bool {
+        if lhs.address != rhs.address { return lhs.address < rhs.address }
+        return lhs.port < rhs.port
+    }
+}

@@ -1,0 +1,117 @@
+/// The contract every IPVS backend (real netlink, fake) fulfils. Errors are
+/// `IPVSError`s with the same meaning on both, so callers and tests cannot
+/// tell them apart.
+public protocol IPVSBackend: AnyObject {
+    /// Every service in the kernel with its destinations.
+    func dump() throws -> [IPVSServiceState]
+    func addService(_ service: VirtualService) throws
+    func updateService(_ service: VirtualService) throws
+    func deleteService(_ key: ServiceKey) throws
+    func addDestination(_ key: ServiceKey, _ dest: RealServer) throws
+    func updateDestination(_ key: ServiceKey, _ dest: RealServer) throws
+    func deleteDestination(_ key: ServiceKey, _ endpoint: Endpoint) throws
+    /// Makes the changes durable (the fake writes its model; the kernel needs nothing).
+    func commit() throws
+}
+
+extension IPVSBackend {
+    /// Runs one plan operation.
+    public func execute(_ op: IPVSOperation) throws {
+        switch op {
+        case .addService(let s): try addService(s)
+        case .updateService(_, let s): try updateService(s)
+        case .deleteService(let s): try deleteService(s.key)
+        case .addDestination(let k, let d): try addDestination(k, d)
+        case .updateDestination(let k, _, let d): try updateDestination(k, d)
+        case .deleteDestination(let k, let d): try deleteDestination(k, d.endpoint)
+        }
+    }
+}
+
+/// What an IPVS operation can fail with, on the kernel and on the fake alike.
+public struct IPVSError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        case serviceExists = "service already exists"
+        case serviceNotFound = "no such service"
+        case destinationExists = "destination already exists"
+        case destinationNotFound = "no such destination"
+        case schedulerNotFound = "scheduler not found"
+        case invalidArgument = "invalid argument"
+        case notSupported = "IPVS is not available (is the ip_vs module loadable?)"
+        case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
+        case other = "kernel error"
+    }
+
+    public var kind: Kind
+    /// The operation that failed, e.g. `add service tcp 10.0.0.1:80`.
+    public var operation: String
+    public var detail: String?
+
+    public init(_ kind: Kind, operation: String, detail: String? = nil) {
+        self.kind = kind
+        self.operation = operation
+        self.detail = detail
+    }
+
+    public var description: String {
+        var s = "\(operation): \(kind.rawValue)"
+        if let d = detail { s += " (\(d))" }
+        return s
+    }
+
+    /// Maps an errno returned by the IPVS netlink family to the kernel's meaning
+    /// for that command (ip_vs_ctl.c returns ESRCH for unknown services, ENOENT
+    /// for unknown destinations and unknown schedulers, EEXIST for duplicates).
+    public static func fromErrno(_ errno: Int32, operation: String, isDestinationOp: Bool) -> IPVSError {
+        switch errno {
+        case 3: // ESRCH
+            return IPVSError(.serviceNotFound, operation: operation)
+        case 17: // EEXIST
+            return IPVSError(isDestinationOp ? .destinationExists : .serviceExists, operation: operation)
+        case 2: // ENOENT
+            if isDestinationOp { return IPVSError(.destinationNotFound, operation: operation) }
+            // Service commands report a missing service as ESRCH; ENOENT is the scheduler module.
+            return IPVSError(.schedulerNotFound, operation: operation)
+        case 22: // EINVAL
+            return IPVSError(.invalidArgument, operation: operation)
+        case 1, 13: // EPERM, EACCES
+            return IPVSError(.permissionDenied, operation: operation)
+        case 95, 93, 97: // EOPNOTSUPP, EPROTONOSUPPORT, EAFNOSUPPORT
+            return IPVSError(.notSupported, operation: operation)
+        default:
+            return IPVSError(.other, operation: operation, detail: "errno \(errno)")
+        }
+    }
+}
+
+extension IPVSOperation {
+    /// Short verb-object text naming the operation in errors.
+    public var operationName: String {
+        switch self {
+        case .addService(let s): return "add service \(s.key)"
+        case .updateService(_, let s): return "update service \(s.key)"
+        case .deleteService(let s): return "delete service \(s.key)"
+        case .addDestination(let k, let d): return "add destination \(k) -> \(d.endpoint)"
+        case .updateDestination(let k, _, let d): return "update destination \(k) -> \(d.endpoint)"
+        case .deleteDestination(let k, let d): return "delete destination \(k) -> \(d.endpoint)"
+        }
+    }
+}
+
+extension IPVSBackend {
+    /// Runs `ops` in order and returns each one's error (nil = done). Every
+    /// operation is attempted, so a partial apply reports exactly what was done
+    /// and what failed. Backends may override this to batch kernel round trips.
+    public func apply(_ ops: [IPVSOperation]) -> [IPVSError?] {
+        ops.map { op in
+            do {
+                try execute(op)
+                return nil
+            } catch let e as IPVSError {
+                return e
+            } catch {
+                return IPVSError(.other, operation: op.operationName, detail: "\(error)")
+            }
+        }
+    }
+}

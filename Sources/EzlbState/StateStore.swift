@@ -1,0 +1,214 @@
+import EzlbCore
+import Foundation
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors of the state directory. Each names the file and what to do.
+public enum StateError: Error, CustomStringConvertible, Equatable {
+    case corrupted(path: String, detail: String, recovery: String)
+    case newerSchema(path: String, found: Int, supported: Int)
+    case io(path: String, operation: String, errno: Int32)
+    case lockTimeout(path: String, seconds: Int)
+
+    public var description: String {
+        switch self {
+        case .corrupted(let p, let d, let r):
+            return "\(p): state file is corrupted (\(d)); \(r)"
+        case .newerSchema(let p, let f, let s):
+            return "\(p): state schema \(f) was written by a newer ezlb (this one reads up to \(s))"
+        case .io(let p, let op, let e):
+            return "\(p): \(op) failed: \(Errno(rawValue: e).description)"
+        case .lockTimeout(let p, let s):
+            return "\(p): another ezlb holds the lock (waited \(s)s)"
+        }
+    }
+}
+
+/// An exclusive `flock` on a lock file that lives beside the state it protects.
+/// The lock file is never renamed over, so the lock survives atomic writes of the data file.
+/// Released when the object is freed.
+public final class FileLock {
+    public let path: String
+    private var fd: Int32
+
+    public init(path: String, timeoutSeconds: Int = 60) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw StateError.io(path: path, operation: "open lock", errno: errno) }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeoutSeconds))
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            if e == EINTR { continue }
+            if e != EWOULDBLOCK {
+                close(fd)
+                throw StateError.io(path: path, operation: "flock", errno: e)
+            }
+            if Date() >= deadline {
+                close(fd)
+                throw StateError.lockTimeout(path: path, seconds: timeoutSeconds)
+            }
+            usleep(20_000)
+        }
+    }
+
+    deinit {
+        if fd >= 0 {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
+    }
+}
+
+/// The on-disk envelope of every state file.
+private struct Envelope<T: Codable>: Codable {
+    var schema: Int
+    var kind: String
+    var data: T
+}
+
+private struct EnvelopeHeader: Codable {
+    var schema: Int
+    var kind: String
+}
+
+/// A state directory: JSON files with a schema version, read whole, written
+/// temp → fsync → rename → fsync(dir).
+public struct StateDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Creates the directory (and parents) if missing.
+    public func ensureExists() throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if !isDir.boolValue { throw StateError.io(path: path, operation: "use as state directory", errno: ENOTDIR) }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw StateError.io(path: path, operation: "create state directory", errno: (error as NSError).code == 513 ? EACCES : EIO)
+        }
+    }
+
+    /// Takes the lock for `name` (`<name>.lock`), creating the directory first.
+    public func lock(_ name: String, timeoutSeconds: Int = 60) throws -> FileLock {
+        try ensureExists()
+        return try FileLock(path: file(name + ".lock"), timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Reads `name`; nil when the file does not exist.
+    public func read<T: Codable>(_ type: T.Type, from name: String, kind: String, schema: Int,
+                                 recovery: String) throws -> T? {
+        let p = file(name)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StateError.io(path: p, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StateError.io(path: p, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buf[0..<n])
+        }
+        if data.isEmpty {
+            throw StateError.corrupted(path: p, detail: "empty file", recovery: recovery)
+        }
+        let dec = JSONDecoder()
+        let header: EnvelopeHeader
+        do {
+            header = try dec.decode(EnvelopeHeader.self, from: data)
+        } catch {
+            throw StateError.corrupted(path: p, detail: Self.describe(error), recovery: recovery)
+        }
+        if header.kind != kind {
+            throw StateError.corrupted(path: p, detail: "kind is '\(header.kind)', expected '\(kind)'", recovery: recovery)
+        }
+        if header.schema > schema {
+            throw StateError.newerSchema(path: p, found: header.schema, supported: schema)
+        }
+        do {
+            return try dec.decode(Envelope<T>.self, from: data).data
+        } catch {
+            throw StateError.corrupted(path: p, detail: Self.describe(error), recovery: recovery)
+        }
+    }
+
+    /// Writes `value` atomically: temp file, fsync, rename over `name`, fsync the directory.
+    public func write<T: Codable>(_ value: T, to name: String, kind: String, schema: Int) throws {
+        try ensureExists()
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try enc.encode(Envelope(schema: schema, kind: kind, data: value))
+        let final = file(name)
+        let tmp = file(".\(name).tmp.\(getpid())")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if fd < 0 { throw StateError.io(path: tmp, operation: "create", errno: errno) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            var off = 0
+            try data.withUnsafeBytes { raw in
+                while off < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw StateError.io(path: tmp, operation: "write", errno: errno)
+                    }
+                    off += n
+                }
+            }
+            if fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
+        }
+        if rename(tmp, final) != 0 { throw StateError.io(path: final, operation: "rename", errno: errno) }
+        ok = true
+        let dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    /// Moves a corrupted file aside (`name.corrupt-<unix time>`) so a rebuild can write a new one.
+    @discardableResult
+    public func quarantine(_ name: String) -> String? {
+        let p = file(name)
+        let dest = p + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+        return rename(p, dest) == 0 ? dest : nil
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let c):
+            return "invalid JSON" + (c.codingPath.isEmpty ? "" : " at \(path(c.codingPath))")
+        case DecodingError.keyNotFound(let k, let c):
+            return "missing key \(path(c.codingPath + [k]))"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            return "wrong type at \(path(c.codingPath))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    static func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}

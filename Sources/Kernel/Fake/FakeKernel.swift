@@ -1,0 +1,48 @@
+import EzlbCore
+import EzlbState
+
+/// The fake kernel's model, persisted as `<state-dir>/fake-kernel.json`.
+/// Each subsystem keeps its own section; later subsystems add theirs.
+public struct FakeKernelModel: Codable, Equatable, Sendable {
+    public var ipvs: [IPVSServiceState]
+
+    public init(ipvs: [IPVSServiceState] = []) {
+        self.ipvs = ipvs
+    }
+
+    private enum CodingKeys: String, CodingKey { case ipvs }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
+    }
+}
+
+/// An in-memory kernel loaded from and saved to the state directory, held under
+/// its own lock from load until the object is freed.
+public final class FakeKernel {
+    public static let fileName = "fake-kernel.json"
+    public static let kind = "fake-kernel"
+    public static let schema = 1
+
+    public let dir: StateDirectory
+    public var model: FakeKernelModel
+    private let lock: FileLock
+    private var dirty = false
+
+    public init(dir: StateDirectory) throws {
+        self.dir = dir
+        lock = try dir.lock(Self.fileName)
+        model = try dir.read(FakeKernelModel.self, from: Self.fileName, kind: Self.kind, schema: Self.schema,
+                             recovery: "delete it to start the fake kernel empty") ?? FakeKernelModel()
+    }
+
+    public func markDirty() { dirty = true }
+
+    /// Writes the model if anything changed since load.
+    public func save() throws {
+        guard dirty else { return }
+        try dir.write(model, to: Self.fileName, kind: Self.kind, schema: Self.schema)
+        dirty = false
+    }
+}
