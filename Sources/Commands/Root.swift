@@ -1,4 +1,23 @@
 import ArgumentParser
+
+/// The root command. Nothing runs before argument parsing, so --help,
+/// completions and man generation work for any user on any machine.
 public struct Ezlb: ParsableCommand {
     public init() {}
+    public static let version = "0.1.0"
+    public static let configuration = CommandConfiguration(
+        commandName: "ezlb",
+        abstract: "Reconcile the kernel's L4 load-balancing and host-networking state with a config file.",
+        discussion: """
+        Each subcommand loads the config (YAML) and its state, compares them with what the kernel \
+        actually holds, applies the smallest change and exits. Use --backend fake to run against \
+        an in-memory kernel kept in the state directory (no root needed).
+
+        EXIT STATUS: 0 success (changed or not); 1 runtime failure (partial apply reports what was \
+        done and what failed); 2 changed (only with --detailed-exitcode); 64 usage error; \
+        75 another ezlb run holds the lock; 78 invalid config or state file.
+        """,
+        version: version,
+        subcommands: [IPVSCommand.self]
+    )
 }

@@ -118,6 +118,11 @@ public enum ServiceKey: Hashable, Comparable, Sendable, CustomStringConvertible,
         }
     }
 
+    public var isFwmark: Bool {
+        if case .fwmark = self { return true }
+        return false
+    }
+
     /// `tcp 10.0.0.1:80`, `fwmark 7 ipv4`.
     public var description: String {
         switch self {
@@ -218,7 +223,10 @@ public struct VirtualService: Hashable, Sendable, Codable {
     public var normalized: VirtualService {
         var s = self
         s.flags &= IPVSFlags.managedMask
-        if !s.isPersistent { s.timeout = 0 }
+        if !s.isPersistent {
+            s.timeout = 0
+            s.netmask = VirtualService.defaultNetmask(s.key.family)
+        }
         return s
     }
 }

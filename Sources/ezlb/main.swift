@@ -1,2 +1,3 @@
 import Commands
+
 Ezlb.main()

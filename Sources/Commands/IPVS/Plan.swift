@@ -1,0 +1,21 @@
+import ArgumentParser
+
+struct IPVSPlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print what 'ipvs apply' would change (same as 'ipvs apply --dry-run')."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(help: "Plan as if --adopt were given.")
+    var adopt = false
+
+    func run() throws {
+        var opts = options
+        opts.dryRun = true
+        try Runner.run(opts, command: "ipvs plan") { log in
+            try IPVSApply.reconcile(opts, adopt: adopt, log: log, command: "ipvs plan")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import EzlbCore
+import Foundation
+
+public enum BackendKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case kernel, fake
+}
+
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json
+}
+
+/// Options shared by every kernel-facing subcommand.
+public struct CommonOptions: ParsableArguments {
+    public init() {}
+
+    @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Config file (YAML).", valueName: "path"))
+    public var config: String = "/etc/ezlb/ezlb.yaml"
+
+    @Option(name: .customLong("state-dir"),
+            help: ArgumentHelp("State directory (ownership records, fake kernel). Env: EZLB_STATE_DIR. [default: /var/lib/ezlb]", valueName: "dir"))
+    public var stateDirOption: String?
+
+    @Option(name: .customLong("backend"),
+            help: ArgumentHelp("Where changes go: the running kernel, or the fake kernel in <state-dir>/fake-kernel.json. Env: EZLB_BACKEND. [default: kernel]", valueName: "kernel|fake"))
+    public var backendOption: BackendKind?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan; change nothing.")
+    public var dryRun = false
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Result format on stdout.", valueName: "text|json"))
+    public var output: OutputFormat = .text
+
+    @Flag(name: [.short, .customLong("verbose")], help: "More detail on stderr (repeat for debug).")
+    public var verbosity: Int
+
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
+    public var detailedExitcode = false
+
+    public var stateDir: String {
+        if let s = stateDirOption { return s }
+        if let e = ProcessInfo.processInfo.environment["EZLB_STATE_DIR"], !e.isEmpty { return e }
+        return "/var/lib/ezlb"
+    }
+
+    public func backend() throws -> BackendKind {
+        if let b = backendOption { return b }
+        if let e = ProcessInfo.processInfo.environment["EZLB_BACKEND"], !e.isEmpty {
+            guard let b = BackendKind(rawValue: e) else {
+                throw UsageFailure("EZLB_BACKEND: '\(e)': expected kernel or fake")
+            }
+            return b
+        }
+        return .kernel
+    }
+
+    public mutating func validate() throws {
+        if let e = ProcessInfo.processInfo.environment["EZLB_BACKEND"], !e.isEmpty, backendOption == nil,
+           BackendKind(rawValue: e) == nil {
+            throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
+        }
+        if stateDir.isEmpty { throw ValidationError("--state-dir: must not be empty") }
+    }
+}

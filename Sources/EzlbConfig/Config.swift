@@ -1,0 +1,313 @@
+import EzlbCore
+import Foundation
+import Yams
+
+/// Health-check settings (upstream ezlb's keys). Validated now; probing uses them.
+public struct HealthCheckConfig: Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable { case tcp, http, exec, none }
+    public var enabled: Bool = true
+    public var type: Kind? = nil
+    public var interval: Double = 5
+    public var timeout: Double = 3
+    public var failCount: Int = 3
+    public var riseCount: Int = 2
+    public var httpPath: String = "/"
+    public var httpExpectedStatus: Int = 200
+    public init() {}
+}
+
+public struct BackendConfig: Equatable, Sendable {
+    public var endpoint: Endpoint
+    public var weight: UInt32
+    public var forward: ForwardMethod?
+    public var upperThreshold: UInt32
+    public var lowerThreshold: UInt32
+}
+
+public struct ServiceConfig: Equatable, Sendable {
+    public var name: String
+    public var key: ServiceKey
+    public var scheduler: Scheduler
+    public var schedulerFlags: [SchedulerFlag]
+    /// Persistence timeout in seconds, nil when not persistent.
+    public var persistence: UInt32?
+    /// Persistence netmask in the kernel's form (IPv4 mask value or IPv6 prefix length).
+    public var persistenceNetmask: UInt32?
+    public var forward: ForwardMethod
+    public var fullNAT: Bool
+    public var snatIP: IPAddress?
+    public var healthCheck: HealthCheckConfig
+    public var backends: [BackendConfig]
+
+    /// The kernel objects this service wants.
+    public var ipvsState: IPVSServiceState {
+        var flags: UInt32 = 0
+        if persistence != nil { flags |= IPVSFlags.persistent }
+        for f in schedulerFlags { flags |= f.bit }
+        let svc = VirtualService(key: key, scheduler: scheduler.rawValue, flags: flags,
+                                 timeout: persistence ?? 0, netmask: persistenceNetmask)
+        let dests = backends.map {
+            RealServer(endpoint: $0.endpoint, weight: $0.weight, forward: $0.forward ?? forward,
+                       upperThreshold: $0.upperThreshold, lowerThreshold: $0.lowerThreshold)
+        }
+        return IPVSServiceState(service: svc, destinations: dests.sorted { $0.endpoint < $1.endpoint })
+    }
+}
+
+/// A loaded and validated config file.
+public struct EzlbConfiguration: Sendable {
+    public var file: String
+    public var services: [ServiceConfig]
+    /// Keys the file has that ezlb does not know (likely typos); always worth a warning.
+    public var unknownKeys: [String]
+    /// Keys ezlb knows (upstream compatibility) but does not use yet; reported with -v.
+    public var unusedKeys: [String]
+
+    /// Reads and validates `path`. Every problem is a `ConfigError`.
+    public static func load(path: String) throws -> EzlbConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let ns = error as NSError
+            let why: String
+            if ns.code == NSFileReadNoSuchFileError || ns.code == 260 { why = "no such file (pass -c PATH)" }
+            else if ns.code == NSFileReadNoPermissionError || ns.code == 257 { why = "permission denied" }
+            else { why = "cannot read: \(ns.localizedDescription)" }
+            throw ConfigError(file: path, keyPath: "", reason: why)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> EzlbConfiguration {
+        let node: Yams.Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError.fromYAML(error, file: file)
+        }
+        let root = YAMLCursor(file: file, node: node)
+        if !root.isNull {
+            guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
+        }
+        // Upstream's global block: accepted, not used by the one-shot CLI.
+        let global = root["global"]
+        try global.requireMapping()
+        global.markSubtreeRead()
+        var unused = global.isNull ? [] : ["global"]
+
+        var services: [ServiceConfig] = []
+        var names: [String: Int] = [:]
+        var keys: [ServiceKey: Int] = [:]
+        for svc in try root["services"].items() {
+            let s = try parseService(svc, unused: &unused)
+            if let other = names[s.name] {
+                throw svc["name"].error("duplicate service name (also services[\(other)].name)")
+            }
+            names[s.name] = services.count
+            if let other = keys[s.key] {
+                let p = s.key.isFwmark ? svc["fwmark"] : svc["listen"]
+                throw p.error("duplicate service \(s.key) (also services[\(other)])")
+            }
+            keys[s.key] = services.count
+            services.append(s)
+        }
+        let unread = root.unreadKeys
+        return EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused)
+    }
+
+    static func parseService(_ c: YAMLCursor, unused: inout [String]) throws -> ServiceConfig {
+        try c.requireMapping()
+        if c.isNull { throw c.error("expected a service mapping", value: nil) }
+        let name = try c["name"].requiredString()
+
+        // Key: listen + protocol, or fwmark + family.
+        let key: ServiceKey
+        let family: IPFamily
+        if c.has("fwmark") {
+            guard let mark = try c["fwmark"].int(in: 1...Int64(UInt32.max)) else { throw c["fwmark"].error("is required") }
+            if c.has("listen") { throw c["listen"].error("not allowed with fwmark (a fwmark service has no address)") }
+            if c.has("protocol") { throw c["protocol"].error("not allowed with fwmark (the mark selects the traffic)") }
+            guard let f = try c["family"].string() else {
+                throw c["family"].error("is required with fwmark (ipv4 or ipv6)", value: nil)
+            }
+            guard let fam = IPFamily(rawValue: f) else { throw c["family"].error("expected ipv4 or ipv6") }
+            family = fam
+            key = .fwmark(UInt32(mark), fam)
+        } else {
+            let listenText = try c["listen"].requiredString()
+            let listen: Endpoint
+            switch Endpoint.parse(listenText) {
+            case .success(let e): listen = e
+            case .failure(let e): throw c["listen"].error(e.description)
+            }
+            let protoText = try c["protocol"].string() ?? "tcp"
+            guard let proto = IPVSProtocol(rawValue: protoText.lowercased()) else {
+                throw c["protocol"].error("expected tcp, udp or sctp")
+            }
+            if let f = try c["family"].string() {
+                guard IPFamily(rawValue: f) == listen.address.family else {
+                    throw c["family"].error("does not match the listen address (\(listen.address.family.rawValue))")
+                }
+            }
+            family = listen.address.family
+            key = .inet(proto, listen)
+        }
+
+        // Scheduler and its flags.
+        let schedText = try c["scheduler"].string() ?? "wlc"
+        guard let scheduler = Scheduler(rawValue: schedText.lowercased()) else {
+            throw c["scheduler"].error("unknown scheduler (one of: \(Scheduler.allCases.map(\.rawValue).joined(separator: " ")))")
+        }
+        var flags: [SchedulerFlag] = []
+        let sf = c["sched_flags"]
+        var flagTexts: [(String, YAMLCursor)] = []
+        if case .sequence? = sf.node {
+            for item in try sf.items() { flagTexts.append((try item.requiredString(), item)) }
+        } else if let s = try sf.string() {
+            flagTexts = s.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), sf) }
+        }
+        for (t, cur) in flagTexts {
+            guard let f = SchedulerFlag(rawValue: t) else {
+                throw cur.error("unknown scheduler flag (one of: \(SchedulerFlag.allCases.map(\.rawValue).joined(separator: " ")))", value: t)
+            }
+            guard f.scheduler == scheduler else {
+                throw cur.error("only valid with scheduler \(f.scheduler.rawValue), not \(scheduler.rawValue)", value: t)
+            }
+            if !flags.contains(f) { flags.append(f) }
+        }
+
+        // Persistence.
+        var persistence: UInt32? = nil
+        let pc = c["persistence"]
+        if !pc.isNull {
+            if let n = Int64(pc.scalarText ?? "x") {
+                guard n >= 1 && n <= Int64(UInt32.max) else { throw pc.error("must be between 1 and \(UInt32.max) seconds") }
+                persistence = UInt32(n)
+            } else if let d = try pc.duration() {
+                guard d >= 1, d <= Double(UInt32.max) else { throw pc.error("must be at least 1s") }
+                persistence = UInt32(d.rounded())
+            }
+        }
+        var netmask: UInt32? = nil
+        let nc = c["persistence_netmask"]
+        if !nc.isNull {
+            guard persistence != nil else { throw nc.error("requires persistence") }
+            netmask = try parseNetmask(nc, family: family)
+        }
+
+        let forwardText = try c["forward"].string() ?? "masq"
+        guard let forward = ForwardMethod(rawValue: forwardText.lowercased()) else {
+            throw c["forward"].error("expected masq, route or tunnel")
+        }
+
+        // FullNAT settings (upstream keys; used by `snat sync`).
+        let fullNAT = try c["full_nat"].bool() ?? false
+        var snat: IPAddress? = nil
+        if let s = try c["snat_ip"].string(), !s.isEmpty {
+            guard let a = IPAddress(s) else { throw c["snat_ip"].error("not an IP address") }
+            guard fullNAT else { throw c["snat_ip"].error("requires full_nat: true") }
+            guard a.family == family else { throw c["snat_ip"].error("must be \(family.rawValue) like the service") }
+            snat = a
+        }
+        if fullNAT && forward != .masq {
+            throw c["full_nat"].error("requires forward: masq (FullNAT is NAT plus SNAT)", value: "true")
+        }
+        if c.has("full_nat") || c.has("snat_ip") { unused.append(YAMLCursor.join(c.path, "full_nat")) }
+
+        let hc = try parseHealthCheck(c["health_check"])
+        if c.has("health_check") { unused.append(YAMLCursor.join(c.path, "health_check")) }
+
+        // Backends.
+        var backends: [BackendConfig] = []
+        var seen: [Endpoint: Int] = [:]
+        let bc = c["backends"]
+        for (j, b) in try bc.items().enumerated() {
+            try b.requireMapping()
+            let bAddr = try b["address"].requiredString()
+            let portOptional: Bool
+            var bForward: ForwardMethod? = nil
+            if let ft = try b["forward"].string() {
+                guard let f = ForwardMethod(rawValue: ft.lowercased()) else { throw b["forward"].error("expected masq, route or tunnel") }
+                bForward = f
+            }
+            let effForward = bForward ?? forward
+            if fullNAT && effForward != .masq { throw b["forward"].error("full_nat services need masq backends") }
+            if case .fwmark = key { portOptional = true } else { portOptional = effForward != .masq }
+            var ep: Endpoint
+            switch Endpoint.parse(bAddr, portOptional: portOptional) {
+            case .success(let e): ep = e
+            case .failure(let e): throw b["address"].error(e.description)
+            }
+            guard ep.address.family == family else {
+                throw b["address"].error("is \(ep.address.family.rawValue) but the service is \(family.rawValue)")
+            }
+            if case .inet(_, let listen) = key, effForward != .masq {
+                // Direct routing and tunnelling cannot change the port: the real server sees the VIP's port.
+                if ep.port == 0 { ep.port = listen.port }
+                guard ep.port == listen.port else {
+                    throw b["address"].error("forward \(effForward.rawValue) keeps the service port \(listen.port); use masq to change ports")
+                }
+            }
+            if let other = seen[ep] { throw b["address"].error("duplicate backend (also backends[\(other)])") }
+            seen[ep] = j
+            let weight = try b["weight"].int(in: 0...65535) ?? 1
+            let upper = try b["upper_threshold"].int(in: 0...Int64(UInt32.max)) ?? 0
+            let lower = try b["lower_threshold"].int(in: 0...Int64(UInt32.max)) ?? 0
+            if lower > 0 && (upper == 0 || lower > upper) {
+                throw b["lower_threshold"].error("must not exceed upper_threshold (\(upper))")
+            }
+            backends.append(BackendConfig(endpoint: ep, weight: UInt32(weight), forward: bForward,
+                                          upperThreshold: UInt32(upper), lowerThreshold: UInt32(lower)))
+        }
+
+        return ServiceConfig(name: name, key: key, scheduler: scheduler, schedulerFlags: flags.sorted(),
+                             persistence: persistence, persistenceNetmask: netmask, forward: forward,
+                             fullNAT: fullNAT, snatIP: snat, healthCheck: hc, backends: backends)
+    }
+
+    static func parseNetmask(_ c: YAMLCursor, family: IPFamily) throws -> UInt32 {
+        let text = c.scalarText ?? ""
+        if family == .ipv6 {
+            guard let n = try c.int(in: 1...128) else { throw c.error("expected a prefix length 1..128") }
+            return UInt32(n)
+        }
+        if let n = Int(text) {
+            guard (0...32).contains(n) else { throw c.error("expected a prefix length 0..32 or a netmask like 255.255.255.0") }
+            return n == 0 ? 0 : UInt32.max << (32 - UInt32(n))
+        }
+        guard let a = IPAddress(text), a.family == .ipv4 else {
+            throw c.error("expected a prefix length 0..32 or a netmask like 255.255.255.0")
+        }
+        let v = a.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        // Contiguous ones only.
+        guard (~v) & (~v &+ 1) == 0 else { throw c.error("netmask bits must be contiguous") }
+        return v
+    }
+
+    static func parseHealthCheck(_ c: YAMLCursor) throws -> HealthCheckConfig {
+        var h = HealthCheckConfig()
+        try c.requireMapping()
+        if c.isNull { return h }
+        h.enabled = try c["enabled"].bool() ?? true
+        if let t = try c["type"].string() {
+            guard let k = HealthCheckConfig.Kind(rawValue: t.lowercased()) else { throw c["type"].error("expected tcp, http, exec or none") }
+            h.type = k
+        }
+        h.interval = try c["interval"].duration() ?? h.interval
+        h.timeout = try c["timeout"].duration() ?? h.timeout
+        h.failCount = Int(try c["fail_count"].int(in: 1...1000) ?? 3)
+        h.riseCount = Int(try c["rise_count"].int(in: 1...1000) ?? 2)
+        if let p = try c["http_path"].string() {
+            guard p.hasPrefix("/") else { throw c["http_path"].error("must start with '/'") }
+            h.httpPath = p
+        }
+        h.httpExpectedStatus = Int(try c["http_expected_status"].int(in: 100...599) ?? 200)
+        c.markSubtreeRead()
+        return h
+    }
+}
+
