@@ -37,6 +37,11 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
     public var detailedExitcode = false
 
+    /// How long to wait for another run's lock (env EZLB_LOCK_TIMEOUT, seconds; default 60).
+    public var lockTimeout: Int {
+        Int(ProcessInfo.processInfo.environment["EZLB_LOCK_TIMEOUT"] ?? "") ?? 60
+    }
+
     public var stateDir: String {
         if let s = stateDirOption { return s }
         if let e = ProcessInfo.processInfo.environment["EZLB_STATE_DIR"], !e.isEmpty { return e }
@@ -60,5 +65,12 @@ public struct CommonOptions: ParsableArguments {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
         }
         if stateDir.isEmpty { throw ValidationError("--state-dir: must not be empty") }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: stateDir, isDirectory: &isDir), !isDir.boolValue {
+            throw ValidationError("--state-dir: '\(stateDir)' exists and is not a directory")
+        }
+        if let t = ProcessInfo.processInfo.environment["EZLB_LOCK_TIMEOUT"], Int(t) == nil || Int(t)! < 0 {
+            throw ValidationError("EZLB_LOCK_TIMEOUT: '\(t)': expected whole seconds >= 0")
+        }
     }
 }

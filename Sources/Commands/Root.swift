@@ -21,3 +21,29 @@ public struct Ezlb: ParsableCommand {
         subcommands: [IPVSCommand.self]
     )
 }
+
+extension Ezlb {
+    /// Parses arguments and runs the chosen command. Parse errors print one
+    /// line (`ezlb: error: …`) and exit 64; help and version print as usual.
+    public static func runMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            exit(withError: nil)
+        } catch let e as ExitCode {
+            exit(withError: e)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error) // --help, --version, completion scripts
+            }
+            let message = Ezlb.message(for: error)
+                .split(separator: "\n", omittingEmptySubsequences: true)
+                .first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("ezlb: error: \(message) (see --help)\n".utf8))
+            exit(withError: ExitCode(ExitStatus.usage.rawValue))
+        }
+    }
+}
+
+import Foundation

@@ -128,7 +128,7 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
             return portOptional ? .success(Endpoint(address: addr, port: 0)) : .failure(.missingPort)
         }
         guard !p.isEmpty, p.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .failure(.badPort(p)) }
-        guard p.count <= 5, let n = Int(p), n >= 1, n <= 65535 else { return .failure(.portOutOfRange(p)) }
+        guard p.count <= 5, let n = Int(p), n >= (portOptional ? 0 : 1), n <= 65535 else { return .failure(.portOutOfRange(p)) }
         return .success(Endpoint(address: addr, port: UInt16(n)))
     }
 

@@ -72,7 +72,7 @@ public struct IPVSError: Error, Equatable, CustomStringConvertible, Sendable {
             if isDestinationOp { return IPVSError(.destinationNotFound, operation: operation) }
             // Service commands report a missing service as ESRCH; ENOENT is the scheduler module.
             return IPVSError(.schedulerNotFound, operation: operation)
-        case 22: // EINVAL
+        case 22, 34: // EINVAL, ERANGE (negative weight, lower threshold above upper)
             return IPVSError(.invalidArgument, operation: operation)
         case 1, 13: // EPERM, EACCES
             return IPVSError(.permissionDenied, operation: operation)

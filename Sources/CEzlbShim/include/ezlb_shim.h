@@ -1,11 +1,37 @@
 #ifndef EZLB_SHIM_H
 #define EZLB_SHIM_H
 /* Helpers for libnl macros and kernel UAPI constants that Swift cannot import. */
+#include <stdint.h>
 #include <netlink/netlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
 #include <linux/ip_vs.h>
+
+/* UAPI values defined by macro expressions, as plain constants for Swift. */
+enum {
+    EZLB_IPVS_CMD_ATTR_MAX = IPVS_CMD_ATTR_MAX,
+    EZLB_IPVS_SVC_ATTR_MAX = IPVS_SVC_ATTR_MAX,
+    EZLB_IPVS_DEST_ATTR_MAX = IPVS_DEST_ATTR_MAX,
+    EZLB_NLM_F_REQUEST = NLM_F_REQUEST,
+    EZLB_NLM_F_ACK = NLM_F_ACK,
+    EZLB_NLM_F_DUMP = NLM_F_DUMP,
+    EZLB_IPVS_GENL_VERSION = IPVS_GENL_VERSION,
+    EZLB_IP_VS_SCHEDNAME_MAXLEN = IP_VS_SCHEDNAME_MAXLEN,
+};
+
+/* Socket set-up for pipelined requests and big dumps: receive/send buffers
+ * (SO_*BUFFORCE when permitted, else the rmem_max/wmem_max-capped SO_*BUF),
+ * short error acks (NETLINK_CAP_ACK), no MSG_PEEK with a fixed receive buffer
+ * of msg_buf bytes, and a receive timeout so a lost reply cannot hang us.
+ * Returns 0 or a negative libnl error. */
+int ezlb_nl_tune_socket(struct nl_sock *sk, int rcvbuf, int sndbuf, size_t msg_buf, int timeout_sec);
+
+/* genlmsg_parse() of a received message (no family header, no policy). */
+int ezlb_genl_parse(struct nl_msg *msg, struct nlattr **tb, int maxtype);
+
+/* Sequence number of a message. */
+uint32_t ezlb_nlmsg_seq(struct nl_msg *msg);
 
 #endif

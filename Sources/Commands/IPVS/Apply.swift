@@ -28,7 +28,7 @@ struct IPVSApply: ParsableCommand {
         var report = CommandReport(command: command, dryRun: options.dryRun)
         let s = IPVSSession(options, log: log)
         let cfg = try s.loadConfig(into: &report)
-        let lock = try s.dir.lock("ipvs")
+        let lock = try s.dir.lock("ipvs", timeoutSeconds: options.lockTimeout)
         defer { withExtendedLifetime(lock) {} }
         let owned = try s.readOwnership(adopt: adopt, report: &report)
         let backend = try s.openBackend()

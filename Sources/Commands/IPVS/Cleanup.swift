@@ -14,7 +14,7 @@ struct IPVSCleanup: ParsableCommand {
         try Runner.run(options, command: "ipvs cleanup") { log in
             var report = CommandReport(command: "ipvs cleanup", dryRun: options.dryRun)
             let s = IPVSSession(options, log: log)
-            let lock = try s.dir.lock("ipvs")
+            let lock = try s.dir.lock("ipvs", timeoutSeconds: options.lockTimeout)
             defer { withExtendedLifetime(lock) {} }
             let owned = try s.readOwnership(adopt: false, report: &report)
             let backend = try s.openBackend()

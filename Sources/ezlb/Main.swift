@@ -1,0 +1,8 @@
+import Commands
+
+@main
+enum Main {
+    static func main() {
+        Ezlb.runMain()
+    }
+}

@@ -1,0 +1,234 @@
+import EzlbCore
+@testable import EzlbConfig
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    /// upstream easzlab/ezlb examples/ezlb.yaml, verbatim.
+    static let upstream = """
+    global:
+      log_level: info
+
+    services:
+      - name: web-service
+        listen: 10.0.0.1:80
+        protocol: tcp
+        scheduler: wrr
+        health_check:
+          enabled: true
+          interval: 5s
+          timeout: 3s
+          fail_count: 3
+          rise_count: 2
+        backends:
+          - address: 192.168.1.10:8080
+            weight: 5
+          - address: 192.168.1.11:8080
+            weight: 3
+          - address: 192.168.1.12:8080
+            weight: 2
+
+      - name: api-service
+        listen: 10.0.0.1:443
+        protocol: tcp
+        scheduler: wlc
+        health_check:
+          enabled: true
+          type: http
+          interval: 10s
+          timeout: 2s
+          fail_count: 3
+          rise_count: 2
+          http_path: /healthz
+          http_expected_status: 200
+        backends:
+          - address: 192.168.2.10:8443
+            weight: 1
+          - address: 192.168.2.11:8443
+            weight: 1
+
+      - name: dns-service
+        listen: 10.0.0.3:53
+        protocol: udp
+        scheduler: rr
+        full_nat: true           # Enable FullNAT (IPVS NAT + iptables SNAT)
+        snat_ip: 10.0.0.3        # Source IP for SNAT; omit for MASQUERADE
+        health_check:
+          enabled: false
+        backends:
+          - address: 192.168.4.10:53
+            weight: 1
+    """
+
+    func testUpstreamExampleLoadsUnchanged() throws {
+        let c = try EzlbConfiguration.parse(Self.upstream, file: "ezlb.yaml")
+        XCTAssertEqual(c.services.map(\.name), ["web-service", "api-service", "dns-service"])
+        XCTAssertEqual(c.unknownKeys, [])
+        XCTAssertTrue(c.unusedKeys.contains("global"))
+        let web = c.services[0]
+        XCTAssertEqual(web.key, .inet(.tcp, Endpoint(address: IPAddress("10.0.0.1")!, port: 80)))
+        XCTAssertEqual(web.scheduler, .wrr)
+        XCTAssertEqual(web.backends.map(\.weight), [5, 3, 2])
+        XCTAssertEqual(c.services[1].healthCheck.type, .http)
+        XCTAssertEqual(c.services[1].healthCheck.httpPath, "/healthz")
+        XCTAssertEqual(c.services[1].healthCheck.interval, 10)
+        XCTAssertEqual(c.services[2].fullNAT, true)
+        XCTAssertEqual(c.services[2].snatIP, IPAddress("10.0.0.3"))
+    }
+
+    func testShippedExampleLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/ezlb.yaml").path
+        let c = try EzlbConfiguration.load(path: path)
+        XCTAssertEqual(c.services.count, 6)
+        XCTAssertEqual(c.unknownKeys, [])
+    }
+
+    func testIPv6IsCanonicalised() throws {
+        let a = try EzlbConfiguration.parse("""
+        services:
+          - name: a
+            listen: "[2001:DB8:0::1]:80"
+            backends: [{address: "[2001:db8:0:0::a]:80"}]
+        """, file: "f")
+        XCTAssertEqual(a.services[0].key.description, "tcp [2001:db8::1]:80")
+        XCTAssertEqual(a.services[0].backends[0].endpoint.description, "[2001:db8::a]:80")
+        // Two spellings of one key are a duplicate.
+        XCTAssertThrowsError(try EzlbConfiguration.parse("""
+        services:
+          - {name: a, listen: "[2001:db8::1]:80"}
+          - {name: b, listen: "[2001:DB8:0:0::1]:80"}
+        """, file: "f")) { e in
+            XCTAssertEqual((e as? ConfigError)?.keyPath, "services[1].listen")
+        }
+    }
+
+    func testAdditions() throws {
+        let c = try EzlbConfiguration.parse("""
+        services:
+          - name: fw
+            fwmark: 12
+            family: ipv6
+            scheduler: mh
+            sched_flags: mh-port,mh-fallback
+            persistence: 5m
+            persistence_netmask: 64
+            forward: tunnel
+            backends:
+              - {address: "2001:db8::5", weight: 0}
+              - {address: "[2001:db8::6]:0", weight: 65535, upper_threshold: 10, lower_threshold: 5}
+          - name: v4
+            listen: 10.0.0.9:443
+            protocol: SCTP
+            scheduler: sh
+            sched_flags: [sh-port]
+            persistence: 60
+            persistence_netmask: 255.255.255.0
+            forward: route
+            backends:
+              - {address: 192.168.1.1}
+              - {address: "192.168.1.2:443", forward: tunnel}
+        """, file: "f")
+        let fw = c.services[0].ipvsState
+        XCTAssertEqual(fw.key, .fwmark(12, .ipv6))
+        XCTAssertEqual(fw.service.flags, IPVSFlags.persistent | IPVSFlags.sched1 | IPVSFlags.sched2)
+        XCTAssertEqual(fw.service.timeout, 300)
+        XCTAssertEqual(fw.service.netmask, 64)
+        XCTAssertEqual(fw.destinations.map(\.weight), [0, 65535])
+        XCTAssertEqual(fw.destinations.map(\.forward), [.tunnel, .tunnel])
+        let v4 = c.services[1].ipvsState
+        XCTAssertEqual(v4.key.description, "sctp 10.0.0.9:443")
+        XCTAssertEqual(v4.service.netmask, 0xFFFF_FF00)
+        XCTAssertEqual(v4.destinations.map(\.endpoint.port), [443, 443], "route/tunnel backends take the service port")
+        XCTAssertEqual(v4.destinations.map(\.forward), [.route, .tunnel])
+    }
+
+    func testAllSchedulersAccepted() throws {
+        for s in ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] {
+            let c = try EzlbConfiguration.parse("services: [{name: a, listen: '10.0.0.1:80', scheduler: \(s)}]", file: "f")
+            XCTAssertEqual(c.services[0].scheduler.rawValue, s)
+        }
+    }
+
+    func testUnknownKeysAreReported() throws {
+        let c = try EzlbConfiguration.parse("""
+        services:
+          - name: a
+            listen: 10.0.0.1:80
+            schedular: rr
+            backends: [{address: "10.1.1.1:80", wieght: 3}]
+        extra_section: {x: 1}
+        """, file: "f")
+        XCTAssertEqual(Set(c.unknownKeys), ["services[0].schedular", "services[0].backends[0].wieght", "extra_section"])
+    }
+
+    func testEmptyConfigMeansNoServices() throws {
+        XCTAssertEqual(try EzlbConfiguration.parse("", file: "f").services, [])
+        XCTAssertEqual(try EzlbConfiguration.parse("services: []", file: "f").services, [])
+    }
+
+    /// Each bad input names the key path, the value and why.
+    func testValidationErrors() {
+        let cases: [(String, String, String)] = [
+            ("services: [{name: a, listen: '10.0.0.1:70000'}]", "services[0].listen", "out of range"),
+            ("services: [{name: a, listen: '10.0.0.1:0'}]", "services[0].listen", "out of range"),
+            ("services: [{name: a, listen: '10.0.0.300:80'}]", "services[0].listen", "not an IP address"),
+            ("services: [{name: a, listen: '10.0.0.1'}]", "services[0].listen", "expected IP:port"),
+            ("services: [{name: a, listen: '10.0.0.1:80', protocol: icmp}]", "services[0].protocol", "tcp, udp or sctp"),
+            ("services: [{name: a, listen: '10.0.0.1:80', scheduler: fastest}]", "services[0].scheduler", "unknown scheduler"),
+            ("services: [{name: a, listen: '10.0.0.1:80', scheduler: rr, sched_flags: [sh-port]}]", "services[0].sched_flags[0]", "only valid with scheduler sh"),
+            ("services: [{name: a, listen: '10.0.0.1:80'}, {name: a, listen: '10.0.0.1:81'}]", "services[1].name", "duplicate service name"),
+            ("services: [{name: a, listen: '10.0.0.1:80'}, {name: b, listen: '10.0.0.1:80'}]", "services[1].listen", "duplicate service"),
+            ("services: [{name: a, listen: '10.0.0.1:80', backends: [{address: '10.1.1.1:80'}, {address: '10.1.1.1:80'}]}]", "services[0].backends[1].address", "duplicate backend"),
+            ("services: [{name: a, listen: '10.0.0.1:80', backends: [{address: '[2001:db8::1]:80'}]}]", "services[0].backends[0].address", "is ipv6 but the service is ipv4"),
+            ("services: [{name: a, listen: '10.0.0.1:80', backends: [{address: '10.1.1.1:80', weight: 70000}]}]", "services[0].backends[0].weight", "between 0 and 65535"),
+            ("services: [{name: a, listen: '10.0.0.1:80', backends: [{address: '10.1.1.1:80', weight: -1}]}]", "services[0].backends[0].weight", "between 0 and 65535"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {interval: 0s}}]", "services[0].health_check.interval", "greater than zero"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {timeout: -3s}}]", "services[0].health_check.timeout", "duration"),
+            ("services: [{name: a, listen: '10.0.0.1:80', snat_ip: 10.0.0.5}]", "services[0].snat_ip", "requires full_nat"),
+            ("services: [{name: a, listen: '10.0.0.1:80', full_nat: true, snat_ip: banana}]", "services[0].snat_ip", "not an IP address"),
+            ("services: [{name: a, fwmark: 5}]", "services[0].family", "required with fwmark"),
+            ("services: [{name: a, fwmark: 5, family: ipv4, listen: '10.0.0.1:80'}]", "services[0].listen", "not allowed with fwmark"),
+            ("services: [{name: a, listen: '10.0.0.1:80', persistence_netmask: 24}]", "services[0].persistence_netmask", "requires persistence"),
+            ("services: [{name: a, listen: '10.0.0.1:80', persistence: 0}]", "services[0].persistence", "between 1"),
+            ("services: [{name: a, listen: '10.0.0.1:80', persistence: 60, persistence_netmask: 255.0.255.0}]", "services[0].persistence_netmask", "contiguous"),
+            ("services: [{name: a, listen: '10.0.0.1:80', forward: route, backends: [{address: '10.1.1.1:8080'}]}]", "services[0].backends[0].address", "keeps the service port"),
+            ("services: [{name: a, listen: '10.0.0.1:80', backends: [{address: '10.1.1.1:80', upper_threshold: 5, lower_threshold: 9}]}]", "services[0].backends[0].lower_threshold", "must not exceed"),
+            ("services: [{listen: '10.0.0.1:80'}]", "services[0].name", "is required"),
+            ("services: {name: a}", "services", "expected a list"),
+            ("services: [{name: a, listen: '10.0.0.1:80', full_nat: maybe}]", "services[0].full_nat", "true or false"),
+            ("services: [{name: a, listen: '10.0.0.1:80', forward: teleport}]", "services[0].forward", "masq, route or tunnel"),
+        ]
+        for (yaml, path, why) in cases {
+            XCTAssertThrowsError(try EzlbConfiguration.parse(yaml, file: "t.yaml"), yaml) { e in
+                guard let ce = e as? ConfigError else { return XCTFail("\(yaml): \(e)") }
+                XCTAssertEqual(ce.keyPath, path, yaml)
+                XCTAssertTrue(ce.description.contains(why), "\(ce.description) should contain \(why)")
+                XCTAssertTrue(ce.description.hasPrefix("t.yaml: "), ce.description)
+                XCTAssertFalse(ce.description.contains("\n"))
+            }
+        }
+    }
+
+    func testYAMLSyntaxErrorHasPosition() {
+        XCTAssertThrowsError(try EzlbConfiguration.parse("services:\n  - name: [a\n", file: "t.yaml")) { e in
+            let d = (e as? ConfigError)?.description ?? ""
+            XCTAssertTrue(d.hasPrefix("t.yaml: line "), d)
+            XCTAssertFalse(d.contains("\n"))
+        }
+    }
+
+    func testMissingFile() {
+        XCTAssertThrowsError(try EzlbConfiguration.load(path: "/nonexistent/ezlb.yaml")) { e in
+            XCTAssertEqual((e as? ConfigError)?.description, "/nonexistent/ezlb.yaml: no such file (pass -c PATH)")
+        }
+    }
+
+    func testDurations() {
+        XCTAssertEqual(Duration.parse("5s"), 5)
+        XCTAssertEqual(Duration.parse("300ms"), 0.3)
+        XCTAssertEqual(Duration.parse("1m30s"), 90)
+        XCTAssertEqual(Duration.parse("2h"), 7200)
+        XCTAssertNil(Duration.parse("5"))
+        XCTAssertNil(Duration.parse("-5s"))
+        XCTAssertNil(Duration.parse("5x"))
+    }
+}
