@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "EzlbPlannerTests", dependencies: ["EzlbPlanner", "EzlbCore"]),
         .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),
-        .testTarget(name: "CLITests", dependencies: ["EzlbCore"]),
+        .testTarget(name: "CLITests", dependencies: ["ezlb", "Kernel", "EzlbCore", "EzlbState"]),
     ]
 )

@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+
+/// Every bad input gives one line on stderr naming what is wrong, a documented
+/// exit code, and no change to the (fake) kernel or the state directory.
+final class BadInputTests: CLITestCase {
+    struct Case {
+        var name: String
+        var args: [String]
+        var env: [String: String] = [:]
+        var status: Int32
+        var mentions: [String]
+        var prepare: ((BadInputTests) throws -> Void)? = nil
+    }
+
+    func cfg(_ yaml: String) -> String { writeConfig(yaml, name: "bad-\(UUID().uuidString).yaml") }
+
+    func testBadInputs() throws {
+        let good = writeConfig(baseConfig, name: "good.yaml")
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", good]).status, 0)
+
+        let svc = "services:\n  - name: a\n    listen: 10.0.0.1:80\n"
+        let cases: [Case] = [
+            Case(name: "missing config", args: ["ipvs", "apply", "-c", workDir + "/nope.yaml"], status: 78, mentions: ["nope.yaml", "no such file"]),
+            Case(name: "config is a directory", args: ["ipvs", "apply", "-c", workDir], status: 78, mentions: [workDir]),
+            Case(name: "YAML syntax", args: ["ipvs", "apply", "-c", cfg("services:\n  - name: [a\n")], status: 78, mentions: ["line", "invalid YAML"]),
+            Case(name: "top level list", args: ["ipvs", "apply", "-c", cfg("- a\n- b\n")], status: 78, mentions: ["top level must be a mapping"]),
+            Case(name: "port out of range", args: ["ipvs", "apply", "-c", cfg("services: [{name: a, listen: '10.0.0.1:70000'}]")], status: 78, mentions: ["services[0].listen", "70000"]),
+            Case(name: "bad IP", args: ["ipvs", "apply", "-c", cfg("services: [{name: a, listen: '10.0.0.999:80'}]")], status: 78, mentions: ["services[0].listen", "10.0.0.999"]),
+            Case(name: "unknown scheduler", args: ["ipvs", "apply", "-c", cfg(svc + "    scheduler: fastest\n")], status: 78, mentions: ["services[0].scheduler", "fastest"]),
+            Case(name: "weight wraps", args: ["ipvs", "apply", "-c", cfg(svc + "    backends: [{address: '10.1.1.1:80', weight: 65536}]\n")], status: 78, mentions: ["services[0].backends[0].weight", "65536"]),
+            Case(name: "family mismatch", args: ["ipvs", "apply", "-c", cfg(svc + "    backends: [{address: '[2001:db8::1]:80'}]\n")], status: 78, mentions: ["services[0].backends[0].address", "ipv6"]),
+            Case(name: "zero duration", args: ["ipvs", "apply", "-c", cfg(svc + "    health_check: {interval: 0s}\n")], status: 78, mentions: ["services[0].health_check.interval", "0s"]),
+            Case(name: "duplicate names", args: ["ipvs", "apply", "-c", cfg(svc + "  - name: a\n    listen: 10.0.0.2:80\n")], status: 78, mentions: ["services[1].name", "duplicate"]),
+            Case(name: "snat without full_nat", args: ["ipvs", "apply", "-c", cfg(svc + "    snat_ip: 10.0.0.9\n")], status: 78, mentions: ["services[0].snat_ip", "full_nat"]),
+            Case(name: "sched flag for other scheduler", args: ["ipvs", "apply", "-c", cfg(svc + "    scheduler: rr\n    sched_flags: [mh-port]\n")], status: 78, mentions: ["sched_flags[0]", "mh-port"]),
+            Case(name: "bad --backend", args: ["ipvs", "apply", "-c", good, "--backend", "xdp"], status: 64, mentions: ["xdp", "--backend"]),
+            Case(name: "bad -o", args: ["ipvs", "apply", "-c", good, "-o", "yaml"], status: 64, mentions: ["yaml"]),
+            Case(name: "unknown flag", args: ["ipvs", "apply", "-c", good, "--force-everything"], status: 64, mentions: ["--force-everything"]),
+            Case(name: "stray argument", args: ["ipvs", "apply", "-c", good, "extra"], status: 64, mentions: ["extra"]),
+            Case(name: "bad EZLB_BACKEND", args: ["ipvs", "apply", "-c", good], env: ["EZLB_BACKEND": "bpf"], status: 64, mentions: ["EZLB_BACKEND", "bpf"]),
+            Case(name: "state dir is a file", args: ["ipvs", "apply", "-c", good, "--state-dir", good], status: 64, mentions: ["--state-dir", "not a directory"]),
+            Case(name: "bad EZLB_LOCK_TIMEOUT", args: ["ipvs", "apply", "-c", good], env: ["EZLB_LOCK_TIMEOUT": "soon"], status: 64, mentions: ["EZLB_LOCK_TIMEOUT", "soon"]),
+            Case(name: "newer state schema", args: ["ipvs", "apply", "-c", good], status: 78, mentions: ["ipvs.json", "schema 7"],
+                 prepare: { t in try Data("{\"schema\":7,\"kind\":\"ipvs\",\"data\":{}}".utf8).write(to: URL(fileURLWithPath: t.stateDir + "/ipvs.json")) }),
+            Case(name: "garbage state", args: ["ipvs", "cleanup"], status: 78, mentions: ["ipvs.json", "corrupted"],
+                 prepare: { t in try Data("not json".utf8).write(to: URL(fileURLWithPath: t.stateDir + "/ipvs.json")) }),
+            Case(name: "corrupted fake kernel", args: ["ipvs", "apply", "-c", good], status: 78, mentions: ["fake-kernel.json", "corrupted"],
+                 prepare: { t in try Data("{\"schema\":1,".utf8).write(to: URL(fileURLWithPath: t.stateDir + "/fake-kernel.json")) }),
+        ]
+        XCTAssertGreaterThanOrEqual(cases.count, 15)
+
+        for c in cases {
+            let original = stateSnapshot()
+            try c.prepare?(self)
+            let before = stateSnapshot()
+            let r = try ezlb(c.args, env: c.env)
+            XCTAssertEqual(r.status, c.status, "\(c.name): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(c.name): expected one line, got: \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("ezlb: error: "), "\(c.name): \(r.stderr)")
+            for m in c.mentions { XCTAssertTrue(r.stderr.contains(m), "\(c.name): '\(m)' missing in: \(r.stderr)") }
+            XCTAssertEqual(r.stdout, "", "\(c.name): stdout must stay empty in text mode")
+            XCTAssertFalse(r.stderr.contains("Fatal error"), c.name)
+            XCTAssertEqual(stateSnapshot(), before, "\(c.name): state or fake kernel changed")
+            // Restore anything prepare() broke.
+            for (f, d) in original { try d.write(to: URL(fileURLWithPath: stateDir + "/" + f)) }
+        }
+        // And the good config still converges with nothing to do.
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", good, "-o", "json"]).changed, false)
+    }
+
+    func testJSONOutputCarriesErrors() throws {
+        let r = try ezlb(["ipvs", "apply", "-c", cfg("services: [{name: a, listen: '10.0.0.1:70000'}]"), "-o", "json"])
+        XCTAssertEqual(r.status, 78)
+        XCTAssertEqual(r.changed, false)
+        XCTAssertEqual((r.json["errors"] as? [String])?.count, 1)
+    }
+}

@@ -1,0 +1,229 @@
+import EzlbCore
+import EzlbState
+import Foundation
+import XCTest
+
+let baseConfig = """
+services:
+  - name: web
+    listen: 10.0.0.1:80
+    scheduler: wrr
+    backends:
+      - {address: "192.168.1.10:8080", weight: 3}
+      - {address: "192.168.1.11:8080", weight: 1}
+  - name: dns
+    listen: 10.0.0.3:53
+    protocol: udp
+    scheduler: rr
+    backends:
+      - {address: "192.168.4.10:53"}
+"""
+
+final class IPVSCLITests: CLITestCase {
+    func testApplyReapplyEditCleanup() throws {
+        let cfg = writeConfig(baseConfig)
+        let r1 = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        XCTAssertEqual(r1.changed, true)
+        XCTAssertEqual(r1.actionTexts, [
+            "+ service tcp 10.0.0.1:80 wrr",
+            "+ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 masq weight 3",
+            "+ destination tcp 10.0.0.1:80 -> 192.168.1.11:8080 masq weight 1",
+            "+ service udp 10.0.0.3:53 rr",
+            "+ destination udp 10.0.0.3:53 -> 192.168.4.10:53 masq weight 1",
+        ])
+        XCTAssertEqual((r1.json["errors"] as? [Any])?.count, 0)
+
+        // Converged: no change, and no write to the (fake) kernel or state.
+        let before = stateSnapshot()
+        let r2 = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json", "--detailed-exitcode"])
+        XCTAssertEqual(r2.status, 0)
+        XCTAssertEqual(r2.changed, false)
+        XCTAssertEqual(r2.actionTexts, [])
+        XCTAssertEqual(stateSnapshot(), before, "a converged apply must not write")
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).stdout, "no changes\n")
+
+        // Edit: one weight, one new backend, one removed service.
+        let edited = writeConfig("""
+        services:
+          - name: web
+            listen: 10.0.0.1:80
+            scheduler: wrr
+            backends:
+              - {address: "192.168.1.10:8080", weight: 5}
+              - {address: "192.168.1.11:8080", weight: 1}
+              - {address: "192.168.1.12:8080", weight: 1}
+        """, name: "edited.yaml")
+        let r3 = try ezlb(["ipvs", "apply", "-c", edited, "-o", "json", "--detailed-exitcode"])
+        XCTAssertEqual(r3.status, 2, "detailed exit code when changed")
+        XCTAssertEqual(r3.actionTexts, [
+            "- destination udp 10.0.0.3:53 -> 192.168.4.10:53",
+            "- service udp 10.0.0.3:53",
+            "+ destination tcp 10.0.0.1:80 -> 192.168.1.12:8080 masq weight 1",
+            "~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 5",
+        ])
+        let t = try fakeTable()
+        XCTAssertEqual(t.count, 1)
+        XCTAssertEqual(t[0].destinations.count, 3)
+
+        let r4 = try ezlb(["ipvs", "cleanup", "-o", "json"])
+        XCTAssertEqual(r4.status, 0)
+        XCTAssertEqual(r4.changed, true)
+        XCTAssertEqual(try fakeTable(), [])
+        XCTAssertEqual(try ezlb(["ipvs", "cleanup", "-o", "json"]).changed, false)
+    }
+
+    func testTextOutputAndSummary() throws {
+        let cfg = writeConfig(baseConfig)
+        let r = try ezlb(["ipvs", "apply", "-c", cfg])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.hasPrefix("+ service tcp 10.0.0.1:80 wrr\n"), r.stdout)
+        XCTAssertTrue(r.stdout.hasSuffix("applied: 5 added, 0 changed, 0 deleted\n"), r.stdout)
+        XCTAssertEqual(r.stderr, "")
+    }
+
+    func testDryRunAndPlanChangeNothing() throws {
+        let cfg = writeConfig(baseConfig)
+        let before = stateSnapshot()
+        let r = try ezlb(["ipvs", "apply", "--dry-run", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(r.changed, true)
+        XCTAssertEqual(r.json["dry_run"] as? Bool, true)
+        XCTAssertEqual(r.actionTexts.count, 5)
+        let p = try ezlb(["ipvs", "plan", "-c", cfg])
+        XCTAssertTrue(p.stdout.hasSuffix("plan: 5 to add, 0 to change, 0 to delete\n"), p.stdout)
+        XCTAssertEqual(try fakeTable(), [])
+        XCTAssertEqual(stateSnapshot().filter { $0.key != "fake-kernel.json" }, before)
+    }
+
+    func testForeignServiceUntouchedConflictAndAdopt() throws {
+        let foreignKey = ServiceKey.inet(.tcp, endpoint("10.9.9.9:80"))
+        let webKey = ServiceKey.inet(.tcp, endpoint("10.0.0.1:80"))
+        try withFakeKernel { k in
+            try k.addService(VirtualService(key: foreignKey, scheduler: "rr"))
+            try k.addDestination(foreignKey, RealServer(endpoint: endpoint("10.9.9.10:80")))
+            try k.addService(VirtualService(key: webKey, scheduler: "lc")) // keepalived made this one
+        }
+        let cfg = writeConfig(baseConfig)
+        let r = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(r.status, 1, "a conflict means the config was not applied")
+        XCTAssertEqual((r.json["errors"] as? [String])?.first,
+                       "service tcp 10.0.0.1:80 (web) exists in the kernel but was not created by ezlb; left alone (use --adopt to take it over)")
+        XCTAssertEqual(r.actionTexts, ["+ service udp 10.0.0.3:53 rr", "+ destination udp 10.0.0.3:53 -> 192.168.4.10:53 masq weight 1"])
+        var t = try fakeTable()
+        XCTAssertEqual(t.first { $0.key == webKey }?.service.scheduler, "lc")
+
+        let a = try ezlb(["ipvs", "apply", "-c", cfg, "--adopt", "-o", "json"])
+        XCTAssertEqual(a.status, 0, a.stdout)
+        XCTAssertEqual(a.actionTexts.first, "~ service tcp 10.0.0.1:80 scheduler lc -> wrr")
+
+        // Cleanup removes what ezlb owns (now including the adopted one), never the foreign one.
+        XCTAssertEqual(try ezlb(["ipvs", "cleanup"]).status, 0)
+        t = try fakeTable()
+        XCTAssertEqual(t.map(\.key), [foreignKey])
+        XCTAssertEqual(t[0].destinations.count, 1)
+    }
+
+    func testHandChangesAreRepaired() throws {
+        let cfg = writeConfig(baseConfig)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
+        let webKey = ServiceKey.inet(.tcp, endpoint("10.0.0.1:80"))
+        let dnsKey = ServiceKey.inet(.udp, endpoint("10.0.0.3:53"))
+        try withFakeKernel { k in
+            try k.deleteService(dnsKey)                                   // ipvsadm -D
+            try k.updateService(VirtualService(key: webKey, scheduler: "rr"))  // ipvsadm -E
+            try k.addDestination(webKey, RealServer(endpoint: endpoint("6.6.6.6:80"))) // stray real server
+        }
+        let r = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.actionTexts, [
+            "~ service tcp 10.0.0.1:80 scheduler rr -> wrr",
+            "- destination tcp 10.0.0.1:80 -> 6.6.6.6:80",
+            "+ service udp 10.0.0.3:53 rr",
+            "+ destination udp 10.0.0.3:53 -> 192.168.4.10:53 masq weight 1",
+        ])
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"]).changed, false)
+    }
+
+    func testOwnershipSurvivesRunsAndRemovedServicesAreDeleted() throws {
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", writeConfig(baseConfig)]).status, 0)
+        // A later run with a config that dropped everything deletes what ezlb made.
+        let r = try ezlb(["ipvs", "apply", "-c", writeConfig("services: []", name: "empty.yaml"), "-o", "json"])
+        XCTAssertEqual(r.actionTexts.filter { $0.hasPrefix("- service") }.count, 2)
+        XCTAssertEqual(try fakeTable(), [])
+    }
+
+    func testCorruptedStateStopsAndAdoptRecovers() throws {
+        let cfg = writeConfig(baseConfig)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
+        let path = stateDir + "/ipvs.json"
+        let data = FileManager.default.contents(atPath: path)!
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        let before = stateSnapshot()
+        let r = try ezlb(["ipvs", "apply", "-c", cfg])
+        XCTAssertEqual(r.status, 78)
+        XCTAssertTrue(r.stderr.contains("ipvs.json: state file is corrupted"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("ezlb ipvs apply --adopt"), r.stderr)
+        XCTAssertEqual(stateSnapshot(), before)
+
+        let a = try ezlb(["ipvs", "apply", "-c", cfg, "--adopt", "-o", "json"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.changed, false, "kernel already matched")
+        XCTAssertTrue(a.stderr.contains("rebuilding ownership"), a.stderr)
+        let o = try StateDirectory(path: stateDir).readIPVSOwnership()
+        XCTAssertEqual(o.services.map(\.name).sorted(), ["dns", "web"])
+    }
+
+    func testShowFormats() throws {
+        let cfg = writeConfig(baseConfig)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
+        let s = try ezlb(["ipvs", "show", "--format", "ipvsadm"])
+        XCTAssertEqual(s.stdout, """
+        -A -t 10.0.0.1:80 -s wrr
+        -a -t 10.0.0.1:80 -r 192.168.1.10:8080 -m -w 3
+        -a -t 10.0.0.1:80 -r 192.168.1.11:8080 -m -w 1
+        -A -u 10.0.0.3:53 -s rr
+        -a -u 10.0.0.3:53 -r 192.168.4.10:53 -m -w 1
+
+        """)
+        let j = try ezlb(["ipvs", "show", "-o", "json"])
+        let svcs = j.json["services"] as? [[String: Any]] ?? []
+        XCTAssertEqual(svcs.count, 2)
+        XCTAssertEqual(svcs.first?["managed"] as? Bool, true)
+        XCTAssertEqual(svcs.first?["name"] as? String, "web")
+        let t = try ezlb(["ipvs", "show"])
+        XCTAssertTrue(t.stdout.contains("tcp 10.0.0.1:80 wrr  [managed: web]"), t.stdout)
+    }
+
+    func testLockBusyExitsWith75AndConcurrentRunsNeverInterleave() throws {
+        let cfgA = writeConfig(baseConfig, name: "a.yaml")
+        let cfgB = writeConfig("""
+        services:
+          - name: other
+            listen: 10.0.0.7:80
+            backends: [{address: "192.168.7.1:80"}, {address: "192.168.7.2:80"}]
+        """, name: "b.yaml")
+        // Hold the lock: a run with a short timeout gives up with 75 and changes nothing.
+        let dir = StateDirectory(path: stateDir)
+        var held: FileLock? = try dir.lock("ipvs")
+        let busy = try ezlb(["ipvs", "apply", "-c", cfgA], env: ["EZLB_LOCK_TIMEOUT": "1"])
+        XCTAssertEqual(busy.status, 75, busy.stderr)
+        XCTAssertTrue(busy.stderr.contains("another ezlb holds the lock"), busy.stderr)
+        XCTAssertNotNil(held)
+        held = nil
+
+        // Many concurrent runs alternating two configs: every run succeeds, and the
+        // end state is exactly one config's, with ownership matching the kernel.
+        let procs = try (0..<8).map { i in try spawn(["ipvs", "apply", "-c", i % 2 == 0 ? cfgA : cfgB]) }
+        let statuses = procs.map { p -> Int32 in
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        XCTAssertEqual(statuses, [Int32](repeating: 0, count: 8))
+        let last = try ezlb(["ipvs", "apply", "-c", cfgB, "-o", "json"])
+        let keys = Set(try fakeTable().map(\.key))
+        let owned = Set(try dir.readIPVSOwnership().keys)
+        XCTAssertEqual(keys, owned, "ownership matches the kernel after concurrent runs")
+        XCTAssertEqual(keys, [.inet(.tcp, endpoint("10.0.0.7:80"))])
+        XCTAssertEqual(last.status, 0)
+    }
+}
