@@ -38,23 +38,8 @@ class CLITestCase: XCTestCase {
         try? FileManager.default.removeItem(atPath: workDir)
     }
 
-    /// Starts `ezlb` without waiting (for concurrency tests); output discarded.
-    func spawn(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        e["EZLB_STATE_DIR"] = stateDir
-        e["EZLB_BACKEND"] = "fake"
-        p.environment = e
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
-    @discardableResult
-    func ezlb(_ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> CLIResult {
+    /// A Process for the built binary with the test's state dir and the fake backend.
+    func makeProcess(_ args: [String], env: [String: String] = [:]) -> Process {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
@@ -63,6 +48,21 @@ class CLITestCase: XCTestCase {
         e["EZLB_BACKEND"] = "fake"
         for (k, v) in env { e[k] = v }
         p.environment = e
+        return p
+    }
+
+    /// Starts `ezlb` without waiting (for concurrency tests); output discarded.
+    func spawn(_ args: [String]) throws -> Process {
+        let p = makeProcess(args)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    @discardableResult
+    func ezlb(_ args: [String], env: [String: String] = [:]) throws -> CLIResult {
+        let p = makeProcess(args, env: env)
         // Output goes to files, so large outputs cannot fill a pipe and deadlock.
         let outPath = workDir + "/.out-\(UUID().uuidString)", errPath = workDir + "/.err-\(UUID().uuidString)"
         FileManager.default.createFile(atPath: outPath, contents: nil)

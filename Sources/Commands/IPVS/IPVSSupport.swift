@@ -79,7 +79,8 @@ struct IPVSSession {
         for (op, err) in zip(ops, results) {
             guard let err else { continue }
             switch op {
-            case .addService(let s) where err.kind != .serviceExists:
+            case .addService(let s):
+                // Not created by this run (even "exists" means someone else made it meanwhile).
                 finalOwned[s.key] = nil
             case .deleteService(let s) where err.kind != .serviceNotFound:
                 finalOwned[s.key] = plan.ownedIntent[s.key]

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Guest half of bench/ipvs-apply: runs inside the kernel VM (scripts/kernel-vm).
+# Loads N services x 4 real servers (default 5000 x 4) from empty with
+# `ipvsadm -R` and with `ezlb ipvs apply`, in the same VM run, then times the
+# converged re-apply and cleanup. Prints one BENCH line per measurement and a
+# summary with the ratios the issue targets:
+#   full apply / ipvsadm -R   <= 1.0
+#   converged re-apply / full apply <= 0.10
+set -eu
+N=${EZLB_BENCH_SERVICES:-5000}
+ROUNDS=${EZLB_BENCH_ROUNDS:-2}
+W=/tmp/bench
+rm -rf "$W"; mkdir -p "$W"
+
+# Milliseconds since boot (busybox-friendly).
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+awk -v n="$N" 'BEGIN {
+  print "services:" > "'"$W"'/ezlb.yaml"
+  for (i = 0; i < n; i++) {
+    vip = sprintf("10.%d.%d.%d", 1 + int(i / 62500), int(i / 250) % 250, i % 250 + 1)
+    printf "  - name: s%d\n    listen: %s:80\n    scheduler: wrr\n    backends:\n", i, vip >> "'"$W"'/ezlb.yaml"
+    printf "-A -t %s:80 -s wrr\n", vip >> "'"$W"'/ipvsadm.rules"
+    for (b = 1; b <= 4; b++) {
+      printf "      - {address: \"172.16.%d.%d:8080\", weight: %d}\n", int(i / 250) % 250, b, b >> "'"$W"'/ezlb.yaml"
+      printf "-a -t %s:80 -r 172.16.%d.%d:8080 -m -w %d\n", vip, int(i / 250) % 250, b, b >> "'"$W"'/ipvsadm.rules"
+    }
+  }
+}'
+expected=$((N * 5))
+lines() { ipvsadm -S -n | wc -l; }
+
+best_ipvsadm=""; best_full=""; best_conv=""; best_clean=""
+min() { if [ -z "$1" ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
+
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  ipvsadm -C
+  t0=$(now_ms); ipvsadm -R < "$W/ipvsadm.rules"; t1=$(now_ms)
+  [ "$(lines)" -eq "$expected" ] || { echo "BENCH-FAIL ipvsadm loaded $(lines) lines, want $expected"; exit 1; }
+  ipvsadm -S -n > "$W/by-ipvsadm.txt"
+  ipvsadm -C
+  echo "BENCH round=$r ipvsadm_restore_ms=$((t1 - t0))"
+  best_ipvsadm=$(min "$best_ipvsadm" $((t1 - t0)))
+
+  rm -rf "$W/state"
+  t0=$(now_ms); ezlb ipvs apply -c "$W/ezlb.yaml" --state-dir "$W/state" --backend kernel -o json > "$W/full.json"; t1=$(now_ms)
+  [ "$(lines)" -eq "$expected" ] || { echo "BENCH-FAIL ezlb loaded $(lines) lines, want $expected"; exit 1; }
+  ipvsadm -S -n > "$W/by-ezlb.txt"
+  cmp -s "$W/by-ipvsadm.txt" "$W/by-ezlb.txt" || { echo "BENCH-FAIL tables differ"; diff "$W/by-ipvsadm.txt" "$W/by-ezlb.txt" | head; exit 1; }
+  echo "BENCH round=$r ezlb_full_apply_ms=$((t1 - t0))"
+  best_full=$(min "$best_full" $((t1 - t0)))
+
+  t0=$(now_ms); ezlb ipvs apply -c "$W/ezlb.yaml" --state-dir "$W/state" --backend kernel -o json > "$W/conv.json"; t1=$(now_ms)
+  grep -q '"changed":false' "$W/conv.json" || { echo "BENCH-FAIL converged re-apply changed something"; head -c 400 "$W/conv.json"; exit 1; }
+  echo "BENCH round=$r ezlb_converged_apply_ms=$((t1 - t0))"
+  best_conv=$(min "$best_conv" $((t1 - t0)))
+
+  t0=$(now_ms); ezlb ipvs cleanup --state-dir "$W/state" --backend kernel > /dev/null; t1=$(now_ms)
+  [ "$(lines)" -eq 0 ] || { echo "BENCH-FAIL cleanup left $(lines) lines"; exit 1; }
+  echo "BENCH round=$r ezlb_cleanup_ms=$((t1 - t0))"
+  best_clean=$(min "$best_clean" $((t1 - t0)))
+  r=$((r + 1))
+done
+
+awk -v s="$N" -v ia="$best_ipvsadm" -v f="$best_full" -v c="$best_conv" -v cl="$best_clean" 'BEGIN {
+  printf "BENCH-SUMMARY services=%d destinations=%d ipvsadm_restore_ms=%d ezlb_full_ms=%d ezlb_converged_ms=%d ezlb_cleanup_ms=%d full_vs_ipvsadm=%.2f converged_vs_full=%.3f\n", s, s * 4, ia, f, c, cl, f / ia, c / f
+}'
