@@ -190,53 +190,51 @@ public final class NetlinkIPVS: IPVSBackend {
 
     // MARK: - Dump
 
+    /// Every service with its destinations, in the kernel's order (services by
+    /// hash bucket, destinations newest first).
     public func dump() throws -> [IPVSServiceState] {
         let r = receiver
-        var services: [VirtualService] = []
-        try runDump(operation: "dump IPVS services", mode: .services, build: { msg in
+        try runDump(operation: { "dump IPVS services" }, mode: .services, build: { msg in
             genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
                         UInt8(IPVS_CMD_GET_SERVICE), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
         })
-        services = r.services
+        let services = r.services
         r.services = []
         var result: [IPVSServiceState] = []
         result.reserveCapacity(services.count)
         for s in services {
             r.destFamily = s.key.family
-            try runDump(operation: "dump destinations of \(s.key)", mode: .destinations, build: { msg in
+            r.destinations.removeAll(keepingCapacity: true)
+            try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
                 genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
                             UInt8(IPVS_CMD_GET_DEST), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
                     && NetlinkIPVS.putService(msg, s.key, full: nil)
             })
-            var dests = r.destinations
-            r.destinations = []
-            dests.sort { $0.endpoint < $1.endpoint }
-            result.append(IPVSServiceState(service: s, destinations: dests))
+            result.append(IPVSServiceState(service: s, destinations: r.destinations))
         }
-        result.sort { $0.key < $1.key }
         return result
     }
 
-    private func runDump(operation: String, mode: Receiver.Mode, build: (OpaquePointer) -> Bool) throws {
+    private func runDump(operation: () -> String, mode: Receiver.Mode, build: (OpaquePointer) -> Bool) throws {
         let r = receiver
-        guard let msg = nlmsg_alloc_size(256) else { throw IPVSError(.other, operation: operation, detail: "out of memory") }
+        guard let msg = nlmsg_alloc_size(256) else { throw IPVSError(.other, operation: operation(), detail: "out of memory") }
         defer { nlmsg_free(msg) }
-        guard build(msg) else { throw IPVSError(.other, operation: operation, detail: "request does not fit a netlink message") }
+        guard build(msg) else { throw IPVSError(.other, operation: operation(), detail: "request does not fit a netlink message") }
         let seq = nextSeq
         nextSeq &+= 1
-        nlmsg_hdr(msg)!.pointee.nlmsg_seq = seq
+        let hdr = nlmsg_hdr(msg)!
+        hdr.pointee.nlmsg_seq = seq
         r.beginDump(mode: mode, seq: seq)
         defer { r.mode = .idle }
-        let hdr = nlmsg_hdr(msg)!
         var iov = iovec(iov_base: UnsafeMutableRawPointer(hdr), iov_len: Int(hdr.pointee.nlmsg_len))
         let rc = nl_send_iovec(sock, msg, &iov, 1)
-        if rc < 0 { throw NetlinkIPVS.libnlError(rc, operation: operation, notSupportedIfUnknown: false) }
+        if rc < 0 { throw NetlinkIPVS.libnlError(rc, operation: operation(), notSupportedIfUnknown: false) }
         while !r.dumpDone {
             let rc = nl_recvmsgs(sock, callbacks)
-            if rc < 0 { throw NetlinkIPVS.libnlError(rc, operation: operation, notSupportedIfUnknown: false) }
+            if rc < 0 { throw NetlinkIPVS.libnlError(rc, operation: operation(), notSupportedIfUnknown: false) }
         }
         if r.dumpErrno != 0 {
-            throw IPVSError.fromErrno(r.dumpErrno, operation: operation, isDestinationOp: false)
+            throw IPVSError.fromErrno(r.dumpErrno, operation: operation(), isDestinationOp: false)
         }
     }
 
