@@ -73,7 +73,8 @@ ipvs_apply_ezlb() {
 # (No `wget -T`: Debian's static busybox 1.35 wget segfaults with it; the outer
 # timeout bounds the loop instead.)
 hits() {
-  timeout 100 ip netns exec client /bin/sh -c '
+  # ~3 s for 400 connections under TCG; the limit leaves 10x headroom.
+  timeout "$((10 + $1 / 10))" ip netns exec client /bin/sh -c '
     i=0
     while [ "$i" -lt "$1" ]; do
       wget -q -O - "http://$2/" 2>/dev/null || echo ERR
