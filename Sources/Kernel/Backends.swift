@@ -11,8 +11,7 @@ public enum KernelBackends {
         case .fake:
             return FakeIPVS(kernel: try FakeKernel(dir: stateDir))
         case .kernel:
-            // Wired to NetlinkIPVS once the netlink backend lands.
-            throw IPVSError(.notSupported, operation: "open IPVS netlink family")
+            return try NetlinkIPVS()
         }
     }
 }
