@@ -26,7 +26,7 @@ expected=""
 for s in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos; do
   i=$((i + 1))
   if [ "$s" = twos ] && ! grep -q '/ip_vs_twos\.ko' "/lib/modules/$(uname -r)/modules.dep"; then
-    # ip_vs_twos appeared in Linux 6.7; older kernels (Debian 12's 6.1) lack it.
+    # ip_vs_twos was added upstream after 6.1 (6.6 has it); Debian 12 (6.1) lacks it.
     skip "scheduler twos: no ip_vs_twos module in kernel $(uname -r)"
     assert_fails "scheduler twos is refused, not silently accepted" ipvsadm -A -t "10.2.0.$i:80" -s twos
     continue
