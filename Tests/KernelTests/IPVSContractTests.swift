@@ -515,6 +515,39 @@ final class KernelIPVSContractTests: IPVSContractTests {
             .filter { !$0.isEmpty }.sorted()
     }
 
+    /// The sockopt fast path for IPv4 destinations and the netlink dumps read the same table,
+    /// including what only netlink can show (IPv6 tunnel destinations of IPv4 services).
+    func testDumpPathsAgree() throws {
+        let nl = try XCTUnwrap(backend as? NetlinkIPVS)
+        var states: [IPVSServiceState] = []
+        for (i, key) in [Self.tcp("10.70.0.1:80"), .inet(.udp, Self.ep("10.70.0.1:53")), .inet(.sctp, Self.ep("10.70.0.2:9")),
+                         .fwmark(70, .ipv4), .fwmark(71, .ipv6), Self.tcp("[2001:db8:70::1]:80")].enumerated() {
+            let v4 = key.family == .ipv4
+            let methods: [ForwardMethod] = [.masq, .route, .tunnel]
+            var ds: [RealServer] = []
+            for j in 0..<i {
+                let text: String = v4 ? "10.71.\(i).\(j + 1):\(8000 + j)" : "[2001:db8:71::\(i):\(j + 1)]:\(8000 + j)"
+                ds.append(RealServer(endpoint: Self.ep(text), weight: UInt32(j * 100), forward: methods[j % 3],
+                                     upperThreshold: UInt32(j * 10), lowerThreshold: UInt32(j)))
+            }
+            if key == Self.tcp("10.70.0.1:80") {
+                ds.append(RealServer(endpoint: Self.ep("[2001:db8:72::1]:80"), forward: .tunnel))
+            }
+            states.append(IPVSServiceState(
+                service: VirtualService(key: key, scheduler: "wrr", flags: i % 2 == 0 ? IPVSFlags.persistent : 0,
+                                        timeout: i % 2 == 0 ? 100 : 0, netmask: i % 2 == 0 && v4 ? 0xFFFF_FFF0 : nil),
+                destinations: ds))
+        }
+        try add(states)
+        nl.ipv4SockoptFastPath = true
+        let fast = try nl.dump()
+        nl.ipv4SockoptFastPath = false
+        let slow = try nl.dump()
+        nl.ipv4SockoptFastPath = true
+        XCTAssertEqual(canonical(fast), canonical(states))
+        XCTAssertEqual(canonical(slow), canonical(states))
+    }
+
     /// What ezlb writes, ipvsadm reads back as the same rules.
     func testIpvsadmReadsWhatWeWrite() throws {
         let a = Self.tcp("10.60.0.1:80")
@@ -639,6 +672,13 @@ final class KernelIPVSContractTests: IPVSContractTests {
         var dumped: [IPVSServiceState] = []
         let tDump = try time("dump") { dumped = try backend.dump() }
         XCTAssertEqual(canonical(dumped), canonical(states))
+        var tDumpNetlink = -1.0
+        if let nl = backend as? NetlinkIPVS {
+            nl.ipv4SockoptFastPath = false
+            tDumpNetlink = try time("dump-netlink-only") { dumped = try backend.dump() }
+            nl.ipv4SockoptFastPath = true
+            XCTAssertEqual(canonical(dumped), canonical(states))
+        }
         let tDelete = time { errors = backend.apply(states.map { .deleteService($0.service) }) }
         XCTAssertEqual(errors.compactMap { $0 }.count, 0)
         var tIpvsadm = -1.0
@@ -649,8 +689,8 @@ final class KernelIPVSContractTests: IPVSContractTests {
             XCTAssertEqual(canonical(try backend.dump()), canonical(states))
             _ = backend.apply(states.map { .deleteService($0.service) })
         }
-        let line = String(format: "EZLB-IPVS-BENCH services=%d objects=%d apply=%.3fs dump=%.3fs (%.1f%% of apply) delete=%.3fs ipvsadm-R=%.3fs ipvsadm-S=%.3fs",
-                          n, ops.count, tApply, tDump, 100 * tDump / tApply, tDelete, tIpvsadm, tIpvsadmSave) + cpu
+        let line = String(format: "EZLB-IPVS-BENCH services=%d objects=%d apply=%.3fs dump=%.3fs (%.1f%% of apply) dump-netlink-only=%.3fs delete=%.3fs ipvsadm-R=%.3fs ipvsadm-S=%.3fs",
+                          n, ops.count, tApply, tDump, 100 * tDump / tApply, tDumpNetlink, tDelete, tIpvsadm, tIpvsadmSave) + cpu
         print(line)
     }
 

@@ -1,6 +1,7 @@
 #ifndef EZLB_SHIM_H
 #define EZLB_SHIM_H
 /* Helpers for libnl macros and kernel UAPI constants that Swift cannot import. */
+#include <stddef.h>
 #include <stdint.h>
 #include <netlink/netlink.h>
 #include <netlink/attr.h>
@@ -19,6 +20,13 @@ enum {
     EZLB_NLM_F_DUMP = NLM_F_DUMP,
     EZLB_IPVS_GENL_VERSION = IPVS_GENL_VERSION,
     EZLB_IP_VS_SCHEDNAME_MAXLEN = IP_VS_SCHEDNAME_MAXLEN,
+    /* The IPv4-only sockopt interface (getsockopt on an AF_INET raw socket). */
+    EZLB_IP_VS_SO_GET_SERVICES = IP_VS_SO_GET_SERVICES,
+    EZLB_IP_VS_SO_GET_DESTS = IP_VS_SO_GET_DESTS,
+    EZLB_IP_VS_GET_SERVICES_HDRLEN = offsetof(struct ip_vs_get_services, entrytable),
+    EZLB_IP_VS_SERVICE_ENTRY_SIZE = sizeof(struct ip_vs_service_entry),
+    EZLB_IP_VS_GET_DESTS_HDRLEN = offsetof(struct ip_vs_get_dests, entrytable),
+    EZLB_IP_VS_DEST_ENTRY_SIZE = sizeof(struct ip_vs_dest_entry),
 };
 
 /* Socket set-up for pipelined requests and big dumps: receive/send buffers

@@ -24,6 +24,12 @@ public final class NetlinkIPVS: IPVSBackend {
     }
     private var _window = 256
 
+    /// Read IPv4 services' destinations with one IPv4 sockopt call each rather
+    /// than a netlink dump each (see `SockoptIPVSReader`); IPv6 services, and
+    /// anything the sockopt interface cannot show exactly, always use netlink.
+    public var ipv4SockoptFastPath = true
+    private lazy var sockopt: SockoptIPVSReader? = SockoptIPVSReader()
+
     private let sock: OpaquePointer
     private let callbacks: OpaquePointer
     private let family: Int32
@@ -200,9 +206,17 @@ public final class NetlinkIPVS: IPVSBackend {
         })
         let services = r.services
         r.services = []
+        var counts: [ServiceKey: Int]? = nil
+        if ipv4SockoptFastPath, let so = sockopt {
+            counts = so.destinationCounts(services: services.reduce(0) { $0 + ($1.key.family == .ipv4 ? 1 : 0) })
+        }
         var result: [IPVSServiceState] = []
         result.reserveCapacity(services.count)
         for s in services {
+            if let n = counts?[s.key], let ds = sockopt?.destinations(of: s.key, count: n) {
+                result.append(IPVSServiceState(service: s, destinations: ds))
+                continue
+            }
             r.destFamily = s.key.family
             r.destinations.removeAll(keepingCapacity: true)
             try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
