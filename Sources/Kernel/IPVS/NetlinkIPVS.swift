@@ -12,9 +12,20 @@ import Glibc
 /// Writes are pipelined by `apply(_:)`: up to `window` requests, each with
 /// NLM_F_ACK and its own sequence number, go to the kernel in one sendmsg,
 /// then their acks are read and matched back to the operations by sequence
-/// number. `dump()` reads the service table with one IPVS_CMD_GET_SERVICE dump
-/// and each service's destinations with one IPVS_CMD_GET_DEST dump, all on
-/// the same socket.
+/// number; every operation gets its own result, failures included.
+///
+/// `dump()` reads the service table with one IPVS_CMD_GET_SERVICE dump, then
+/// each service's destinations: IPv6 services (and any service the fast path
+/// cannot read exactly) with one IPVS_CMD_GET_DEST dump each on the same
+/// socket, IPv4 services with one IPVS sockopt call each (`ipv4SockoptFastPath`,
+/// about 4x cheaper in the kernel than a netlink dump). Services come in the
+/// kernel's order (hash buckets), destinations newest first.
+///
+/// Kernel errnos map through `IPVSError.fromErrno`, so errors read as the
+/// fake's. A few checks the kernel does not make are done here to answer as
+/// the fake does: fwmark 0 is an invalid argument (the kernel would create a
+/// TCP 0.0.0.0:0 service), and a scheduler name longer than the kernel's 15
+/// bytes is an unknown scheduler (the kernel would say EINVAL).
 public final class NetlinkIPVS: IPVSBackend {
     /// Requests sent before their acks are read. Bounded so the acks of one
     /// window always fit the socket's receive buffer.
