@@ -1,5 +1,4 @@
 # Tests/vm/ipvs-packets-ezlb.sh — ipvs-packets.sh with IPVS configured by
 # `ezlb ipvs apply` instead of ipvsadm (same topology, traffic and checks).
-# PENDING until `ezlb ipvs apply --backend kernel` works; then rename to .sh.
 IPVS_DRIVER=ezlb
 . "${0%/*}/ipvs-packets.sh"
