@@ -3,10 +3,15 @@
 # XCTest suite KernelIPVSContractTests with EZLB_CONTRACT_BACKEND=kernel, which
 # also cross-checks with ipvsadm both ways (what ezlb writes `ipvsadm -S -n`
 # reads back; what `ipvsadm -R` writes ezlb's dump reads back).
-# With EZLB_IPVS_BENCH=<services> set (e.g. by a wrapper scenario that exports
-# it and sources this file) the suite also runs its load benchmark: N services x
-# 4 destinations through NetlinkIPVS.apply, dump, and the same table through
-# `ipvsadm -R`; it prints an EZLB-IPVS-BENCH line.
+#
+#   scripts/kernel-vm ipvs-contract
+#   scripts/kernel-vm --env EZLB_IPVS_BENCH=5000 ipvs-contract
+#
+# With EZLB_IPVS_BENCH=<services> the suite also runs its load benchmark: N
+# services x 4 destinations through NetlinkIPVS.apply, dump (sockopt fast path
+# and netlink only), delete, and the same table through `ipvsadm -R`; it prints
+# one EZLB-IPVS-BENCH line. (The test bundle is a debug build: expect the
+# userspace share to be ~4x what a release build shows.)
 # vm-requires: xctest
 . "${0%/*}/lib.sh"
 
