@@ -45,7 +45,9 @@ let package = Package(
                        providers: [.apt(["libnl-3-dev"])]),
         .systemLibrary(name: "CNetlinkGenl", pkgConfig: "libnl-genl-3.0",
                        providers: [.apt(["libnl-genl-3-dev"])]),
-        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl"]),
+        .systemLibrary(name: "CIPTC", pkgConfig: "libiptc",
+                       providers: [.apt(["libiptc-dev"])]),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC"]),
 
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),

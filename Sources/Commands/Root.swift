@@ -18,7 +18,7 @@ public struct Ezlb: ParsableCommand {
         75 another ezlb run holds the lock; 78 invalid config or state file.
         """,
         version: version,
-        subcommands: [IPVSCommand.self]
+        subcommands: [IPVSCommand.self, SNATCommand.self, Doctor.self]
     )
 }
 

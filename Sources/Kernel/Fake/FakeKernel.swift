@@ -5,16 +5,20 @@ import EzlbState
 /// Each subsystem keeps its own section; later subsystems add theirs.
 public struct FakeKernelModel: Codable, Equatable, Sendable {
     public var ipvs: [IPVSServiceState]
+    /// iptables tables, chains and rules (FakeIPTables.swift).
+    public var iptables: FakeXTables
 
-    public init(ipvs: [IPVSServiceState] = []) {
+    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables()) {
         self.ipvs = ipvs
+        self.iptables = iptables
     }
 
-    private enum CodingKeys: String, CodingKey { case ipvs }
+    private enum CodingKeys: String, CodingKey { case ipvs, iptables }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
+        iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
     }
 }
 

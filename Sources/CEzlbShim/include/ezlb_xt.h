@@ -1,0 +1,65 @@
+#ifndef EZLB_XT_H
+#define EZLB_XT_H
+/* Building and parsing x_tables rules (struct ipt_entry / ip6t_entry) for
+ * libiptc / libip6tc, one family-neutral rule description for Swift.
+ * Only the matches and targets ezlb writes are understood; anything else
+ * parses with understood = 0 (the planner then treats it as foreign). */
+#include <stddef.h>
+#include <stdint.h>
+
+struct xtc_handle;
+
+enum {
+    EZLB_XT_TARGET_LABEL = 0,      /* ACCEPT, DROP, RETURN or a user chain (jump) */
+    EZLB_XT_TARGET_SNAT = 1,       /* --to-source one address */
+    EZLB_XT_TARGET_MASQUERADE = 2,
+};
+
+enum {
+    EZLB_XT_CT_INVALID = 1 << 0,
+    EZLB_XT_CT_NEW = 1 << 3,
+    EZLB_XT_CT_ESTABLISHED = 1 << 1,
+    EZLB_XT_CT_RELATED = 1 << 2,
+    EZLB_XT_CT_UNTRACKED = 1 << 4,
+};
+
+struct ezlb_xt_rule {
+    uint8_t src[16];
+    uint8_t src_len;          /* prefix length; 0 = any */
+    uint8_t dst[16];
+    uint8_t dst_len;
+    uint16_t proto;           /* 0 any, 6 tcp, 17 udp, 132 sctp */
+    uint16_t sport;           /* 0 = no --sport */
+    uint16_t dport;           /* 0 = no --dport */
+    uint16_t ctstate;         /* EZLB_XT_CT_* mask; 0 = no conntrack match */
+    char comment[256];        /* "" = no comment match */
+    int32_t target;           /* EZLB_XT_TARGET_* */
+    char label[32];           /* for EZLB_XT_TARGET_LABEL */
+    uint8_t to_source[16];    /* for SNAT */
+    int32_t understood;       /* parse: 1 when every part of the entry is described above */
+};
+
+/* v6 = 0 uses libip4tc, 1 libip6tc. All return what libiptc returns
+ * (NULL / 0 on failure with errno set). */
+struct xtc_handle *ezlb_xt_init(int v6, const char *table);
+void ezlb_xt_free(int v6, struct xtc_handle *h);
+int ezlb_xt_commit(int v6, struct xtc_handle *h);
+const char *ezlb_xt_strerror(int v6, int err);
+int ezlb_xt_is_chain(int v6, const char *chain, struct xtc_handle *h);
+int ezlb_xt_builtin(int v6, const char *chain, struct xtc_handle *h);
+int ezlb_xt_create_chain(int v6, const char *chain, struct xtc_handle *h);
+int ezlb_xt_flush_chain(int v6, const char *chain, struct xtc_handle *h);
+int ezlb_xt_delete_chain(int v6, const char *chain, struct xtc_handle *h);
+int ezlb_xt_delete_num(int v6, const char *chain, unsigned int num, struct xtc_handle *h);
+/* Appends (num < 0) or inserts at num. Returns 1 on success; 0 with errno. */
+int ezlb_xt_add_rule(int v6, const char *chain, const struct ezlb_xt_rule *r, int num, struct xtc_handle *h);
+
+/* Rule iteration; each entry is parsed into *out. */
+const void *ezlb_xt_first_rule(int v6, const char *chain, struct xtc_handle *h);
+const void *ezlb_xt_next_rule(int v6, const void *prev, struct xtc_handle *h);
+void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_xt_rule *out);
+
+/* Builds the entry (malloc'd, caller frees) for tests; *len receives its size. */
+void *ezlb_xt_build(int v6, const struct ezlb_xt_rule *r, size_t *len);
+
+#endif

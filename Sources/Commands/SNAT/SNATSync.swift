@@ -1,0 +1,34 @@
+import ArgumentParser
+import EzlbPlanner
+
+struct SNATSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Make ezlb's FullNAT iptables chains match the config (full_nat services).",
+        discussion: """
+        Builds the desired EZLB-SNAT (nat) and EZLB-FORWARD (filter) chains in memory, reads what \
+        the kernel holds and commits each table that differs once, atomically, under /run/xtables.lock. \
+        Rules flushed or edited by hand are restored, stale ones removed; a re-run with no change \
+        makes no commit. With no full_nat service left, the chains and jumps are removed.
+        """
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        try Runner.run(options, command: "snat sync") { log in
+            var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
+            let s = SNATSession(options, log: log)
+            let services = try s.fullNATServices(into: &report)
+            let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
+            defer { withExtendedLifetime(lock) {} }
+            let desired = SNATRules.chains(services, health: s.health)
+            // A desired chain that exists but is not recorded (state lost) is simply rewritten:
+            // EZLB-* names are ezlb's own.
+            let owned = try s.owned(takeOver: false)
+            let backend = try s.openBackend()
+            try s.reconcile(desired: desired, owned: owned, backend: backend, report: &report)
+            return report
+        }
+    }
+}

@@ -1,0 +1,313 @@
+/// x_tables (iptables) model shared by the planner, the libiptc backend and
+/// the fake kernel. Only what ezlb writes is modelled structurally; anything
+/// else the kernel holds is kept as `.other` and never equals a rule ezlb wants.
+
+/// An iptables table of one family.
+public enum XTTable: String, Codable, Sendable, CaseIterable, Comparable {
+    case nat, filter
+
+    /// Built-in chains of the table, in iptables-save order.
+    public var builtinChains: [String] {
+        switch self {
+        case .nat: return ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]
+        case .filter: return ["INPUT", "FORWARD", "OUTPUT"]
+        }
+    }
+
+    public static func < (a: XTTable, b: XTTable) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One family's table: libiptc (IPv4) or libip6tc (IPv6).
+public struct XTTableRef: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
+    public var family: IPFamily
+    public var table: XTTable
+    public init(_ family: IPFamily, _ table: XTTable) {
+        self.family = family
+        self.table = table
+    }
+    /// `ip4 nat`, `ip6 filter`.
+    public var description: String { "\(family == .ipv4 ? "ip4" : "ip6") \(table.rawValue)" }
+    /// The iptables command that lists it: `iptables-legacy-save -t nat`.
+    public var saveCommand: String { "\(family == .ipv4 ? "iptables" : "ip6tables")-legacy-save -t \(table.rawValue)" }
+
+    public static func < (a: XTTableRef, b: XTTableRef) -> Bool {
+        if a.family != b.family { return a.family == .ipv4 }
+        // nat before filter: the order `snat sync` reports and commits.
+        return a.table == .nat && b.table == .filter
+    }
+}
+
+/// `-s`/`-d` address with prefix length.
+public struct XTPrefix: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var address: IPAddress
+    public var length: Int
+    public init(_ address: IPAddress, length: Int? = nil) {
+        self.address = address
+        self.length = length ?? (address.family == .ipv4 ? 32 : 128)
+    }
+    public var description: String { "\(address)/\(length)" }
+}
+
+/// Connection-tracking states for `-m conntrack --ctstate`; raw values are the
+/// kernel's XT_CONNTRACK_STATE_BIT mask.
+public struct XTConntrackState: OptionSet, Hashable, Codable, Sendable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let invalid = XTConntrackState(rawValue: 1 << 0)
+    public static let established = XTConntrackState(rawValue: 1 << 1)
+    public static let related = XTConntrackState(rawValue: 1 << 2)
+    public static let new = XTConntrackState(rawValue: 1 << 3)
+    public static let untracked = XTConntrackState(rawValue: 1 << 4)
+
+    /// In the order libxt_conntrack prints them.
+    public var names: [String] {
+        var n: [String] = []
+        if contains(.invalid) { n.append("INVALID") }
+        if contains(.new) { n.append("NEW") }
+        if contains(.related) { n.append("RELATED") }
+        if contains(.established) { n.append("ESTABLISHED") }
+        if contains(.untracked) { n.append("UNTRACKED") }
+        return n
+    }
+}
+
+public enum XTTarget: Hashable, Codable, Sendable {
+    case accept, drop, `return`
+    /// Jump to a user chain.
+    case jump(String)
+    /// `-j SNAT --to-source <ip>`.
+    case snat(IPAddress)
+    case masquerade
+    /// A target or rule ezlb does not model (LOG, DNAT, interface matches …), as text.
+    case other(String)
+}
+
+/// One rule, in the structure iptables-save prints.
+public struct XTRule: Hashable, Codable, Sendable {
+    public var source: XTPrefix?
+    public var destination: XTPrefix?
+    public var proto: IPVSProtocol?
+    public var sourcePort: UInt16?
+    public var destinationPort: UInt16?
+    public var ctstate: XTConntrackState?
+    public var comment: String?
+    public var target: XTTarget
+
+    public init(source: XTPrefix? = nil, destination: XTPrefix? = nil, proto: IPVSProtocol? = nil,
+                sourcePort: UInt16? = nil, destinationPort: UInt16? = nil, ctstate: XTConntrackState? = nil,
+                comment: String? = nil, target: XTTarget) {
+        self.source = source
+        self.destination = destination
+        self.proto = proto
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.ctstate = ctstate
+        self.comment = comment
+        self.target = target
+    }
+
+    /// The jump that enters `chain`, with no matches.
+    public static func jump(to chain: String) -> XTRule { XTRule(target: .jump(chain)) }
+
+    /// True for a rule ezlb did not write and cannot reproduce.
+    public var isForeign: Bool {
+        if case .other = target { return true }
+        return false
+    }
+
+    /// The rule's text after `-A CHAIN`, exactly as iptables-legacy-save prints it.
+    public var saveArguments: String {
+        if case .other(let text) = target { return text }
+        var p: [String] = []
+        if let s = source { p.append("-s \(s)") }
+        if let d = destination { p.append("-d \(d)") }
+        if let pr = proto {
+            p.append("-p \(pr.rawValue)")
+            if sourcePort != nil || destinationPort != nil {
+                p.append("-m \(pr.rawValue)")
+                if let sp = sourcePort { p.append("--sport \(sp)") }
+                if let dp = destinationPort { p.append("--dport \(dp)") }
+            }
+        }
+        if let ct = ctstate { p.append("-m conntrack --ctstate \(ct.names.joined(separator: ","))") }
+        if let c = comment { p.append("-m comment --comment \(XTRule.saveString(c))") }
+        switch target {
+        case .accept: p.append("-j ACCEPT")
+        case .drop: p.append("-j DROP")
+        case .return: p.append("-j RETURN")
+        case .jump(let c): p.append("-j \(c)")
+        case .snat(let a): p.append("-j SNAT --to-source \(a)")
+        case .masquerade: p.append("-j MASQUERADE")
+        case .other: break
+        }
+        return p.joined(separator: " ")
+    }
+
+    /// `-A CHAIN …`, one line of iptables-save.
+    public func save(chain: String) -> String { "-A \(chain) \(saveArguments)" }
+
+    /// Quotes like iptables' xtables_save_string: bare when only [A-Za-z0-9_-], else in
+    /// double quotes with `"`, `\` and `'` escaped.
+    public static func saveString(_ s: String) -> String {
+        let bare = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-"
+        }
+        if bare { return s }
+        var out = "\""
+        for c in s {
+            if c == "\"" || c == "\\" || c == "'" { out.append("\\") }
+            out.append(c)
+        }
+        return out + "\""
+    }
+
+    /// The kernel's comment limit (XT_MAX_COMMENT_LEN 256 with the NUL).
+    public static let maxCommentBytes = 255
+
+    /// `text` cut to what a comment match holds, on a character boundary.
+    public static func fitComment(_ text: String) -> String {
+        if text.utf8.count <= maxCommentBytes { return text }
+        var out = ""
+        for c in text {
+            if out.utf8.count + String(c).utf8.count > maxCommentBytes { break }
+            out.append(c)
+        }
+        return out
+    }
+}
+
+/// Chains of one table as read from the kernel (only the chains asked for;
+/// an absent chain is missing from `chains`).
+public struct XTTableState: Equatable, Sendable {
+    public var ref: XTTableRef
+    public var chains: [String: [XTRule]]
+    public init(ref: XTTableRef, chains: [String: [XTRule]] = [:]) {
+        self.ref = ref
+        self.chains = chains
+    }
+
+    public func isBuiltin(_ chain: String) -> Bool { ref.table.builtinChains.contains(chain) }
+
+    /// The longest user chain name the kernel takes (XT_EXTENSION_MAXNAMELEN 29 with the NUL).
+    public static let maxChainName = 28
+
+    /// Applies one operation with libiptc's semantics and errors. The fake kernel
+    /// commits through this; the planner uses it to keep rule indices right.
+    public mutating func apply(_ op: XTOperation) throws {
+        func fail(_ kind: XTError.Kind) -> XTError { XTError(kind, operation: op.description(in: ref)) }
+        switch op {
+        case .createChain(let c):
+            if chains[c] != nil || isBuiltin(c) { throw fail(.chainExists) }
+            if c.isEmpty || c.utf8.count > Self.maxChainName || c.hasPrefix("-") || c.contains(" ") { throw fail(.invalidArgument) }
+            chains[c] = []
+        case .flushChain(let c):
+            guard chains[c] != nil else { throw fail(.noSuchChain) }
+            chains[c] = []
+        case .appendRule(let c, let r):
+            guard chains[c] != nil else { throw fail(.noSuchChain) }
+            if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
+            chains[c]!.append(r)
+        case .insertRule(let c, let r, let i):
+            guard chains[c] != nil else { throw fail(.noSuchChain) }
+            if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
+            guard i >= 0, i <= chains[c]!.count else { throw fail(.indexTooBig) }
+            chains[c]!.insert(r, at: i)
+        case .deleteRule(let c, let i, _):
+            guard chains[c] != nil else { throw fail(.noSuchChain) }
+            guard i >= 0, i < chains[c]!.count else { throw fail(.indexTooBig) }
+            chains[c]!.remove(at: i)
+        case .deleteChain(let c):
+            if isBuiltin(c) { throw fail(.builtinChain) }
+            guard let rules = chains[c] else { throw fail(.noSuchChain) }
+            if !rules.isEmpty { throw fail(.chainNotEmpty) }
+            let referenced = chains.values.contains { $0.contains { $0.target == .jump(c) } }
+            if referenced { throw fail(.chainReferenced) }
+            chains[c] = nil
+        }
+    }
+}
+
+/// One change to a table, applied in order; a table's operations are committed at once.
+public enum XTOperation: Hashable, Sendable {
+    case createChain(String)
+    case flushChain(String)
+    case appendRule(String, XTRule)
+    /// Insert at a 0-based index.
+    case insertRule(String, XTRule, Int)
+    /// Delete the rule at a 0-based index (the rule is carried for reports).
+    case deleteRule(String, Int, XTRule)
+    case deleteChain(String)
+
+    /// iptables-command text: `-t nat -A EZLB-SNAT -d …` (1-based rule numbers, as iptables).
+    public func description(in ref: XTTableRef) -> String {
+        let t = "\(ref.family == .ipv4 ? "ip4" : "ip6") -t \(ref.table.rawValue)"
+        switch self {
+        case .createChain(let c): return "\(t) -N \(c)"
+        case .flushChain(let c): return "\(t) -F \(c)"
+        case .appendRule(let c, let r): return "\(t) -A \(c) \(r.saveArguments)"
+        case .insertRule(let c, let r, let i): return "\(t) -I \(c) \(i + 1) \(r.saveArguments)"
+        case .deleteRule(let c, let i, _): return "\(t) -D \(c) \(i + 1)"
+        case .deleteChain(let c): return "\(t) -X \(c)"
+        }
+    }
+}
+
+/// What an iptables operation can fail with, on libiptc and on the fake alike.
+public struct XTError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        case chainExists = "chain already exists"
+        case noSuchChain = "no chain/target/match by that name"
+        case indexTooBig = "index of insertion/deletion too big"
+        case builtinChain = "cannot delete a built-in chain"
+        case chainNotEmpty = "chain is not empty"
+        case chainReferenced = "chain is still referenced by another rule"
+        case invalidArgument = "invalid argument"
+        case tableUnavailable = "table does not exist (do you need to insmod?)"
+        case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
+        case concurrentChange = "the table changed underneath (retry)"
+        case lockTimeout = "another program holds the xtables lock"
+        case other = "iptables error"
+    }
+
+    public var kind: Kind
+    /// The operation that failed, e.g. `ip4 nat: iptc_commit`.
+    public var operation: String
+    public var detail: String?
+
+    public init(_ kind: Kind, operation: String, detail: String? = nil) {
+        self.kind = kind
+        self.operation = operation
+        self.detail = detail
+    }
+
+    public var description: String {
+        var s = "\(operation): \(kind.rawValue)"
+        if let d = detail, d != kind.rawValue { s += " (\(d))" }
+        return s
+    }
+}
+
+/// The contract every iptables backend (libiptc, fake) fulfils.
+public protocol XTBackend: AnyObject {
+    /// The named chains of a table; chains that do not exist are absent.
+    func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState
+    /// Applies `ops` in order and commits the table once (atomically: all or nothing).
+    func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws
+}
+
+/// What ownership records: which chain, in which table, jumped from where.
+public struct ManagedChainID: Hashable, Codable, Sendable, Comparable {
+    public var ref: XTTableRef
+    public var name: String
+    public var hook: String
+    public init(ref: XTTableRef, name: String, hook: String) {
+        self.ref = ref
+        self.name = name
+        self.hook = hook
+    }
+    public static func < (a: ManagedChainID, b: ManagedChainID) -> Bool {
+        if a.ref != b.ref { return a.ref < b.ref }
+        return (a.name, a.hook) < (b.name, b.hook)
+    }
+}
+

@@ -1,0 +1,184 @@
+import EzlbCore
+
+/// A chain ezlb owns: its whole content, and the one jump in a built-in chain
+/// that enters it. Reusable by every feature that writes iptables rules
+/// (FullNAT's SNAT/FORWARD chains, a bridge's MASQUERADE chain, …).
+public struct ManagedChain: Hashable, Codable, Sendable {
+    public enum Position: String, Codable, Sendable {
+        /// The jump must be the hook chain's first rule (`-I HOOK 1`).
+        case first
+        /// The jump may be anywhere; added with `-A HOOK`.
+        case append
+    }
+
+    public var ref: XTTableRef
+    public var name: String
+    /// The built-in chain holding the jump (POSTROUTING, FORWARD, …).
+    public var hook: String
+    public var position: Position
+    public var rules: [XTRule]
+
+    public init(ref: XTTableRef, name: String, hook: String, position: Position, rules: [XTRule]) {
+        self.ref = ref
+        self.name = name
+        self.hook = hook
+        self.position = position
+        self.rules = rules
+    }
+
+    public var jump: XTRule { .jump(to: name) }
+    public var id: ManagedChainID { ManagedChainID(ref: ref, name: name, hook: hook) }
+}
+
+/// One reportable change.
+public struct XTChange: Equatable, Sendable {
+    public enum Kind: String, Sendable { case addChain = "add_chain", deleteChain = "delete_chain", addRule = "add_rule", deleteRule = "delete_rule", addJump = "add_jump", deleteJump = "delete_jump" }
+    public var kind: Kind
+    public var ref: XTTableRef
+    public var chain: String
+    public var rule: XTRule?
+    /// For a jump inserted at the top: `-I CHAIN 1`.
+    public var insertedFirst = false
+
+    /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT`.
+    public var text: String {
+        let t = "\(ref.family == .ipv4 ? "ip4" : "ip6") -t \(ref.table.rawValue)"
+        switch kind {
+        case .addChain: return "+ \(t) -N \(chain)"
+        case .deleteChain: return "- \(t) -X \(chain)"
+        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(rule?.saveArguments ?? "")"
+        case .addRule, .addJump: return "+ \(t) -A \(chain) \(rule?.saveArguments ?? "")"
+        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(rule?.saveArguments ?? "")"
+        }
+    }
+
+    public var json: [String: JSONValue] {
+        var o: [String: JSONValue] = [
+            "action": .string(kind.rawValue.hasPrefix("add") ? "add" : "delete"),
+            "object": .string(kind.rawValue.split(separator: "_").last.map(String.init) ?? ""),
+            "family": .string(ref.family.rawValue), "table": .string(ref.table.rawValue),
+            "chain": .string(chain), "text": .string(text),
+        ]
+        if let r = rule { o["rule"] = .string(r.save(chain: chain)) }
+        return o
+    }
+}
+
+/// The plan for one table: operations for a single commit, and what they change.
+public struct XTTablePlan: Equatable, Sendable {
+    public var ref: XTTableRef
+    public var operations: [XTOperation] = []
+    public var changes: [XTChange] = []
+    /// The table as it will be after the commit (the chains the planner read).
+    public var after: XTTableState
+    public var needsCommit: Bool { !operations.isEmpty }
+}
+
+/// Pure: desired managed chains vs the kernel's table → ordered operations.
+public enum ManagedChainPlanner {
+    /// The chains to read for planning `desired` and removing `owned`.
+    public static func chainsToRead(desired: [ManagedChain], owned: [ManagedChainID]) -> [String] {
+        var names: [String] = []
+        for n in desired.flatMap({ [$0.name, $0.hook] }) + owned.flatMap({ [$0.name, $0.hook] }) where !names.contains(n) {
+            names.append(n)
+        }
+        return names
+    }
+
+    /// Plans one table. `desired` and `owned` must belong to `actual.ref`. Owned
+    /// chains that are not desired lose their jumps and are deleted; desired chains
+    /// are created or rewritten (flush + append, committed atomically) when their
+    /// content differs, and their jump is put in place. Nothing else is touched.
+    public static func plan(desired: [ManagedChain], owned: [ManagedChainID], actual: XTTableState) -> XTTablePlan {
+        var b = Builder(state: actual, plan: XTTablePlan(ref: actual.ref, after: actual))
+        let ref = actual.ref
+        let desiredNames = Set(desired.map(\.name))
+
+        // 1. Owned chains no longer wanted: jumps out, then the chain.
+        for o in owned.sorted() where !desiredNames.contains(o.name) {
+            b.removeJumps(to: o.name, in: o.hook, keeping: nil, report: true)
+            if let rules = b.state.chains[o.name] {
+                if !rules.isEmpty { b.emit(.flushChain(o.name)) }
+                for r in rules { b.change(.deleteRule, o.name, r) }
+                b.emit(.deleteChain(o.name))
+                b.change(.deleteChain, o.name, nil)
+            }
+        }
+
+        // 2. Desired chains: content first, so the jump never enters a missing chain.
+        for d in desired {
+            if let have = b.state.chains[d.name] {
+                if have != d.rules {
+                    b.emit(.flushChain(d.name))
+                    for r in d.rules { b.emit(.appendRule(d.name, r)) }
+                    var remaining = have
+                    var added: [XTRule] = []
+                    for r in d.rules {
+                        if let i = remaining.firstIndex(of: r) { remaining.remove(at: i) } else { added.append(r) }
+                    }
+                    if remaining.isEmpty && added.isEmpty {
+                        // Same rules in another order: report a rewrite of the chain.
+                        remaining = have
+                        added = d.rules
+                    }
+                    for r in remaining { b.change(.deleteRule, d.name, r) }
+                    for r in added { b.change(.addRule, d.name, r) }
+                }
+            } else {
+                b.emit(.createChain(d.name))
+                b.change(.addChain, d.name, nil)
+                for r in d.rules {
+                    b.emit(.appendRule(d.name, r))
+                    b.change(.addRule, d.name, r)
+                }
+            }
+            // The jump.
+            let hookRules = b.state.chains[d.hook] ?? []
+            let at = hookRules.indices.filter { hookRules[$0] == d.jump }
+            switch d.position {
+            case .first:
+                if at == [0] { break }
+                b.removeJumps(to: d.name, in: d.hook, keeping: nil, report: true)
+                b.emit(.insertRule(d.hook, d.jump, 0))
+                b.change(.addJump, d.hook, d.jump)
+                b.plan.changes[b.plan.changes.count - 1].insertedFirst = true
+            case .append:
+                if at.count == 1 { break }
+                if at.isEmpty {
+                    b.emit(.appendRule(d.hook, d.jump))
+                    b.change(.addJump, d.hook, d.jump)
+                } else {
+                    b.removeJumps(to: d.name, in: d.hook, keeping: at[0], report: true)
+                }
+            }
+        }
+        _ = ref
+        b.plan.after = b.state
+        return b.plan
+    }
+
+    private struct Builder {
+        var state: XTTableState
+        var plan: XTTablePlan
+
+        mutating func emit(_ op: XTOperation) {
+            plan.operations.append(op)
+            // Planned against what was read; the simulation keeps later indices right.
+            try? state.apply(op)
+        }
+
+        mutating func change(_ kind: XTChange.Kind, _ chain: String, _ rule: XTRule?) {
+            plan.changes.append(XTChange(kind: kind, ref: plan.ref, chain: chain, rule: rule))
+        }
+
+        /// Deletes exact jumps to `chain` from `hook`, highest index first, except `keeping`.
+        mutating func removeJumps(to chain: String, in hook: String, keeping: Int?, report: Bool) {
+            let rules = state.chains[hook] ?? []
+            let jump = XTRule.jump(to: chain)
+            for i in rules.indices.reversed() where rules[i] == jump && i != keeping {
+                emit(.deleteRule(hook, i, jump))
+                if report { change(.deleteJump, hook, jump) }
+            }
+        }
+    }
+}

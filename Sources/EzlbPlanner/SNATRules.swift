@@ -1,0 +1,87 @@
+import EzlbCore
+
+/// A FullNAT service as `snat sync` needs it (built from the config by the command).
+public struct FullNATService: Equatable, Sendable {
+    public var name: String
+    /// nil for fwmark services (the mark selected the traffic; rules match every protocol).
+    public var proto: IPVSProtocol?
+    public var backends: [Endpoint]
+    /// nil → MASQUERADE.
+    public var snatIP: IPAddress?
+
+    public init(name: String, proto: IPVSProtocol?, backends: [Endpoint], snatIP: IPAddress?) {
+        self.name = name
+        self.proto = proto
+        self.backends = backends
+        self.snatIP = snatIP
+    }
+}
+
+/// Which backends get rules. Health checks (a later feature) plug in here;
+/// until then every configured backend is healthy.
+public protocol BackendHealthView: Sendable {
+    func isHealthy(service: String, backend: Endpoint) -> Bool
+}
+
+public struct AllBackendsHealthy: BackendHealthView {
+    public init() {}
+    public func isHealthy(service: String, backend: Endpoint) -> Bool { true }
+}
+
+/// The rules FullNAT needs, as managed chains.
+///
+/// Packet path on the director (verified on a real kernel by Tests/vm/snat-fullnat.sh,
+/// which counts both directions with probe rules):
+///  - request client → VIP: PREROUTING, then INPUT (the VIP is local), where IPVS
+///    (LOCAL_IN hook) DNATs it to the backend and sends it out through the LOCAL_OUT
+///    hook and POSTROUTING. It never traverses FORWARD, so a FORWARD rule matching
+///    `-d backend --dport port` (upstream's per-backend accept) never matches anything.
+///    POSTROUTING's nat chain sees it with the backend as destination: that is where
+///    `-d backend -p proto --dport port -j SNAT/MASQUERADE` applies (needs
+///    net.ipv4.vs.conntrack=1 so the connection is tracked after IPVS's DNAT).
+///  - reply backend → snat_ip: conntrack un-SNATs it in PREROUTING (destination back to
+///    the client), the route is not local, so it goes through FORWARD; filter FORWARD
+///    (priority 0) sees it before IPVS's reply hook (FORWARD, priority 100) rewrites
+///    the source, i.e. as `-s backend --sport port`. With vs.conntrack=1 it is
+///    ESTABLISHED; with conntrack off it is a NEW flow — hence the per-backend
+///    `-s backend -p proto --sport port -j ACCEPT` after the ESTABLISHED,RELATED accept.
+///    A host with FORWARD policy DROP needs exactly these.
+public enum SNATRules {
+    public static let natChain = "EZLB-SNAT"
+    public static let forwardChain = "EZLB-FORWARD"
+    /// Comment on rules that belong to no single service.
+    public static let commonComment = "ezlb"
+
+    public static func comment(_ service: String) -> String { XTRule.fitComment("ezlb:\(service)") }
+
+    /// Managed chains for both families (a family without FullNAT backends gets none,
+    /// so its chains and jumps are removed).
+    public static func chains(_ services: [FullNATService], health: BackendHealthView = AllBackendsHealthy()) -> [ManagedChain] {
+        var out: [ManagedChain] = []
+        for family in IPFamily.allCases {
+            var nat: [XTRule] = []
+            var fwd: [XTRule] = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
+            for s in services {
+                for b in s.backends where b.address.family == family && health.isHealthy(service: s.name, backend: b) {
+                    let proto = b.port == 0 ? nil : s.proto
+                    let port = proto == nil ? nil : b.port
+                    let c = comment(s.name)
+                    let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, comment: c,
+                                      target: s.snatIP.map { .snat($0) } ?? .masquerade)
+                    let accept = XTRule(source: XTPrefix(b.address), proto: proto, sourcePort: port, comment: c, target: .accept)
+                    if !nat.contains(snat) { nat.append(snat) }
+                    if !fwd.contains(accept) { fwd.append(accept) }
+                }
+            }
+            if nat.isEmpty { continue }
+            out.append(ManagedChain(ref: XTTableRef(family, .nat), name: natChain, hook: "POSTROUTING", position: .append, rules: nat))
+            out.append(ManagedChain(ref: XTTableRef(family, .filter), name: forwardChain, hook: "FORWARD", position: .first, rules: fwd))
+        }
+        return out
+    }
+
+    /// Every table FullNAT may touch, in commit order.
+    public static let tables: [XTTableRef] = [
+        XTTableRef(.ipv4, .nat), XTTableRef(.ipv4, .filter), XTTableRef(.ipv6, .nat), XTTableRef(.ipv6, .filter),
+    ]
+}

@@ -1,0 +1,221 @@
+import CEzlbShim
+import EzlbCore
+import EzlbState
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One table's libiptc handle (IPv4 through libip4tc, IPv6 through libip6tc):
+/// a private copy of the kernel's table, changed in memory, written back by
+/// `commit()` in one IPT_SO_SET_REPLACE (atomic). Freed with the object.
+public final class IPTCTable {
+    public let ref: XTTableRef
+    private let v6: Int32
+    private var handle: OpaquePointer?
+
+    public init(_ ref: XTTableRef) throws {
+        self.ref = ref
+        v6 = ref.family == .ipv6 ? 1 : 0
+        guard let h = ezlb_xt_init(v6, ref.table.rawValue) else {
+            throw Self.error(errno, v6: v6, operation: "\(ref): \(v6 == 1 ? "ip6tc_init" : "iptc_init")", isInit: true)
+        }
+        handle = h
+    }
+
+    deinit {
+        if let h = handle { ezlb_xt_free(v6, h) }
+    }
+
+    private var h: OpaquePointer {
+        get throws {
+            guard let h = handle else { throw XTError(.other, operation: "\(ref)", detail: "handle already committed") }
+            return h
+        }
+    }
+
+    /// The rules of `chain`, or nil when the table has no such chain.
+    public func rules(_ chain: String) throws -> [XTRule]? {
+        let h = try self.h
+        guard ezlb_xt_is_chain(v6, chain, h) != 0 else { return nil }
+        var out: [XTRule] = []
+        var e = ezlb_xt_first_rule(v6, chain, h)
+        var c = ezlb_xt_rule()
+        while let entry = e {
+            ezlb_xt_parse(v6, entry, h, &c)
+            out.append(Self.rule(c, family: ref.family))
+            e = ezlb_xt_next_rule(v6, entry, h)
+        }
+        return out
+    }
+
+    public func apply(_ op: XTOperation) throws {
+        let h = try self.h
+        let ok: Int32
+        switch op {
+        case .createChain(let c): ok = ezlb_xt_create_chain(v6, c, h)
+        case .flushChain(let c): ok = ezlb_xt_flush_chain(v6, c, h)
+        case .deleteChain(let c): ok = ezlb_xt_delete_chain(v6, c, h)
+        case .deleteRule(let c, let i, _): ok = ezlb_xt_delete_num(v6, c, UInt32(i), h)
+        case .appendRule(let c, let r):
+            var cr = try Self.cRule(r, family: ref.family, operation: op.description(in: ref))
+            ok = ezlb_xt_add_rule(v6, c, &cr, -1, h)
+        case .insertRule(let c, let r, let i):
+            var cr = try Self.cRule(r, family: ref.family, operation: op.description(in: ref))
+            ok = ezlb_xt_add_rule(v6, c, &cr, Int32(i), h)
+        }
+        if ok == 0 { throw Self.error(errno, v6: v6, operation: op.description(in: ref)) }
+    }
+
+    /// Writes the table back to the kernel; the handle is spent afterwards.
+    public func commit() throws {
+        let h = try self.h
+        let ok = ezlb_xt_commit(v6, h)
+        let e = errno
+        ezlb_xt_free(v6, h)
+        handle = nil
+        if ok == 0 { throw Self.error(e, v6: v6, operation: "\(ref): \(v6 == 1 ? "ip6tc_commit" : "iptc_commit")") }
+    }
+
+    static func error(_ e: Int32, v6: Int32, operation: String, isInit: Bool = false) -> XTError {
+        let msg = String(cString: ezlb_xt_strerror(v6, e))
+        let kind: XTError.Kind
+        switch e {
+        case EEXIST: kind = .chainExists
+        case ENOENT: kind = isInit ? .tableUnavailable : .noSuchChain
+        case E2BIG: kind = .indexTooBig
+        case ENOTEMPTY: kind = .chainNotEmpty
+        case EMLINK, EBUSY: kind = .chainReferenced
+        case EPERM, EACCES: kind = isInit || operation.hasSuffix("commit") ? .permissionDenied : .builtinChain
+        case EAGAIN: kind = .concurrentChange
+        case EINVAL: kind = .invalidArgument
+        default: kind = .other
+        }
+        return XTError(kind, operation: operation, detail: msg)
+    }
+
+    // MARK: C <-> Swift rules
+
+    static func rule(_ c: ezlb_xt_rule, family: IPFamily) -> XTRule {
+        let n = family == .ipv4 ? 4 : 16
+        func addr(_ t: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) -> IPAddress {
+            let bytes = withUnsafeBytes(of: t) { Array($0.prefix(n)) }
+            return IPAddress(bytes: bytes)!
+        }
+        var c = c
+        let label = withUnsafeBytes(of: &c.label) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let comment = withUnsafeBytes(of: &c.comment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var r = XTRule(target: .accept)
+        if c.src_len > 0 || !addr(c.src).bytes.allSatisfy({ $0 == 0 }) { r.source = XTPrefix(addr(c.src), length: Int(c.src_len)) }
+        if c.dst_len > 0 || !addr(c.dst).bytes.allSatisfy({ $0 == 0 }) { r.destination = XTPrefix(addr(c.dst), length: Int(c.dst_len)) }
+        if c.proto != 0 { r.proto = IPVSProtocol(number: c.proto) }
+        if c.sport != 0 { r.sourcePort = c.sport }
+        if c.dport != 0 { r.destinationPort = c.dport }
+        if c.ctstate != 0 { r.ctstate = XTConntrackState(rawValue: c.ctstate) }
+        if !comment.isEmpty { r.comment = comment }
+        switch c.target {
+        case Int32(EZLB_XT_TARGET_SNAT): r.target = .snat(addr(c.to_source))
+        case Int32(EZLB_XT_TARGET_MASQUERADE): r.target = .masquerade
+        default:
+            switch label {
+            case "ACCEPT": r.target = .accept
+            case "DROP": r.target = .drop
+            case "RETURN": r.target = .return
+            default: r.target = .jump(label)
+            }
+        }
+        // Anything the shim could not describe fully (other matches, targets,
+        // interfaces, inversions, protocols) is foreign: never equal to ezlb's rules.
+        if c.understood == 0 || (c.proto != 0 && r.proto == nil) {
+            r = XTRule(target: .other("(not an ezlb rule) -j \(label.isEmpty ? "?" : label)"))
+        }
+        return r
+    }
+
+    static func cRule(_ r: XTRule, family: IPFamily, operation: String) throws -> ezlb_xt_rule {
+        var c = ezlb_xt_rule()
+        func put(_ a: IPAddress, into t: inout (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) throws {
+            guard a.family == family else { throw XTError(.invalidArgument, operation: operation, detail: "\(a) is not \(family.rawValue)") }
+            withUnsafeMutableBytes(of: &t) { raw in
+                for (i, b) in a.bytes.enumerated() { raw[i] = b }
+            }
+        }
+        if let s = r.source { try put(s.address, into: &c.src); c.src_len = UInt8(s.length) }
+        if let d = r.destination { try put(d.address, into: &c.dst); c.dst_len = UInt8(d.length) }
+        c.proto = r.proto?.number ?? 0
+        c.sport = r.sourcePort ?? 0
+        c.dport = r.destinationPort ?? 0
+        c.ctstate = r.ctstate?.rawValue ?? 0
+        func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
+            let bytes = Array(s.utf8.prefix(t.count - 1))
+            for (i, b) in bytes.enumerated() { t[i] = b }
+        }
+        if let cm = r.comment { withUnsafeMutableBytes(of: &c.comment) { putString(XTRule.fitComment(cm), into: $0) } }
+        var label = ""
+        switch r.target {
+        case .accept: label = "ACCEPT"
+        case .drop: label = "DROP"
+        case .return: label = "RETURN"
+        case .jump(let chain): label = chain
+        case .snat(let a):
+            c.target = Int32(EZLB_XT_TARGET_SNAT)
+            try put(a, into: &c.to_source)
+        case .masquerade: c.target = Int32(EZLB_XT_TARGET_MASQUERADE)
+        case .other(let t): throw XTError(.invalidArgument, operation: operation, detail: "cannot write a foreign rule: \(t)")
+        }
+        if !label.isEmpty { withUnsafeMutableBytes(of: &c.label) { putString(label, into: $0) } }
+        return c
+    }
+}
+
+/// The live iptables backend over libiptc. Holds `/run/xtables.lock` (flock, as
+/// `iptables -w` does; env XTABLES_LOCKFILE overrides the path, like iptables) from
+/// creation until freed, so a read → plan → commit cycle is never interleaved with
+/// another iptables writer. Each table read keeps its handle for the commit.
+public final class LibIPTCBackend: XTBackend {
+    public static var lockPath: String {
+        if let p = getenv("XTABLES_LOCKFILE"), p.pointee != 0 { return String(cString: p) }
+        return "/run/xtables.lock"
+    }
+
+    private let lock: FileLock
+    private var handles: [XTTableRef: IPTCTable] = [:]
+    /// Commits made (one per table written).
+    public private(set) var commits = 0
+
+    /// Waits up to `lockTimeout` seconds for the xtables lock.
+    public init(lockTimeout: Int) throws {
+        do {
+            lock = try FileLock(path: Self.lockPath, timeoutSeconds: lockTimeout)
+        } catch StateError.lockTimeout(let p, let s) {
+            throw XTError(.lockTimeout, operation: p, detail: "waited \(s)s")
+        } catch let e as StateError {
+            throw XTError(.other, operation: Self.lockPath, detail: e.description)
+        }
+    }
+
+    private func table(_ ref: XTTableRef) throws -> IPTCTable {
+        if let t = handles[ref] { return t }
+        let t = try IPTCTable(ref)
+        handles[ref] = t
+        return t
+    }
+
+    public func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState {
+        let t = try table(ref)
+        var st = XTTableState(ref: ref)
+        for c in chains {
+            if let rules = try t.rules(c) { st.chains[c] = rules }
+        }
+        return st
+    }
+
+    public func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws {
+        guard !ops.isEmpty else { return }
+        let t = try table(ref)
+        handles[ref] = nil
+        for op in ops { try t.apply(op) }
+        try t.commit()
+        commits += 1
+    }
+}
