@@ -19,7 +19,7 @@ let package = Package(
 
         // ArgumentParser commands: thin wiring of config -> planner -> backend -> output.
         .target(name: "Commands", dependencies: [
-            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel",
+            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -33,8 +33,10 @@ let package = Package(
         .target(name: "EzlbCore", dependencies: [
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
-        .target(name: "EzlbConfig", dependencies: ["EzlbCore", "Yams"]),
+        .target(name: "EzlbConfig", dependencies: ["EzlbCore", "EzlbIPAM", "Yams"]),
         .target(name: "EzlbPlanner", dependencies: ["EzlbCore"]),
+        // IP address management: subnets, ranges, allocation (interval based, no per-address structures).
+        .target(name: "EzlbIPAM", dependencies: ["EzlbCore"]),
         .target(name: "EzlbState", dependencies: [
             "EzlbCore",
             .product(name: "SystemPackage", package: "swift-system"),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
         .testTarget(name: "EzlbPlannerTests", dependencies: ["EzlbPlanner", "EzlbCore"]),
+        .testTarget(name: "EzlbIPAMTests", dependencies: ["EzlbIPAM", "EzlbCore"]),
         .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),
         .testTarget(name: "CLITests", dependencies: ["ezlb", "Kernel", "EzlbCore", "EzlbState"]),

@@ -17,6 +17,8 @@ public enum ExitStatus: Int32, Sendable {
     case changed = 2
     /// Usage error: bad flags or arguments.
     case usage = 64
+    /// A resource is exhausted: no free address left in an IPAM subnet or range (EX_UNAVAILABLE).
+    case unavailable = 69
     /// Another ezlb run holds the state lock (try again).
     case busy = 75
     /// Invalid config file or state file.

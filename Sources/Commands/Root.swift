@@ -15,10 +15,11 @@ public struct Ezlb: ParsableCommand {
 
         EXIT STATUS: 0 success (changed or not); 1 runtime failure (partial apply reports what was \
         done and what failed); 2 changed (only with --detailed-exitcode); 64 usage error; \
-        75 another ezlb run holds the lock; 78 invalid config or state file.
+        69 no free address left (ipam: subnet or range full); 75 another ezlb run holds the lock; \
+        78 invalid config or state file.
         """,
         version: version,
-        subcommands: [IPVSCommand.self, SNATCommand.self, Doctor.self]
+        subcommands: [IPVSCommand.self, IPAMCommand.self, SNATCommand.self, Doctor.self]
     )
 }
 

@@ -98,6 +98,10 @@ public struct EzlbConfiguration: Sendable {
         try global.requireMapping()
         global.markSubtreeRead()
         var unused = global.isNull ? [] : ["global"]
+        // The ipam section belongs to `ezlb ipam` (IPAMConfig); ipvs accepts and ignores it.
+        let ipamSection = root["ipam"]
+        ipamSection.markSubtreeRead()
+        if !ipamSection.isNull { unused.append("ipam") }
 
         var services: [ServiceConfig] = []
         var names: [String: Int] = [:]

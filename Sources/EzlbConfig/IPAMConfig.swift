@@ -1,0 +1,56 @@
+import EzlbIPAM
+import Foundation
+import Yams
+
+/// The `ipam:` section of the config file (optional; only `ezlb ipam` and `ezlb bridge` read it).
+///
+/// ```yaml
+/// ipam:
+///   reserved: [10.1.0.10, 10.1.0.200-10.1.0.254, "2001:db8::/120"]
+/// ```
+/// Reserved addresses are never handed out automatically and `--ip` of one is refused.
+/// Entries outside the subnet being allocated from are ignored.
+public struct IPAMConfig: Equatable, Sendable {
+    public var reserved: [IPRange] = []
+    /// Keys under `ipam` that ezlb does not know (likely typos).
+    public var unknownKeys: [String] = []
+    public init() {}
+
+    /// Reads the `ipam` section of `path`; the rest of the file is not validated here.
+    public static func load(path: String) throws -> IPAMConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let ns = error as NSError
+            let why = (ns.code == NSFileReadNoSuchFileError || ns.code == 260) ? "no such file (pass -c PATH)"
+                : (ns.code == NSFileReadNoPermissionError || ns.code == 257) ? "permission denied" : "cannot read: \(ns.localizedDescription)"
+            throw ConfigError(file: path, keyPath: "", reason: why)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> IPAMConfig {
+        let node: Yams.Node?
+        do { node = try Yams.compose(yaml: text) } catch { throw ConfigError.fromYAML(error, file: file) }
+        let root = YAMLCursor(file: file, node: node)
+        if !root.isNull {
+            guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
+        }
+        var cfg = IPAMConfig()
+        let section = root["ipam"]
+        try section.requireMapping()
+        for item in try section["reserved"].items() {
+            let t = try item.requiredString()
+            switch IPRange.parse(t.trimmingCharacters(in: .whitespaces)) {
+            case .success(let r): cfg.reserved.append(r)
+            case .failure(let e): throw item.error(e.reason)
+            }
+        }
+        cfg.unknownKeys = root.unreadKeys.filter { $0.hasPrefix("ipam.") }
+        return cfg
+    }
+}
