@@ -63,7 +63,11 @@ struct SNATSession {
             if d.isEmpty && o.isEmpty { continue } // never even open a table ezlb has nothing in
             let actual: XTTableState
             do { actual = try backend.read(ref, chains: ManagedChainPlanner.chainsToRead(desired: d, owned: o)) }
-            catch let e as XTError { throw Self.failure(e) }
+            catch let e as XTError where e.kind == .tableUnavailable && d.isEmpty {
+                // A table the kernel cannot even load holds none of ezlb's chains.
+                log.debug("\(ref): \(e); nothing to remove there")
+                continue
+            } catch let e as XTError { throw Self.failure(e) }
             let plan = ManagedChainPlanner.plan(desired: d, owned: o, actual: actual)
             log.debug("\(ref): \(plan.operations.count) operations")
             plans.append(plan)

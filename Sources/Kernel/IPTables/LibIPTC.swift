@@ -83,6 +83,7 @@ public final class IPTCTable {
         switch e {
         case EEXIST: kind = .chainExists
         case ENOENT: kind = isInit ? .tableUnavailable : .noSuchChain
+        case ENOPROTOOPT, EAFNOSUPPORT: kind = .tableUnavailable // ip_tables / ip6_tables not loadable
         case E2BIG: kind = .indexTooBig
         case ENOTEMPTY: kind = .chainNotEmpty
         case EMLINK, EBUSY: kind = .chainReferenced

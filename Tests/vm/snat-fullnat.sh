@@ -1,0 +1,136 @@
+# Tests/vm/snat-fullnat.sh — FullNAT: IPVS NAT (ezlb ipvs apply) + iptables SNAT (ezlb snat sync).
+#
+#   netns client (10.0.0.2) --veth-- director = guest root netns --veth-- netns b1 (192.168.1.10:8080)
+#                                    VIP 10.0.0.1:80                      b1-dir: 192.168.1.1/24 + 192.168.1.3/24
+#
+# The backend has NO route back to the client (only its connected /24), so a reply
+# can only reach the client when the director rewrote the source to one of its
+# own addresses: FullNAT. The director's FORWARD policy is DROP.
+# Checks: without SNAT nothing works; with `snat sync` and snat_ip the backend sees
+# 192.168.1.3 (tcpdump), with MASQUERADE the out-interface's primary address
+# 192.168.1.1; probe rules count which direction crosses FORWARD; a second sync
+# commits nothing; removing full_nat removes every rule again.
+. "${0%/*}/lib.sh"
+
+VIP=10.0.0.1
+B1=192.168.1.10
+ST=/tmp/ezlb-snat/state
+mkdir -p /tmp/ezlb-snat
+
+config() { # config SNAT_LINE FULL_NAT
+  cat > /tmp/ezlb-snat/ezlb.yaml <<EOF
+services:
+  - name: web
+    listen: "$VIP:80"
+    scheduler: rr
+    forward: masq
+    full_nat: $2
+$1
+    backends:
+      - address: "$B1:8080"
+EOF
+}
+ezlb_() { ezlb "$@" -c /tmp/ezlb-snat/ezlb.yaml --state-dir "$ST" --backend kernel; }
+
+# request: one HTTP request from the client through the VIP; prints the body or ERR.
+request() { timeout 8 ip netns exec client wget -q -O - "http://$VIP/" 2>/dev/null || echo ERR; }
+
+# syn_source: the source address of the SYN the backend receives for one request
+# (the request's body goes to /tmp/reply.body).
+syn_source() {
+  tcpdump -i b1-dir -n -l -c 1 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' > /tmp/td.out 2> /tmp/td.err &
+  _td=$!
+  wait_until 10 grep -q 'listening on' /tmp/td.err || die "tcpdump did not start: $(cat /tmp/td.err)"
+  request > /tmp/reply.body
+  wait_until 5 sh -c '! kill -0 '"$_td"' 2>/dev/null' || kill "$_td" 2>/dev/null
+  wait "$_td" 2>/dev/null || true
+  awk '{ for (i = 1; i <= NF; i++) if ($i == "IP") { split($(i+1), a, "."); print a[1]"."a[2]"."a[3]"."a[4]; exit } }' /tmp/td.out
+}
+
+legacy_ezlb() { { iptables-legacy-save; ip6tables-legacy-save; } | grep -i ezlb || true; }
+
+step "topology"
+sysctl -qw net.ipv4.ip_forward=1
+ns_add client
+veth_to_ns client c-dir eth0 10.0.0.2/24
+ip addr add "$VIP/24" dev c-dir
+ns_add b1
+veth_to_ns b1 b1-dir eth0 "$B1/24"
+ip addr add 192.168.1.1/24 dev b1-dir
+ip addr add 192.168.1.3/24 dev b1-dir
+mkdir -p /tmp/www/b1 && echo b1 > /tmp/www/b1/index.html
+bg_start ip netns exec b1 httpd -f -p 8080 -h /tmp/www/b1
+wait_until 10 ip netns exec b1 wget -q -O /dev/null "http://$B1:8080/" || die "backend did not come up"
+ok "backend serves on $B1:8080 (no route back to 10.0.0.0/24)"
+iptables-legacy -P FORWARD DROP
+ok "director FORWARD policy DROP"
+
+step "IPVS NAT only (ezlb ipvs apply): the reply cannot come back"
+config "    snat_ip: 192.168.1.3" true
+assert_ok "ezlb ipvs apply" ezlb_ ipvs apply
+out=$(ezlb_ doctor --fix 2>&1) && ok "ezlb doctor --fix" || { fail "ezlb doctor --fix"; printf '%s\n' "$out" | _vm_ctx; }
+printf '%s\n' "$out" | sed 's/^/   /'
+assert_eq "net.ipv4.vs.conntrack set by doctor --fix" 1 "$(cat /proc/sys/net/ipv4/vs/conntrack)"
+assert_eq "request fails without SNAT" ERR "$(request)"
+
+step "snat sync with snat_ip 192.168.1.3"
+assert_ok "ezlb snat sync" ezlb_ snat sync
+exp_nat='-A POSTROUTING -j EZLB-SNAT
+-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 192.168.1.3'
+assert_eq "iptables-legacy-save -t nat: ezlb's rules" "$exp_nat" "$(iptables-legacy-save -t nat | grep -e '-A POSTROUTING -j EZLB' -e '-A EZLB-SNAT')"
+exp_fwd='-A FORWARD -j EZLB-FORWARD
+-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT
+-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT'
+assert_eq "iptables-legacy-save -t filter: ezlb's rules" "$exp_fwd" "$(iptables-legacy-save -t filter | grep -e '-A FORWARD' -e '-A EZLB-FORWARD')"
+src=$(syn_source)
+assert_eq "end to end through the VIP with FORWARD DROP" b1 "$(cat /tmp/reply.body)"
+assert_eq "backend sees the snat_ip as source" 192.168.1.3 "$src"
+
+step "which direction crosses FORWARD (probe counters)"
+iptables-legacy -I FORWARD 1 -d "$B1" -p tcp --dport 8080
+iptables-legacy -I FORWARD 1 -s "$B1" -p tcp --sport 8080
+iptables-legacy -Z
+for i in 1 2 3 4 5; do request > /dev/null; done
+counters=$(iptables-legacy -L FORWARD -v -n -x)
+printf '%s\n' "$counters" | sed 's/^/   /'
+to_b=$(printf '%s\n' "$counters" | awk '$0 ~ /dpt:8080/ { print $1 }')
+from_b=$(printf '%s\n' "$counters" | awk '/spt:8080/ { print $1; exit }')
+assert_eq "requests (-d backend --dport) never cross FORWARD (IPVS: LOCAL_IN -> LOCAL_OUT)" 0 "$to_b"
+assert_between "replies (-s backend --sport) cross FORWARD before IPVS un-NATs them" 5 100000 "$from_b"
+snat_pk=$(iptables-legacy -t nat -L EZLB-SNAT -v -n -x | awk '$3 == "SNAT" { print $1 }')
+assert_between "EZLB-SNAT rule matched each new connection in POSTROUTING" 5 100000 "$snat_pk"
+iptables-legacy -D FORWARD -s "$B1" -p tcp --sport 8080
+iptables-legacy -D FORWARD -d "$B1" -p tcp --dport 8080
+
+step "converged: a second sync commits nothing"
+js=$(ezlb_ snat sync -o json)
+assert_contains "changed false" "$js" '"changed":false'
+assert_contains "no iptc_commit" "$js" '"commits":0'
+
+step "flushed by hand: restored"
+iptables-legacy -t nat -F EZLB-SNAT
+assert_eq "request fails after the flush" ERR "$(request)"
+assert_ok "ezlb snat sync" ezlb_ snat sync
+assert_eq "rules restored" "$exp_nat" "$(iptables-legacy-save -t nat | grep -e '-A POSTROUTING -j EZLB' -e '-A EZLB-SNAT')"
+assert_eq "works again" b1 "$(request)"
+
+step "MASQUERADE (no snat_ip)"
+config "" true
+assert_ok "ezlb snat sync" ezlb_ snat sync
+assert_contains "MASQUERADE rule" "$(iptables-legacy-save -t nat)" '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j MASQUERADE'
+src=$(syn_source)
+assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
+assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
+
+step "full_nat removed: every rule gone"
+config "" false
+assert_ok "ezlb snat sync" ezlb_ snat sync
+assert_eq "no ezlb rule or chain left (iptables-legacy-save)" "" "$(legacy_ezlb)"
+assert_eq "request fails again" ERR "$(request)"
+
+step "teardown"
+assert_ok "ezlb snat cleanup (nothing left)" ezlb_ snat cleanup
+assert_ok "ezlb ipvs cleanup" ezlb_ ipvs cleanup
+iptables-legacy -P FORWARD ACCEPT
+vm_teardown
+ip link del c-dir 2>/dev/null || true
