@@ -14,10 +14,12 @@
 
 VIP=10.0.0.1
 B1=192.168.1.10
+VIP6=2001:db8:a::1
+B16=2001:db8:b::10
 ST=/tmp/ezlb-snat/state
 mkdir -p /tmp/ezlb-snat
 
-config() { # config SNAT_LINE FULL_NAT
+config() { # config SNAT_LINE FULL_NAT [V6_SNAT_LINE]: the IPv4 service, plus the IPv6 one when a third argument is given
   cat > /tmp/ezlb-snat/ezlb.yaml <<EOF
 services:
   - name: web
@@ -28,6 +30,16 @@ services:
 $1
     backends:
       - address: "$B1:8080"
+EOF
+  [ $# -ge 3 ] || return 0
+  cat >> /tmp/ezlb-snat/ezlb.yaml <<EOF
+  - name: web6
+    listen: "[$VIP6]:80"
+    scheduler: rr
+    full_nat: true
+$3
+    backends:
+      - address: "[$B16]:8080"
 EOF
 }
 ezlb_() { ezlb "$@" -c /tmp/ezlb-snat/ezlb.yaml --state-dir "$ST" --backend kernel; }
@@ -121,6 +133,34 @@ assert_contains "MASQUERADE rule" "$(iptables-legacy-save -t nat)" '-A EZLB-SNAT
 src=$(syn_source)
 assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
+
+step "IPv6 FullNAT through libip6tc (snat_ip 2001:db8:b::3)"
+sysctl -qw net.ipv6.conf.all.forwarding=1
+ip -n client addr add 2001:db8:a::2/64 dev eth0 nodad
+ip addr add "$VIP6/64" dev c-dir nodad
+ip -n b1 addr add "$B16/64" dev eth0 nodad
+ip addr add 2001:db8:b::1/64 dev b1-dir nodad
+ip addr add 2001:db8:b::3/64 dev b1-dir nodad
+ip6tables-legacy -P FORWARD DROP
+config "" true "    snat_ip: 2001:db8:b::3"
+assert_ok "ezlb ipvs apply (with the IPv6 service)" ezlb_ ipvs apply
+assert_ok "ezlb snat sync" ezlb_ snat sync
+exp6='-A POSTROUTING -j EZLB-SNAT
+-A EZLB-SNAT -d 2001:db8:b::10/128 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8:b::3'
+assert_eq "ip6tables-legacy-save -t nat: ezlb's rules" "$exp6" "$(ip6tables-legacy-save -t nat | grep -e '-A POSTROUTING -j EZLB' -e '-A EZLB-SNAT')"
+assert_contains "ip6tables-legacy-save -t filter: reply accept" "$(ip6tables-legacy-save -t filter)" '-A EZLB-FORWARD -s 2001:db8:b::10/128 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web6" -j ACCEPT'
+tcpdump -i b1-dir -n -l -c 1 'ip6 and tcp dst port 8080' > /tmp/td6.out 2> /tmp/td6.err &
+td6=$!
+wait_until 10 grep -q 'listening on' /tmp/td6.err || die "tcpdump did not start: $(cat /tmp/td6.err)"
+body6=$(timeout 8 ip netns exec client wget -q -O - "http://[$VIP6]:80/" 2>/dev/null || echo ERR)
+wait_until 5 sh -c '! kill -0 '"$td6"' 2>/dev/null' || kill "$td6" 2>/dev/null
+wait "$td6" 2>/dev/null || true
+assert_eq "IPv6 end to end through the VIP with FORWARD DROP" b1 "$body6"
+assert_contains "IPv6 backend sees the snat_ip as source" "$(cat /tmp/td6.out)" "2001:db8:b::3."
+config "" true
+assert_ok "ezlb snat sync (IPv6 service removed)" ezlb_ snat sync
+assert_not_contains "no ezlb chain left in ip6tables" "$(ip6tables-legacy-save)" "EZLB"
+ip6tables-legacy -P FORWARD ACCEPT
 
 step "full_nat removed: every rule gone"
 config "" false

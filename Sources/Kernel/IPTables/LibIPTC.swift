@@ -1,6 +1,7 @@
 import CEzlbShim
 import EzlbCore
 import EzlbState
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -17,10 +18,41 @@ public final class IPTCTable {
     public init(_ ref: XTTableRef) throws {
         self.ref = ref
         v6 = ref.family == .ipv6 ? 1 : 0
-        guard let h = ezlb_xt_init(v6, ref.table.rawValue) else {
-            throw Self.error(errno, v6: v6, operation: "\(ref): \(v6 == 1 ? "ip6tc_init" : "iptc_init")", isInit: true)
+        var h = ezlb_xt_init(v6, ref.table.rawValue)
+        var e = errno
+        if h == nil && (e == ENOPROTOOPT || e == ENOENT) {
+            // libiptc does not load modules; iptables does (xtables_load_ko): the core
+            // module first, the kernel then autoloads the table (iptable_nat, …).
+            Self.modprobe(v6 == 1 ? "ip6_tables" : "ip_tables")
+            h = ezlb_xt_init(v6, ref.table.rawValue)
+            e = errno
+        }
+        guard let h else {
+            throw Self.error(e, v6: v6, operation: "\(ref): \(v6 == 1 ? "ip6tc_init" : "iptc_init")", isInit: true)
         }
         handle = h
+    }
+
+    /// Runs the kernel's modprobe (/proc/sys/kernel/modprobe, else /sbin/modprobe) quietly, as iptables does.
+    static func modprobe(_ module: String) {
+        var path = "/sbin/modprobe"
+        if let f = fopen("/proc/sys/kernel/modprobe", "r") {
+            var buf = [CChar](repeating: 0, count: 256)
+            if fgets(&buf, Int32(buf.count), f) != nil {
+                let p = String(cString: buf).trimmingCharacters(in: .whitespacesAndNewlines)
+                if !p.isEmpty { path = p }
+            }
+            fclose(f)
+        }
+        guard access(path, X_OK) == 0 else { return }
+        var pid: pid_t = 0
+        let args = [path, "-q", module]
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        if posix_spawn(&pid, path, nil, nil, &argv, environ) == 0 {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
     }
 
     deinit {
