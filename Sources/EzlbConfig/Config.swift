@@ -83,16 +83,7 @@ public struct EzlbConfiguration: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws -> EzlbConfiguration {
-        let node: Yams.Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigError.fromYAML(error, file: file)
-        }
-        let root = YAMLCursor(file: file, node: node)
-        if !root.isNull {
-            guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
-        }
+        let root = try YAMLCursor.document(text, file: file)
         // Upstream's global block: accepted, not used by the one-shot CLI.
         let global = root["global"]
         try global.requireMapping()

@@ -34,12 +34,7 @@ public struct IPAMConfig: Equatable, Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws -> IPAMConfig {
-        let node: Yams.Node?
-        do { node = try Yams.compose(yaml: text) } catch { throw ConfigError.fromYAML(error, file: file) }
-        let root = YAMLCursor(file: file, node: node)
-        if !root.isNull {
-            guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
-        }
+        let root = try YAMLCursor.document(text, file: file)
         var cfg = IPAMConfig()
         let section = root["ipam"]
         try section.requireMapping()

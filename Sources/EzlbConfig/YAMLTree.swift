@@ -1,11 +1,41 @@
 import Foundation
 import Yams
 
-/// A cursor over a composed YAML node that knows its key path, records which
+/// A plain tree of the YAML document. Yams' `Node` compares and hashes through
+/// tag-resolution regexes; converting once keeps lookups O(1) on large configs.
+indirect enum YNode {
+    case scalar(String, isNull: Bool)
+    case mapping([(key: String, value: YNode)], index: [String: Int])
+    case sequence([YNode])
+
+    init(_ node: Yams.Node) {
+        switch node {
+        case .scalar(let s):
+            let isNull = s.style == .plain && (s.string.isEmpty || s.string == "~" || s.string == "null" || s.string == "Null" || s.string == "NULL")
+            self = .scalar(s.string, isNull: isNull)
+        case .mapping(let m):
+            var pairs: [(key: String, value: YNode)] = []
+            var index: [String: Int] = [:]
+            pairs.reserveCapacity(m.count)
+            for (k, v) in m {
+                let key = k.string ?? "\(k)"
+                index[key] = pairs.count
+                pairs.append((key, YNode(v)))
+            }
+            self = .mapping(pairs, index: index)
+        case .sequence(let seq):
+            self = .sequence(seq.map(YNode.init))
+        case .alias:
+            self = .scalar("<alias>", isNull: false)
+        }
+    }
+}
+
+/// A cursor over the YAML tree that knows its key path, records which
 /// keys were read, and turns every type mistake into a `ConfigError`.
 final class YAMLCursor {
     let file: String
-    let node: Yams.Node?
+    let node: YNode?
     let path: String
     private let tracker: KeyTracker
 
@@ -14,24 +44,45 @@ final class YAMLCursor {
         var present: [String] = []
         /// Key paths some code looked up.
         var read: Set<String> = []
+        /// Paths whose whole subtree counts as read.
+        var subtrees: Set<String> = []
     }
 
-    init(file: String, node: Yams.Node?, path: String = "", tracker: KeyTracker = KeyTracker()) {
+    init(file: String, node: YNode?, path: String = "", tracker: KeyTracker = KeyTracker()) {
         self.file = file
         self.node = node
         self.path = path
         self.tracker = tracker
-        if case .mapping(let m)? = node {
-            for (k, _) in m { if let ks = k.string { tracker.present.append(Self.join(path, ks)) } }
+        if case .mapping(let pairs, _)? = node {
+            for (k, _) in pairs { tracker.present.append(Self.join(path, k)) }
         }
+    }
+
+    /// Parses a whole config document; its top level must be a mapping (or empty).
+    static func document(_ text: String, file: String) throws -> YAMLCursor {
+        let node: YNode?
+        do {
+            // The basic resolver tags every scalar as a string: ezlb interprets
+            // scalars itself, and skipping tag regexes keeps large configs fast.
+            node = try Yams.compose(yaml: text, Resolver.basic).map(YNode.init)
+        } catch {
+            throw ConfigError.fromYAML(error, file: file)
+        }
+        let root = YAMLCursor(file: file, node: node)
+        if !root.isNull {
+            guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
+        }
+        return root
     }
 
     static func join(_ base: String, _ key: String) -> String { base.isEmpty ? key : "\(base).\(key)" }
 
     var isNull: Bool {
-        guard let n = node else { return true }
-        if case .scalar(let s) = n, s.tag.rawValue == Tag.Name.null.rawValue || (s.string == "~" || s.string == "null" || (s.string.isEmpty && s.style == .plain)) { return true }
-        return false
+        switch node {
+        case nil: return true
+        case .scalar(_, let isNull)?: return isNull
+        default: return false
+        }
     }
 
     func error(_ reason: String, value: String? = nil) -> ConfigError {
@@ -39,7 +90,7 @@ final class YAMLCursor {
     }
 
     var scalarText: String? {
-        if case .scalar(let s)? = node { return s.string }
+        if case .scalar(let s, _)? = node { return s }
         return nil
     }
 
@@ -47,8 +98,8 @@ final class YAMLCursor {
     subscript(key: String) -> YAMLCursor {
         let p = Self.join(path, key)
         tracker.read.insert(p)
-        var child: Yams.Node? = nil
-        if case .mapping(let m)? = node { child = m[Yams.Node(key)] }
+        var child: YNode? = nil
+        if case .mapping(let pairs, let index)? = node, let i = index[key] { child = pairs[i].value }
         return YAMLCursor(file: file, node: child, path: p, tracker: tracker)
     }
 
@@ -56,9 +107,7 @@ final class YAMLCursor {
 
     /// Marks a whole subtree as read (for sections ezlb accepts but does not use).
     func markSubtreeRead() {
-        for p in tracker.present where p == path || p.hasPrefix(path + ".") || p.hasPrefix(path + "[") {
-            tracker.read.insert(p)
-        }
+        tracker.subtrees.insert(path)
     }
 
     func requireMapping() throws {
@@ -70,8 +119,7 @@ final class YAMLCursor {
         switch node {
         case .mapping?: return "<mapping>"
         case .sequence?: return "<list>"
-        case .scalar(let s)?: return s.string
-        case .alias?: return "<alias>"
+        case .scalar(let s, _)?: return s
         case nil: return "<missing>"
         }
     }
@@ -84,8 +132,8 @@ final class YAMLCursor {
 
     func string() throws -> String? {
         if isNull { return nil }
-        guard case .scalar(let s)? = node else { throw error("expected a string", value: kindName) }
-        return s.string
+        guard case .scalar(let s, _)? = node else { throw error("expected a string", value: kindName) }
+        return s
     }
 
     func requiredString() throws -> String {
@@ -95,8 +143,8 @@ final class YAMLCursor {
 
     func bool() throws -> Bool? {
         if isNull { return nil }
-        guard case .scalar(let s)? = node else { throw error("expected true or false", value: kindName) }
-        switch s.string.lowercased() {
+        guard case .scalar(let s, _)? = node else { throw error("expected true or false", value: kindName) }
+        switch s.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default: throw error("expected true or false")
@@ -106,8 +154,8 @@ final class YAMLCursor {
     /// An integer within `range`; rejects fractions, hex typos and overflow instead of wrapping.
     func int(in range: ClosedRange<Int64>) throws -> Int64? {
         if isNull { return nil }
-        guard case .scalar(let s)? = node else { throw error("expected an integer", value: kindName) }
-        let t = s.string.trimmingCharacters(in: .whitespaces)
+        guard case .scalar(let s, _)? = node else { throw error("expected an integer", value: kindName) }
+        let t = s.trimmingCharacters(in: .whitespaces)
         guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }), let v = Int64(t) else {
             throw error("expected an integer")
         }
@@ -124,9 +172,18 @@ final class YAMLCursor {
         return d
     }
 
-    /// Key paths present in the file that nothing looked up.
+    /// Key paths present in the file that nothing looked up (nor lie in a subtree marked read).
     var unreadKeys: [String] {
-        tracker.present.filter { !tracker.read.contains($0) }
+        tracker.present.filter { p in
+            if tracker.read.contains(p) { return false }
+            // Ancestors end where a key path continues with '.' or '['.
+            var prefix = ""
+            for ch in p {
+                if (ch == "." || ch == "[") && tracker.subtrees.contains(prefix) { return false }
+                prefix.append(ch)
+            }
+            return !tracker.subtrees.contains(p)
+        }
     }
 }
 
