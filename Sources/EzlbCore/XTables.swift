@@ -188,8 +188,9 @@ public struct XTTableState: Equatable, Sendable {
 
     public func isBuiltin(_ chain: String) -> Bool { ref.table.builtinChains.contains(chain) }
 
-    /// The longest user chain name the kernel takes (XT_EXTENSION_MAXNAMELEN 29 with the NUL).
-    public static let maxChainName = 28
+    /// The longest user chain name libiptc takes (XT_TABLE_MAXNAMELEN 32 with the NUL;
+    /// the iptables command itself stops at 28).
+    public static let maxChainName = 31
 
     /// Applies one operation with libiptc's semantics and errors. The fake kernel
     /// commits through this; the planner uses it to keep rule indices right.

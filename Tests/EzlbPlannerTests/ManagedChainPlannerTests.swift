@@ -150,7 +150,7 @@ final class ManagedChainPlannerTests: XCTestCase {
     func testTableStateSemantics() {
         var s = emptyNat()
         XCTAssertThrowsError(try s.apply(.createChain("POSTROUTING")))
-        XCTAssertThrowsError(try s.apply(.createChain(String(repeating: "X", count: 29)))) { XCTAssertEqual(($0 as? XTError)?.kind, .invalidArgument) }
+        XCTAssertThrowsError(try s.apply(.createChain(String(repeating: "X", count: 32)))) { XCTAssertEqual(($0 as? XTError)?.kind, .invalidArgument) }
         XCTAssertThrowsError(try s.apply(.appendRule("POSTROUTING", .jump(to: "NOPE")))) { XCTAssertEqual(($0 as? XTError)?.kind, .noSuchChain) }
         XCTAssertThrowsError(try s.apply(.deleteRule("POSTROUTING", 0, foreign))) { XCTAssertEqual(($0 as? XTError)?.kind, .indexTooBig) }
         XCTAssertThrowsError(try s.apply(.deleteChain("POSTROUTING"))) { XCTAssertEqual(($0 as? XTError)?.kind, .builtinChain) }
