@@ -222,8 +222,9 @@ public final class LibIPTCBackend: XTBackend {
             lock = try FileLock(path: Self.lockPath, timeoutSeconds: lockTimeout)
         } catch StateError.lockTimeout(let p, let s) {
             throw XTError(.lockTimeout, operation: p, detail: "waited \(s)s")
-        } catch let e as StateError {
-            throw XTError(.other, operation: Self.lockPath, detail: e.description)
+        } catch StateError.io(let p, _, let e) {
+            throw XTError(e == EACCES || e == EPERM ? .permissionDenied : .other, operation: "open the xtables lock \(p)",
+                          detail: String(cString: strerror(e)))
         }
     }
 
