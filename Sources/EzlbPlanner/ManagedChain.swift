@@ -5,7 +5,8 @@ import EzlbCore
 /// (FullNAT's SNAT/FORWARD chains, a bridge's MASQUERADE chain, …).
 public struct ManagedChain: Hashable, Codable, Sendable {
     public enum Position: String, Codable, Sendable {
-        /// The jump must be the hook chain's first rule (`-I HOOK 1`).
+        /// The jump must come before every rule of other tools in the hook chain
+        /// (`-I HOOK 1`); only jumps to other managed chains may precede it.
         case first
         /// The jump may be anywhere; added with `-A HOOK`.
         case append
@@ -106,6 +107,7 @@ public enum ManagedChainPlanner {
         }
 
         // 2. Desired chains: content first, so the jump never enters a missing chain.
+        let managedJumps = Set(desired.map(\.jump))
         for d in desired {
             if let have = b.state.chains[d.name] {
                 if have != d.rules {
@@ -137,7 +139,9 @@ public enum ManagedChainPlanner {
             let at = hookRules.indices.filter { hookRules[$0] == d.jump }
             switch d.position {
             case .first:
-                if at == [0] { break }
+                // At the top: only other managed chains' jumps may come before it
+                // (several `.first` chains in one hook must not fight over index 0).
+                if at.count == 1, hookRules[..<at[0]].allSatisfy({ managedJumps.contains($0) }) { break }
                 b.removeJumps(to: d.name, in: d.hook, keeping: nil, report: true)
                 b.emit(.insertRule(d.hook, d.jump, 0))
                 b.change(.addJump, d.hook, d.jump)

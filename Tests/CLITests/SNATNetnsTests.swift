@@ -119,6 +119,8 @@ final class SNATNetnsTests: CLITestCase {
 
     func testForeignRuleInOurChainIsRemovedAndStaleRulesGo() throws {
         let cfg = writeConfig(snatConfig)
+        // Another tool's rule with live counters: kept, counters included, across our commits.
+        XCTAssertEqual(try inNS(["iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "10.7.0.0/16", "-j", "MASQUERADE", "-c", "5", "100"]).status, 0)
         XCTAssertEqual(try ezlbNS(["snat", "sync", "-c", cfg]).status, 0)
         XCTAssertEqual(try inNS(["iptables-legacy", "-t", "nat", "-A", "EZLB-SNAT", "-o", "eth0", "-j", "MASQUERADE"]).status, 0)
         XCTAssertEqual(try inNS(["iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-j", "EZLB-SNAT"]).status, 0)
@@ -129,6 +131,10 @@ final class SNATNetnsTests: CLITestCase {
         let s = try save()
         XCTAssertFalse(s.contains("-o eth0"))
         XCTAssertEqual(s.components(separatedBy: "-A POSTROUTING -j EZLB-SNAT").count, 2, "exactly one jump")
+        let counted = try inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout
+        XCTAssertTrue(counted.contains("[5:100] -A POSTROUTING -s 10.7.0.0/16 -j MASQUERADE\n"), counted)
+        XCTAssertEqual(try ezlbNS(["snat", "cleanup"]).status, 0)
+        XCTAssertTrue(try inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout.contains("[5:100] -A POSTROUTING -s 10.7.0.0/16 -j MASQUERADE\n"))
     }
 
     func testXtablesLockIsHonoured() throws {

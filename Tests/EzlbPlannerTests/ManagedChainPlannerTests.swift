@@ -108,6 +108,26 @@ final class ManagedChainPlannerTests: XCTestCase {
         XCTAssertFalse(ManagedChainPlanner.plan(desired: [fwd], owned: [fwd.id], actual: actual).needsCommit)
     }
 
+    func testTwoChainsAtTheTopOfOneHookDoNotFight() throws {
+        let a = ManagedChain(ref: filter4, name: "EZLB-A", hook: "FORWARD", position: .first, rules: [XTRule(target: .accept)])
+        let b = ManagedChain(ref: filter4, name: "EZLB-B", hook: "FORWARD", position: .first, rules: [XTRule(target: .drop)])
+        var s = XTTableState(ref: filter4, chains: ["INPUT": [], "OUTPUT": [], "FORWARD": [foreign]])
+        for _ in 0..<2 {
+            let p = ManagedChainPlanner.plan(desired: [a, b], owned: [], actual: s)
+            s = try applied(p, to: s)
+        }
+        XCTAssertEqual(s.chains["FORWARD"]?.last, foreign)
+        XCTAssertEqual(Set(s.chains["FORWARD"]!.prefix(2)), [a.jump, b.jump])
+        XCTAssertFalse(ManagedChainPlanner.plan(desired: [a, b], owned: [], actual: s).needsCommit)
+        // A foreign rule slipped in between: the one below it goes back up, the other stays.
+        s.chains["FORWARD"]!.insert(foreign, at: 1)
+        let p = ManagedChainPlanner.plan(desired: [a, b], owned: [], actual: s)
+        XCTAssertEqual(p.changes.filter { $0.kind == .addJump }.count, 1)
+        s = try applied(p, to: s)
+        XCTAssertEqual(s.chains["FORWARD"]!.suffix(2), [foreign, foreign])
+        XCTAssertFalse(ManagedChainPlanner.plan(desired: [a, b], owned: [], actual: s).needsCommit)
+    }
+
     func testAppendJumpAnywhereIsFineButDuplicatesGo() throws {
         let d = chain([snatRule("192.168.1.10")])
         var actual = emptyNat()
