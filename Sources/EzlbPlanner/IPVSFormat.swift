@@ -106,11 +106,16 @@ public enum IPVSFormat {
                  "upper_threshold": .int(Int(d.upperThreshold)), "lower_threshold": .int(Int(d.lowerThreshold))])
     }
 
-    /// Exactly what `ipvsadm -S -n` prints for the same table (services and
-    /// destinations in ipvsadm's sort order), so `ipvsadm -R` accepts it.
+    /// Exactly what `ipvsadm -S -n` prints for the same table, so `ipvsadm -R`
+    /// accepts it. `table` must be in the kernel's dump order (services and
+    /// destinations as the kernel lists them): ipvsadm sorts that order with
+    /// libipvs' comparators through glibc's qsort (a top-down merge sort), and
+    /// the comparators subtract unsigned values into an `int`, which is not a
+    /// total order for addresses more than 2^31 apart. Replaying the same sort
+    /// with the same comparisons on the same input gives the same output.
     public static func ipvsadmSave(_ table: [IPVSServiceState]) -> String {
         var out = ""
-        for st in table.sorted(by: { ipvsadmServiceOrder($0.service.key, $1.service.key) }) {
+        for st in glibcMergeSort(table, { ipvsadmCompareServices($0.service.key, $1.service.key) }) {
             let s = st.service
             var line = "-A \(s.key.ipvsadmSelector) -s \(s.scheduler)"
             if s.isPersistent {
@@ -126,7 +131,7 @@ public enum IPVSFormat {
             if !flags.isEmpty { line += " -b " + flags.map(\.rawValue).joined(separator: ",") }
             out += line + "\n"
             let sel = s.key.ipvsadmSelector
-            for d in st.destinations.sorted(by: { $0.endpoint < $1.endpoint }) {
+            for d in glibcMergeSort(st.destinations, { ipvsadmCompareDests($0.endpoint, $1.endpoint) }) {
                 var l = "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)"
                 if d.upperThreshold != 0 { l += " -x \(d.upperThreshold)" }
                 if d.lowerThreshold != 0 { l += " -y \(d.lowerThreshold)" }
@@ -136,19 +141,80 @@ public enum IPVSFormat {
         return out
     }
 
-    /// ipvsadm sorts services by fwmark, then protocol, then address, then port
-    /// (libipvs `ipvs_cmp_services`), with IPv4 and IPv6 interleaved by raw address bytes.
-    static func ipvsadmServiceOrder(_ a: ServiceKey, _ b: ServiceKey) -> Bool {
-        func parts(_ k: ServiceKey) -> (UInt32, UInt16, [UInt8], UInt16) {
+    /// `r = a - b` of two unsigned 32-bit values, as the C `int` libipvs returns.
+    @inline(__always) static func cDiff(_ a: UInt32, _ b: UInt32) -> Int32 { Int32(bitPattern: a &- b) }
+
+    /// The address as libipvs compares it: ntohl() of each 32-bit word.
+    static func words(_ a: IPAddress) -> [UInt32] {
+        let b = a.bytes
+        return stride(from: 0, to: b.count, by: 4).map { i -> UInt32 in
+            var w = UInt32(b[i]) << 24
+            w |= UInt32(b[i + 1]) << 16
+            w |= UInt32(b[i + 2]) << 8
+            return w | UInt32(b[i + 3])
+        }
+    }
+
+    static func compareAddresses(_ a: IPAddress, _ b: IPAddress) -> Int32 {
+        let wa = words(a), wb = words(b)
+        var r: Int32 = 0
+        var i = 0
+        while r == 0 && i < min(wa.count, wb.count) {
+            r = cDiff(wa[i], wb[i])
+            i += 1
+        }
+        return r
+    }
+
+    /// libipvs `ipvs_cmp_services`: fwmark, address family, protocol, address, port.
+    static func ipvsadmCompareServices(_ a: ServiceKey, _ b: ServiceKey) -> Int32 {
+        func parts(_ k: ServiceKey) -> (mark: UInt32, af: Int32, proto: Int32, addr: IPAddress?, port: Int32) {
             switch k {
-            case .inet(let p, let e): return (0, p.number, e.address.netlinkBytes, e.port)
-            case .fwmark(let m, let f): return (m, 0, [UInt8](repeating: 0, count: 16), f.af)
+            // A fwmark service dumps with protocol TCP and a zero address and port.
+            case .fwmark(let m, let f): return (m, Int32(f.af), Int32(IPVSProtocol.tcp.number), nil, 0)
+            case .inet(let p, let e): return (0, Int32(e.address.family.af), Int32(p.number), e.address, Int32(e.port))
             }
         }
         let x = parts(a), y = parts(b)
-        if x.0 != y.0 { return x.0 < y.0 }
-        if x.1 != y.1 { return x.1 < y.1 }
-        if x.2 != y.2 { return x.2.lexicographicallyPrecedes(y.2) }
-        return x.3 < y.3
+        var r = cDiff(x.mark, y.mark)
+        if r != 0 { return r }
+        r = x.af - y.af
+        if r != 0 { return r }
+        r = x.proto - y.proto
+        if r != 0 { return r }
+        if let ax = x.addr, let ay = y.addr { r = compareAddresses(ax, ay) }
+        if r != 0 { return r }
+        return x.port - y.port
+    }
+
+    /// libipvs `ipvs_cmp_dests`: address, then port.
+    static func ipvsadmCompareDests(_ a: Endpoint, _ b: Endpoint) -> Int32 {
+        let r = compareAddresses(a.address, b.address)
+        if r != 0 { return r }
+        return Int32(a.port) - Int32(b.port)
+    }
+
+    /// glibc's qsort for arrays it can copy (msort.c): split at n/2, sort both
+    /// halves, merge taking from the left while cmp(left, right) <= 0.
+    static func glibcMergeSort<T>(_ items: [T], _ cmp: (T, T) -> Int32) -> [T] {
+        var a = items
+        var tmp = items
+        func sort(_ lo: Int, _ n: Int) {
+            if n <= 1 { return }
+            let n1 = n / 2, n2 = n - n1
+            sort(lo, n1)
+            sort(lo + n1, n2)
+            var i = lo, j = lo + n1, k = 0
+            let iEnd = lo + n1, jEnd = lo + n
+            while i < iEnd && j < jEnd {
+                if cmp(a[i], a[j]) <= 0 { tmp[k] = a[i]; i += 1 } else { tmp[k] = a[j]; j += 1 }
+                k += 1
+            }
+            // What remains of the left run goes after the merged part; the right run is already in place.
+            while i < iEnd { tmp[k] = a[i]; i += 1; k += 1 }
+            for m in 0..<k { a[lo + m] = tmp[m] }
+        }
+        sort(0, a.count)
+        return a
     }
 }

@@ -184,16 +184,27 @@ final class IPVSPlannerTests: XCTestCase {
                   [dst("192.168.1.11:80", w: 2, fwd: .tunnel, up: 10, lo: 5), dst("192.168.1.10:80", w: 5)]),
             state(svc(.inet(.tcp, ep("[2001:db8::1]:443")), "sh", flags: IPVSFlags.persistent | IPVSFlags.sched1 | IPVSFlags.sched2, timeout: 60, netmask: 64), []),
         ]
+        // libipvs order: inet before fwmark, IPv4 before IPv6, then protocol, address, port.
         XCTAssertEqual(IPVSFormat.ipvsadmSave(table), """
         -A -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0
         -a -t 10.0.0.1:80 -r 192.168.1.10:80 -m -w 5
         -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 2 -x 10 -y 5
-        -A -t [2001:db8::1]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
         -A -u 10.0.0.1:53 -s rr
         -a -u 10.0.0.1:53 -r 10.1.0.1:53 -m -w 1
+        -A -t [2001:db8::1]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
         -A -f 3 -6 -s rr
         -a -f 3 -6 -r [2001:db8::5]:0 -g -w 1
 
         """)
+    }
+
+    /// libipvs compares addresses as `int r = a - b` on unsigned values, which is not
+    /// a total order; glibc's qsort (merge sort) on the same input gives this order
+    /// (checked with a C program calling qsort with the same comparator).
+    func testIpvsadmOrderReplaysGlibcSortOfWrappingComparator() {
+        let ips = ["200.0.0.1", "1.0.0.1", "100.0.0.1", "10.0.0.1", "240.0.0.1", "127.0.0.1", "128.0.0.1", "5.0.0.1"]
+        let table = ips.map { state(svc(tcp("\($0):80"), "rr"), []) }
+        let order = IPVSFormat.ipvsadmSave(table).split(separator: "\n").map { $0.split(separator: " ")[2].dropLast(3) }
+        XCTAssertEqual(order.map(String.init), ["200.0.0.1", "1.0.0.1", "5.0.0.1", "10.0.0.1", "100.0.0.1", "127.0.0.1", "128.0.0.1", "240.0.0.1"])
     }
 }

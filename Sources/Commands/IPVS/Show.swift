@@ -24,9 +24,10 @@ struct IPVSShow: ParsableCommand {
             var report = CommandReport(command: "ipvs show", dryRun: false)
             let s = IPVSSession(options, log: log)
             let owned = try s.readOwnership(adopt: false, report: &report)
-            var table = try s.openBackend().dump()
-            if managed { table = table.filter { owned[$0.key] != nil } }
-            table.sort { $0.key < $1.key }
+            // Kernel order is kept for --format ipvsadm, which sorts it the way ipvsadm does.
+            var dumped = try s.openBackend().dump()
+            if managed { dumped = dumped.filter { owned[$0.key] != nil } }
+            let table = dumped.sorted { $0.key < $1.key }
             report.extra["services"] = .array(table.map { st in
                 guard case .object(var o) = IPVSFormat.serviceJSON(st.service) else { return .null }
                 o["managed"] = .bool(owned[st.key] != nil)
@@ -36,7 +37,7 @@ struct IPVSShow: ParsableCommand {
             })
             switch format {
             case .ipvsadm:
-                report.body = IPVSFormat.ipvsadmSave(table)
+                report.body = IPVSFormat.ipvsadmSave(dumped)
             case .table:
                 var out = ""
                 for st in table {

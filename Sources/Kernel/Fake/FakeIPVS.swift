@@ -68,7 +68,8 @@ public final class FakeIPVS: IPVSBackend {
         if kernel.model.ipvs[i].destinations.contains(where: { $0.endpoint == d.endpoint }) {
             throw IPVSError(.destinationExists, operation: op)
         }
-        kernel.model.ipvs[i].destinations.append(d)
+        // ip_vs_add_dest links a new destination at the head of the service's list.
+        kernel.model.ipvs[i].destinations.insert(d, at: 0)
         wrote()
     }
 
