@@ -117,7 +117,7 @@ public enum IPVSFormat {
         var out = ""
         for st in glibcMergeSort(table, { ipvsadmCompareServices($0.service.key, $1.service.key) }) {
             let s = st.service
-            var line = "-A \(s.key.ipvsadmSelector) -s \(s.scheduler)"
+            var line = "-A \(ipvsadmSelector(s.key)) -s \(s.scheduler)"
             if s.isPersistent {
                 line += " -p \(s.timeout)"
                 if s.key.family == .ipv4 {
@@ -130,15 +130,21 @@ public enum IPVSFormat {
             let flags = s.schedulerFlags
             if !flags.isEmpty { line += " -b " + flags.map(\.rawValue).joined(separator: ",") }
             out += line + "\n"
-            let sel = s.key.ipvsadmSelector
+            let sel = ipvsadmSelector(s.key)
+            // ipvsadm's rule format has no thresholds (they show only with -L --thresholds).
             for d in glibcMergeSort(st.destinations, { ipvsadmCompareDests($0.endpoint, $1.endpoint) }) {
-                var l = "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)"
-                if d.upperThreshold != 0 { l += " -x \(d.upperThreshold)" }
-                if d.lowerThreshold != 0 { l += " -y \(d.lowerThreshold)" }
-                out += l + "\n"
+                out += "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)\n"
             }
         }
         return out
+    }
+
+    /// The service selector as ipvsadm prints it; it formats a fwmark with %d,
+    /// so marks above 2^31-1 come out negative.
+    static func ipvsadmSelector(_ k: ServiceKey) -> String {
+        guard case .fwmark(let m, let f) = k else { return k.ipvsadmSelector }
+        let mark = Int32(bitPattern: m)
+        return f == .ipv6 ? "-f \(mark) -6" : "-f \(mark)"
     }
 
     /// `r = a - b` of two unsigned 32-bit values, as the C `int` libipvs returns.

@@ -188,7 +188,7 @@ final class IPVSPlannerTests: XCTestCase {
         XCTAssertEqual(IPVSFormat.ipvsadmSave(table), """
         -A -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0
         -a -t 10.0.0.1:80 -r 192.168.1.10:80 -m -w 5
-        -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 2 -x 10 -y 5
+        -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 2
         -A -u 10.0.0.1:53 -s rr
         -a -u 10.0.0.1:53 -r 10.1.0.1:53 -m -w 1
         -A -t [2001:db8::1]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
@@ -206,5 +206,7 @@ final class IPVSPlannerTests: XCTestCase {
         let table = ips.map { state(svc(tcp("\($0):80"), "rr"), []) }
         let order = IPVSFormat.ipvsadmSave(table).split(separator: "\n").map { $0.split(separator: " ")[2].dropLast(3) }
         XCTAssertEqual(order.map(String.init), ["200.0.0.1", "1.0.0.1", "5.0.0.1", "10.0.0.1", "100.0.0.1", "127.0.0.1", "128.0.0.1", "240.0.0.1"])
+        // ipvsadm prints marks with %d.
+        XCTAssertEqual(IPVSFormat.ipvsadmSave([state(svc(.fwmark(3_000_000_000, .ipv4), "rr"), [])]), "-A -f -1294967296 -s rr\n")
     }
 }
