@@ -26,7 +26,7 @@ let package = Package(
 
         // Live kernel backends (netlink, ...) and the fake kernel.
         .target(name: "Kernel", dependencies: [
-            "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim",
+            "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute",
         ]),
 
         // Pure modules: no C imports.
@@ -47,6 +47,8 @@ let package = Package(
                        providers: [.apt(["libnl-3-dev"])]),
         .systemLibrary(name: "CNetlinkGenl", pkgConfig: "libnl-genl-3.0",
                        providers: [.apt(["libnl-genl-3-dev"])]),
+        .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-route-3-dev"])]),
         .systemLibrary(name: "CIPTC", pkgConfig: "libiptc",
                        providers: [.apt(["libiptc-dev"])]),
         .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC"]),

@@ -7,18 +7,22 @@ public struct FakeKernelModel: Codable, Equatable, Sendable {
     public var ipvs: [IPVSServiceState]
     /// iptables tables, chains and rules (FakeIPTables.swift).
     public var iptables: FakeXTables
+    /// Links, namespaces and routes (FakeBridge.swift).
+    public var net: FakeNet
 
-    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables()) {
+    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables(), net: FakeNet = FakeNet()) {
         self.ipvs = ipvs
         self.iptables = iptables
+        self.net = net
     }
 
-    private enum CodingKeys: String, CodingKey { case ipvs, iptables }
+    private enum CodingKeys: String, CodingKey { case ipvs, iptables, net }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
         iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
+        net = try c.decodeIfPresent(FakeNet.self, forKey: .net) ?? FakeNet()
     }
 }
 

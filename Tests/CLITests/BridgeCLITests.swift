@@ -1,0 +1,134 @@
+import EzlbCore
+import EzlbState
+import Foundation
+import Kernel
+import XCTest
+
+/// The bridge scenario on the fake kernel (no root): the same CLI, the fake's links, namespaces and iptables.
+final class BridgeCLITests: CLITestCase {
+    func fake(_ body: (FakeKernel) throws -> Void) throws {
+        let k = try FakeKernel(dir: StateDirectory(path: stateDir))
+        try body(k)
+        k.markDirty()
+        try k.save()
+    }
+
+    func model() throws -> FakeKernelModel {
+        try FakeKernel(dir: StateDirectory(path: stateDir)).model
+    }
+
+    func natSave() throws -> String {
+        try model().iptables.table(XTTableRef(.ipv4, .nat)).save
+    }
+
+    func testCreateConnectDisconnectDeleteOnFake() throws {
+        try fake { k in
+            for n in ["c1", "c2"] { k.model.net.addNamespace("/run/netns/\(n)") }
+            for i in k.model.net.links.indices { k.model.net.links[i].info.up = true } // lo up, as in a started container
+        }
+        let start = try model().net
+
+        let c = try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24", "-o", "json", "--detailed-exitcode"])
+        XCTAssertEqual(c.status, 2, c.stderr)
+        XCTAssertEqual(c.actionTexts.prefix(3), ["+ bridge br0 10.8.0.0/24 mac \(try model().net.links.first { $0.info.name == "br0" }!.info.mac!) mtu 1500",
+                                                  "+ address 10.8.0.1/24 on br0", "+ link br0 up"])
+        XCTAssertTrue(c.actionTexts.contains("+ ip4 -t nat -A EZLB-BR-br0 -s 10.8.0.0/24 -j MASQUERADE"), "\(c.actionTexts)")
+        XCTAssertTrue(try natSave().contains("-A POSTROUTING -j EZLB-BR-br0"))
+        // Idempotent: no change, no write, no duplicate rule.
+        let snap = stateSnapshot()
+        let again = try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24", "-o", "json"])
+        XCTAssertEqual(again.changed, false, again.stdout)
+        XCTAssertEqual(stateSnapshot(), snap)
+        XCTAssertEqual(try natSave().components(separatedBy: "-j MASQUERADE").count, 2)
+        let afterCreate = try model()
+
+        let a = try ezlb(["bridge", "connect", "br0", "--netns", "c1", "--owner", "ctr-1"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.hasPrefix("+ veth ez"), a.stdout)
+        XCTAssertTrue(a.stdout.contains("-> eth0 10.8.0.2/24 in /run/netns/c1 owner ctr-1"), a.stdout)
+        let b = try ezlb(["bridge", "connect", "br0", "--netns", "/run/netns/c2", "--owner", "ctr-2", "--ifname", "net1", "-o", "json"])
+        XCTAssertEqual(b.json["ip"] as? String, "10.8.0.3")
+        let m = try model().net
+        let eth0 = m.links.first { $0.netns == "/run/netns/c1" && $0.info.name == "eth0" }
+        XCTAssertEqual(eth0?.info.addresses, ["10.8.0.2/24"])
+        XCTAssertEqual(eth0?.info.up, true)
+        XCTAssertEqual(m.routes.first { $0.netns == "/run/netns/c1" }?.gateway, "10.8.0.1")
+        XCTAssertEqual(m.links.filter { $0.info.master == "br0" }.count, 2)
+        XCTAssertTrue(m.links.allSatisfy { $0.info.name.utf8.count <= 15 })
+        XCTAssertEqual(m.links.first { $0.netns == "/run/netns/c1" && $0.info.name == "lo" }?.info.up, true)
+
+        // Same owner again: no-op.
+        let snap2 = stateSnapshot()
+        let same = try ezlb(["bridge", "connect", "br0", "--netns", "c1", "--owner", "ctr-1", "-o", "json"])
+        XCTAssertEqual(same.changed, false)
+        XCTAssertEqual(same.json["ip"] as? String, "10.8.0.2")
+        XCTAssertEqual(stateSnapshot(), snap2)
+
+        // A namespace that does not exist: error, everything rolled back.
+        let bad = try ezlb(["bridge", "connect", "br0", "--netns", "nope", "--owner", "ctr-3"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("enter network namespace /run/netns/nope"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("rolled back"), bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1)
+        XCTAssertEqual(try model().net, m, "no veth left behind")
+        let ipam = try ezlb(["ipam", "list", "--subnet", "10.8.0.0/24", "-o", "json"])
+        XCTAssertEqual((ipam.json["allocations"] as? [[String: Any]])?.compactMap { $0["owner"] as? String }, ["ctr-1", "ctr-2"])
+
+        let list = try ezlb(["bridge", "list"])
+        XCTAssertTrue(list.stdout.contains("br0 10.8.0.0/24 gateway 10.8.0.1 mtu 1500"), list.stdout)
+        XCTAssertTrue(list.stdout.contains("  ctr-2  10.8.0.3  net1 in /run/netns/c2"), list.stdout)
+
+        // Disconnect/reconnect cycles leak nothing.
+        for _ in 0..<3 {
+            XCTAssertEqual(try ezlb(["bridge", "disconnect", "br0", "--owner", "ctr-1"]).status, 0)
+            XCTAssertEqual(try ezlb(["bridge", "disconnect", "br0", "--owner", "ctr-1", "-o", "json"]).changed, false)
+            XCTAssertEqual(try ezlb(["bridge", "connect", "br0", "--netns", "c1", "--owner", "ctr-1"]).status, 0)
+        }
+        XCTAssertEqual(try model().net.links.count, m.links.count)
+        for o in ["ctr-1", "ctr-2"] { XCTAssertEqual(try ezlb(["bridge", "disconnect", "br0", "--owner", o]).status, 0) }
+        XCTAssertEqual(try model().net, afterCreate.net)
+        XCTAssertEqual(try model().iptables, afterCreate.iptables)
+
+        // Delete refuses while connected, --force disconnects; link, rule and addresses go.
+        XCTAssertEqual(try ezlb(["bridge", "connect", "br0", "--netns", "c1", "--owner", "ctr-1"]).status, 0)
+        let refuse = try ezlb(["bridge", "delete", "br0"])
+        XCTAssertEqual(refuse.status, 1)
+        XCTAssertTrue(refuse.stderr.contains("ctr-1"), refuse.stderr)
+        let del = try ezlb(["bridge", "delete", "br0", "--force", "-o", "json"])
+        XCTAssertEqual(del.status, 0, del.stderr)
+        XCTAssertTrue(del.actionTexts.contains("- ip4 -t nat -X EZLB-BR-br0"), "\(del.actionTexts)")
+        XCTAssertEqual(try model().net, start)
+        XCTAssertFalse(try natSave().contains("EZLB"))
+        XCTAssertEqual(try ezlb(["ipam", "list", "-o", "json"]).json["allocations"] as? [String], [])
+        XCTAssertEqual(try ezlb(["bridge", "delete", "br0", "-o", "json"]).changed, false)
+    }
+
+    func testNoMasqueradeAndForeignLinks() throws {
+        let r = try ezlb(["bridge", "create", "br1", "--subnet", "10.9.0.0/24", "--no-masquerade", "-o", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.actionTexts.contains { $0.contains("MASQUERADE") })
+        XCTAssertFalse(try natSave().contains("EZLB"))
+        // Switching masquerade on later adds the chain; off again removes it.
+        XCTAssertTrue(try ezlb(["bridge", "create", "br1", "--subnet", "10.9.0.0/24", "-o", "json"]).actionTexts.contains { $0.contains("MASQUERADE") })
+        XCTAssertTrue(try ezlb(["bridge", "create", "br1", "--subnet", "10.9.0.0/24", "--no-masquerade", "-o", "json"]).actionTexts.contains("- ip4 -t nat -X EZLB-BR-br1"))
+        // A link ezlb did not make is left alone; another subnet for an existing bridge is refused.
+        try fake { k in k.model.net.links.append(.init(info: LinkInfo(name: "docker0", kind: "bridge"))) }
+        let foreign = try ezlb(["bridge", "create", "docker0", "--subnet", "10.10.0.0/24"])
+        XCTAssertEqual(foreign.status, 1)
+        XCTAssertTrue(foreign.stderr.contains("docker0 (bridge) exists and was not created by ezlb"), foreign.stderr)
+        XCTAssertEqual(try ezlb(["bridge", "create", "br1", "--subnet", "10.11.0.0/24"]).status, 1)
+        XCTAssertEqual(try ezlb(["bridge", "create", "br2", "--subnet", "10.9.0.0/25"]).status, 1, "overlapping subnet")
+        for (args, mention) in [(["bridge", "create", "a-name-that-is-too-long", "--subnet", "10.12.0.0/24"], "15"),
+                                (["bridge", "create", "br3", "--subnet", "10.12.0.1/32"], "no room"),
+                                (["bridge", "create", "br3", "--subnet", "nope"], "--subnet"),
+                                (["bridge", "connect", "br1", "--netns", "c1", "--owner", "x", "--ifname", "a/b"], "--ifname"),
+                                (["bridge", "connect", "nobr", "--netns", "c1", "--owner", "x"], "not created by ezlb")] {
+            let before = stateSnapshot()
+            let e = try ezlb(args)
+            XCTAssertNotEqual(e.status, 0)
+            XCTAssertEqual(e.stderr.split(separator: "\n").count, 1, e.stderr)
+            XCTAssertTrue(e.stderr.contains(mention), e.stderr)
+            XCTAssertEqual(stateSnapshot(), before)
+        }
+    }
+}
