@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+
+/// The bridge on the real kernel, entirely inside network namespaces this test
+/// creates and always deletes: ezlb runs in a "host" namespace (ip netns exec),
+/// two "containers" and an "outside" namespace hang off it. The machine's own
+/// namespace is never touched. Needs root and iproute2; skipped otherwise.
+final class BridgeNetnsTests: CLITestCase {
+    var tag = ""
+    var namespaces: [String] = []
+    var host: String { "ezh-\(tag)" }
+    var c1: String { "ezc1-\(tag)" }
+    var c2: String { "ezc2-\(tag)" }
+    var outside: String { "ezo-\(tag)" }
+    let ipTool = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard getuid() == 0 else { throw XCTSkip("needs root (network namespaces)") }
+        guard ipTool != nil else { throw XCTSkip("needs iproute2") }
+        tag = String(UUID().uuidString.prefix(6)).lowercased()
+    }
+
+    override func tearDown() {
+        for n in namespaces.reversed() { _ = try? sh([ipTool!, "netns", "del", n]) }
+        super.tearDown()
+    }
+
+    @discardableResult
+    func sh(_ args: [String], env: [String: String] = [:]) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        var e = ProcessInfo.processInfo.environment
+        e["EZLB_STATE_DIR"] = stateDir
+        e["EZLB_BACKEND"] = "kernel"
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let er = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: er, as: UTF8.self))
+    }
+
+    func inNS(_ ns: String, _ args: [String]) throws -> CLIResult { try sh([ipTool!, "netns", "exec", ns] + args) }
+    /// `ezlb` run in the test's "host" namespace against the real kernel.
+    func hostEzlb(_ args: [String]) throws -> CLIResult { try inNS(host, [Self.binary.path] + args) }
+
+    func addNS(_ n: String) throws {
+        XCTAssertEqual(try sh([ipTool!, "netns", "add", n]).status, 0)
+        namespaces.append(n)
+    }
+
+    /// Host-side view: links, nat rules, state files.
+    func hostSnapshot() throws -> String {
+        let links = try inNS(host, [ipTool!, "-o", "link", "show"]).stdout
+            .split(separator: "\n").map { ($0.split(separator: ":").dropFirst().first.map(String.init) ?? "").split(separator: "@").first.map(String.init) ?? "" }
+            .sorted().joined(separator: ",")
+        let nat = try inNS(host, ["/usr/sbin/iptables-legacy-save", "-t", "nat"]).stdout
+            .split(separator: "\n").filter { $0.hasPrefix("-A") || $0.hasPrefix(":EZLB") }.joined(separator: "\n")
+        let ipam = try hostEzlb(["ipam", "list", "-o", "json"]).json["allocations"] as? [[String: Any]] ?? []
+        return "links: \(links)\nnat:\n\(nat)\nipam: \(ipam.compactMap { $0["address"] as? String })"
+    }
+
+    func testTwoContainersPingEachOtherAndReachOutsideThroughMasquerade() throws {
+        for n in [host, c1, c2, outside] { try addNS(n) }
+        // The "host" has an uplink to the "outside" and forwards.
+        let up = "ezu\(tag)", down = "ezd\(tag)"
+        XCTAssertEqual(try sh([ipTool!, "-n", host, "link", "add", up, "type", "veth", "peer", "name", down, "netns", outside]).status, 0)
+        for (ns, dev, addr) in [(host, up, "192.168.251.1/24"), (outside, down, "192.168.251.2/24")] {
+            XCTAssertEqual(try sh([ipTool!, "-n", ns, "addr", "add", addr, "dev", dev]).status, 0)
+            XCTAssertEqual(try sh([ipTool!, "-n", ns, "link", "set", dev, "up"]).status, 0)
+            XCTAssertEqual(try sh([ipTool!, "-n", ns, "link", "set", "lo", "up"]).status, 0)
+        }
+        XCTAssertEqual(try inNS(host, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"]).status, 0)
+        let start = try hostSnapshot()
+
+        let cr = try hostEzlb(["bridge", "create", "ezbr", "--subnet", "10.79.0.0/24"])
+        XCTAssertEqual(cr.status, 0, cr.stderr)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezbr", "--subnet", "10.79.0.0/24"]).stdout, "no changes\n")
+        let afterCreate = try hostSnapshot()
+        XCTAssertTrue(afterCreate.contains("-A EZLB-BR-ezbr -s 10.79.0.0/24 -j MASQUERADE"), afterCreate)
+        XCTAssertEqual(afterCreate.components(separatedBy: "-j MASQUERADE").count, 2, "one rule, no duplicate")
+
+        for (ns, owner) in [(c1, "ctr-1"), (c2, "ctr-2")] {
+            let r = try hostEzlb(["bridge", "connect", "ezbr", "--netns", ns, "--owner", owner])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertEqual(try hostEzlb(["bridge", "connect", "ezbr", "--netns", c1, "--owner", "ctr-1", "-o", "json"]).changed, false)
+        let eth0 = try inNS(c1, [ipTool!, "-o", "addr", "show", "dev", "eth0"]).stdout
+        XCTAssertTrue(eth0.contains("10.79.0.2/24"), eth0)
+        XCTAssertTrue(try inNS(c1, [ipTool!, "route"]).stdout.contains("default via 10.79.0.1 dev eth0"))
+        XCTAssertTrue(try inNS(c1, [ipTool!, "link", "show", "lo"]).stdout.contains("UP"))
+
+        // Containers reach each other and the gateway.
+        let ping = ["/usr/bin/ping", "-c", "1", "-W", "2"]
+        XCTAssertEqual(try inNS(c1, ping + ["10.79.0.3"]).status, 0, "c1 -> c2")
+        XCTAssertEqual(try inNS(c2, ping + ["10.79.0.2"]).status, 0, "c2 -> c1")
+        XCTAssertEqual(try inNS(c1, ping + ["10.79.0.1"]).status, 0, "c1 -> gateway")
+
+        // The outside sees the host's uplink address as the source (MASQUERADE).
+        let seen = workDir + "/seen"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ipTool!)
+        server.arguments = ["netns", "exec", outside, "/usr/bin/python3", "-c", """
+        import socket
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("192.168.251.2", 8080)); s.listen(1); s.settimeout(10)
+        c, a = s.accept(); open("\(seen)", "w").write(a[0]); c.close()
+        """]
+        try server.run()
+        usleep(500_000)
+        let client = try inNS(c1, ["/usr/bin/python3", "-c", "import socket; socket.create_connection(('192.168.251.2', 8080), timeout=5).close()"])
+        XCTAssertEqual(client.status, 0, client.stderr)
+        server.waitUntilExit()
+        XCTAssertEqual(try String(contentsOfFile: seen, encoding: .utf8), "192.168.251.1")
+
+        // A namespace that cannot be entered: error, rolled back, nothing left.
+        let before = try hostSnapshot()
+        let bad = try hostEzlb(["bridge", "connect", "ezbr", "--netns", "ezlb-no-such-ns-\(tag)", "--owner", "ctr-9"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("rolled back"), bad.stderr)
+        XCTAssertEqual(try hostSnapshot(), before)
+
+        // Disconnect/reconnect cycles leak nothing.
+        for _ in 0..<3 {
+            XCTAssertEqual(try hostEzlb(["bridge", "disconnect", "ezbr", "--owner", "ctr-1"]).status, 0)
+            XCTAssertEqual(try inNS(c1, [ipTool!, "link", "show", "eth0"]).status, 1, "eth0 gone with its veth")
+            XCTAssertEqual(try hostEzlb(["bridge", "connect", "ezbr", "--netns", c1, "--owner", "ctr-1"]).status, 0)
+        }
+        XCTAssertEqual(try hostSnapshot(), before)
+        XCTAssertEqual(try inNS(c1, ping + ["10.79.0.3"]).status, 0, "reconnected c1 -> c2")
+
+        // Delete refuses while connected; --force cleans link, rule and IPAM.
+        XCTAssertEqual(try hostEzlb(["bridge", "delete", "ezbr"]).status, 1)
+        let del = try hostEzlb(["bridge", "delete", "ezbr", "--force"])
+        XCTAssertEqual(del.status, 0, del.stderr)
+        XCTAssertEqual(try hostSnapshot(), start)
+        _ = afterCreate
+    }
+}
