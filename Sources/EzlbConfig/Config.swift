@@ -111,6 +111,8 @@ public struct EzlbConfiguration: Sendable {
             services.append(s)
         }
         let unread = root.unreadKeys
+        var seenUnused = Set<String>()
+        unused = unused.filter { seenUnused.insert($0).inserted }
         return EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused)
     }
 
@@ -211,10 +213,10 @@ public struct EzlbConfiguration: Sendable {
         if fullNAT && forward != .masq {
             throw c["full_nat"].error("requires forward: masq (FullNAT is NAT plus SNAT)", value: "true")
         }
-        if c.has("full_nat") || c.has("snat_ip") { unused.append(YAMLCursor.join(c.path, "full_nat")) }
+        if c.has("full_nat") || c.has("snat_ip") { unused.append("services[].full_nat") }
 
         let hc = try parseHealthCheck(c["health_check"])
-        if c.has("health_check") { unused.append(YAMLCursor.join(c.path, "health_check")) }
+        if c.has("health_check") { unused.append("services[].health_check") }
 
         // Backends.
         var backends: [BackendConfig] = []

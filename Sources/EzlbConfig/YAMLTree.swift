@@ -3,32 +3,45 @@ import Yams
 
 /// A plain tree of the YAML document. Yams' `Node` compares and hashes through
 /// tag-resolution regexes; converting once keeps lookups O(1) on large configs.
+/// Every mapping key gets a document-wide id, so tracking which keys were read
+/// costs an integer insert rather than a key-path string.
 indirect enum YNode {
     case scalar(String, isNull: Bool)
-    case mapping([(key: String, value: YNode)], index: [String: Int])
+    case mapping(YMap)
     case sequence([YNode])
 
-    init(_ node: Yams.Node) {
+    static func convert(_ node: Yams.Node, nextID: inout Int) -> YNode {
         switch node {
         case .scalar(let s):
-            let isNull = s.style == .plain && (s.string.isEmpty || s.string == "~" || s.string == "null" || s.string == "Null" || s.string == "NULL")
-            self = .scalar(s.string, isNull: isNull)
+            let t = s.string
+            let isNull = s.style == .plain && (t.isEmpty || t == "~" || t == "null" || t == "Null" || t == "NULL")
+            return .scalar(t, isNull: isNull)
         case .mapping(let m):
-            var pairs: [(key: String, value: YNode)] = []
-            var index: [String: Int] = [:]
-            pairs.reserveCapacity(m.count)
+            // This mapping's keys take consecutive ids before any nested mapping does.
+            let map = YMap(firstID: nextID)
+            nextID += m.count
             for (k, v) in m {
                 let key = k.string ?? "\(k)"
-                index[key] = pairs.count
-                pairs.append((key, YNode(v)))
+                map.index[key] = map.keys.count
+                map.keys.append(key)
+                map.values.append(convert(v, nextID: &nextID))
             }
-            self = .mapping(pairs, index: index)
+            return .mapping(map)
         case .sequence(let seq):
-            self = .sequence(seq.map(YNode.init))
+            return .sequence(seq.map { convert($0, nextID: &nextID) })
         case .alias:
-            self = .scalar("<alias>", isNull: false)
+            return .scalar("<alias>", isNull: false)
         }
     }
+}
+
+/// A mapping's keys in document order; key i has id `firstID + i`.
+final class YMap {
+    var keys: [String] = []
+    var values: [YNode] = []
+    var index: [String: Int] = [:]
+    let firstID: Int
+    init(firstID: Int) { self.firstID = firstID }
 }
 
 /// A cursor over the YAML tree that knows its key path, records which
@@ -36,26 +49,28 @@ indirect enum YNode {
 final class YAMLCursor {
     let file: String
     let node: YNode?
-    let path: String
     private let tracker: KeyTracker
+    private let parent: YAMLCursor?
+    private let component: Component
+    /// Id of the mapping key that leads here (nil for the root and list items).
+    private let keyID: Int?
+
+    enum Component { case root, key(String), item(Int) }
 
     final class KeyTracker {
-        /// Mapping key paths that exist in the file.
-        var present: [String] = []
-        /// Key paths some code looked up.
-        var read: Set<String> = []
-        /// Paths whose whole subtree counts as read.
-        var subtrees: Set<String> = []
+        /// Ids of mapping keys some code looked up.
+        var read: Set<Int> = []
+        /// Ids of keys whose whole subtree counts as read.
+        var subtrees: Set<Int> = []
     }
 
-    init(file: String, node: YNode?, path: String = "", tracker: KeyTracker = KeyTracker()) {
+    private init(file: String, node: YNode?, tracker: KeyTracker, parent: YAMLCursor?, component: Component, keyID: Int?) {
         self.file = file
         self.node = node
-        self.path = path
         self.tracker = tracker
-        if case .mapping(let pairs, _)? = node {
-            for (k, _) in pairs { tracker.present.append(Self.join(path, k)) }
-        }
+        self.parent = parent
+        self.component = component
+        self.keyID = keyID
     }
 
     /// Parses a whole config document; its top level must be a mapping (or empty).
@@ -64,11 +79,12 @@ final class YAMLCursor {
         do {
             // The basic resolver tags every scalar as a string: ezlb interprets
             // scalars itself, and skipping tag regexes keeps large configs fast.
-            node = try Yams.compose(yaml: text, Resolver.basic).map(YNode.init)
+            var next = 0
+            node = try Yams.compose(yaml: text, Resolver.basic).map { YNode.convert($0, nextID: &next) }
         } catch {
             throw ConfigError.fromYAML(error, file: file)
         }
-        let root = YAMLCursor(file: file, node: node)
+        let root = YAMLCursor(file: file, node: node, tracker: KeyTracker(), parent: nil, component: .root, keyID: nil)
         if !root.isNull {
             guard case .mapping? = node else { throw root.error("the top level must be a mapping", value: root.kindName) }
         }
@@ -76,6 +92,15 @@ final class YAMLCursor {
     }
 
     static func join(_ base: String, _ key: String) -> String { base.isEmpty ? key : "\(base).\(key)" }
+
+    /// The key path, e.g. `services[2].backends[0].address` (built only when asked for).
+    var path: String {
+        switch component {
+        case .root: return ""
+        case .key(let k): return Self.join(parent?.path ?? "", k)
+        case .item(let i): return "\(parent?.path ?? "")[\(i)]"
+        }
+    }
 
     var isNull: Bool {
         switch node {
@@ -96,18 +121,21 @@ final class YAMLCursor {
 
     /// The child at `key` (absent keys give a null cursor).
     subscript(key: String) -> YAMLCursor {
-        let p = Self.join(path, key)
-        tracker.read.insert(p)
         var child: YNode? = nil
-        if case .mapping(let pairs, let index)? = node, let i = index[key] { child = pairs[i].value }
-        return YAMLCursor(file: file, node: child, path: p, tracker: tracker)
+        var id: Int? = nil
+        if case .mapping(let m)? = node, let i = m.index[key] {
+            child = m.values[i]
+            id = m.firstID + i
+            tracker.read.insert(m.firstID + i)
+        }
+        return YAMLCursor(file: file, node: child, tracker: tracker, parent: self, component: .key(key), keyID: id)
     }
 
     func has(_ key: String) -> Bool { !self[key].isNull }
 
     /// Marks a whole subtree as read (for sections ezlb accepts but does not use).
     func markSubtreeRead() {
-        tracker.subtrees.insert(path)
+        if let id = keyID { tracker.subtrees.insert(id) }
     }
 
     func requireMapping() throws {
@@ -127,7 +155,9 @@ final class YAMLCursor {
     func items() throws -> [YAMLCursor] {
         if isNull { return [] }
         guard case .sequence(let seq)? = node else { throw error("expected a list", value: kindName) }
-        return seq.enumerated().map { i, n in YAMLCursor(file: file, node: n, path: "\(path)[\(i)]", tracker: tracker) }
+        return seq.enumerated().map { i, n in
+            YAMLCursor(file: file, node: n, tracker: tracker, parent: self, component: .item(i), keyID: nil)
+        }
     }
 
     func string() throws -> String? {
@@ -174,16 +204,24 @@ final class YAMLCursor {
 
     /// Key paths present in the file that nothing looked up (nor lie in a subtree marked read).
     var unreadKeys: [String] {
-        tracker.present.filter { p in
-            if tracker.read.contains(p) { return false }
-            // Ancestors end where a key path continues with '.' or '['.
-            var prefix = ""
-            for ch in p {
-                if (ch == "." || ch == "[") && tracker.subtrees.contains(prefix) { return false }
-                prefix.append(ch)
+        var out: [String] = []
+        func walk(_ n: YNode, _ prefix: String) {
+            switch n {
+            case .scalar: return
+            case .sequence(let items):
+                for (i, v) in items.enumerated() { walk(v, "\(prefix)[\(i)]") }
+            case .mapping(let m):
+                for i in m.keys.indices {
+                    let id = m.firstID + i
+                    if tracker.subtrees.contains(id) { continue }
+                    let p = Self.join(prefix, m.keys[i])
+                    if !tracker.read.contains(id) { out.append(p); continue }
+                    walk(m.values[i], p)
+                }
             }
-            return !tracker.subtrees.contains(p)
         }
+        if let n = node { walk(n, path) }
+        return out
     }
 }
 
