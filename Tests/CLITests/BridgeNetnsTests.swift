@@ -18,6 +18,9 @@ final class BridgeNetnsTests: CLITestCase {
         try super.setUpWithError()
         guard getuid() == 0 else { throw XCTSkip("needs root (network namespaces)") }
         guard ipTool != nil else { throw XCTSkip("needs iproute2") }
+        for tool in ["/usr/bin/ping", "/usr/bin/python3", "/usr/sbin/iptables-legacy-save", "/usr/sbin/sysctl"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw XCTSkip("needs \(tool) (iputils-ping, python3, iptables, procps)")
+        }
         tag = String(UUID().uuidString.prefix(6)).lowercased()
     }
 
