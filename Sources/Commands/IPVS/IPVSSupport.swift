@@ -87,7 +87,8 @@ struct IPVSSession {
             default: break
             }
         }
-        if commitError == nil { try writeOwnership(finalOwned) }
+        // The intent already says this when every operation went through (the usual case).
+        if commitError == nil && finalOwned != plan.ownedIntent { try writeOwnership(finalOwned) }
         report.actions = zip(ops, results).map { op, err in
             ActionRecord(text: IPVSFormat.text(op), json: IPVSFormat.json(op), error: err?.description)
         }
