@@ -173,13 +173,13 @@ _ezlb() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    ipvs|help)
+    ipvs|ipam|bridge|snat|doctor|help)
         # Offer subcommand argument completions
         "_ezlb_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'ipvs help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'ipvs ipam bridge snat doctor help' -- "${cur}"))
         ;;
     esac
 }
@@ -292,6 +292,441 @@ _ezlb_ipvs_show() {
 _ezlb_ipvs_cleanup() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_ipam() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __ezlb_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    allocate|release|list)
+        # Offer subcommand argument completions
+        "_ezlb_ipam_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'allocate release list' -- "${cur}"))
+        ;;
+    esac
+}
+
+_ezlb_ipam_allocate() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --round-robin --version -h --help)
+    repeating_options=(--reserve)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner --ip --range-start --range-end)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--subnet')
+        return
+        ;;
+    '--owner')
+        return
+        ;;
+    '--ip')
+        return
+        ;;
+    '--range-start')
+        return
+        ;;
+    '--range-end')
+        return
+        ;;
+    '--reserve')
+        return
+        ;;
+    esac
+}
+
+_ezlb_ipam_release() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --ip --owner)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--subnet')
+        return
+        ;;
+    '--ip')
+        return
+        ;;
+    '--owner')
+        return
+        ;;
+    esac
+}
+
+_ezlb_ipam_list() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--subnet')
+        return
+        ;;
+    '--owner')
+        return
+        ;;
+    esac
+}
+
+_ezlb_bridge() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __ezlb_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    create|delete|connect|disconnect|list)
+        # Offer subcommand argument completions
+        "_ezlb_bridge_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'create delete connect disconnect list' -- "${cur}"))
+        ;;
+    esac
+}
+
+_ezlb_bridge_create() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --no-masquerade --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --mtu)
+    __ezlb_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--subnet')
+        return
+        ;;
+    '--mtu')
+        return
+        ;;
+    esac
+}
+
+_ezlb_bridge_delete() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --force --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_bridge_connect() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output --netns --owner --ifname --ip)
+    __ezlb_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--netns')
+        return
+        ;;
+    '--owner')
+        return
+        ;;
+    '--ifname')
+        return
+        ;;
+    '--ip')
+        return
+        ;;
+    esac
+}
+
+_ezlb_bridge_disconnect() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output --owner)
+    __ezlb_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--owner')
+        return
+        ;;
+    esac
+}
+
+_ezlb_bridge_list() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_snat() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __ezlb_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    sync|show|cleanup)
+        # Offer subcommand argument completions
+        "_ezlb_snat_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'sync show cleanup' -- "${cur}"))
+        ;;
+    esac
+}
+
+_ezlb_snat_sync() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_snat_show() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_snat_cleanup() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_doctor() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --fix --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
