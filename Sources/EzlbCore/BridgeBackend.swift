@@ -86,11 +86,12 @@ public protocol BridgeBackend: AnyObject {
     func setUp(_ name: String) throws
     /// Deletes a host link (a veth takes its peer with it, wherever it is).
     func deleteLink(_ name: String) throws
-    /// Creates a veth pair in the host namespace, host end enslaved to `bridge` and up.
-    func createVeth(host: String, peer: String, bridge: String, mtu: Int) throws
-    /// Moves host link `name` into the namespace, renames it, sets MAC, address, up, lo up and the default route.
-    /// Namespace work runs on a dedicated thread; failure to enter the namespace is an error (kind .netns).
-    func plugIntoNetns(_ name: String, netns: NetnsRef, interface: ContainerInterface) throws
+    /// Creates a veth pair whose host end `host` joins `bridge` (up) and whose other end is
+    /// created directly inside `netns` as `interface.ifname` (with its MAC; no move, no rename),
+    /// then gives it the address, sets it and `lo` up and adds the default route. Namespace work
+    /// runs on a dedicated thread; a namespace that cannot be entered is an error (kind .netns)
+    /// before anything is created. On a later failure the caller deletes `host` (the peer goes with it).
+    func createVeth(host: String, bridge: String, mtu: Int, netns: NetnsRef, interface: ContainerInterface) throws
     /// The interface `ifname` inside the namespace, nil when absent (or the namespace is gone).
     func containerLink(netns: NetnsRef, ifname: String) throws -> LinkInfo?
 }

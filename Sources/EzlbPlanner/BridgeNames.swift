@@ -26,11 +26,6 @@ public enum BridgeNames {
         "ez" + hex(fnv1a("veth\0\(bridge)\0\(owner)"), 12)
     }
 
-    /// Temporary host-side name of the container end before it moves into the namespace.
-    public static func peerVeth(bridge: String, owner: String) -> String {
-        "ep" + hex(fnv1a("peer\0\(bridge)\0\(owner)"), 12)
-    }
-
     /// A locally administered unicast MAC from `seed` (02:xx:xx:xx:xx:xx).
     public static func mac(_ seed: String) -> String {
         let h = fnv1a(seed)

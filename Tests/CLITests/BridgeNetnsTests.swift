@@ -93,7 +93,10 @@ final class BridgeNetnsTests: CLITestCase {
             let r = try hostEzlb(["bridge", "connect", "ezbr", "--netns", ns, "--owner", owner])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
-        XCTAssertEqual(try hostEzlb(["bridge", "connect", "ezbr", "--netns", c1, "--owner", "ctr-1", "-o", "json"]).changed, false)
+        let again = try hostEzlb(["bridge", "connect", "ezbr", "--netns", c1, "--owner", "ctr-1", "-o", "json"])
+        XCTAssertEqual(again.changed, false)
+        let mac = try XCTUnwrap(again.json["mac"] as? String)
+        XCTAssertTrue(try inNS(c1, [ipTool!, "link", "show", "eth0"]).stdout.contains("link/ether \(mac) "), "stable MAC \(mac)")
         let eth0 = try inNS(c1, [ipTool!, "-o", "addr", "show", "dev", "eth0"]).stdout
         XCTAssertTrue(eth0.contains("10.79.0.2/24"), eth0)
         XCTAssertTrue(try inNS(c1, [ipTool!, "route"]).stdout.contains("default via 10.79.0.1 dev eth0"))

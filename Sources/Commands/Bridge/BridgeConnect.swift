@@ -10,7 +10,7 @@ struct BridgeConnect: ParsableCommand {
         abstract: "Connect a network namespace to a bridge: veth, address from IPAM, default route via the gateway.",
         discussion: """
         The veth's host end is named from a hash of bridge and owner (ez + 12 hex digits) and joins the \
-        bridge; the other end moves into the namespace, is renamed to --ifname, gets a stable MAC, the \
+        bridge; the other end is created inside the namespace as --ifname with a stable MAC and gets the \
         address and the default route; lo is set up. Any failure rolls back everything created so far \
         (veth deleted, address released). Connecting the same owner again changes nothing.
         """
@@ -55,7 +55,6 @@ struct BridgeConnect: ParsableCommand {
                 throw EzlbFailure(.failure, "bridge \(name) is missing from the kernel; run 'ezlb bridge create \(name) --subnet \(bridge.subnet)' to restore it")
             }
             let hostVeth = BridgeNames.hostVeth(bridge: name, owner: owner)
-            let peer = BridgeNames.peerVeth(bridge: name, owner: owner)
             let mac = BridgeNames.containerMAC(bridge: name, owner: owner)
 
             // Already connected and still there: nothing to do.
@@ -64,7 +63,8 @@ struct BridgeConnect: ParsableCommand {
                     throw EzlbFailure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
                 }
                 if try l.link(hostVeth) != nil {
-                    report.extra = ["ip": .string(c.ip), "address": .string("\(c.ip)/\(subnet.prefixLength)"), "host_veth": .string(hostVeth), "ifname": .string(ifname)]
+                    report.extra = ["ip": .string(c.ip), "address": .string("\(c.ip)/\(subnet.prefixLength)"), "gateway": .string(bridge.gateway),
+                                    "host_veth": .string(hostVeth), "ifname": .string(ifname), "mac": .string(c.mac)]
                     report.body = "\(c.ip)/\(subnet.prefixLength)"
                     return report
                 }
@@ -98,16 +98,14 @@ struct BridgeConnect: ParsableCommand {
             do {
                 // A leftover from an interrupted run would make the create fail: clear it.
                 if try l.link(hostVeth) != nil { try l.deleteLink(hostVeth) }
-                if try l.link(peer) != nil { try l.deleteLink(peer) }
-                try l.createVeth(host: hostVeth, peer: peer, bridge: name, mtu: bridge.mtu)
                 made = true
-                try l.plugIntoNetns(peer, netns: ns, interface: ContainerInterface(
+                try l.createVeth(host: hostVeth, bridge: name, mtu: bridge.mtu, netns: ns, interface: ContainerInterface(
                     ifname: ifname, mac: mac, address: addr, prefixLength: subnet.prefixLength,
                     gateway: IPAddress(bridge.gateway)!, mtu: bridge.mtu))
                 try s.commitFake()
             } catch let e as LinkError {
                 // Roll back: veth (its peer goes with it), address, record.
-                if made { try? l.deleteLink(hostVeth) }
+                if made, (try? l.link(hostVeth)) != nil { try? l.deleteLink(hostVeth) }
                 try? s.commitFake()
                 var ipamBack = ipamState
                 _ = try? IPAM.release(&ipamBack, subnet: subnet, ip: addr, owner: owner)

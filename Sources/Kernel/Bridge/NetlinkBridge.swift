@@ -201,24 +201,6 @@ public final class NetlinkBridge: BridgeBackend {
         try Self.check(rtnl_link_delete(sock, l), op)
     }
 
-    public func createVeth(host: String, peer: String, bridge: String, mtu: Int) throws {
-        let op = "create veth \(host)/\(peer) on \(bridge)"
-        guard let b = try Self.getLink(sock, bridge, op) else { throw LinkError(.notFound, operation: op, detail: "no such device \(bridge)") }
-        let bidx = rtnl_link_get_ifindex(b)
-        rtnl_link_put(b)
-        guard let l = rtnl_link_veth_alloc() else { throw LinkError(.other, operation: op, detail: "out of memory") }
-        defer { rtnl_link_put(l) }
-        let p = rtnl_link_veth_get_peer(l)!
-        defer { rtnl_link_put(p) }
-        rtnl_link_set_name(l, host)
-        rtnl_link_set_mtu(l, UInt32(mtu))
-        rtnl_link_set_master(l, bidx)
-        rtnl_link_set_flags(l, UInt32(IFF_UP))
-        rtnl_link_set_name(p, peer)
-        rtnl_link_set_mtu(p, UInt32(mtu))
-        try Self.check(rtnl_link_add(sock, l, NLM_F_CREATE | NLM_F_EXCL), op)
-    }
-
     /// Opens a netlink socket inside the namespace at `path`, on a dedicated thread that
     /// enters it with setns and exits right after. The socket stays bound to that namespace.
     static func socket(in netns: NetnsRef) throws -> OpaquePointer {
@@ -251,27 +233,40 @@ public final class NetlinkBridge: BridgeBackend {
         }
     }
 
-    public func plugIntoNetns(_ name: String, netns: NetnsRef, interface c: ContainerInterface) throws {
-        // Open the namespace first: if it cannot be entered, nothing moves.
+    public func createVeth(host: String, bridge: String, mtu: Int, netns: NetnsRef, interface c: ContainerInterface) throws {
+        // Enter the namespace first: if that fails, nothing is created.
         let ns = try Self.socket(in: netns)
         defer { nl_socket_free(ns) }
         let fd = open(netns.path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LinkError(.netns, operation: "open network namespace \(netns)", detail: String(cString: strerror(errno))) }
         defer { close(fd) }
-        try Self.change(sock, name, "move \(name) into \(netns)") { rtnl_link_set_ns_fd($0, fd) }
+        let op = "create veth \(host) on \(bridge) with \(c.ifname) in \(netns)"
+        guard let b = try Self.getLink(sock, bridge, op) else { throw LinkError(.notFound, operation: op, detail: "no such device \(bridge)") }
+        let bidx = rtnl_link_get_ifindex(b)
+        rtnl_link_put(b)
+        guard let l = rtnl_link_veth_alloc() else { throw LinkError(.other, operation: op, detail: "out of memory") }
+        defer { rtnl_link_put(l) }
+        let p = rtnl_link_veth_get_peer(l)!
+        defer { rtnl_link_put(p) }
+        rtnl_link_set_name(l, host)
+        rtnl_link_set_mtu(l, UInt32(mtu))
+        rtnl_link_set_master(l, bidx)
+        rtnl_link_set_flags(l, UInt32(IFF_UP))
+        // The container end is born in its namespace, already named and with its MAC
+        // (one request; no move between namespaces, which costs an RCU grace period).
+        rtnl_link_set_name(p, c.ifname)
+        rtnl_link_set_mtu(p, UInt32(mtu))
+        let mac = try Self.parseAddr(c.mac, family: Int32(AF_LLC), op)
+        defer { nl_addr_put(mac) }
+        rtnl_link_set_addr(p, mac)
+        rtnl_link_set_ns_fd(p, fd)
+        try Self.check(rtnl_link_add(sock, l, NLM_F_CREATE | NLM_F_EXCL), op)
 
         // Inside the namespace, through its socket.
-        let where_ = "in \(netns)"
-        try Self.change(ns, name, "rename \(name) to \(c.ifname) \(where_)") { ch in
-            rtnl_link_set_name(ch, c.ifname)
-            let a = try Self.parseAddr(c.mac, family: Int32(AF_LLC), "set MAC of \(c.ifname) \(where_)")
-            rtnl_link_set_addr(ch, a)
-            nl_addr_put(a)
-        }
         try Self.addAddress(ns, link: c.ifname, address: c.address, prefixLength: c.prefixLength)
         try Self.setUp(ns, c.ifname)
         try Self.setUp(ns, "lo")
-        try Self.addDefaultRoute(ns, via: c.gateway, dev: c.ifname, where_)
+        try Self.addDefaultRoute(ns, via: c.gateway, dev: c.ifname, "in \(netns)")
     }
 
     static func addDefaultRoute(_ sock: OpaquePointer, via gw: IPAddress, dev: String, _ where_: String) throws {

@@ -111,31 +111,18 @@ public final class FakeBridge: BridgeBackend {
         net = n
     }
 
-    public func createVeth(host: String, peer: String, bridge: String, mtu: Int) throws {
-        let op = "create veth \(host)/\(peer)"
-        for n in [host, peer] where index(n) != nil { throw LinkError(.exists, operation: op, detail: "\(n): File exists") }
-        _ = try need(bridge, op)
-        net.links.append(.init(info: LinkInfo(name: host, kind: "veth", mac: BridgeFakeMAC.next(host), mtu: mtu, up: true, master: bridge), peer: peer))
-        net.links.append(.init(info: LinkInfo(name: peer, kind: "veth", mac: BridgeFakeMAC.next(peer), mtu: mtu), peer: host))
-    }
-
-    public func plugIntoNetns(_ name: String, netns: NetnsRef, interface c: ContainerInterface) throws {
-        let op = "move \(name) into \(netns)"
+    public func createVeth(host: String, bridge: String, mtu: Int, netns: NetnsRef, interface c: ContainerInterface) throws {
         guard net.namespaces.contains(netns.path) else {
             throw LinkError(.netns, operation: "enter network namespace \(netns)", detail: "No such file or directory")
         }
-        let i = try need(name, op)
-        if index(c.ifname, netns: netns.path) != nil {
-            throw LinkError(.exists, operation: "rename \(name) to \(c.ifname) in \(netns)", detail: "File exists")
-        }
+        let op = "create veth \(host) on \(bridge) with \(c.ifname) in \(netns)"
+        if index(host) != nil { throw LinkError(.exists, operation: op, detail: "\(host): File exists") }
+        if index(c.ifname, netns: netns.path) != nil { throw LinkError(.exists, operation: op, detail: "\(c.ifname): File exists") }
+        _ = try need(bridge, op)
         var n = net
-        n.links[i].netns = netns.path
-        n.links[i].info.name = c.ifname
-        n.links[i].info.mac = c.mac
-        n.links[i].info.addresses = ["\(c.address)/\(c.prefixLength)"]
-        n.links[i].info.up = true
-        // The host end's peer pointer follows the rename.
-        for j in n.links.indices where n.links[j].peer == name && n.links[j].netns == nil { n.links[j].peer = c.ifname }
+        n.links.append(.init(info: LinkInfo(name: host, kind: "veth", mac: BridgeFakeMAC.next(host), mtu: mtu, up: true, master: bridge), peer: c.ifname))
+        n.links.append(.init(info: LinkInfo(name: c.ifname, kind: "veth", mac: c.mac, mtu: mtu, up: true,
+                                            addresses: ["\(c.address)/\(c.prefixLength)"]), netns: netns.path, peer: host))
         if let lo = n.links.firstIndex(where: { $0.info.name == "lo" && $0.netns == netns.path }) { n.links[lo].info.up = true }
         n.routes.append(.init(netns: netns.path, destination: "default", gateway: c.gateway.description, device: c.ifname))
         net = n
