@@ -20,13 +20,26 @@ public enum IPFamily: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// An IPv4 or IPv6 address held as bytes, so that every spelling of the same
-/// address compares equal (`2001:DB8::1` == `2001:db8::1`) and prints in one
-/// canonical form (RFC 5952 via inet_ntop).
+/// An IPv4 or IPv6 address held as two 64-bit words (no heap storage), so
+/// that every spelling of the same address compares equal (`2001:DB8::1` ==
+/// `2001:db8::1`), hashing and copying are cheap on tables of tens of
+/// thousands of addresses, and it prints in one canonical form (RFC 5952 via
+/// inet_ntop).
 public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     public let family: IPFamily
+    /// The address bytes in network order, left-aligned: IPv4 uses the top 32 bits of `hi`.
+    private let hi: UInt64
+    private let lo: UInt64
+
     /// 4 bytes for IPv4, 16 for IPv6, network order.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: family == .ipv4 ? 4 : 16)
+        for i in 0..<out.count {
+            let word = i < 8 ? hi : lo
+            out[i] = UInt8(truncatingIfNeeded: word >> (8 * (7 - UInt64(i % 8))))
+        }
+        return out
+    }
 
     public init?(bytes: [UInt8]) {
         switch bytes.count {
@@ -34,26 +47,33 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         case 16: family = .ipv6
         default: return nil
         }
-        self.bytes = bytes
+        var h: UInt64 = 0, l: UInt64 = 0
+        for (i, b) in bytes.enumerated() {
+            if i < 8 { h |= UInt64(b) << (8 * (7 - UInt64(i))) } else { l |= UInt64(b) << (8 * (15 - UInt64(i))) }
+        }
+        hi = h
+        lo = l
     }
 
     /// Parses a literal IPv4 or IPv6 address (no brackets, no port, no zone).
     public init?(_ text: String) {
         if text.isEmpty || text.count > 45 { return nil }
-        var v4 = in_addr()
         if text.contains(".") && !text.contains(":") {
+            var v4 = in_addr()
             guard inet_pton(AF_INET, text, &v4) == 1 else { return nil }
-            family = .ipv4
-            bytes = withUnsafeBytes(of: &v4) { Array($0) }
+            self.init(bytes: withUnsafeBytes(of: &v4) { Array($0) })
             return
         }
         var v6 = in6_addr()
         guard text.contains(":"), inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        family = .ipv6
-        bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        self.init(bytes: withUnsafeBytes(of: &v6) { Array($0) })
     }
 
     public var description: String {
+        if family == .ipv4 {
+            let v = hi >> 32
+            return "\(v >> 24 & 0xff).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
+        }
         var buf = [CChar](repeating: 0, count: 64)
         let ok: Bool = bytes.withUnsafeBytes { raw in
             inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, raw.baseAddress, &buf, socklen_t(buf.count)) != nil
@@ -70,7 +90,7 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
         if lhs.family != rhs.family { return lhs.family == .ipv4 }
-        return lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+        return lhs.hi != rhs.hi ? lhs.hi < rhs.hi : lhs.lo < rhs.lo
     }
 
     public init(from decoder: Decoder) throws {
