@@ -124,7 +124,9 @@ enum Runner {
             report.errors = [e.description]
             status = .failure
         }
+        var clock = PhaseClock(log: log)
         emit(report, format: opts.output)
+        clock.lap("write result")
         if status != .success { throw ExitCode(status.rawValue) }
     }
 
@@ -161,5 +163,25 @@ struct Progress {
     func finish() {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Logs how long each phase of a command took, at debug level (`-vv`).
+struct PhaseClock {
+    private let clock = ContinuousClock()
+    private var last: ContinuousClock.Instant
+    private let log: Logger
+
+    init(log: Logger) {
+        self.log = log
+        last = clock.now
+    }
+
+    mutating func lap(_ phase: String) {
+        let now = clock.now
+        let d = now - last
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        log.debug("\(phase): \(Int(ms.rounded())) ms")
+        last = now
     }
 }

@@ -26,20 +26,26 @@ struct IPVSApply: ParsableCommand {
 
     static func reconcile(_ options: CommonOptions, adopt: Bool, log: Logger, command: String) throws -> CommandReport {
         var report = CommandReport(command: command, dryRun: options.dryRun)
+        var clock = PhaseClock(log: log)
         let s = IPVSSession(options, log: log)
         let cfg = try s.loadConfig(into: &report)
+        clock.lap("load config")
         let lock = try s.dir.lock("ipvs", timeoutSeconds: options.lockTimeout)
         defer { withExtendedLifetime(lock) {} }
         let owned = try s.readOwnership(adopt: adopt, report: &report)
+        clock.lap("lock and read ownership")
         let backend = try s.openBackend()
         let actual = try backend.dump()
+        clock.lap("dump kernel")
         let desired = cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }
         let plan = IPVSPlanner.plan(desired: desired, actual: actual, owned: owned, adopt: adopt)
+        clock.lap("plan")
         for c in plan.conflicts {
             report.errors.append("service \(c.state.key) (\(c.name)) exists in the kernel but was not created by ezlb; left alone (use --adopt to take it over)")
         }
         for k in plan.adopted { log.notice("adopting service \(k)") }
         try s.execute(plan, backend: backend, owned: owned, report: &report)
+        clock.lap("apply and record state")
         s.summarize(&report, verb: "applied")
         return report
     }
