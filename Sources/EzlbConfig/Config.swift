@@ -65,6 +65,11 @@ public struct EzlbConfiguration: Sendable {
 
     /// Reads and validates `path`. Every problem is a `ConfigError`.
     public static func load(path: String) throws -> EzlbConfiguration {
+        try parse(readText(path: path), file: path)
+    }
+
+    /// The config file's text, or a one-line `ConfigError` saying why it cannot be read.
+    public static func readText(path: String) throws -> String {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -79,7 +84,7 @@ public struct EzlbConfiguration: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
         }
-        return try parse(text, file: path)
+        return text
     }
 
     public static func parse(_ text: String, file: String) throws -> EzlbConfiguration {
@@ -93,6 +98,10 @@ public struct EzlbConfiguration: Sendable {
         let ipamSection = root["ipam"]
         ipamSection.markSubtreeRead()
         if !ipamSection.isNull { unused.append("ipam") }
+        // The ipsec section belongs to `ezlb xfrm` (IPsecConfig).
+        let ipsecSection = root["ipsec"]
+        ipsecSection.markSubtreeRead()
+        if !ipsecSection.isNull { unused.append("ipsec") }
 
         var services: [ServiceConfig] = []
         var names: [String: Int] = [:]

@@ -109,23 +109,8 @@ public struct StateDirectory: Sendable {
     public func read<T: Codable>(_ type: T.Type, from name: String, kind: String, schema: Int,
                                  recovery: String) throws -> T? {
         let p = file(name)
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw StateError.io(path: p, operation: "open", errno: errno)
-        }
-        defer { close(fd) }
-        var data = Data()
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StateError.io(path: p, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
+        guard let bytes = try readRaw(name) else { return nil }
+        let data = Data(bytes)
         if data.isEmpty {
             throw StateError.corrupted(path: p, detail: "empty file", recovery: recovery)
         }
@@ -155,6 +140,35 @@ public struct StateDirectory: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try enc.encode(Envelope(schema: schema, kind: kind, data: value))
+        try writeRaw([UInt8](data), to: name)
+    }
+
+    /// The whole file `name` as bytes; nil when it does not exist.
+    public func readRaw(_ name: String) throws -> [UInt8]? {
+        let p = file(name)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StateError.io(path: p, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StateError.io(path: p, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buf[0..<n])
+        }
+        return data
+    }
+
+    /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory.
+    public func writeRaw(_ bytes: [UInt8], to name: String) throws {
+        try ensureExists()
         let final = file(name)
         let tmp = file(".\(name).tmp.\(getpid())")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -166,7 +180,7 @@ public struct StateDirectory: Sendable {
         do {
             defer { close(fd) }
             var off = 0
-            try data.withUnsafeBytes { raw in
+            try bytes.withUnsafeBytes { raw in
                 while off < raw.count {
                     let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
                     if n < 0 {

@@ -227,3 +227,44 @@ final class IPVSCLITests: CLITestCase {
         XCTAssertEqual(last.status, 0)
     }
 }
+
+final class ConfigCacheCLITests: CLITestCase {
+    func testUnchangedConfigIsNotParsedAgainAndEditsAreSeen() throws {
+        let cfg = writeConfig(baseConfig)
+        let first = try ezlb(["ipvs", "apply", "-c", cfg, "-vv"])
+        XCTAssertEqual(first.status, 0)
+        XCTAssertFalse(first.stderr.contains("config unchanged"), first.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/ipvs-config.cache"))
+
+        let second = try ezlb(["ipvs", "apply", "-c", cfg, "-vv", "-o", "json"])
+        XCTAssertTrue(second.stderr.contains("config unchanged since it was last validated"), second.stderr)
+        XCTAssertEqual(second.changed, false)
+
+        // An edit (same size even) is seen at once.
+        try baseConfig.replacingOccurrences(of: "weight: 3", with: "weight: 4")
+            .write(toFile: cfg, atomically: false, encoding: .utf8)
+        let third = try ezlb(["ipvs", "apply", "-c", cfg, "-vv", "-o", "json"])
+        XCTAssertFalse(third.stderr.contains("config unchanged"), third.stderr)
+        XCTAssertEqual(third.actionTexts, ["~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 4"])
+
+        // A corrupted cache is just a miss.
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: stateDir + "/ipvs-config.cache"))
+        let fourth = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(fourth.status, 0)
+        XCTAssertEqual(fourth.changed, false)
+    }
+
+    func testUnknownKeyWarningsSurviveTheCache() throws {
+        let cfg = writeConfig(baseConfig + "\nextra_key: 1\n")
+        for _ in 0..<2 {
+            let r = try ezlb(["ipvs", "apply", "-c", cfg])
+            XCTAssertTrue(r.stderr.contains("extra_key: unknown key, ignored"), r.stderr)
+        }
+    }
+
+    func testDryRunWritesNoCache() throws {
+        let cfg = writeConfig(baseConfig)
+        XCTAssertEqual(try ezlb(["ipvs", "plan", "-c", cfg]).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stateDir + "/ipvs-config.cache"))
+    }
+}

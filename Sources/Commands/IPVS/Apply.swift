@@ -28,7 +28,7 @@ struct IPVSApply: ParsableCommand {
         var report = CommandReport(command: command, dryRun: options.dryRun)
         var clock = PhaseClock(log: log)
         let s = IPVSSession(options, log: log)
-        let cfg = try s.loadConfig(into: &report)
+        let desired = try s.loadDesired(into: &report)
         clock.lap("load config")
         let lock = try s.dir.lock("ipvs", timeoutSeconds: options.lockTimeout)
         defer { withExtendedLifetime(lock) {} }
@@ -37,7 +37,6 @@ struct IPVSApply: ParsableCommand {
         let backend = try s.openBackend()
         let actual = try backend.dump()
         clock.lap("dump kernel")
-        let desired = cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }
         let plan = IPVSPlanner.plan(desired: desired, actual: actual, owned: owned, adopt: adopt)
         clock.lap("plan")
         for c in plan.conflicts {

@@ -5,6 +5,9 @@ import EzlbState
 import Foundation
 import Kernel
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The wiring every `ipvs` subcommand shares: config → ownership → backend → planner → report.
 struct IPVSSession {
@@ -18,11 +21,36 @@ struct IPVSSession {
         dir = StateDirectory(path: opts.stateDir)
     }
 
-    func loadConfig(into report: inout CommandReport) throws -> EzlbConfiguration {
+    /// The desired IPVS table from the config. An unchanged config file (same
+    /// inode, size, mtime and ctime, same ezlb binary) is not parsed again: its
+    /// validated table is kept in `<state-dir>/ipvs-config.cache`. The cache
+    /// only memoizes the config; the kernel is still read on every run.
+    func loadDesired(into report: inout CommandReport) throws -> [NamedService] {
+        let tag = ConfigCacheTag(configPath: opts.config)
+        if let tag, let raw = try? dir.readRaw(Self.cacheName), let t = IPVSTableCodec.decode(raw, tag: tag.bytes) {
+            log.debug("config unchanged since it was last validated: using \(Self.cacheName)")
+            apply(notes: t.notes, into: &report)
+            return t.services.map { NamedService(name: $0.name, state: $0.state) }
+        }
         let cfg = try EzlbConfiguration.load(path: opts.config)
-        for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
-        for k in cfg.unusedKeys { log.info("\(cfg.file): \(k): accepted, not used by ipvs") }
-        return cfg
+        let notes = cfg.unknownKeys.map { "W\(cfg.file): \($0): unknown key, ignored" }
+            + cfg.unusedKeys.map { "I\(cfg.file): \($0): accepted, not used by ipvs" }
+        apply(notes: notes, into: &report)
+        let desired = cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }
+        if let tag, tag.isSettled, !opts.dryRun {
+            let table = IPVSTableCodec.Table(services: desired.map { ($0.name, $0.state) }, notes: notes)
+            do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName) }
+            catch { log.debug("not caching the validated config: \(error)") }
+        }
+        return desired
+    }
+
+    static let cacheName = "ipvs-config.cache"
+
+    private func apply(notes: [String], into report: inout CommandReport) {
+        for n in notes {
+            if n.hasPrefix("W") { report.warnings.append(String(n.dropFirst())) } else { log.info("\(n.dropFirst())") }
+        }
     }
 
     /// Reads ownership; with `adopt`, a corrupted file is set aside and ownership rebuilt.
@@ -109,5 +137,32 @@ struct IPVSSession {
             if failed > 0 { s += ", \(failed) failed" }
             report.summary = s
         }
+    }
+}
+
+/// What identifies one version of the config file and of the ezlb binary that
+/// validated it. ctime changes on every write and cannot be set by tools like
+/// `touch`, so an edited file never matches an old tag.
+struct ConfigCacheTag {
+    let bytes: [UInt8]
+    /// False while a coarse (whole-second) ctime could still hide an edit made
+    /// in the same second; such a version is not cached yet.
+    let isSettled: Bool
+
+    init?(configPath: String) {
+        var st = stat()
+        var exe = stat()
+        guard stat(configPath, &st) == 0, stat("/proc/self/exe", &exe) == 0 else { return nil }
+        var w: [UInt8] = Array("\(configPath)\u{0}\(Ezlb.version)\u{0}".utf8)
+        for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(bitPattern: Int64(st.st_size)),
+                  UInt64(bitPattern: Int64(st.st_mtim.tv_sec)), UInt64(bitPattern: Int64(st.st_mtim.tv_nsec)),
+                  UInt64(bitPattern: Int64(st.st_ctim.tv_sec)), UInt64(bitPattern: Int64(st.st_ctim.tv_nsec)),
+                  UInt64(exe.st_ino), UInt64(bitPattern: Int64(exe.st_size)),
+                  UInt64(bitPattern: Int64(exe.st_mtim.tv_sec)), UInt64(bitPattern: Int64(exe.st_mtim.tv_nsec))] {
+            withUnsafeBytes(of: v.bigEndian) { w += $0 }
+        }
+        bytes = w
+        let age = Int64(time(nil)) - Int64(st.st_ctim.tv_sec)
+        isSettled = st.st_ctim.tv_nsec != 0 || age >= 2
     }
 }

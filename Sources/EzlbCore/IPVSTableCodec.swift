@@ -1,0 +1,157 @@
+/// A compact binary form of a desired IPVS table (service names, services,
+/// destinations) for the config cache: decoding it costs a fraction of
+/// re-parsing and re-validating a large YAML file. Any malformed or
+/// foreign input decodes to nil, which callers treat as a cache miss.
+public enum IPVSTableCodec {
+    static let magic: [UInt8] = Array("EZLBIPVS".utf8)
+    static let formatVersion: UInt32 = 1
+
+    public struct Table: Equatable, Sendable {
+        public var services: [(name: String, state: IPVSServiceState)]
+        public var notes: [String]
+
+        public init(services: [(name: String, state: IPVSServiceState)], notes: [String]) {
+            self.services = services
+            self.notes = notes
+        }
+
+        public static func == (a: Table, b: Table) -> Bool {
+            a.notes == b.notes && a.services.count == b.services.count
+                && zip(a.services, b.services).allSatisfy { $0.name == $1.name && $0.state == $1.state }
+        }
+    }
+
+    /// `tag` identifies what the table was derived from (e.g. a config digest
+    /// and the ezlb version); decoding with another tag is a miss.
+    public static func encode(_ t: Table, tag: [UInt8]) -> [UInt8] {
+        var w = Writer()
+        w.bytes(magic)
+        w.u32(formatVersion)
+        w.blob(tag)
+        w.u32(UInt32(t.notes.count))
+        for n in t.notes { w.string(n) }
+        w.u32(UInt32(t.services.count))
+        for (name, st) in t.services {
+            w.string(name)
+            let s = st.service
+            switch s.key {
+            case .inet(let p, let e):
+                w.u8(0)
+                w.u8(UInt8(p.number))
+                w.address(e.address)
+                w.u16(e.port)
+            case .fwmark(let m, let f):
+                w.u8(1)
+                w.u32(m)
+                w.u8(f == .ipv4 ? 4 : 6)
+            }
+            w.string(s.scheduler)
+            w.u32(s.flags)
+            w.u32(s.timeout)
+            w.u32(s.netmask)
+            w.u32(UInt32(st.destinations.count))
+            for d in st.destinations {
+                w.address(d.endpoint.address)
+                w.u16(d.endpoint.port)
+                w.u32(d.weight)
+                w.u8(UInt8(d.forward.connFlags))
+                w.u32(d.upperThreshold)
+                w.u32(d.lowerThreshold)
+            }
+        }
+        return w.out
+    }
+
+    public static func decode(_ data: [UInt8], tag: [UInt8]) -> Table? {
+        var r = Reader(data: data)
+        guard r.bytes(magic.count) == magic, r.u32() == formatVersion, r.blob() == tag,
+              let noteCount = r.u32(), noteCount < 1 << 20 else { return nil }
+        var notes: [String] = []
+        for _ in 0..<noteCount {
+            guard let n = r.string() else { return nil }
+            notes.append(n)
+        }
+        guard let count = r.u32(), count < 1 << 24 else { return nil }
+        var services: [(name: String, state: IPVSServiceState)] = []
+        services.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let name = r.string(), let kind = r.u8() else { return nil }
+            let key: ServiceKey
+            switch kind {
+            case 0:
+                guard let pn = r.u8(), let proto = IPVSProtocol(number: UInt16(pn)), let a = r.address(), let port = r.u16() else { return nil }
+                key = .inet(proto, Endpoint(address: a, port: port))
+            case 1:
+                guard let m = r.u32(), let f = r.u8(), f == 4 || f == 6 else { return nil }
+                key = .fwmark(m, f == 4 ? .ipv4 : .ipv6)
+            default:
+                return nil
+            }
+            guard let sched = r.string(), let flags = r.u32(), let timeout = r.u32(), let netmask = r.u32(),
+                  let dc = r.u32(), dc < 1 << 24 else { return nil }
+            var dests: [RealServer] = []
+            dests.reserveCapacity(Int(dc))
+            for _ in 0..<dc {
+                guard let a = r.address(), let port = r.u16(), let weight = r.u32(), let fw = r.u8(),
+                      let forward = ForwardMethod(connFlags: UInt32(fw)), let up = r.u32(), let lo = r.u32() else { return nil }
+                dests.append(RealServer(endpoint: Endpoint(address: a, port: port), weight: weight, forward: forward,
+                                        upperThreshold: up, lowerThreshold: lo))
+            }
+            let svc = VirtualService(key: key, scheduler: sched, flags: flags, timeout: timeout, netmask: netmask)
+            services.append((name, IPVSServiceState(service: svc, destinations: dests)))
+        }
+        guard r.atEnd else { return nil }
+        return Table(services: services, notes: notes)
+    }
+
+    struct Writer {
+        var out: [UInt8] = []
+        mutating func u8(_ v: UInt8) { out.append(v) }
+        mutating func u16(_ v: UInt16) { out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)) }
+        mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
+        mutating func bytes(_ b: [UInt8]) { out += b }
+        mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); out += b }
+        mutating func string(_ s: String) { blob(Array(s.utf8)) }
+        mutating func address(_ a: IPAddress) { blob(a.bytes) }
+    }
+
+    struct Reader {
+        let data: [UInt8]
+        var pos = 0
+        var atEnd: Bool { pos == data.count }
+        mutating func bytes(_ n: Int) -> [UInt8]? {
+            guard n >= 0, pos + n <= data.count else { return nil }
+            defer { pos += n }
+            return Array(data[pos..<pos + n])
+        }
+        mutating func u8() -> UInt8? {
+            guard pos < data.count else { return nil }
+            defer { pos += 1 }
+            return data[pos]
+        }
+        mutating func u16() -> UInt16? {
+            guard pos + 2 <= data.count else { return nil }
+            defer { pos += 2 }
+            return UInt16(data[pos]) << 8 | UInt16(data[pos + 1])
+        }
+        mutating func u32() -> UInt32? {
+            guard pos + 4 <= data.count else { return nil }
+            defer { pos += 4 }
+            var v: UInt32 = 0
+            for i in 0..<4 { v = v << 8 | UInt32(data[pos + i]) }
+            return v
+        }
+        mutating func blob() -> [UInt8]? {
+            guard let n = u32() else { return nil }
+            return bytes(Int(n))
+        }
+        mutating func string() -> String? {
+            guard let b = blob() else { return nil }
+            return String(validating: b, as: UTF8.self)
+        }
+        mutating func address() -> IPAddress? {
+            guard let b = blob() else { return nil }
+            return IPAddress(bytes: b)
+        }
+    }
+}
