@@ -62,13 +62,17 @@ struct BridgeConnect: ParsableCommand {
                 if c.netns != ns.path || c.ifname != ifname || (want != nil && IPAddress(c.ip) != want) {
                     throw EzlbFailure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
                 }
-                if try l.link(hostVeth) != nil {
+                // Complete means: host end on the bridge and up, container end up with its address
+                // (a run killed half-way leaves less; then it is redone).
+                let cidr = "\(c.ip)/\(subnet.prefixLength)"
+                if let h = try l.link(hostVeth), h.master == name, h.up,
+                   let inner = try l.containerLink(netns: ns, ifname: ifname), inner.up, inner.addresses.contains(cidr) {
                     report.extra = ["ip": .string(c.ip), "address": .string("\(c.ip)/\(subnet.prefixLength)"), "gateway": .string(bridge.gateway),
                                     "host_veth": .string(hostVeth), "ifname": .string(ifname), "mac": .string(c.mac)]
                     report.body = "\(c.ip)/\(subnet.prefixLength)"
                     return report
                 }
-                log.notice("veth \(hostVeth) of '\(owner)' is gone; connecting again")
+                log.notice("connection of '\(owner)' (veth \(hostVeth)) is incomplete or gone; connecting again")
             }
 
             var ipamState = try s.ipam.read()
