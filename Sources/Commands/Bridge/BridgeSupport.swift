@@ -71,13 +71,14 @@ final class BridgeSession {
 
     static func failure(_ e: LinkError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
 
-    /// The nat chain of a bridge (IPv4: also keeps multicast unmasqueraded), CNI-bridge style:
+    /// The nat chain of a bridge (multicast is never masqueraded), CNI-bridge style:
     /// traffic from the subnet to the subnet stays, everything else from the subnet is masqueraded.
     static func natChain(_ b: BridgeState.Bridge) -> ManagedChain? {
         guard b.masquerade, case .success(let s) = IPSubnet.parse(b.subnet) else { return nil }
         let src = XTPrefix(s.networkAddress, length: s.prefixLength)
         var rules = [XTRule(source: src, destination: src, target: .return)]
-        if s.family == .ipv4 { rules.append(XTRule(source: src, destination: XTPrefix(IPAddress("224.0.0.0")!, length: 4), target: .return)) }
+        let multicast = s.family == .ipv4 ? XTPrefix(IPAddress("224.0.0.0")!, length: 4) : XTPrefix(IPAddress("ff00::")!, length: 8)
+        rules.append(XTRule(source: src, destination: multicast, target: .return))
         rules.append(XTRule(source: src, target: .masquerade))
         return ManagedChain(ref: XTTableRef(s.family, .nat), name: BridgeNames.natChain(b.name), hook: "POSTROUTING",
                             position: .append, rules: rules)
