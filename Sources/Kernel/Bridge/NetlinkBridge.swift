@@ -18,6 +18,12 @@ public final class NetlinkBridge: BridgeBackend {
         sock = try Self.openSocket(operation: "open rtnetlink socket")
     }
 
+    /// Treats the namespace at `netns` as the host (its socket is opened by a setns thread);
+    /// for managing bridges of another namespace, and for tests that never touch the real host.
+    public init(netns: NetnsRef) throws {
+        sock = try Self.socket(in: netns)
+    }
+
     deinit { nl_socket_free(sock) }
 
     static func openSocket(operation: String) throws -> OpaquePointer {
