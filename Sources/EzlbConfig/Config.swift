@@ -1,6 +1,5 @@
 import EzlbCore
 import Foundation
-import Yams
 
 /// Health-check settings (upstream ezlb's keys). Validated now; probing uses them.
 public struct HealthCheckConfig: Equatable, Sendable {

@@ -1,6 +1,5 @@
 import EzlbIPAM
 import Foundation
-import Yams
 
 /// The `ipam:` section of the config file (optional; only `ezlb ipam` and `ezlb bridge` read it).
 ///

@@ -1,38 +1,13 @@
 import Foundation
-import Yams
 
-/// A plain tree of the YAML document. Yams' `Node` compares and hashes through
-/// tag-resolution regexes; converting once keeps lookups O(1) on large configs.
-/// Every mapping key gets a document-wide id, so tracking which keys were read
-/// costs an integer insert rather than a key-path string.
+/// A plain tree of the YAML document, built from libyaml's events
+/// (`YAMLEvents`); lookups are O(1). Every mapping key gets a document-wide
+/// id, so tracking which keys were read costs an integer insert rather than a
+/// key-path string.
 indirect enum YNode {
     case scalar(String, isNull: Bool)
     case mapping(YMap)
     case sequence([YNode])
-
-    static func convert(_ node: Yams.Node, nextID: inout Int) -> YNode {
-        switch node {
-        case .scalar(let s):
-            let t = s.string
-            let isNull = s.style == .plain && (t.isEmpty || t == "~" || t == "null" || t == "Null" || t == "NULL")
-            return .scalar(t, isNull: isNull)
-        case .mapping(let m):
-            // This mapping's keys take consecutive ids before any nested mapping does.
-            let map = YMap(firstID: nextID)
-            nextID += m.count
-            for (k, v) in m {
-                let key = k.string ?? "\(k)"
-                map.index[key] = map.keys.count
-                map.keys.append(key)
-                map.values.append(convert(v, nextID: &nextID))
-            }
-            return .mapping(map)
-        case .sequence(let seq):
-            return .sequence(seq.map { convert($0, nextID: &nextID) })
-        case .alias:
-            return .scalar("<alias>", isNull: false)
-        }
-    }
 }
 
 /// A mapping's keys in document order; key i has id `firstID + i`.
@@ -40,7 +15,7 @@ final class YMap {
     var keys: [String] = []
     var values: [YNode] = []
     var index: [String: Int] = [:]
-    let firstID: Int
+    var firstID: Int
     init(firstID: Int) { self.firstID = firstID }
 }
 
@@ -77,12 +52,10 @@ final class YAMLCursor {
     static func document(_ text: String, file: String) throws -> YAMLCursor {
         let node: YNode?
         do {
-            // The basic resolver tags every scalar as a string: ezlb interprets
-            // scalars itself, and skipping tag regexes keeps large configs fast.
             var next = 0
-            node = try Yams.compose(yaml: text, Resolver.basic).map { YNode.convert($0, nextID: &next) }
-        } catch {
-            throw ConfigError.fromYAML(error, file: file)
+            node = try YAMLEvents.parse(text, nextID: &next)
+        } catch let e as YAMLEvents.ParseError {
+            throw ConfigError(file: file, keyPath: "line \(e.line) column \(e.column)", reason: "invalid YAML: \(e.problem)")
         }
         let root = YAMLCursor(file: file, node: node, tracker: KeyTracker(), parent: nil, component: .root, keyID: nil)
         if !root.isNull {
@@ -222,24 +195,5 @@ final class YAMLCursor {
         }
         if let n = node { walk(n, path) }
         return out
-    }
-}
-
-extension ConfigError {
-    /// Turns a Yams parse error into a one-line error with position.
-    static func fromYAML(_ error: Error, file: String) -> ConfigError {
-        if let y = error as? YamlError {
-            switch y {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                return ConfigError(file: file, keyPath: "line \(mark.line) column \(mark.column)", reason: "invalid YAML: \(problem)")
-            case .reader(let problem, _, _, _):
-                return ConfigError(file: file, keyPath: "", reason: "invalid YAML: \(problem)")
-            case .duplicatedKeysInMapping(let dups, let ctx):
-                return ConfigError(file: file, keyPath: "line \(ctx.mark.line)", value: dups.joined(separator: ", "), reason: "duplicate key")
-            default:
-                return ConfigError(file: file, keyPath: "", reason: "invalid YAML: \(y)".replacingNewlines())
-            }
-        }
-        return ConfigError(file: file, keyPath: "", reason: "invalid YAML: \(error)".replacingNewlines())
     }
 }

@@ -216,6 +216,37 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testAnchorsAliasesAndQuoting() throws {
+        let c = try EzlbConfiguration.parse("""
+        backends: &pool
+          - {address: "10.1.1.1:80", weight: 2}
+          - address: 10.1.1.2:80
+        services:
+          - name: "null"
+            listen: 10.0.0.1:80
+            backends: *pool
+          - name: b
+            listen: '10.0.0.2:80'
+            backends: *pool
+        """, file: "f")
+        XCTAssertEqual(c.services.map(\.name), ["null", "b"], "a quoted null is a string")
+        XCTAssertEqual(c.services[1].backends.map(\.weight), [2, 1])
+        XCTAssertEqual(c.unknownKeys, ["backends"])
+    }
+
+    func testDuplicateKeysAndExtraDocumentsAreErrors() {
+        for (yaml, why) in [("services: []\nservices: []\n", "duplicate key 'services'"),
+                            ("services: []\n---\nservices: []\n", "single document"),
+                            ("services: [{name: a, name: b}]\n", "duplicate key 'name'"),
+                            ("services: *nope\n", "unknown alias")] {
+            XCTAssertThrowsError(try EzlbConfiguration.parse(yaml, file: "t.yaml"), yaml) { e in
+                let d = (e as? ConfigError)?.description ?? "\(e)"
+                XCTAssertTrue(d.hasPrefix("t.yaml: line "), d)
+                XCTAssertTrue(d.contains(why), d)
+            }
+        }
+    }
+
     func testMissingFile() {
         XCTAssertThrowsError(try EzlbConfiguration.load(path: "/nonexistent/ezlb.yaml")) { e in
             XCTAssertEqual((e as? ConfigError)?.description, "/nonexistent/ezlb.yaml: no such file (pass -c PATH)")
