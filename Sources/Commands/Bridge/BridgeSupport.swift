@@ -27,6 +27,11 @@ final class BridgeSession {
     /// Takes `bridges.lock`, then `ipam.lock` (always in this order).
     func lock() throws {
         locks.append(try dir.lock("bridges", timeoutSeconds: opts.lockTimeout))
+        // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
+        let prefix = ".\(BridgeState.fileName).tmp."
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(atPath: dir.file(f))
+        }
         locks.append(try ipam.lock())
     }
 
