@@ -232,7 +232,7 @@ public enum IPAM {
             throw .conflict("subnet \(s) overlaps \(other.subnet), which has \(other.allocations.count) allocations; release them first")
         }
 
-        let idx = state.subnets.firstIndex { $0.subnet == s }
+        var idx = state.subnets.firstIndex { $0.subnet == s }
         var rec = idx.map { state.subnets[$0] } ?? SubnetAllocations(subnet: s)
 
         // Idempotent owner.
@@ -270,6 +270,11 @@ public enum IPAM {
         let pos = rec.allocations.firstIndex { $0.ip.value > chosen } ?? rec.allocations.endIndex
         rec.allocations.insert(a, at: pos)
         if r.roundRobin && r.ip == nil { rec.roundRobinLast = a.ip }
+        if idx == nil {
+            // Overlapping subnets without allocations only remember a round-robin position: drop them.
+            state.subnets.removeAll { $0.subnet != s && $0.subnet.overlaps(s) && $0.allocations.isEmpty }
+            idx = state.subnets.firstIndex { $0.subnet == s }
+        }
         if let i = idx {
             state.subnets[i] = rec
         } else {

@@ -217,6 +217,14 @@ final class IPAMTests: XCTestCase {
         XCTAssertThrowsError(try IPAM.allocate(&st, req("10.1.0.128/25", owner: "b")))
         XCTAssertNoThrow(try IPAM.allocate(&st, req("10.1.1.0/24", owner: "b")))
         XCTAssertEqual(st.subnets.map(\.subnet.description), ["10.1.0.0/24", "10.1.1.0/24"])
+        // A released subnet that only remembers its round-robin position does not block (or corrupt) a wider one.
+        var rr = IPAMState()
+        _ = try IPAM.allocate(&rr, req("10.2.0.0/24", owner: "a", rr: true))
+        _ = try IPAM.release(&rr, subnet: net("10.2.0.0/24"), ip: nil, owner: "a")
+        XCTAssertEqual(rr.subnets.count, 1)
+        XCTAssertEqual(try IPAM.allocate(&rr, req("10.2.0.0/16", owner: "b")).allocation.ip, ip("10.2.0.2"))
+        XCTAssertEqual(rr.subnets.map(\.subnet.description), ["10.2.0.0/16"])
+        XCTAssertNil(rr.invariantViolation())
     }
 
     func testOwnerValidation() {
