@@ -149,4 +149,19 @@ final class BridgeCLITests: CLITestCase {
             XCTAssertEqual(stateSnapshot(), before)
         }
     }
+    func testConcurrentConnectsNeverLoseOrShareAnything() throws {
+        try fake { k in for i in 0..<8 { k.model.net.addNamespace("/run/netns/p\(i)") } }
+        XCTAssertEqual(try ezlb(["bridge", "create", "br5", "--subnet", "10.15.0.0/24"]).status, 0)
+        let procs = try (0..<8).map { i in try spawn(["bridge", "connect", "br5", "--netns", "p\(i)", "--owner", "o\(i)"]) }
+        for p in procs { p.waitUntilExit(); XCTAssertEqual(p.terminationStatus, 0) }
+        let list = try ezlb(["bridge", "list", "-o", "json"])
+        let conns = ((list.json["bridges"] as? [[String: Any]])?.first?["connections"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(conns.count, 8)
+        XCTAssertEqual(Set(conns.compactMap { $0["ip"] as? String }).count, 8)
+        XCTAssertEqual(try model().net.links.filter { $0.info.master == "br5" }.count, 8)
+        let procs2 = try (0..<8).map { i in try spawn(["bridge", "disconnect", "br5", "--owner", "o\(i)"]) }
+        for p in procs2 { p.waitUntilExit(); XCTAssertEqual(p.terminationStatus, 0) }
+        XCTAssertEqual(try model().net.links.filter { $0.info.kind == "veth" }.count, 0)
+        XCTAssertEqual((try ezlb(["ipam", "list", "-o", "json"]).json["allocations"] as? [Any])?.count, 0)
+    }
 }
