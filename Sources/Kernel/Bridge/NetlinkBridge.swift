@@ -100,15 +100,16 @@ public final class NetlinkBridge: BridgeBackend {
                         up: rtnl_link_get_flags(l) & UInt32(IFF_UP) != 0, master: masterName, addresses: addrs)
     }
 
+    /// The name of the link's master (one RTM_GETLINK by index, not a dump of every link).
     func masterName(_ l: OpaquePointer) throws -> String? {
         let m = rtnl_link_get_master(l)
         guard m > 0 else { return nil }
-        var buf = [CChar](repeating: 0, count: 32)
-        var cache: OpaquePointer?
-        try Self.check(rtnl_link_alloc_cache(sock, AF_UNSPEC, &cache), "list links")
-        defer { nl_cache_free(cache) }
-        guard let p = rtnl_link_i2name(cache, m, &buf, buf.count) else { return nil }
-        return String(cString: p)
+        var ml: OpaquePointer?
+        let r = rtnl_link_get_kernel(sock, m, nil, &ml)
+        if r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV { return nil }
+        try Self.check(r, "get link #\(m)")
+        defer { rtnl_link_put(ml) }
+        return rtnl_link_get_name(ml).map { String(cString: $0) }
     }
 
     public func link(_ name: String) throws -> LinkInfo? {
