@@ -131,6 +131,20 @@ public enum ServiceKey: Hashable, Comparable, Sendable, CustomStringConvertible,
         }
     }
 
+    /// Parses the `description` form back: `tcp 10.0.0.1:80`, `udp [2001:db8::1]:53`, `fwmark 7 ipv6`.
+    public init?(text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count >= 2 else { return nil }
+        if parts[0] == "fwmark" {
+            guard parts.count == 3, let m = UInt32(parts[1]), m > 0, let f = IPFamily(rawValue: String(parts[2])) else { return nil }
+            self = .fwmark(m, f)
+            return
+        }
+        guard parts.count == 2, let p = IPVSProtocol(rawValue: String(parts[0])),
+              case .success(let e) = Endpoint.parse(String(parts[1])) else { return nil }
+        self = .inet(p, e)
+    }
+
     /// The ipvsadm service selector: `-t 10.0.0.1:80`, `-f 7`, `-f 7 -6`.
     public var ipvsadmSelector: String {
         switch self {

@@ -86,6 +86,11 @@ public enum IPVSPlanner {
         let key = want.key
         let ws = want.service.normalized, hs = have.service.normalized
         if ws != hs { ops.append(.updateService(from: hs, to: ws)) }
+        // The usual case on a converged table: the same destinations (in any order).
+        if want.destinations.count == have.destinations.count {
+            let w = want.destinations.sorted { $0.endpoint < $1.endpoint }
+            if w == have.destinations.sorted(by: { $0.endpoint < $1.endpoint }) { return ops }
+        }
         let haveDests = Dictionary(have.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let wantDests = Dictionary(want.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         var updates: [IPVSOperation] = []

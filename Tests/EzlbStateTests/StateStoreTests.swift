@@ -21,7 +21,7 @@ final class StateStoreTests: XCTestCase {
         try dir.writeIPVSOwnership(o)
         XCTAssertEqual(try dir.readIPVSOwnership(), o)
         let text = try String(contentsOfFile: dir.file("ipvs.json"), encoding: .utf8)
-        XCTAssertTrue(text.contains("\"schema\" : 1"), text)
+        XCTAssertTrue(text.contains("\"schema\" : 2"), text)
         XCTAssertTrue(text.contains("\"kind\" : \"ipvs\""), text)
         // No temp files left behind.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp") }, [])
@@ -50,7 +50,7 @@ final class StateStoreTests: XCTestCase {
         try dir.ensureExists()
         try Data("{\"schema\":99,\"kind\":\"ipvs\",\"data\":{\"services\":[]}}".utf8).write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
         XCTAssertThrowsError(try dir.readIPVSOwnership()) { e in
-            XCTAssertEqual(e as? StateError, .newerSchema(path: dir.file("ipvs.json"), found: 99, supported: 1))
+            XCTAssertEqual(e as? StateError, .newerSchema(path: dir.file("ipvs.json"), found: 99, supported: 2))
         }
     }
 
@@ -70,5 +70,42 @@ final class StateStoreTests: XCTestCase {
         XCTAssertNotNil(moved)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("ipvs.json")))
         XCTAssertTrue(FileManager.default.fileExists(atPath: moved!))
+    }
+}
+
+final class OwnershipFormatTests: XCTestCase {
+    func testSchema2IsAFlatMapAndSchema1StillReads() throws {
+        let dir = StateDirectory(path: NSTemporaryDirectory() + "ezlb-own-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: dir.path) }
+        let o = IPVSOwnership(services: [.init(key: .inet(.udp, try Endpoint.parse("[2001:db8::1]:53").get()), name: "dns"),
+                                         .init(key: .fwmark(7, .ipv4), name: "m")])
+        try dir.writeIPVSOwnership(o)
+        let text = try String(contentsOfFile: dir.file("ipvs.json"), encoding: .utf8)
+        XCTAssertTrue(text.contains("\"udp [2001:db8::1]:53\" : \"dns\""), text)
+        XCTAssertTrue(text.contains("\"fwmark 7 ipv4\" : \"m\""), text)
+        XCTAssertTrue(text.contains("\"schema\" : 2"), text)
+        XCTAssertEqual(try dir.readIPVSOwnership(), o)
+
+        let v1 = """
+        {"schema": 1, "kind": "ipvs", "data": {"services": [
+          {"key": {"protocol": "tcp", "address": "10.0.0.1", "port": 80}, "name": "web"},
+          {"key": {"fwmark": 3, "family": "ipv6"}, "name": "f"}]}}
+        """
+        try Data(v1.utf8).write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
+        XCTAssertEqual(try dir.readIPVSOwnership().services.map(\.name).sorted(), ["f", "web"])
+
+        try Data("{\"schema\":2,\"kind\":\"ipvs\",\"data\":{\"services\":{\"tcp nonsense\":\"x\"}}}".utf8)
+            .write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
+        XCTAssertThrowsError(try dir.readIPVSOwnership())
+    }
+
+    func testServiceKeyTextRoundTrip() throws {
+        for k in [ServiceKey.inet(.sctp, try Endpoint.parse("10.0.0.1:3868").get()), .inet(.tcp, try Endpoint.parse("[::1]:80").get()),
+                  .fwmark(4_000_000_000, .ipv6)] {
+            XCTAssertEqual(ServiceKey(text: k.description), k)
+        }
+        for bad in ["", "tcp", "tcp 10.0.0.1", "icmp 10.0.0.1:1", "fwmark 0 ipv4", "fwmark 7", "tcp 10.0.0.1:80 x"] {
+            XCTAssertNil(ServiceKey(text: bad), bad)
+        }
     }
 }
