@@ -6,6 +6,9 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+    /// Already-serialized JSON text, written as is (for hot paths that render
+    /// thousands of small objects).
+    case raw(String)
 
     public init(stringLiteral value: String) { self = .string(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
@@ -24,6 +27,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .string(let s): JSONValue.quote(s, into: &out)
+        case .raw(let r): out += r
         case .array(let a):
             out += "["
             for (i, v) in a.enumerated() {
@@ -41,6 +45,13 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
             }
             out += "}"
         }
+    }
+
+    /// `s` as a JSON string literal.
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        return out
     }
 
     static func quote(_ s: String, into out: inout String) {

@@ -65,18 +65,18 @@ public enum IPVSFormat {
         var o: [String: JSONValue] = ["text": .string(text(op)), "service": .string(op.serviceKey.description)]
         switch op {
         case .addService(let s):
-            o["action"] = "add"; o["object"] = "service"; o["to"] = serviceJSON(s)
+            o["action"] = "add"; o["object"] = "service"; o["to"] = serviceJSONText(s)
         case .updateService(let a, let b):
-            o["action"] = "update"; o["object"] = "service"; o["from"] = serviceJSON(a); o["to"] = serviceJSON(b)
+            o["action"] = "update"; o["object"] = "service"; o["from"] = serviceJSONText(a); o["to"] = serviceJSONText(b)
         case .deleteService(let s):
-            o["action"] = "delete"; o["object"] = "service"; o["from"] = serviceJSON(s)
+            o["action"] = "delete"; o["object"] = "service"; o["from"] = serviceJSONText(s)
         case .addDestination(_, let d):
-            o["action"] = "add"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["to"] = destJSON(d)
+            o["action"] = "add"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["to"] = destJSONText(d)
         case .updateDestination(_, let a, let b):
             o["action"] = "update"; o["object"] = "destination"; o["destination"] = .string(b.endpoint.description)
-            o["from"] = destJSON(a); o["to"] = destJSON(b)
+            o["from"] = destJSONText(a); o["to"] = destJSONText(b)
         case .deleteDestination(_, let d):
-            o["action"] = "delete"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["from"] = destJSON(d)
+            o["action"] = "delete"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["from"] = destJSONText(d)
         }
         return o
     }
@@ -89,6 +89,25 @@ public enum IPVSFormat {
         case .fwmark(let m, let f):
             return ["fwmark": .int(Int(m)), "family": .string(f.rawValue)]
         }
+    }
+
+    /// `serviceJSON` rendered directly to text (same keys, same order).
+    static func serviceJSONText(_ s: VirtualService) -> JSONValue {
+        let q = JSONValue.quoted
+        let persistence = s.isPersistent ? String(s.timeout) : "null"
+        let flags = "[" + s.schedulerFlags.map { q($0.rawValue) }.joined(separator: ",") + "]"
+        let common = "\"netmask\":\(q(s.netmaskText)),\"persistence\":\(persistence)"
+        switch s.key {
+        case .inet(let p, let e):
+            return .raw("{\"address\":\(q(e.address.description)),\"family\":\"\(e.address.family.rawValue)\",\(common),\"port\":\(e.port),\"protocol\":\"\(p.rawValue)\",\"sched_flags\":\(flags),\"scheduler\":\(q(s.scheduler))}")
+        case .fwmark(let m, let f):
+            return .raw("{\"family\":\"\(f.rawValue)\",\"fwmark\":\(m),\(common),\"sched_flags\":\(flags),\"scheduler\":\(q(s.scheduler))}")
+        }
+    }
+
+    /// `destJSON` rendered directly to text (same keys, same order).
+    static func destJSONText(_ d: RealServer) -> JSONValue {
+        .raw("{\"address\":\(JSONValue.quoted(d.endpoint.address.description)),\"forward\":\"\(d.forward.rawValue)\",\"lower_threshold\":\(d.lowerThreshold),\"port\":\(d.endpoint.port),\"upper_threshold\":\(d.upperThreshold),\"weight\":\(d.weight)}")
     }
 
     public static func serviceJSON(_ s: VirtualService) -> JSONValue {

@@ -210,3 +210,21 @@ final class IPVSPlannerTests: XCTestCase {
         XCTAssertEqual(IPVSFormat.ipvsadmSave([state(svc(.fwmark(3_000_000_000, .ipv4), "rr"), [])]), "-A -f -1294967296 -s rr\n")
     }
 }
+
+final class IPVSJSONTests: XCTestCase {
+    /// The fast text renderings are byte-for-byte the generic object renderings.
+    func testTextRenderingsEqualObjectRenderings() {
+        let services = [
+            svc(tcp("10.0.0.1:80"), "wrr"),
+            svc(.inet(.udp, ep("[2001:db8::1]:53")), "sh", flags: IPVSFlags.persistent | IPVSFlags.sched2, timeout: 60, netmask: 64),
+            svc(.fwmark(7, .ipv4), "mh", flags: IPVSFlags.sched1),
+            svc(.inet(.sctp, ep("10.0.0.9:3868")), "na\\\"me\\n"),
+        ]
+        for s in services {
+            XCTAssertEqual(IPVSFormat.serviceJSONText(s).text, IPVSFormat.serviceJSON(s).text)
+        }
+        for d in [dst("192.168.1.10:8080", w: 5), dst("[2001:db8::9]:0", w: 0, fwd: .route, up: 10, lo: 5)] {
+            XCTAssertEqual(IPVSFormat.destJSONText(d).text, IPVSFormat.destJSON(d).text)
+        }
+    }
+}

@@ -80,7 +80,7 @@ struct IPVSSession {
                  report: inout CommandReport) throws {
         let ops = plan.operations
         if opts.dryRun || ops.isEmpty {
-            report.actions = ops.map { ActionRecord(text: IPVSFormat.text($0), json: IPVSFormat.json($0), error: nil) }
+            report.actions = ops.map { ActionRecord(text: IPVSFormat.text($0), json: actionJSON($0), error: nil) }
             if !opts.dryRun && plan.ownedAfter != owned { try writeOwnership(plan.ownedAfter) }
             return
         }
@@ -118,10 +118,15 @@ struct IPVSSession {
         // The intent already says this when every operation went through (the usual case).
         if commitError == nil && finalOwned != plan.ownedIntent { try writeOwnership(finalOwned) }
         report.actions = zip(ops, results).map { op, err in
-            ActionRecord(text: IPVSFormat.text(op), json: IPVSFormat.json(op), error: err?.description)
+            ActionRecord(text: IPVSFormat.text(op), json: actionJSON(op), error: err?.description)
         }
         if let c = commitError { report.errors.append(c) }
         log.info("applied \(ops.count - results.compactMap { $0 }.count)/\(ops.count) operations")
+    }
+
+    /// The machine form of an action, built only when JSON output was asked for.
+    func actionJSON(_ op: IPVSOperation) -> [String: JSONValue] {
+        opts.output == .json ? IPVSFormat.json(op) : [:]
     }
 
     func summarize(_ report: inout CommandReport, verb: String) {
