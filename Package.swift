@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // @main only.
@@ -26,7 +27,7 @@ let package = Package(
 
         // Live kernel backends (netlink, ...) and the fake kernel.
         .target(name: "Kernel", dependencies: [
-            "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute",
+            "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute", "CNetlinkXfrm",
         ]),
 
         // Pure modules: no C imports.
@@ -34,7 +35,8 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "EzlbConfig", dependencies: ["EzlbCore", "EzlbIPAM", "Yams"]),
-        .target(name: "EzlbPlanner", dependencies: ["EzlbCore"]),
+        // Pure planners; Crypto only for the IPsec key derivation (HKDF-SHA256).
+        .target(name: "EzlbPlanner", dependencies: ["EzlbCore", .product(name: "Crypto", package: "swift-crypto")]),
         // IP address management: subnets, ranges, allocation (interval based, no per-address structures).
         .target(name: "EzlbIPAM", dependencies: ["EzlbCore"]),
         .target(name: "EzlbState", dependencies: [
@@ -51,6 +53,8 @@ let package = Package(
                        providers: [.apt(["libnl-route-3-dev"])]),
         .systemLibrary(name: "CIPTC", pkgConfig: "libiptc",
                        providers: [.apt(["libiptc-dev"])]),
+        .systemLibrary(name: "CNetlinkXfrm", pkgConfig: "libnl-xfrm-3.0",
+                       providers: [.apt(["libnl-xfrm-3-dev"])]),
         .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC"]),
 
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),

@@ -173,13 +173,13 @@ _ezlb() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    ipvs|ipam|bridge|snat|doctor|help)
+    ipvs|ipam|bridge|snat|xfrm|doctor|help)
         # Offer subcommand argument completions
         "_ezlb_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'ipvs ipam bridge snat doctor help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'ipvs ipam bridge snat xfrm doctor help' -- "${cur}"))
         ;;
     esac
 }
@@ -699,6 +699,107 @@ _ezlb_snat_show() {
 }
 
 _ezlb_snat_cleanup() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_xfrm() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __ezlb_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    sync|show|cleanup)
+        # Offer subcommand argument completions
+        "_ezlb_xfrm_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'sync show cleanup' -- "${cur}"))
+        ;;
+    esac
+}
+
+_ezlb_xfrm_sync() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_xfrm_show() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --all --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_xfrm_cleanup() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
     repeating_options=()

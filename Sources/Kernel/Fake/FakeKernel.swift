@@ -9,20 +9,25 @@ public struct FakeKernelModel: Codable, Equatable, Sendable {
     public var iptables: FakeXTables
     /// Links, namespaces and routes (FakeBridge.swift).
     public var net: FakeNet
+    /// xfrm policies and SAs (FakeXfrm.swift).
+    public var xfrm: FakeXfrmModel
 
-    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables(), net: FakeNet = FakeNet()) {
+    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables(), net: FakeNet = FakeNet(),
+                xfrm: FakeXfrmModel = FakeXfrmModel()) {
         self.ipvs = ipvs
         self.iptables = iptables
         self.net = net
+        self.xfrm = xfrm
     }
 
-    private enum CodingKeys: String, CodingKey { case ipvs, iptables, net }
+    private enum CodingKeys: String, CodingKey { case ipvs, iptables, net, xfrm }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
         iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
         net = try c.decodeIfPresent(FakeNet.self, forKey: .net) ?? FakeNet()
+        xfrm = try c.decodeIfPresent(FakeXfrmModel.self, forKey: .xfrm) ?? FakeXfrmModel()
     }
 }
 

@@ -1,0 +1,86 @@
+import EzlbConfig
+import EzlbCore
+import EzlbPlanner
+import EzlbState
+import Foundation
+import Kernel
+import Logging
+
+/// The wiring every `xfrm` subcommand shares: ownership → backend → planner → report.
+struct XfrmSession {
+    let opts: CommonOptions
+    let log: Logger
+    let dir: StateDirectory
+
+    init(_ opts: CommonOptions, log: Logger) {
+        self.opts = opts
+        self.log = log
+        dir = StateDirectory(path: opts.stateDir)
+    }
+
+    func openBackend() throws -> XfrmBackend {
+        do {
+            return try KernelBackends.xfrm(kind: opts.backend() == .fake ? .fake : .kernel, stateDir: dir)
+        } catch let e as XfrmError {
+            throw Self.failure(e)
+        }
+    }
+
+    static func failure(_ e: XfrmError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
+
+    func dump(_ backend: XfrmBackend) throws -> XfrmTables {
+        do { return try backend.dump() } catch let e as XfrmError { throw Self.failure(e) }
+    }
+
+    static func rule(_ o: XfrmOwnership?) -> XfrmOwnershipRule {
+        guard let o else { return XfrmOwnershipRule() }
+        return XfrmOwnershipRule(priority: o.priority, reqidFirst: o.reqidFirst, reqidLast: o.reqidLast)
+    }
+
+    /// Records `new` when it differs from `old` (before the kernel is touched), applies the plan in
+    /// order and stops at the first refused operation (later ones would break make-before-break).
+    func execute(_ plan: XfrmPlan, backend: XfrmBackend, old: XfrmOwnership?, new: XfrmOwnership?,
+                 report: inout CommandReport) throws {
+        report.errors += plan.conflicts
+        if opts.dryRun {
+            report.actions += plan.changes.map { ActionRecord(text: $0.text, json: $0.json, error: nil) }
+        } else {
+            if let new, new != old { try dir.writeXfrmOwnership(new) }
+            var failed: String? = nil
+            for c in plan.changes {
+                if let f = failed {
+                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: "not attempted: \(f)"))
+                    continue
+                }
+                do {
+                    try backend.apply(c.operation)
+                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: nil))
+                } catch let e as XfrmError {
+                    failed = "an earlier operation failed (\(e.operation))"
+                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: e.description))
+                }
+            }
+            do { try backend.commit() } catch let e as XfrmError { throw Self.failure(e) }
+        }
+        report.extra["writes"] = .int(backend.writes)
+        summarize(&report)
+    }
+
+    func summarize(_ report: inout CommandReport) {
+        let ok = report.actions.filter { $0.error == nil }
+        let failed = report.actions.count - ok.count
+        if report.actions.isEmpty { report.summary = "no changes"; return }
+        let add = ok.filter { $0.text.hasPrefix("+") }.count
+        let upd = ok.filter { $0.text.hasPrefix("~") }.count
+        let del = ok.filter { $0.text.hasPrefix("-") }.count
+        var s = opts.dryRun ? "plan: \(add) to add, \(upd) to update, \(del) to delete"
+            : "applied: \(add) added, \(upd) updated, \(del) deleted"
+        if failed > 0 { s += ", \(failed) failed" }
+        report.summary = s
+    }
+
+    static func rotationJSON(_ r: XfrmRotation?) -> JSONValue {
+        guard let r else { return .null }
+        return .object(["out": .int(Int(r.out)), "accepting": .array(r.acceptedGenerations.map { .int(Int($0)) })])
+    }
+}

@@ -1,0 +1,237 @@
+import EzlbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `ipsec:` section of the config file (only `ezlb xfrm` reads it).
+///
+/// ```yaml
+/// ipsec:
+///   local: 192.168.0.1                   # this node's address (outer tunnel source)
+///   key_file: /etc/ezlb/ipsec.key        # pre-shared key, hex or base64, >= 16 bytes, mode 0600
+///   algorithm: rfc4106(gcm(aes))         # the only one (AES-GCM, 128-bit ICV)
+///   key_bits: 128                        # 128 or 256
+///   generation: 1                        # bump to rotate keys (make-before-break)
+///   rotation_delay: 5m                   # wait before switching OUT, and before removing the old generation
+///   pods: [10.244.1.0/28]                # this node's managed pods (addresses or CIDRs)
+///   pods_file: /run/ezlb/pods.json       # optional, written by an orchestrator
+///   peers:
+///     - address: 192.168.0.2
+///       pods: [10.244.2.0/28]
+/// ```
+public struct IPsecConfig: Equatable, Sendable {
+    public struct Peer: Equatable, Sendable {
+        public var address: IPAddress
+        public var pods: [XfrmPrefix]
+        public init(address: IPAddress, pods: [XfrmPrefix]) {
+            self.address = address
+            self.pods = pods
+        }
+    }
+
+    public static let algorithms = ["rfc4106(gcm(aes))"]
+    public static let minimumKeyBytes = 16
+
+    public var file: String = ""
+    public var local: IPAddress
+    public var keyFile: String
+    /// The pre-shared key (never printed).
+    public var psk: XfrmKey
+    public var algorithm: String = "rfc4106(gcm(aes))"
+    public var keyBits: Int = 128
+    public var icvBits: UInt32 = 128
+    public var generation: UInt32 = 1
+    public var rotationDelay: Double = 300
+    public var pods: [XfrmPrefix] = []
+    public var podsFile: String?
+    public var peers: [Peer] = []
+    /// Keys under `ipsec` that ezlb does not know (likely typos).
+    public var unknownKeys: [String] = []
+
+    public init(local: IPAddress, keyFile: String, psk: XfrmKey) {
+        self.local = local
+        self.keyFile = keyFile
+        self.psk = psk
+    }
+
+    /// Reads the `ipsec` section of `path` (and the key file and pods file it names).
+    public static func load(path: String) throws -> IPsecConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let ns = error as NSError
+            let why = (ns.code == NSFileReadNoSuchFileError || ns.code == 260) ? "no such file (pass -c PATH)"
+                : (ns.code == NSFileReadNoPermissionError || ns.code == 257) ? "permission denied" : "cannot read: \(ns.localizedDescription)"
+            throw ConfigError(file: path, keyPath: "", reason: why)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> IPsecConfig {
+        let root = try YAMLCursor.document(text, file: file)
+        let s = root["ipsec"]
+        try s.requireMapping()
+        if s.isNull { throw s.error("is required for xfrm (see README 'IPsec')", value: nil) }
+
+        let local = try address(s["local"])
+        let keyFile = try s["key_file"].requiredString()
+        let base = (file as NSString).deletingLastPathComponent
+        let keyPath = keyFile.hasPrefix("/") || base.isEmpty ? keyFile : base + "/" + keyFile
+        let psk = try readKey(keyPath, cursor: s["key_file"])
+        var cfg = IPsecConfig(local: local, keyFile: keyPath, psk: psk)
+        cfg.file = file
+
+        if let a = try s["algorithm"].string() {
+            guard algorithms.contains(a) else { throw s["algorithm"].error("unsupported algorithm (supported: \(algorithms.joined(separator: ", ")))") }
+            cfg.algorithm = a
+        }
+        if let b = try s["key_bits"].int(in: 0...Int64(Int32.max)) {
+            guard b == 128 || b == 256 else { throw s["key_bits"].error("expected 128 or 256") }
+            cfg.keyBits = Int(b)
+        }
+        if let g = try s["generation"].int(in: 0...Int64(UInt32.max)) { cfg.generation = UInt32(g) }
+        let rd = s["rotation_delay"]
+        if let t = try rd.string() {
+            guard let d = Duration.parse(t) else { throw rd.error("expected a duration like 30s or 5m") }
+            cfg.rotationDelay = d
+        }
+
+        var seen: [(XfrmPrefix, String)] = []
+        for item in try s["pods"].items() {
+            let p = try prefix(item)
+            cfg.pods.append(p)
+            seen.append((p, item.path))
+        }
+        var peerIndex: [IPAddress: Int] = [:]
+        for (i, pc) in try s["peers"].items().enumerated() {
+            try pc.requireMapping()
+            let a = try address(pc["address"])
+            if a == local { throw pc["address"].error("a peer cannot be the local node") }
+            if a.family != local.family { throw pc["address"].error("not the same address family as ipsec.local") }
+            if let j = peerIndex[a] { throw pc["address"].error("duplicate peer (also ipsec.peers[\(j)])") }
+            peerIndex[a] = i
+            var peer = Peer(address: a, pods: [])
+            for item in try pc["pods"].items() {
+                let p = try prefix(item)
+                peer.pods.append(p)
+                seen.append((p, item.path))
+            }
+            cfg.peers.append(peer)
+        }
+
+        if let pf = try s["pods_file"].string() {
+            let path = pf.hasPrefix("/") || base.isEmpty ? pf : base + "/" + pf
+            cfg.podsFile = path
+            try mergePodsFile(path, into: &cfg, peerIndex: peerIndex, seen: &seen)
+        }
+        try checkOverlaps(seen, file: file)
+        cfg.unknownKeys = root.unreadKeys.filter { $0.hasPrefix("ipsec.") }
+        return cfg
+    }
+
+    static func address(_ c: YAMLCursor) throws -> IPAddress {
+        let t = try c.requiredString()
+        guard let a = IPAddress(t.trimmingCharacters(in: .whitespaces)) else { throw c.error("not an IP address") }
+        return a
+    }
+
+    static func prefix(_ c: YAMLCursor) throws -> XfrmPrefix {
+        let t = try c.requiredString()
+        switch XfrmPrefix.parse(t) {
+        case .success(let p): return p
+        case .failure(let e): throw c.error(e.reason)
+        }
+    }
+
+    /// Reads the PSK: the file must be a regular file not readable or writable by group or others,
+    /// holding hex or base64 (surrounding whitespace ignored), at least 16 bytes once decoded.
+    static func readKey(_ path: String, cursor: YAMLCursor) throws -> XfrmKey {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let e = errno
+            throw cursor.error(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))", value: path)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw cursor.error("key file is not a regular file", value: path) }
+        let mode = st.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            throw cursor.error("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw cursor.error("cannot read key file (permission denied)", value: path)
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var bytes: [UInt8]? = nil
+        if !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
+            var b: [UInt8] = []
+            var it = text.makeIterator()
+            while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16)!) }
+            bytes = b
+        } else if let d = Data(base64Encoded: text) {
+            bytes = [UInt8](d)
+        }
+        guard let key = bytes else { throw cursor.error("key file holds neither hex nor base64", value: path) }
+        guard key.count >= minimumKeyBytes else {
+            throw cursor.error("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))", value: path)
+        }
+        return XfrmKey(key)
+    }
+
+    /// `{"local": ["10.244.1.5", …], "peers": {"192.168.0.2": ["10.244.2.0/28", …]}}`: added to the config's lists.
+    static func mergePodsFile(_ path: String, into cfg: inout IPsecConfig, peerIndex: [IPAddress: Int],
+                              seen: inout [(XfrmPrefix, String)]) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
+        }
+        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")
+        }
+        func prefixes(_ v: Any?, key: String) throws -> [(XfrmPrefix, String)] {
+            guard let v else { return [] }
+            guard let list = v as? [Any] else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
+            return try list.enumerated().map { i, x in
+                guard let t = x as? String else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
+                switch XfrmPrefix.parse(t) {
+                case .success(let p): return (p, "\(path): \(key)[\(i)]")
+                case .failure(let e): throw ConfigError(file: path, keyPath: "\(key)[\(i)]", value: t, reason: e.reason)
+                }
+            }
+        }
+        for k in obj.keys where k != "local" && k != "peers" {
+            throw ConfigError(file: path, keyPath: k, reason: "unknown key (expected local, peers)")
+        }
+        for (p, where_) in try prefixes(obj["local"], key: "local") {
+            cfg.pods.append(p)
+            seen.append((p, where_))
+        }
+        if let peers = obj["peers"] {
+            guard let m = peers as? [String: Any] else { throw ConfigError(file: path, keyPath: "peers", reason: "expected an object keyed by peer address") }
+            for k in m.keys.sorted() {
+                guard let a = IPAddress(k), let i = peerIndex[a] else {
+                    throw ConfigError(file: path, keyPath: "peers", value: k, reason: "not a peer listed in ipsec.peers")
+                }
+                for (p, where_) in try prefixes(m[k], key: "peers.\(k)") {
+                    cfg.peers[i].pods.append(p)
+                    seen.append((p, where_))
+                }
+            }
+        }
+    }
+
+    /// Managed prefixes must not overlap anywhere (one node's pods, or two nodes'):
+    /// each managed address must belong to exactly one node, or selectors would be ambiguous.
+    static func checkOverlaps(_ seen: [(XfrmPrefix, String)], file: String) throws {
+        let sorted = seen.sorted { $0.0 < $1.0 }
+        for i in sorted.indices.dropFirst() {
+            let (a, pa) = sorted[i - 1], (b, pb) = sorted[i]
+            if a.overlaps(b) {
+                throw ConfigError(file: file, keyPath: pb.hasPrefix("ipsec") ? pb : "ipsec.pods_file", value: b.description,
+                                  reason: "overlaps \(a) (\(pa)); managed pod addresses must belong to one node only")
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import EzlbCore
+import EzlbState
+
+/// The fake kernel's xfrm database: policies and SAs with the kernel's identity
+/// rules and errors (EEXIST on a duplicate, ENOENT on a missing object, EINVAL
+/// on a key whose length does not fit the algorithm), and a write counter.
+public struct FakeXfrmModel: Codable, Equatable, Sendable {
+    public var tables: XfrmTables
+    /// Netlink writes made (for "no write when converged" checks).
+    public var writes: Int
+    public init(tables: XfrmTables = XfrmTables(), writes: Int = 0) {
+        self.tables = tables
+        self.writes = writes
+    }
+}
+
+/// `XfrmBackend` on the fake kernel in the state directory; `commit()` saves it.
+public final class FakeXfrmBackend: XfrmBackend {
+    let kernel: FakeKernel
+    public private(set) var writes = 0
+
+    public init(kernel: FakeKernel) {
+        self.kernel = kernel
+    }
+
+    public func dump() throws -> XfrmTables { kernel.model.xfrm.tables }
+
+    public func apply(_ op: XfrmOperation) throws {
+        var t = kernel.model.xfrm.tables
+        switch op {
+        case .addState(let s):
+            if t.states.contains(where: { $0.id.dst == s.id.dst && $0.id.spi == s.id.spi && $0.id.proto == s.id.proto }) {
+                throw XfrmError(.exists, operation: op.description, detail: "File exists (an SA with this destination and SPI exists)")
+            }
+            let want = s.aead == "rfc4106(gcm(aes))" ? [20, 28, 36] : []
+            guard want.contains(s.key.bytes.count), s.icvBits == 128 || s.icvBits == 96 || s.icvBits == 64 else {
+                throw XfrmError(.invalid, operation: op.description, detail: "Invalid argument (algorithm, key length or ICV)")
+            }
+            t.states.append(s)
+        case .deleteState(let id):
+            guard let i = t.states.firstIndex(where: { $0.id.dst == id.dst && $0.id.spi == id.spi && $0.id.proto == id.proto }) else {
+                throw XfrmError(.notFound, operation: op.description, detail: "No such process (no such SA)")
+            }
+            t.states.remove(at: i)
+        case .addPolicy(let p):
+            if t.policies.contains(where: { $0.id == p.id }) {
+                throw XfrmError(.exists, operation: op.description, detail: "File exists (a policy with this selector and direction exists)")
+            }
+            t.policies.append(p)
+        case .updatePolicy(let p):
+            if let i = t.policies.firstIndex(where: { $0.id == p.id }) { t.policies[i] = p } else { t.policies.append(p) }
+        case .deletePolicy(let id):
+            guard let i = t.policies.firstIndex(where: { $0.id == id }) else {
+                throw XfrmError(.notFound, operation: op.description, detail: "No such file or directory (no such policy)")
+            }
+            t.policies.remove(at: i)
+        }
+        kernel.model.xfrm.tables = t
+        kernel.model.xfrm.writes += 1
+        writes += 1
+        kernel.markDirty()
+    }
+
+    public func commit() throws { try kernel.save() }
+}

@@ -1,0 +1,342 @@
+import CNetlinkXfrm
+import EzlbCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `XfrmBackend` on the running kernel through libnl-xfrm-3: one NETLINK_XFRM socket
+/// owned by the object (freed in deinit), dumps through libnl caches (freed after
+/// each read), one acknowledged netlink request per write. The socket belongs to the
+/// network namespace the process runs in.
+public final class NetlinkXfrm: XfrmBackend {
+    private var sock: OpaquePointer?
+    public private(set) var writes = 0
+
+    static let netlinkXfrm: Int32 = 6 // NETLINK_XFRM
+    static let espProto: UInt32 = 50
+    static let modeTunnel: UInt32 = 1
+    static let inf: UInt64 = ~0
+
+    /// A socket in the process's network namespace, or (`netns`: a path such as /run/netns/NAME)
+    /// in that namespace: a dedicated thread enters it with setns, opens the socket and ends.
+    public init(netns: String? = nil) throws {
+        guard let path = netns else {
+            sock = try Self.openSocket()
+            return
+        }
+        final class Box: @unchecked Sendable { var result: Result<OpaquePointer, XfrmError>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let t = Thread {
+            defer { done.signal() }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                box.result = .failure(XfrmError(.other, operation: "open network namespace \(path)", detail: String(cString: strerror(errno))))
+                return
+            }
+            defer { close(fd) }
+            if setns(fd, EZLB_XFRM_CLONE_NEWNET) != 0 {
+                box.result = .failure(XfrmError(.permission, operation: "enter network namespace \(path)", detail: String(cString: strerror(errno))))
+                return
+            }
+            do { box.result = .success(try Self.openSocket()) }
+            catch let e as XfrmError { box.result = .failure(e) }
+            catch { box.result = .failure(XfrmError(.other, operation: "enter \(path)", detail: "\(error)")) }
+        }
+        t.start()
+        done.wait()
+        switch box.result {
+        case .success(let p): sock = p
+        case .failure(let e): throw e
+        case nil: throw XfrmError(.other, operation: "enter network namespace \(path)", detail: "thread did not report")
+        }
+    }
+
+    static func openSocket() throws -> OpaquePointer {
+        guard let s = nl_socket_alloc() else {
+            throw XfrmError(.other, operation: "nl_socket_alloc", detail: "out of memory")
+        }
+        let err = nl_connect(s, Self.netlinkXfrm)
+        if err < 0 {
+            nl_socket_free(s)
+            throw Self.error(err, operation: "connect NETLINK_XFRM")
+        }
+        return s
+    }
+
+    deinit {
+        if let s = sock { nl_socket_free(s) }
+    }
+
+    private var s: OpaquePointer {
+        get throws {
+            guard let s = sock else { throw XfrmError(.other, operation: "xfrm", detail: "socket closed") }
+            return s
+        }
+    }
+
+    static func error(_ err: Int32, operation: String) -> XfrmError {
+        let code = err < 0 ? -err : err
+        let text = String(cString: nl_geterror(code))
+        let kind: XfrmError.Kind
+        var detail = text
+        switch code {
+        case NLE_EXIST: kind = .exists
+        case NLE_OBJ_NOTFOUND: kind = .notFound
+        case NLE_PERM, NLE_NOACCESS: kind = .permission; detail += " (needs CAP_NET_ADMIN: run as root)"
+        case NLE_OPNOTSUPP, NLE_PROTO_MISMATCH, NLE_AF_NOSUPPORT, NLE_NOATTR:
+            kind = .unsupported; detail += " (does the kernel have xfrm_user and esp4/esp6?)"
+        case NLE_INVAL, NLE_RANGE, NLE_MISSING_ATTR: kind = .invalid
+        default: kind = .other
+        }
+        return XfrmError(kind, operation: operation, detail: detail)
+    }
+
+    // MARK: addresses
+
+    static func nlAddr(_ a: IPAddress) -> OpaquePointer? {
+        var b = a.bytes
+        return b.withUnsafeMutableBytes { nl_addr_build(Int32(a.family.af), $0.baseAddress, $0.count) }
+    }
+
+    static func ip(_ a: OpaquePointer?) -> IPAddress? {
+        guard let a, let p = nl_addr_get_binary_addr(a) else { return nil }
+        let len = Int(nl_addr_get_len(a))
+        guard len == 4 || len == 16 else { return nil }
+        return IPAddress(bytes: Array(UnsafeRawBufferPointer(start: p, count: len)))
+    }
+
+    static func u32(_ v: Int32) -> UInt32 { UInt32(bitPattern: v) }
+
+    // MARK: dump
+
+    public func dump() throws -> XfrmTables {
+        let s = try self.s
+        var t = XfrmTables()
+        var cache: OpaquePointer? = nil
+        var err = xfrmnl_sp_alloc_cache(s, &cache)
+        if err < 0 { throw Self.error(err, operation: "dump policies") }
+        var o = nl_cache_get_first(cache)
+        while let obj = o {
+            if let p = Self.policy(obj) { t.policies.append(p) }
+            o = nl_cache_get_next(obj)
+        }
+        nl_cache_free(cache)
+        cache = nil
+        err = xfrmnl_sa_alloc_cache(s, &cache)
+        if err < 0 { throw Self.error(err, operation: "dump states") }
+        o = nl_cache_get_first(cache)
+        while let obj = o {
+            if let st = Self.state(obj) { t.states.append(st) }
+            o = nl_cache_get_next(obj)
+        }
+        nl_cache_free(cache)
+        return t
+    }
+
+    static func policy(_ sp: OpaquePointer) -> XfrmPolicy? {
+        guard let dir = XfrmDirection(kernelValue: Int(xfrmnl_sp_get_dir(sp))), let sel = xfrmnl_sp_get_sel(sp) else { return nil }
+        let fam = xfrmnl_sel_get_family(sel)
+        var selOther: [String] = []
+        let src = ip(xfrmnl_sel_get_saddr(sel)), dst = ip(xfrmnl_sel_get_daddr(sel))
+        let zero = IPAddress(bytes: [UInt8](repeating: 0, count: fam == 10 ? 16 : 4))!
+        if xfrmnl_sel_get_proto(sel) != 0 { selOther.append("proto \(xfrmnl_sel_get_proto(sel))") }
+        if xfrmnl_sel_get_sport(sel) != 0 || xfrmnl_sel_get_sportmask(sel) != 0 { selOther.append("sport \(xfrmnl_sel_get_sport(sel))") }
+        if xfrmnl_sel_get_dport(sel) != 0 || xfrmnl_sel_get_dportmask(sel) != 0 { selOther.append("dport \(xfrmnl_sel_get_dport(sel))") }
+        if xfrmnl_sel_get_ifindex(sel) != 0 { selOther.append("ifindex \(xfrmnl_sel_get_ifindex(sel))") }
+        if fam != 2 && fam != 10 { selOther.append("family \(fam)") }
+        let selector = XfrmSelector(src: XfrmPrefix(src ?? zero, length: Int(xfrmnl_sel_get_prefixlen_s(sel))),
+                                    dst: XfrmPrefix(dst ?? zero, length: Int(xfrmnl_sel_get_prefixlen_d(sel))),
+                                    other: selOther.isEmpty ? nil : selOther.joined(separator: " "))
+        var other: [String] = []
+        let action = xfrmnl_sp_get_action(sp)
+        if action > 0 { other.append("action block") }
+        var mark: UInt32 = 0, mask: UInt32 = 0
+        if xfrmnl_sp_get_mark(sp, &mark, &mask) == 0, mark != 0 || mask != 0 {
+            other.append("mark \(XfrmFormat.hex(mark))/\(XfrmFormat.hex(mask))")
+        }
+        let ptype = xfrmnl_sp_get_userpolicy_type(sp)
+        if ptype > 0 { other.append("ptype sub") }
+        if xfrmnl_sp_get_sec_ctx(sp, nil, nil, nil, nil, nil, nil) == 0 { other.append("ctx") }
+        var templates: [XfrmTemplate] = []
+        let n = xfrmnl_sp_get_nusertemplates(sp)
+        for i in 0..<max(0, n) {
+            guard let ut = xfrmnl_sp_usertemplate_n(sp, i) else { continue }
+            let tsrc = ip(xfrmnl_user_tmpl_get_saddr(ut)) ?? zero, tdst = ip(xfrmnl_user_tmpl_get_daddr(ut)) ?? zero
+            var tOther: [String] = []
+            let proto = xfrmnl_user_tmpl_get_proto(ut), mode = xfrmnl_user_tmpl_get_mode(ut)
+            if u32(proto) != espProto { tOther.append("proto \(proto)") }
+            if u32(mode) != modeTunnel { tOther.append("mode \(mode)") }
+            if xfrmnl_user_tmpl_get_optional(ut) != 0 { tOther.append("level use") }
+            if xfrmnl_user_tmpl_get_spi(ut) != 0 { tOther.append("spi \(XfrmFormat.hex(u32(xfrmnl_user_tmpl_get_spi(ut))))") }
+            templates.append(XfrmTemplate(src: tsrc, dst: tdst, reqid: u32(xfrmnl_user_tmpl_get_reqid(ut)),
+                                          other: tOther.isEmpty ? nil : tOther.joined(separator: " ")))
+        }
+        return XfrmPolicy(dir: dir, selector: selector, priority: u32(xfrmnl_sp_get_priority(sp)), templates: templates,
+                          other: other.isEmpty ? nil : other.joined(separator: " "))
+    }
+
+    static func state(_ sa: OpaquePointer) -> XfrmState? {
+        guard let dst = ip(xfrmnl_sa_get_daddr(sa)) else { return nil }
+        let src = ip(xfrmnl_sa_get_saddr(sa)) ?? IPAddress(bytes: [UInt8](repeating: 0, count: dst.family == .ipv4 ? 4 : 16))!
+        let proto = UInt8(truncatingIfNeeded: xfrmnl_sa_get_proto(sa))
+        let id = XfrmStateID(src: src, dst: dst, spi: u32(xfrmnl_sa_get_spi(sa)), proto: proto)
+        var other: [String] = []
+        if u32(xfrmnl_sa_get_mode(sa)) != modeTunnel { other.append("mode \(xfrmnl_sa_get_mode(sa))") }
+        let flags = xfrmnl_sa_get_flags(sa)
+        if flags > 0 { other.append("flags \(flags)") }
+        var mark: UInt32 = 0, mask: UInt32 = 0
+        if xfrmnl_sa_get_mark(sa, &mark, &mask) == 0, mark != 0 || mask != 0 {
+            other.append("mark \(XfrmFormat.hex(mark))/\(XfrmFormat.hex(mask))")
+        }
+        var name = [CChar](repeating: 0, count: 128)
+        var keyBuf = [CChar](repeating: 0, count: 1024)
+        var keyLen: UInt32 = 0, icv: UInt32 = 0
+        var aead = "", key = XfrmKey([]), icvBits: UInt32 = 0
+        if xfrmnl_sa_get_aead_params(sa, &name, &keyLen, &icv, &keyBuf) == 0, keyLen / 8 <= 1024 {
+            aead = String(cString: name)
+            key = XfrmKey(keyBuf[0..<Int((keyLen + 7) / 8)].map { UInt8(bitPattern: $0) })
+            icvBits = icv
+        } else {
+            other.append("no aead")
+        }
+        for (nm, present) in [("enc", xfrmnl_sa_get_crypto_params(sa, &name, &keyLen, &keyBuf) == 0),
+                              ("auth", xfrmnl_sa_get_auth_params(sa, &name, &keyLen, &icv, &keyBuf) == 0)] where present {
+            other.append(nm)
+        }
+        // Scrub key copies of other SAs from the stack buffer.
+        for i in keyBuf.indices { keyBuf[i] = 0 }
+        let rw = xfrmnl_sa_get_replay_window(sa)
+        return XfrmState(id: id, reqid: u32(xfrmnl_sa_get_reqid(sa)), aead: aead, key: key, icvBits: icvBits,
+                         replayWindow: rw < 0 ? 0 : UInt32(rw), other: other.isEmpty ? nil : other.joined(separator: " "))
+    }
+
+    // MARK: writes
+
+    public func apply(_ op: XfrmOperation) throws {
+        let s = try self.s
+        let err: Int32
+        switch op {
+        case .addState(let st):
+            guard let sa = xfrmnl_sa_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+            defer { xfrmnl_sa_put(sa) }
+            try fill(sa, st, op: op)
+            err = xfrmnl_sa_add(s, sa, 0)
+        case .deleteState(let id):
+            guard let sa = xfrmnl_sa_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+            defer { xfrmnl_sa_put(sa) }
+            let d = Self.nlAddr(id.dst)
+            xfrmnl_sa_set_daddr(sa, d)
+            nl_addr_put(d)
+            xfrmnl_sa_set_spi(sa, id.spi)
+            xfrmnl_sa_set_proto(sa, UInt32(id.proto))
+            err = xfrmnl_sa_delete(s, sa, 0)
+        case .addPolicy(let p), .updatePolicy(let p):
+            guard let sp = xfrmnl_sp_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+            defer { xfrmnl_sp_put(sp) }
+            try fill(sp, p, op: op)
+            if case .addPolicy = op { err = xfrmnl_sp_add(s, sp, 0) } else { err = xfrmnl_sp_update(s, sp, 0) }
+        case .deletePolicy(let id):
+            guard let sp = xfrmnl_sp_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+            defer { xfrmnl_sp_put(sp) }
+            xfrmnl_sp_set_dir(sp, UInt32(id.dir.kernelValue))
+            let sel = try Self.selector(id.selector, op: op)
+            xfrmnl_sp_set_sel(sp, sel)
+            xfrmnl_sel_put(sel)
+            err = xfrmnl_sp_delete(s, sp, 0)
+        }
+        if err < 0 {
+            var e = Self.error(err, operation: op.description)
+            if case .addState = op, -err == NLE_FAILURE || -err == NLE_PROTO_MISMATCH {
+                // libnl folds EPROTONOSUPPORT/ENOSYS into these: no ESP or no such algorithm in the kernel.
+                e = XfrmError(.unsupported, operation: op.description,
+                              detail: "\(e.detail) (the kernel refused the SA: are esp4/esp6 and the AEAD algorithm available? modprobe esp4 esp6)")
+            }
+            throw e
+        }
+        writes += 1
+    }
+
+    public func commit() throws {}
+
+    static func lifetime() -> OpaquePointer? {
+        guard let l = xfrmnl_ltime_cfg_alloc() else { return nil }
+        xfrmnl_ltime_cfg_set_soft_bytelimit(l, inf)
+        xfrmnl_ltime_cfg_set_hard_bytelimit(l, inf)
+        xfrmnl_ltime_cfg_set_soft_packetlimit(l, inf)
+        xfrmnl_ltime_cfg_set_hard_packetlimit(l, inf)
+        return l
+    }
+
+    static func selector(_ s: XfrmSelector, op: XfrmOperation) throws -> OpaquePointer {
+        guard s.other == nil, s.src.family == s.dst.family else {
+            throw XfrmError(.invalid, operation: op.description, detail: "selector ezlb cannot write: \(s)")
+        }
+        guard let sel = xfrmnl_sel_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+        let a = nlAddr(s.src.address), b = nlAddr(s.dst.address)
+        xfrmnl_sel_set_family(sel, UInt32(s.src.family.af))
+        xfrmnl_sel_set_saddr(sel, a)
+        xfrmnl_sel_set_daddr(sel, b)
+        nl_addr_put(a)
+        nl_addr_put(b)
+        xfrmnl_sel_set_prefixlen_s(sel, UInt32(s.src.length))
+        xfrmnl_sel_set_prefixlen_d(sel, UInt32(s.dst.length))
+        return sel
+    }
+
+    private func fill(_ sp: OpaquePointer, _ p: XfrmPolicy, op: XfrmOperation) throws {
+        guard p.other == nil else { throw XfrmError(.invalid, operation: op.description, detail: "policy ezlb cannot write") }
+        xfrmnl_sp_set_dir(sp, UInt32(p.dir.kernelValue))
+        xfrmnl_sp_set_priority(sp, p.priority)
+        xfrmnl_sp_set_action(sp, 0) // XFRM_POLICY_ALLOW
+        let sel = try Self.selector(p.selector, op: op)
+        xfrmnl_sp_set_sel(sp, sel)
+        xfrmnl_sel_put(sel)
+        if let l = Self.lifetime() {
+            xfrmnl_sp_set_lifetime_cfg(sp, l)
+            xfrmnl_ltime_cfg_put(l)
+        }
+        for t in p.templates {
+            guard let ut = xfrmnl_user_tmpl_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+            let a = Self.nlAddr(t.src), b = Self.nlAddr(t.dst)
+            xfrmnl_user_tmpl_set_family(ut, UInt32(t.dst.family.af))
+            xfrmnl_user_tmpl_set_saddr(ut, a)
+            xfrmnl_user_tmpl_set_daddr(ut, b)
+            nl_addr_put(a)
+            nl_addr_put(b)
+            xfrmnl_user_tmpl_set_proto(ut, Self.espProto)
+            xfrmnl_user_tmpl_set_mode(ut, Self.modeTunnel)
+            xfrmnl_user_tmpl_set_reqid(ut, t.reqid)
+            xfrmnl_user_tmpl_set_aalgos(ut, ~0)
+            xfrmnl_user_tmpl_set_ealgos(ut, ~0)
+            xfrmnl_user_tmpl_set_calgos(ut, ~0)
+            xfrmnl_sp_add_usertemplate(sp, ut) // the policy owns it from here
+        }
+    }
+
+    private func fill(_ sa: OpaquePointer, _ st: XfrmState, op: XfrmOperation) throws {
+        guard st.other == nil else { throw XfrmError(.invalid, operation: op.description, detail: "state ezlb cannot write") }
+        xfrmnl_sa_set_family(sa, UInt32(st.id.dst.family.af))
+        let d = Self.nlAddr(st.id.dst), s = Self.nlAddr(st.id.src)
+        xfrmnl_sa_set_daddr(sa, d)
+        xfrmnl_sa_set_saddr(sa, s)
+        nl_addr_put(d)
+        nl_addr_put(s)
+        xfrmnl_sa_set_spi(sa, st.id.spi)
+        xfrmnl_sa_set_proto(sa, UInt32(st.id.proto))
+        xfrmnl_sa_set_mode(sa, Self.modeTunnel)
+        xfrmnl_sa_set_reqid(sa, st.reqid)
+        xfrmnl_sa_set_replay_window(sa, st.replayWindow)
+        if let l = Self.lifetime() {
+            xfrmnl_sa_set_lifetime_cfg(sa, l)
+            xfrmnl_ltime_cfg_put(l)
+        }
+        var key = st.key.bytes.map { CChar(bitPattern: $0) }
+        defer { for i in key.indices { key[i] = 0 } }
+        if xfrmnl_sa_set_aead_params(sa, st.aead, UInt32(st.key.bytes.count * 8), st.icvBits, &key) != 0 {
+            throw XfrmError(.invalid, operation: op.description, detail: "algorithm name too long")
+        }
+    }
+}

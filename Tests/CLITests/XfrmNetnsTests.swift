@@ -1,0 +1,170 @@
+import EzlbCore
+import Foundation
+import Kernel
+import XCTest
+
+/// xfrm on the real kernel through libnl-xfrm, inside a network namespace this test creates
+/// and always deletes (never the host namespace's policies), with `ip xfrm policy` as the
+/// independent verifier. This host's kernel has xfrm policies but no ESP, so states are
+/// only checked for the typed error; the VM scenario Tests/vm/xfrm-esp.sh covers ESP.
+/// Needs root and iproute2; skipped otherwise.
+final class XfrmNetnsTests: CLITestCase {
+    var netns = ""
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard geteuid() == 0 else { throw XCTSkip("needs root (ip netns, xfrm)") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
+            throw XCTSkip("ip (iproute2) missing")
+        }
+        netns = "ezlb-xfrm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard try sh(["ip", "netns", "add", netns]).status == 0 else { throw XCTSkip("cannot create a network namespace here") }
+    }
+
+    override func tearDown() {
+        if !netns.isEmpty { _ = try? sh(["ip", "netns", "del", netns]) }
+        super.tearDown()
+    }
+
+    func sh(_ args: [String]) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func ezlbNS(_ args: [String]) throws -> CLIResult {
+        try sh(["ip", "netns", "exec", netns, Self.binary.path] + args + ["--backend", "kernel", "--state-dir", stateDir])
+    }
+
+    /// `ip xfrm policy` of the namespace, one policy per line, sorted.
+    func policies() throws -> [String] {
+        let r = try sh(["ip", "-n", netns, "-o", "xfrm", "policy"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.split(separator: "\n").map { $0.replacingOccurrences(of: "\\", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
+            .filter { !$0.isEmpty }.sorted()
+    }
+
+    let A = IPAddress("192.168.0.1")!, B = IPAddress("192.168.0.2")!
+
+    func ours() -> [XfrmPolicy] {
+        let t = XfrmTemplate(src: A, dst: B, reqid: 0x0E21_0001), i = XfrmTemplate(src: B, dst: A, reqid: 0x0E21_0001)
+        let l = XfrmPrefix(IPAddress("10.244.1.0")!, length: 28), r = XfrmPrefix(IPAddress("10.244.2.0")!, length: 28)
+        let l6 = XfrmPrefix(IPAddress("fd00:1::")!, length: 64), r6 = XfrmPrefix(IPAddress("fd00:2::")!, length: 64)
+        let t6 = XfrmTemplate(src: IPAddress("fd00::1")!, dst: IPAddress("fd00::2")!, reqid: 0x0E21_0002)
+        return [
+            XfrmPolicy(dir: .out, selector: XfrmSelector(src: l, dst: r), priority: 31000, templates: [t]),
+            XfrmPolicy(dir: .in, selector: XfrmSelector(src: r, dst: l), priority: 31000, templates: [i]),
+            XfrmPolicy(dir: .fwd, selector: XfrmSelector(src: r, dst: l), priority: 31000, templates: [i]),
+            XfrmPolicy(dir: .out, selector: XfrmSelector(src: l6, dst: r6), priority: 31000, templates: [t6]),
+        ]
+    }
+
+    func testPoliciesRoundTripAndForeignOnesStay() throws {
+        // Another tool's policies, one on a selector ezlb does not write (a port).
+        for cmd in [["ip", "-n", netns, "xfrm", "policy", "add", "src", "10.1.0.0/16", "dst", "10.2.0.0/16", "dir", "out", "priority", "100",
+                     "tmpl", "src", "192.168.0.1", "dst", "192.168.9.9", "proto", "esp", "reqid", "7", "mode", "tunnel"],
+                    ["ip", "-n", netns, "xfrm", "policy", "add", "src", "10.3.0.0/16", "dst", "10.4.0.0/16", "proto", "tcp", "dport", "443",
+                     "dir", "in", "priority", "31000", "tmpl", "src", "192.168.9.9", "dst", "192.168.0.1", "proto", "esp", "reqid", "0x0e210001", "mode", "tunnel"]] {
+            let r = try sh(cmd)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let foreign = try policies()
+        XCTAssertEqual(foreign.count, 2)
+
+        let k = try NetlinkXfrm(netns: "/run/netns/\(netns)")
+        for p in ours() { try k.apply(.addPolicy(p)) }
+        XCTAssertEqual(k.writes, 4)
+        // The exact set, as ip xfrm prints it.
+        let all = try policies()
+        let mine = all.filter { !foreign.contains($0) }
+        XCTAssertEqual(mine, [
+            "src 10.244.1.0/28 dst 10.244.2.0/28 dir out priority 31000 ptype main tmpl src 192.168.0.1 dst 192.168.0.2 proto esp reqid 237043713 mode tunnel",
+            "src 10.244.2.0/28 dst 10.244.1.0/28 dir fwd priority 31000 ptype main tmpl src 192.168.0.2 dst 192.168.0.1 proto esp reqid 237043713 mode tunnel",
+            "src 10.244.2.0/28 dst 10.244.1.0/28 dir in priority 31000 ptype main tmpl src 192.168.0.2 dst 192.168.0.1 proto esp reqid 237043713 mode tunnel",
+            "src fd00:1::/64 dst fd00:2::/64 dir out priority 31000 ptype main tmpl src fd00::1 dst fd00::2 proto esp reqid 237043714 mode tunnel",
+        ], all.joined(separator: "\n"))
+
+        // What libnl reads back equals what was written (so a re-plan has nothing to do),
+        // and the foreign policies are recognisable as not ezlb's.
+        let dump = try k.dump()
+        XCTAssertEqual(Set(dump.policies.filter { $0.priority == 31000 && $0.selector.other == nil }), Set(ours()))
+        let portPolicy = dump.policies.first { $0.selector.src.description == "10.3.0.0/16" }
+        XCTAssertNotNil(portPolicy?.selector.other, "a port selector is not one of ezlb's")
+        XCTAssertEqual(dump.policies.first { $0.priority == 100 }?.templates.first?.reqid, 7)
+
+        // Adding again: EEXIST as a typed error naming the operation.
+        XCTAssertThrowsError(try k.apply(.addPolicy(ours()[0]))) { e in
+            XCTAssertEqual((e as? XfrmError)?.kind, .exists, "\(e)")
+            XCTAssertTrue("\(e)".contains("add policy src 10.244.1.0/28 dst 10.244.2.0/28 dir out"), "\(e)")
+        }
+        // Update in place (another reqid): no gap, the set stays the same size.
+        var changed = ours()[0]
+        changed.templates[0].reqid = 0x0E21_0009
+        try k.apply(.updatePolicy(changed))
+        XCTAssertTrue(try policies().contains { $0.contains("dir out priority 31000") && $0.contains("reqid 237043721") })
+        XCTAssertEqual(try policies().count, 6)
+
+        // ezlb show/cleanup in the namespace: only ezlb's objects, never a flush.
+        let show = try ezlbNS(["xfrm", "show", "-o", "json"])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        XCTAssertEqual((show.json["policies"] as? [Any])?.count, 4)
+        let c = try ezlbNS(["xfrm", "cleanup", "-o", "json"])
+        XCTAssertEqual(c.status, 0, c.stderr + c.stdout)
+        XCTAssertEqual(c.actionTexts.count, 4, "\(c.actionTexts)")
+        XCTAssertEqual(try policies(), foreign)
+        let again = try ezlbNS(["xfrm", "cleanup", "-o", "json", "--detailed-exitcode"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(again.changed, false)
+        XCTAssertEqual(again.json["writes"] as? Int, 0)
+        XCTAssertThrowsError(try k.apply(.deletePolicy(ours()[1].id))) { e in
+            XCTAssertEqual((e as? XfrmError)?.kind, .notFound, "\(e)")
+        }
+    }
+
+    /// Without ESP in the kernel the first SA fails with a typed error and nothing else is
+    /// attempted: no policy is left pointing at a missing SA (make-before-break holds on failure).
+    func testSyncWithoutESPChangesNothing() throws {
+        let psk = workDir + "/psk"
+        try String(repeating: "11", count: 32).write(toFile: psk, atomically: false, encoding: .utf8)
+        chmod(psk, 0o600)
+        let cfg = writeConfig("""
+        ipsec:
+          local: 192.168.0.1
+          key_file: psk
+          pods: [10.244.1.0/28]
+          peers: [{address: 192.168.0.2, pods: [10.244.2.0/28]}]
+        """)
+        // Whether this kernel has ESP decides what to expect.
+        let k = try NetlinkXfrm(netns: "/run/netns/\(netns)")
+        let probe = XfrmState(id: XfrmStateID(src: A, dst: B, spi: 0x4242), reqid: 0x0E21_0001, aead: "rfc4106(gcm(aes))",
+                              key: XfrmKey([UInt8](repeating: 1, count: 20)), icvBits: 128)
+        var hasESP = true
+        do { try k.apply(.addState(probe)); try k.apply(.deleteState(probe.id)) } catch let e as XfrmError {
+            hasESP = false
+            XCTAssertTrue(e.description.hasPrefix("xfrm: add state src 192.168.0.1 dst 192.168.0.2 proto esp spi 0x00004242: "), e.description)
+        }
+        let r = try ezlbNS(["xfrm", "sync", "-c", cfg, "-o", "json"])
+        if hasESP {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try policies().count, 3)
+            XCTAssertEqual(try ezlbNS(["xfrm", "sync", "-c", cfg, "-o", "json"]).json["writes"] as? Int, 0)
+            XCTAssertEqual(try ezlbNS(["xfrm", "cleanup"]).status, 0)
+        } else {
+            XCTAssertEqual(r.status, 1, r.stdout)
+            let actions = r.json["actions"] as? [[String: Any]] ?? []
+            XCTAssertEqual(actions.first?["done"] as? Bool, false)
+            XCTAssertNotNil(actions.first?["error"])
+            XCTAssertTrue(actions.dropFirst().allSatisfy { ($0["error"] as? String ?? "").hasPrefix("not attempted") }, "\(actions)")
+            XCTAssertEqual(try policies(), [], "no policy without its SA")
+        }
+        XCTAssertEqual(try sh(["ip", "-n", netns, "xfrm", "state"]).stdout, "")
+    }
+}
