@@ -34,17 +34,7 @@ public enum IPVSTableCodec {
         for (name, st) in t.services {
             w.string(name)
             let s = st.service
-            switch s.key {
-            case .inet(let p, let e):
-                w.u8(0)
-                w.u8(UInt8(p.number))
-                w.address(e.address)
-                w.u16(e.port)
-            case .fwmark(let m, let f):
-                w.u8(1)
-                w.u32(m)
-                w.u8(f == .ipv4 ? 4 : 6)
-            }
+            w.key(s.key)
             w.string(s.scheduler)
             w.u32(s.flags)
             w.u32(s.timeout)
@@ -75,18 +65,7 @@ public enum IPVSTableCodec {
         var services: [(name: String, state: IPVSServiceState)] = []
         services.reserveCapacity(Int(count))
         for _ in 0..<count {
-            guard let name = r.string(), let kind = r.u8() else { return nil }
-            let key: ServiceKey
-            switch kind {
-            case 0:
-                guard let pn = r.u8(), let proto = IPVSProtocol(number: UInt16(pn)), let a = r.address(), let port = r.u16() else { return nil }
-                key = .inet(proto, Endpoint(address: a, port: port))
-            case 1:
-                guard let m = r.u32(), let f = r.u8(), f == 4 || f == 6 else { return nil }
-                key = .fwmark(m, f == 4 ? .ipv4 : .ipv6)
-            default:
-                return nil
-            }
+            guard let name = r.string(), let key = r.key() else { return nil }
             guard let sched = r.string(), let flags = r.u32(), let timeout = r.u32(), let netmask = r.u32(),
                   let dc = r.u32(), dc < 1 << 24 else { return nil }
             var dests: [RealServer] = []
@@ -104,6 +83,33 @@ public enum IPVSTableCodec {
         return Table(services: services, notes: notes)
     }
 
+    /// Service keys with names (ownership), in the same framing.
+    public static func encodeKeys(_ entries: [(key: ServiceKey, name: String)], tag: [UInt8]) -> [UInt8] {
+        var w = Writer()
+        w.bytes(magic)
+        w.u32(formatVersion | 0x8000_0000)
+        w.blob(tag)
+        w.u32(UInt32(entries.count))
+        for (key, name) in entries {
+            w.string(name)
+            w.key(key)
+        }
+        return w.out
+    }
+
+    public static func decodeKeys(_ data: [UInt8], tag: [UInt8]) -> [(key: ServiceKey, name: String)]? {
+        var r = Reader(data: data)
+        guard r.bytes(magic.count) == magic, r.u32() == formatVersion | 0x8000_0000, r.blob() == tag,
+              let count = r.u32(), count < 1 << 24 else { return nil }
+        var out: [(key: ServiceKey, name: String)] = []
+        out.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let name = r.string(), let key = r.key() else { return nil }
+            out.append((key, name))
+        }
+        return r.atEnd ? out : nil
+    }
+
     struct Writer {
         var out: [UInt8] = []
         mutating func u8(_ v: UInt8) { out.append(v) }
@@ -113,6 +119,19 @@ public enum IPVSTableCodec {
         mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); out += b }
         mutating func string(_ s: String) { blob(Array(s.utf8)) }
         mutating func address(_ a: IPAddress) { blob(a.bytes) }
+        mutating func key(_ k: ServiceKey) {
+            switch k {
+            case .inet(let p, let e):
+                u8(0)
+                u8(UInt8(p.number))
+                address(e.address)
+                u16(e.port)
+            case .fwmark(let m, let f):
+                u8(1)
+                u32(m)
+                u8(f == .ipv4 ? 4 : 6)
+            }
+        }
     }
 
     struct Reader {
@@ -152,6 +171,18 @@ public enum IPVSTableCodec {
         mutating func address() -> IPAddress? {
             guard let b = blob() else { return nil }
             return IPAddress(bytes: b)
+        }
+        mutating func key() -> ServiceKey? {
+            switch u8() {
+            case 0?:
+                guard let pn = u8(), let proto = IPVSProtocol(number: UInt16(pn)), let a = address(), let port = u16() else { return nil }
+                return .inet(proto, Endpoint(address: a, port: port))
+            case 1?:
+                guard let m = u32(), let f = u8(), f == 4 || f == 6 else { return nil }
+                return .fwmark(m, f == 4 ? .ipv4 : .ipv6)
+            default:
+                return nil
+            }
         }
     }
 }

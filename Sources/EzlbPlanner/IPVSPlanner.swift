@@ -86,10 +86,17 @@ public enum IPVSPlanner {
         let key = want.key
         let ws = want.service.normalized, hs = have.service.normalized
         if ws != hs { ops.append(.updateService(from: hs, to: ws)) }
-        // The usual case on a converged table: the same destinations (in any order).
-        if want.destinations.count == have.destinations.count {
-            let w = want.destinations.sorted { $0.endpoint < $1.endpoint }
-            if w == have.destinations.sorted(by: { $0.endpoint < $1.endpoint }) { return ops }
+        // The usual case on a converged table: the same destinations, in any order
+        // (endpoints are unique within a list, so equal counts and every wanted
+        // one present means equal sets). Small lists need no sorting or maps.
+        let n = want.destinations.count
+        if n == have.destinations.count {
+            if n <= 16 {
+                if want.destinations.allSatisfy({ have.destinations.contains($0) }) { return ops }
+            } else if want.destinations.sorted(by: { $0.endpoint < $1.endpoint })
+                        == have.destinations.sorted(by: { $0.endpoint < $1.endpoint }) {
+                return ops
+            }
         }
         let haveDests = Dictionary(have.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let wantDests = Dictionary(want.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })

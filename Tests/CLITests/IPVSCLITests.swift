@@ -268,3 +268,22 @@ final class ConfigCacheCLITests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: stateDir + "/ipvs-config.cache"))
     }
 }
+
+final class OwnershipCacheCLITests: CLITestCase {
+    /// ipvs.json stays the record: editing it by hand (or restoring a backup)
+    /// is seen at once, whatever ipvs-owned.cache says.
+    func testHandEditedOwnershipWins() throws {
+        let cfg = writeConfig(baseConfig)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/ipvs-owned.cache"))
+        // Forget the dns service in the record: ezlb must now treat it as foreign.
+        let path = stateDir + "/ipvs.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let edited = text.split(separator: "\n").filter { !$0.contains("udp 10.0.0.3:53") }.joined(separator: "\n")
+            .replacingOccurrences(of: "\"web\",", with: "\"web\"")
+        try edited.write(toFile: path, atomically: false, encoding: .utf8)
+        let r = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(r.status, 1, r.stdout)
+        XCTAssertTrue(((r.json["errors"] as? [String]) ?? []).first?.contains("udp 10.0.0.3:53 (dns) exists in the kernel but was not created by ezlb") == true, r.stdout)
+    }
+}

@@ -33,3 +33,22 @@ final class IPVSTableCodecTests: XCTestCase {
         XCTAssertNil(IPVSTableCodec.decode(Array("{\"schema\":1}".utf8), tag: [1, 2, 3]))
     }
 }
+
+final class OwnershipCodecTests: XCTestCase {
+    func testKeysRoundTripAndMisses() {
+        let entries: [(key: ServiceKey, name: String)] = [
+            (.inet(.tcp, try! Endpoint.parse("10.0.0.1:80").get()), "web"),
+            (.fwmark(9, .ipv6), "m"),
+            (.inet(.udp, try! Endpoint.parse("[2001:db8::1]:53").get()), "dns"),
+        ]
+        let bytes = IPVSTableCodec.encodeKeys(entries, tag: [7])
+        let back = IPVSTableCodec.decodeKeys(bytes, tag: [7])
+        XCTAssertEqual(back?.map(\.key), entries.map(\.key))
+        XCTAssertEqual(back?.map(\.name), entries.map(\.name))
+        XCTAssertNil(IPVSTableCodec.decodeKeys(bytes, tag: [8]))
+        XCTAssertNil(IPVSTableCodec.decodeKeys(Array(bytes.dropLast()), tag: [7]))
+        // A table file is not a key file, and the other way round.
+        XCTAssertNil(IPVSTableCodec.decode(bytes, tag: [7]))
+        XCTAssertNil(IPVSTableCodec.decodeKeys(IPVSTableCodec.encode(.init(services: [], notes: []), tag: [7]), tag: [7]))
+    }
+}

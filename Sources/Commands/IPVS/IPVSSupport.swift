@@ -26,7 +26,7 @@ struct IPVSSession {
     /// validated table is kept in `<state-dir>/ipvs-config.cache`. The cache
     /// only memoizes the config; the kernel is still read on every run.
     func loadDesired(into report: inout CommandReport) throws -> [NamedService] {
-        let tag = ConfigCacheTag(configPath: opts.config)
+        let tag = FileVersionTag(path: opts.config)
         if let tag, let raw = try? dir.readRaw(Self.cacheName), let t = IPVSTableCodec.decode(raw, tag: tag.bytes) {
             log.debug("config unchanged since it was last validated: using \(Self.cacheName)")
             apply(notes: t.notes, into: &report)
@@ -54,8 +54,16 @@ struct IPVSSession {
     }
 
     /// Reads ownership; with `adopt`, a corrupted file is set aside and ownership rebuilt.
+    /// `ipvs.json` is the record; when it is byte-for-byte the version ezlb last
+    /// wrote (same inode, size, mtime, ctime), its decoded form is taken from
+    /// `ipvs-owned.cache` instead of decoding the JSON again.
     func readOwnership(adopt: Bool, report: inout CommandReport) throws -> [ServiceKey: String] {
         do {
+            if let tag = FileVersionTag(path: dir.file(IPVSOwnership.fileName)),
+               let raw = try? dir.readRaw(Self.ownedCacheName),
+               let entries = IPVSTableCodec.decodeKeys(raw, tag: tag.bytes) {
+                return Dictionary(entries.map { ($0.key, $0.name) }, uniquingKeysWith: { a, _ in a })
+            }
             let o = try dir.readIPVSOwnership()
             return Dictionary(o.services.map { ($0.key, $0.name) }, uniquingKeysWith: { a, _ in a })
         } catch let e as StateError {
@@ -69,7 +77,14 @@ struct IPVSSession {
     func writeOwnership(_ owned: [ServiceKey: String]) throws {
         let entries = owned.map { IPVSOwnership.Entry(key: $0.key, name: $0.value) }
         try dir.writeIPVSOwnership(IPVSOwnership(services: entries))
+        // Remember the decoded form of the version just written (see readOwnership).
+        if let tag = FileVersionTag(path: dir.file(IPVSOwnership.fileName)), tag.isSettled {
+            let raw = IPVSTableCodec.encodeKeys(owned.map { ($0.key, $0.value) }, tag: tag.bytes)
+            do { try dir.writeRaw(raw, to: Self.ownedCacheName) } catch { log.debug("not caching ownership: \(error)") }
+        }
     }
+
+    static let ownedCacheName = "ipvs-owned.cache"
 
     func openBackend() throws -> IPVSBackend {
         try KernelBackends.ipvs(kind: opts.backend() == .fake ? .fake : .kernel, stateDir: dir)
@@ -145,20 +160,20 @@ struct IPVSSession {
     }
 }
 
-/// What identifies one version of the config file and of the ezlb binary that
-/// validated it. ctime changes on every write and cannot be set by tools like
-/// `touch`, so an edited file never matches an old tag.
-struct ConfigCacheTag {
+/// What identifies one version of a file (and of the ezlb binary that read
+/// it): inode, size, mtime and ctime. ctime changes on every write and cannot
+/// be set by tools like `touch`, so an edited file never matches an old tag.
+struct FileVersionTag {
     let bytes: [UInt8]
     /// False while a coarse (whole-second) ctime could still hide an edit made
     /// in the same second; such a version is not cached yet.
     let isSettled: Bool
 
-    init?(configPath: String) {
+    init?(path: String) {
         var st = stat()
         var exe = stat()
-        guard stat(configPath, &st) == 0, stat("/proc/self/exe", &exe) == 0 else { return nil }
-        var w: [UInt8] = Array("\(configPath)\u{0}\(Ezlb.version)\u{0}".utf8)
+        guard stat(path, &st) == 0, stat("/proc/self/exe", &exe) == 0 else { return nil }
+        var w: [UInt8] = Array("\(path)\u{0}\(Ezlb.version)\u{0}".utf8)
         for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(bitPattern: Int64(st.st_size)),
                   UInt64(bitPattern: Int64(st.st_mtim.tv_sec)), UInt64(bitPattern: Int64(st.st_mtim.tv_nsec)),
                   UInt64(bitPattern: Int64(st.st_ctim.tv_sec)), UInt64(bitPattern: Int64(st.st_ctim.tv_nsec)),
