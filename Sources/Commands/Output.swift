@@ -43,6 +43,9 @@ public struct ActionRecord {
     public var text: String
     public var json: [String: JSONValue]
     public var error: String?
+    /// The whole JSON object already rendered (including `done`/`error`), for
+    /// commands that report tens of thousands of actions; used instead of `json`.
+    public var rawJSON: String? = nil
 }
 
 /// What a command reports: rendered as text lines or one JSON object on stdout.
@@ -72,6 +75,7 @@ public struct CommandReport {
         o["changed"] = .bool(changed)
         o["dry_run"] = .bool(dryRun)
         o["actions"] = .array(actions.map { a in
+            if let r = a.rawJSON { return .raw(r) }
             var j = a.json
             j["done"] = .bool(!dryRun && a.error == nil)
             if let e = a.error { j["error"] = .string(e) }

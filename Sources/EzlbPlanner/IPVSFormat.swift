@@ -81,6 +81,38 @@ public enum IPVSFormat {
         return o
     }
 
+    /// `json(op)` plus `done` and `error`, rendered straight to one JSON object
+    /// (keys in the same sorted order as the generic rendering).
+    public static func jsonText(_ op: IPVSOperation, done: Bool, error: String?) -> String {
+        let q = JSONValue.quoted
+        var parts: [String] = []
+        func add(_ k: String, _ v: String) { parts.append("\"\(k)\":\(v)") }
+        let action: String, object: String
+        var destination: String? = nil
+        var from: JSONValue? = nil, to: JSONValue? = nil
+        switch op {
+        case .addService(let s): (action, object, to) = ("add", "service", serviceJSONText(s))
+        case .updateService(let a, let b): (action, object, from, to) = ("update", "service", serviceJSONText(a), serviceJSONText(b))
+        case .deleteService(let s): (action, object, from) = ("delete", "service", serviceJSONText(s))
+        case .addDestination(_, let d):
+            (action, object, to) = ("add", "destination", destJSONText(d)); destination = d.endpoint.description
+        case .updateDestination(_, let a, let b):
+            (action, object, from, to) = ("update", "destination", destJSONText(a), destJSONText(b)); destination = b.endpoint.description
+        case .deleteDestination(_, let d):
+            (action, object, from) = ("delete", "destination", destJSONText(d)); destination = d.endpoint.description
+        }
+        add("action", "\"\(action)\"")
+        if let d = destination { add("destination", q(d)) }
+        add("done", done ? "true" : "false")
+        if let e = error { add("error", q(e)) }
+        if let f = from { add("from", f.text) }
+        add("object", "\"\(object)\"")
+        add("service", q(op.serviceKey.description))
+        add("text", q(text(op)))
+        if let t = to { add("to", t.text) }
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+
     public static func keyJSON(_ k: ServiceKey) -> [String: JSONValue] {
         switch k {
         case .inet(let p, let e):

@@ -95,7 +95,7 @@ struct IPVSSession {
                  report: inout CommandReport) throws {
         let ops = plan.operations
         if opts.dryRun || ops.isEmpty {
-            report.actions = ops.map { ActionRecord(text: IPVSFormat.text($0), json: actionJSON($0), error: nil) }
+            report.actions = ops.map { record($0, error: nil) }
             if !opts.dryRun && plan.ownedAfter != owned { try writeOwnership(plan.ownedAfter) }
             return
         }
@@ -133,15 +133,19 @@ struct IPVSSession {
         // The intent already says this when every operation went through (the usual case).
         if commitError == nil && finalOwned != plan.ownedIntent { try writeOwnership(finalOwned) }
         report.actions = zip(ops, results).map { op, err in
-            ActionRecord(text: IPVSFormat.text(op), json: actionJSON(op), error: err?.description)
+            record(op, error: err?.description)
         }
         if let c = commitError { report.errors.append(c) }
         log.info("applied \(ops.count - results.compactMap { $0 }.count)/\(ops.count) operations")
     }
 
-    /// The machine form of an action, built only when JSON output was asked for.
-    func actionJSON(_ op: IPVSOperation) -> [String: JSONValue] {
-        opts.output == .json ? IPVSFormat.json(op) : [:]
+    /// An action for the report; its JSON is rendered only when JSON output was asked for.
+    func record(_ op: IPVSOperation, error: String?) -> ActionRecord {
+        var r = ActionRecord(text: IPVSFormat.text(op), json: [:], error: error)
+        if opts.output == .json {
+            r.rawJSON = IPVSFormat.jsonText(op, done: !opts.dryRun && error == nil, error: error)
+        }
+        return r
     }
 
     func summarize(_ report: inout CommandReport, verb: String) {
