@@ -72,7 +72,7 @@ for shape in blocks scattered; do
     E=xb-ezlb-$shape-$r; I=xb-ip-$shape-$r
     ip netns add "$E"; ip netns add "$I"
     rm -rf "$W/state"
-    t0=$(now_ms); ip netns exec "$E" ezlb xfrm sync -c "$W/$shape.yaml" --state-dir "$W/state" --backend kernel -o json > "$W/full.json"; t1=$(now_ms)
+    t0=$(now_ms); ip netns exec "$E" ezlb xfrm sync -c "$W/$shape.yaml" --state-dir "$W/state" --backend kernel -o json > "$W/full.json" || { echo "BENCH-FAIL full sync exited $?:"; grep -o '"error":"[^"]*"' "$W/full.json" | sort | uniq -c | head; grep -o '"errors":\[[^]]*\]' "$W/full.json"; exit 1; }; t1=$(now_ms)
     full=$((t1 - t0)); objs=$(count "$E")
     grep -q '"changed":true' "$W/full.json" || { echo "BENCH-FAIL full sync: $(head -c 300 "$W/full.json")"; exit 1; }
     t0=$(now_ms); ip netns exec "$E" ezlb xfrm sync -c "$W/$shape.yaml" --state-dir "$W/state" --backend kernel -o json > "$W/conv.json"; t1=$(now_ms)

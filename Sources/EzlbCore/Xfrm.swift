@@ -279,6 +279,19 @@ public protocol XfrmBackend: AnyObject {
     func commit() throws
     /// Number of kernel writes made so far (0 on a converged run).
     var writes: Int { get }
+    /// Several writes whose order among themselves is kept but that do not depend on each
+    /// other's success (one planner phase): every one is attempted; nil = done.
+    func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?]
+}
+
+extension XfrmBackend {
+    public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
+        ops.map { op in
+            do { try apply(op); return nil } catch let e as XfrmError { return e } catch {
+                return XfrmError(.other, operation: op.description, detail: "\(error)")
+            }
+        }
+    }
 }
 
 public enum XfrmFormat {

@@ -77,6 +77,9 @@ public struct XfrmChange: Equatable, Sendable {
     public var operation: XfrmOperation
     public var text: String
     public var json: [String: JSONValue]
+    /// 0 new IN SAs, 1 new OUT SAs, 2 policies added or updated, 3 stale policies, 4 stale OUT SAs,
+    /// 5 stale IN SAs: a phase runs only when every earlier one succeeded.
+    public var phase: Int = 0
 }
 
 public struct XfrmPlan: Equatable, Sendable {
@@ -281,7 +284,9 @@ public enum XfrmPlanner {
             let c = change(.delete, .deleteState(s.id), stateText(s, note: nil, sign: "-"), state: s, note: nil)
             if s.id.dst == local { delIn.append(c) } else { delOut.append(c) }
         }
-        plan.changes = addIn + addOut + policyChanges + delPolicies + delOut + delIn
+        for (phase, group) in [addIn, addOut, policyChanges, delPolicies, delOut, delIn].enumerated() {
+            plan.changes += group.map { var c = $0; c.phase = phase; return c }
+        }
         return plan
     }
 

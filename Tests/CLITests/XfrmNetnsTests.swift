@@ -129,6 +129,32 @@ final class XfrmNetnsTests: CLITestCase {
         }
     }
 
+    /// Pipelined writes: 600 policies in one batch (several windows of requests in flight), one
+    /// duplicate in the middle fails alone with its own typed error, every ack matched to its request.
+    func testPipelinedBatchMatchesEachAck() throws {
+        let k = try NetlinkXfrm(netns: "/run/netns/\(netns)")
+        let t = XfrmTemplate(src: A, dst: B, reqid: 0x0E21_0001)
+        var ops: [XfrmOperation] = (0..<600).map { i in
+            .addPolicy(XfrmPolicy(dir: .out, selector: XfrmSelector(src: XfrmPrefix(IPAddress("10.244.1.0")!, length: 28),
+                                                                    dst: XfrmPrefix(IPAddress("10.\(100 + i / 250).\(i % 250).0")!, length: 24)),
+                                  priority: 31000, templates: [t]))
+        }
+        ops.insert(ops[10], at: 300)
+        let results = k.applyBatch(ops)
+        XCTAssertEqual(results.count, 601)
+        XCTAssertEqual(results.enumerated().filter { $0.element != nil }.map(\.offset), [300])
+        XCTAssertEqual(results[300]?.kind, .exists)
+        XCTAssertEqual(k.writes, 600)
+        XCTAssertEqual(try policies().count, 600)
+        XCTAssertEqual(try k.dump().policies.count, 600)
+        let del = k.applyBatch(ops.enumerated().filter { $0.offset != 300 }.map { op -> XfrmOperation in
+            guard case .addPolicy(let p) = op.element else { fatalError() }
+            return .deletePolicy(p.id)
+        })
+        XCTAssertTrue(del.allSatisfy { $0 == nil })
+        XCTAssertEqual(try policies(), [])
+    }
+
     /// Without ESP in the kernel the first SA fails with a typed error and nothing else is
     /// attempted: no policy is left pointing at a missing SA (make-before-break holds on failure).
     func testSyncWithoutESPChangesNothing() throws {

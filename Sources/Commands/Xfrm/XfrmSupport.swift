@@ -46,19 +46,25 @@ struct XfrmSession {
             report.actions += plan.changes.map { ActionRecord(text: $0.text, json: $0.json, error: nil) }
         } else {
             if let new, new != old { try dir.writeXfrmOwnership(new) }
+            // One batch per planner phase (pipelined on the kernel backend); a phase starts only
+            // when every earlier one succeeded, so no policy ever points at a missing SA.
             var failed: String? = nil
-            for c in plan.changes {
+            var i = 0
+            let changes = plan.changes
+            while i < changes.count {
+                var j = i
+                while j < changes.count && changes[j].phase == changes[i].phase { j += 1 }
+                let group = Array(changes[i..<j])
                 if let f = failed {
-                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: "not attempted: \(f)"))
-                    continue
+                    report.actions += group.map { ActionRecord(text: $0.text, json: $0.json, error: "not attempted: \(f)") }
+                } else {
+                    let results = backend.applyBatch(group.map(\.operation))
+                    for (c, e) in zip(group, results) {
+                        report.actions.append(ActionRecord(text: c.text, json: c.json, error: e?.description))
+                        if let e, failed == nil { failed = "an earlier operation failed (\(e.operation))" }
+                    }
                 }
-                do {
-                    try backend.apply(c.operation)
-                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: nil))
-                } catch let e as XfrmError {
-                    failed = "an earlier operation failed (\(e.operation))"
-                    report.actions.append(ActionRecord(text: c.text, json: c.json, error: e.description))
-                }
+                i = j
             }
             do { try backend.commit() } catch let e as XfrmError { throw Self.failure(e) }
         }

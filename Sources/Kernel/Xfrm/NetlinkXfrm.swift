@@ -63,6 +63,14 @@ public final class NetlinkXfrm: XfrmBackend {
             nl_socket_free(s)
             throw Self.error(err, operation: "connect NETLINK_XFRM")
         }
+        // Pipelined writes match their acks by sequence number themselves, and need room for a
+        // window of acks: libnl's default receive buffer (32 KiB) holds ~40 (each ack skb costs
+        // ~768 bytes of buffer); the kernel caps this request at net.core.rmem_max.
+        nl_socket_disable_seq_check(s)
+        _ = nl_socket_set_buffer_size(s, 1 << 20, 0)
+        // An ack the kernel could not queue is lost for good: never wait for one forever.
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        _ = setsockopt(nl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return s
     }
 
@@ -216,14 +224,98 @@ public final class NetlinkXfrm: XfrmBackend {
     // MARK: writes
 
     public func apply(_ op: XfrmOperation) throws {
-        let s = try self.s
+        if let e = applyBatch([op]).first ?? nil { throw e }
+    }
+
+    /// Requests in flight before their acks are read (acks of failed requests carry the request: ~300 bytes each).
+    static let window = 64
+
+    /// Sends the operations pipelined (up to `window` unacknowledged requests; the kernel handles
+    /// them in order) and matches each ack to its request by sequence number. Every operation is
+    /// attempted; the result per operation is nil (done) or its error.
+    public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
+        var results = [XfrmError?](repeating: nil, count: ops.count)
+        guard let s = sock else {
+            return ops.map { XfrmError(.other, operation: $0.description, detail: "socket closed") }
+        }
+        var start = 0
+        while start < ops.count {
+            let end = min(ops.count, start + Self.window)
+            var inFlight: [UInt32: Int] = [:]
+            for i in start..<end {
+                do {
+                    let msg = try message(ops[i])
+                    defer { nlmsg_free(msg) }
+                    let sent = nl_send_auto(s, msg)
+                    if sent < 0 { results[i] = Self.error(sent, operation: ops[i].description); continue }
+                    inFlight[nlmsg_hdr(msg).pointee.nlmsg_seq] = i
+                } catch let e as XfrmError {
+                    results[i] = e
+                } catch {
+                    results[i] = XfrmError(.other, operation: ops[i].description, detail: "\(error)")
+                }
+            }
+            while !inFlight.isEmpty {
+                var buf: UnsafeMutablePointer<UInt8>? = nil
+                var peer = sockaddr_nl()
+                let n = nl_recv(s, &peer, &buf, nil)
+                if n == -NLE_INTR { free(buf); continue }
+                if n <= 0 {
+                    free(buf)
+                    // NLE_NOMEM is ENOBUFS (acks dropped: receive buffer overrun), NLE_AGAIN the timeout:
+                    // the requests may or may not have been applied; the next sync reads the kernel again.
+                    var e = n < 0 ? Self.error(n, operation: "read acks") : XfrmError(.other, operation: "read acks", detail: "socket closed")
+                    e.detail = "no ack (\(e.detail)); the kernel may or may not have applied it: run sync again"
+                    for (_, i) in inFlight { results[i] = XfrmError(e.kind, operation: ops[i].description, detail: e.detail) }
+                    inFlight.removeAll()
+                    break
+                }
+                let raw = UnsafeRawPointer(buf!)
+                var off = 0
+                while off + MemoryLayout<nlmsghdr>.size <= Int(n) {
+                    let hdr = raw.loadUnaligned(fromByteOffset: off, as: nlmsghdr.self)
+                    let len = Int(hdr.nlmsg_len)
+                    guard len >= MemoryLayout<nlmsghdr>.size, off + len <= Int(n) else { break }
+                    if hdr.nlmsg_type == UInt16(NLMSG_ERROR), let i = inFlight.removeValue(forKey: hdr.nlmsg_seq) {
+                        let code = raw.loadUnaligned(fromByteOffset: off + MemoryLayout<nlmsghdr>.size, as: Int32.self)
+                        if code < 0 { results[i] = Self.kernelError(-code, op: ops[i]) } else { writes += 1 }
+                    }
+                    off += (len + 3) & ~3
+                }
+                free(buf)
+            }
+            start = end
+        }
+        return results
+    }
+
+    /// A kernel errno (from an ack) as a typed error naming the operation.
+    static func kernelError(_ errno: Int32, op: XfrmOperation) -> XfrmError {
+        var detail = String(cString: strerror(errno))
+        let kind: XfrmError.Kind
+        switch errno {
+        case EEXIST: kind = .exists
+        case ENOENT, ESRCH: kind = .notFound
+        case EPERM, EACCES: kind = .permission; detail += " (needs CAP_NET_ADMIN: run as root)"
+        case EPROTONOSUPPORT, ENOSYS, EOPNOTSUPP, EAFNOSUPPORT:
+            kind = .unsupported
+            if case .addState = op { detail += " (the kernel lacks ESP or the AEAD algorithm: modprobe esp4 esp6)" }
+        case EINVAL: kind = .invalid
+        default: kind = .other
+        }
+        return XfrmError(kind, operation: op.description, detail: detail)
+    }
+
+    /// The netlink request for one operation (caller frees it).
+    private func message(_ op: XfrmOperation) throws -> OpaquePointer {
+        var msg: OpaquePointer? = nil
         let err: Int32
         switch op {
         case .addState(let st):
             guard let sa = xfrmnl_sa_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
             defer { xfrmnl_sa_put(sa) }
             try fill(sa, st, op: op)
-            err = xfrmnl_sa_add(s, sa, 0)
+            err = xfrmnl_sa_build_add_request(sa, 0, &msg)
         case .deleteState(let id):
             guard let sa = xfrmnl_sa_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
             defer { xfrmnl_sa_put(sa) }
@@ -232,12 +324,12 @@ public final class NetlinkXfrm: XfrmBackend {
             nl_addr_put(d)
             xfrmnl_sa_set_spi(sa, id.spi)
             xfrmnl_sa_set_proto(sa, UInt32(id.proto))
-            err = xfrmnl_sa_delete(s, sa, 0)
+            err = xfrmnl_sa_build_delete_request(sa, 0, &msg)
         case .addPolicy(let p), .updatePolicy(let p):
             guard let sp = xfrmnl_sp_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
             defer { xfrmnl_sp_put(sp) }
             try fill(sp, p, op: op)
-            if case .addPolicy = op { err = xfrmnl_sp_add(s, sp, 0) } else { err = xfrmnl_sp_update(s, sp, 0) }
+            if case .addPolicy = op { err = xfrmnl_sp_build_add_request(sp, 0, &msg) } else { err = xfrmnl_sp_build_update_request(sp, 0, &msg) }
         case .deletePolicy(let id):
             guard let sp = xfrmnl_sp_alloc() else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
             defer { xfrmnl_sp_put(sp) }
@@ -245,18 +337,11 @@ public final class NetlinkXfrm: XfrmBackend {
             let sel = try Self.selector(id.selector, op: op)
             xfrmnl_sp_set_sel(sp, sel)
             xfrmnl_sel_put(sel)
-            err = xfrmnl_sp_delete(s, sp, 0)
+            err = xfrmnl_sp_build_delete_request(sp, 0, &msg)
         }
-        if err < 0 {
-            var e = Self.error(err, operation: op.description)
-            if case .addState = op, -err == NLE_FAILURE || -err == NLE_PROTO_MISMATCH {
-                // libnl folds EPROTONOSUPPORT/ENOSYS into these: no ESP or no such algorithm in the kernel.
-                e = XfrmError(.unsupported, operation: op.description,
-                              detail: "\(e.detail) (the kernel refused the SA: are esp4/esp6 and the AEAD algorithm available? modprobe esp4 esp6)")
-            }
-            throw e
-        }
-        writes += 1
+        if err < 0 { throw Self.error(err, operation: op.description) }
+        guard let m = msg else { throw XfrmError(.other, operation: op.description, detail: "out of memory") }
+        return m
     }
 
     public func commit() throws {}
