@@ -61,6 +61,8 @@ public enum SNATRules {
         for family in IPFamily.allCases {
             var nat: [XTRule] = []
             var fwd: [XTRule] = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
+            // Rules already listed (several services may share a backend); sets keep this linear.
+            var seenNat = Set<XTRule>(), seenFwd = Set(fwd)
             for s in services {
                 for b in s.backends where b.address.family == family && health.isHealthy(service: s.name, backend: b) {
                     let proto = b.port == 0 ? nil : s.proto
@@ -69,8 +71,8 @@ public enum SNATRules {
                     let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, comment: c,
                                       target: s.snatIP.map { .snat($0) } ?? .masquerade)
                     let accept = XTRule(source: XTPrefix(b.address), proto: proto, sourcePort: port, comment: c, target: .accept)
-                    if !nat.contains(snat) { nat.append(snat) }
-                    if !fwd.contains(accept) { fwd.append(accept) }
+                    if seenNat.insert(snat).inserted { nat.append(snat) }
+                    if seenFwd.insert(accept).inserted { fwd.append(accept) }
                 }
             }
             if nat.isEmpty { continue }
