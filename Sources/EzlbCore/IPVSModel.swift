@@ -145,15 +145,21 @@ public enum ServiceKey: Hashable, Comparable, Sendable, CustomStringConvertible,
         self = .inet(p, e)
     }
 
-    /// The ipvsadm service selector: `-t 10.0.0.1:80`, `-f 7`, `-f 7 -6`.
+    /// The ipvsadm service selector as `ipvsadm -S` prints it: `-t 10.0.0.1:80`,
+    /// `-f 7`, `-f 7 -6`. ipvsadm formats a mark with %d, so marks above
+    /// 2^31-1 come out negative.
     public var ipvsadmSelector: String {
         switch self {
         case .inet(let p, let e): return "\(p.ipvsadmFlag) \(e)"
-        case .fwmark(let m, let f): return f == .ipv6 ? "-f \(m) -6" : "-f \(m)"
+        case .fwmark(let m, let f):
+            let mark = Int32(bitPattern: m)
+            return f == .ipv6 ? "-f \(mark) -6" : "-f \(mark)"
         }
     }
 
-    /// Order used by `ipvsadm -S`: fwmark services compare by mark, others by protocol, address, port.
+    /// ezlb's display order: inet services (IPv4 first, then by protocol, address,
+    /// port) before fwmark services. (`ipvsadm -S`'s own order is replayed by
+    /// `IPVSFormat.ipvsadmSave`.)
     public static func < (l: ServiceKey, r: ServiceKey) -> Bool {
         switch (l, r) {
         case (.fwmark(let a, let fa), .fwmark(let b, let fb)):

@@ -168,7 +168,7 @@ public enum IPVSFormat {
         var out = ""
         for st in glibcMergeSort(table, { ipvsadmCompareServices($0.service.key, $1.service.key) }) {
             let s = st.service
-            var line = "-A \(ipvsadmSelector(s.key)) -s \(s.scheduler)"
+            var line = "-A \(s.key.ipvsadmSelector) -s \(s.scheduler)"
             if s.isPersistent {
                 line += " -p \(s.timeout)"
                 if s.key.family == .ipv4 {
@@ -181,21 +181,13 @@ public enum IPVSFormat {
             let flags = s.schedulerFlags
             if !flags.isEmpty { line += " -b " + flags.map(\.rawValue).joined(separator: ",") }
             out += line + "\n"
-            let sel = ipvsadmSelector(s.key)
+            let sel = s.key.ipvsadmSelector
             // ipvsadm's rule format has no thresholds (they show only with -L --thresholds).
             for d in glibcMergeSort(st.destinations, { ipvsadmCompareDests($0.endpoint, $1.endpoint) }) {
                 out += "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)\n"
             }
         }
         return out
-    }
-
-    /// The service selector as ipvsadm prints it; it formats a fwmark with %d,
-    /// so marks above 2^31-1 come out negative.
-    static func ipvsadmSelector(_ k: ServiceKey) -> String {
-        guard case .fwmark(let m, let f) = k else { return k.ipvsadmSelector }
-        let mark = Int32(bitPattern: m)
-        return f == .ipv6 ? "-f \(mark) -6" : "-f \(mark)"
     }
 
     /// `r = a - b` of two unsigned 32-bit values, as the C `int` libipvs returns.
