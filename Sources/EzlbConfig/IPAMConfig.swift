@@ -17,19 +17,7 @@ public struct IPAMConfig: Equatable, Sendable {
 
     /// Reads the `ipam` section of `path`; the rest of the file is not validated here.
     public static func load(path: String) throws -> IPAMConfig {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let ns = error as NSError
-            let why = (ns.code == NSFileReadNoSuchFileError || ns.code == 260) ? "no such file (pass -c PATH)"
-                : (ns.code == NSFileReadNoPermissionError || ns.code == 257) ? "permission denied" : "cannot read: \(ns.localizedDescription)"
-            throw ConfigError(file: path, keyPath: "", reason: why)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
-        }
-        return try parse(text, file: path)
+        try parse(EzlbConfiguration.readText(path: path), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws -> IPAMConfig {
