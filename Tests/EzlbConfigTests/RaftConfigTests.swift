@@ -135,6 +135,11 @@ final class RaftConfigTests: XCTestCase {
         XCTAssertEqual(s.unknownKeys, [])
         XCTAssertEqual(s.members.count, 3)
         XCTAssertNotNil(s.hooks[.ToMaster])
+        let ipvs = try RaftSettings.load(path: example.replacingOccurrences(of: "config.yaml", with: "raft-ipvs.yaml"))
+        XCTAssertEqual(ipvs.unknownKeys, [])
+        XCTAssertEqual(ipvs.hooks[.ToMaster]?.command, "/usr/local/lib/ezlb/on-master-ipvs.sh")
+        XCTAssertEqual(ipvs.hooks[.ToMaster]?.onFailure, .abort)
+        XCTAssertEqual(ipvs.hooks[.ToSlave]?.onFailure, .retry)
     }
 
     func testEzlbKeys() throws {

@@ -113,12 +113,12 @@ final class HookDispatcherTests: XCTestCase {
         XCTAssertTrue(eventually { self.capture.done.count == 2 })
         XCTAssertTrue(d.shutdown(timeout: .seconds(5)))
         let lines = Set(dir.read("env-ToSlave").split(separator: "\n").map(String.init))
-        for want in ["EVENT_TYPE=ToSlave", "NODE_ID=n1", "RAFT_ADDR=127.0.0.1:7946", "LEADER_ID=n2", "TERM=7",
+        for want in ["EVENT_TYPE=ToSlave", "NODE_ID=n1", "RAFT_ADDR=127.0.0.1:7946", "LEADER_ID=n2", "TERM=7", "RAFT_TERM=7",
                      "DESC=n1@127.0.0.1:7946 ToSlave by n2 in 7"] {
             XCTAssertTrue(lines.contains(want), "\(want) missing in \(lines.sorted())")
         }
         let names = Set(lines.compactMap { $0.split(separator: "=").first.map(String.init) })
-        let allowed: Set = ["PATH", "HOME", "LANG", "EVENT_TYPE", "NODE_ID", "RAFT_ADDR", "LEADER_ID", "TERM", "DESC", "PWD", "SHLVL", "_", "OLDPWD"]
+        let allowed: Set = ["PATH", "HOME", "LANG", "EVENT_TYPE", "NODE_ID", "RAFT_ADDR", "LEADER_ID", "TERM", "RAFT_TERM", "DESC", "PWD", "SHLVL", "_", "OLDPWD"]
         XCTAssertTrue(names.isSubset(of: allowed), "unexpected: \(names.subtracting(allowed).sorted())")
         XCTAssertTrue(lines.contains { $0.hasPrefix("PATH=") })
     }
