@@ -311,6 +311,15 @@ final class RoleMachineTests: XCTestCase {
         XCTAssertEqual(s.events, [.ToDestroy])
     }
 
+    func testShutdownRightAfterStartStillRunsReadyFirst() {
+        var s = Sim()
+        s.m.start()
+        s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 1), now: 0)
+        s.m.requestShutdown()
+        s.run(until: 1000)
+        XCTAssertEqual(s.events, [.ToReady, .ToDestroy])
+    }
+
     func testShutdownWhileHookRunsWaitsForIt() {
         var s = Sim(guardMs: 0, debounceMs: 0, hookMs: 1000)
         s.m.start()
