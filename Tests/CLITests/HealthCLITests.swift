@@ -171,6 +171,28 @@ final class HealthCLITests: CLITestCase {
         XCTAssertEqual(try weights(), [a.endpoint: 2])
     }
 
+    func testTransitionWithoutKernelChangeIsAHealthAction() throws {
+        let a = try LoopbackServer(.tcp), b = try LoopbackServer(.tcp)
+        // b is configured at weight 0: draining it changes nothing in the kernel.
+        let cfg = config([a.endpoint, b.endpoint], weights: [1, 0], check: "interval: 1ms, fail_count: 1, rise_count: 1")
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
+        b.stop()
+        let r = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json", "--detailed-exitcode"])
+        XCTAssertEqual(r.status, 2, "a health transition is a change")
+        XCTAssertEqual(r.actionTexts, ["~ health tcp 10.0.0.1:80 -> \(b.endpoint) healthy -> unhealthy (1 failure: connect: connection refused)"])
+        let action = try XCTUnwrap((r.json["actions"] as? [[String: Any]])?.first)
+        XCTAssertEqual(action["object"] as? String, "health")
+        XCTAssertEqual(action["name"] as? String, "web")
+        XCTAssertEqual(action["from"] as? String, "healthy")
+        XCTAssertEqual(action["to"] as? String, "unhealthy")
+        XCTAssertEqual(action["done"] as? Bool, true)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg, "--detailed-exitcode"]).status, 0, "still down: no change")
+        XCTAssertEqual(try weights(), [a.endpoint: 1, b.endpoint: 0])
+        try b.start()
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).stdout,
+                       "~ health tcp 10.0.0.1:80 -> \(b.endpoint) unhealthy -> healthy (1 success)\napplied: 0 added, 1 changed, 0 deleted\n")
+    }
+
     func testAllDownQuiescedServiceStaysWithoutSorryServer() throws {
         let a = try LoopbackServer(.tcp)
         let cfg = config([a.endpoint], check: "interval: 1ms, fail_count: 1")
