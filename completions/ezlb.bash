@@ -196,20 +196,20 @@ _ezlb_ipvs() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    apply|plan|show|cleanup)
+    apply|plan|show|health|cleanup)
         # Offer subcommand argument completions
         "_ezlb_ipvs_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'apply plan show cleanup' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'apply plan show health cleanup' -- "${cur}"))
         ;;
     esac
 }
 
 _ezlb_ipvs_apply() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -235,7 +235,7 @@ _ezlb_ipvs_apply() {
 
 _ezlb_ipvs_plan() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -284,6 +284,32 @@ _ezlb_ipvs_show() {
         ;;
     '--format')
         __ezlb_add_completions -W 'table'$'\n''ipvsadm'
+        return
+        ;;
+    esac
+}
+
+_ezlb_ipvs_health() {
+    repeating_flags=(-v --verbose)
+    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '--backend')
+        __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
         return
         ;;
     esac

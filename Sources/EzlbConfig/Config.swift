@@ -1,7 +1,9 @@
 import EzlbCore
 import Foundation
 
-/// Health-check settings (upstream ezlb's keys). Validated now; probing uses them.
+/// Health-check settings: upstream ezlb's keys plus `http_host`, `command`/`args`
+/// (type exec) and `on_unhealthy`. `type` absent means tcp for tcp services and
+/// none for udp, sctp and fwmark services (see `ServiceConfig.healthSpec`).
 public struct HealthCheckConfig: Equatable, Sendable {
     public enum Kind: String, Sendable, CaseIterable { case tcp, http, exec, none }
     public var enabled: Bool = true
@@ -12,6 +14,10 @@ public struct HealthCheckConfig: Equatable, Sendable {
     public var riseCount: Int = 2
     public var httpPath: String = "/"
     public var httpExpectedStatus: Int = 200
+    public var httpHost: String? = nil
+    /// exec: program (searched in PATH when it has no '/') and arguments; no shell.
+    public var command: [String] = []
+    public var onUnhealthy: HealthCheckSpec.OnUnhealthy = .quiesce
     public init() {}
 }
 
@@ -36,7 +42,36 @@ public struct ServiceConfig: Equatable, Sendable {
     public var fullNAT: Bool
     public var snatIP: IPAddress?
     public var healthCheck: HealthCheckConfig
+    /// Added as a destination only while every backend is unhealthy.
+    public var sorryServer: BackendConfig? = nil
     public var backends: [BackendConfig]
+
+    /// The probe type when `type` is absent: tcp for tcp services; none for
+    /// udp, sctp and fwmark services (a TCP connect says nothing about them).
+    public var defaultHealthKind: HealthCheckConfig.Kind {
+        if case .inet(.tcp, _) = key { return .tcp }
+        return .none
+    }
+
+    /// The effective health check; nil when disabled or of type none.
+    public var healthSpec: HealthCheckSpec? {
+        let h = healthCheck
+        guard h.enabled else { return nil }
+        let kind: HealthCheckSpec.Kind
+        switch h.type ?? defaultHealthKind {
+        case .none: return nil
+        case .tcp: kind = .tcp
+        case .http: kind = .http
+        case .exec: kind = .exec
+        }
+        let sorry = sorryServer.map {
+            RealServer(endpoint: $0.endpoint, weight: $0.weight, forward: $0.forward ?? forward,
+                       upperThreshold: $0.upperThreshold, lowerThreshold: $0.lowerThreshold)
+        }
+        return HealthCheckSpec(kind: kind, interval: h.interval, timeout: h.timeout, failCount: h.failCount,
+                               riseCount: h.riseCount, httpPath: h.httpPath, httpExpectedStatus: h.httpExpectedStatus,
+                               httpHost: h.httpHost, command: h.command, onUnhealthy: h.onUnhealthy, sorryServer: sorry)
+    }
 
     /// The kernel objects this service wants.
     public var ipvsState: IPVSServiceState {
@@ -61,6 +96,8 @@ public struct EzlbConfiguration: Sendable {
     public var unknownKeys: [String]
     /// Keys ezlb knows (upstream compatibility) but does not use yet; reported with -v.
     public var unusedKeys: [String]
+    /// Valid but doubtful settings (`file: key path: why`); always worth a warning.
+    public var warnings: [String] = []
 
     /// Reads and validates `path`. Every problem is a `ConfigError`.
     public static func load(path: String) throws -> EzlbConfiguration {
@@ -105,8 +142,9 @@ public struct EzlbConfiguration: Sendable {
         var services: [ServiceConfig] = []
         var names: [String: Int] = [:]
         var keys: [ServiceKey: Int] = [:]
+        var warnings: [String] = []
         for svc in try root["services"].items() {
-            let s = try parseService(svc, unused: &unused)
+            let s = try parseService(svc, unused: &unused, warnings: &warnings)
             if let other = names[s.name] {
                 throw svc["name"].error("duplicate service name (also services[\(other)].name)")
             }
@@ -121,10 +159,11 @@ public struct EzlbConfiguration: Sendable {
         let unread = root.unreadKeys
         var seenUnused = Set<String>()
         unused = unused.filter { seenUnused.insert($0).inserted }
-        return EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused)
+        return EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused,
+                                 warnings: warnings.map { "\(file): \($0)" })
     }
 
-    static func parseService(_ c: YAMLCursor, unused: inout [String]) throws -> ServiceConfig {
+    static func parseService(_ c: YAMLCursor, unused: inout [String], warnings: inout [String]) throws -> ServiceConfig {
         try c.requireMapping()
         if c.isNull { throw c.error("expected a service mapping", value: nil) }
         let name = try c["name"].requiredString()
@@ -224,7 +263,6 @@ public struct EzlbConfiguration: Sendable {
         if c.has("full_nat") || c.has("snat_ip") { unused.append("services[].full_nat") }
 
         let hc = try parseHealthCheck(c["health_check"])
-        if c.has("health_check") { unused.append("services[].health_check") }
 
         // Backends.
         var backends: [BackendConfig] = []
@@ -269,9 +307,53 @@ public struct EzlbConfiguration: Sendable {
                                           upperThreshold: UInt32(upper), lowerThreshold: UInt32(lower)))
         }
 
-        return ServiceConfig(name: name, key: key, scheduler: scheduler, schedulerFlags: flags.sorted(),
-                             persistence: persistence, persistenceNetmask: netmask, forward: forward,
-                             fullNAT: fullNAT, snatIP: snat, healthCheck: hc, backends: backends)
+        var svc = ServiceConfig(name: name, key: key, scheduler: scheduler, schedulerFlags: flags.sorted(),
+                                persistence: persistence, persistenceNetmask: netmask, forward: forward,
+                                fullNAT: fullNAT, snatIP: snat, healthCheck: hc, backends: backends)
+        try checkHealth(c, &svc, family: family, warnings: &warnings)
+        return svc
+    }
+
+    /// Health-check rules that need the whole service: the sorry server, the
+    /// probe type against the protocol, ports for tcp/http probes.
+    static func checkHealth(_ c: YAMLCursor, _ svc: inout ServiceConfig, family: IPFamily, warnings: inout [String]) throws {
+        let hcCursor = c["health_check"]
+        let sc = c["sorry_server"]
+        if !sc.isNull {
+            let text = try sc.requiredString()
+            let forward = svc.forward
+            var ep: Endpoint
+            switch Endpoint.parse(text, portOptional: svc.key.isFwmark || forward != .masq) {
+            case .success(let e): ep = e
+            case .failure(let e): throw sc.error(e.description)
+            }
+            guard ep.address.family == family else { throw sc.error("is \(ep.address.family.rawValue) but the service is \(family.rawValue)") }
+            if case .inet(_, let listen) = svc.key, forward != .masq {
+                if ep.port == 0 { ep.port = listen.port }
+                guard ep.port == listen.port else { throw sc.error("forward \(forward.rawValue) keeps the service port \(listen.port)") }
+            }
+            if svc.backends.contains(where: { $0.endpoint == ep }) { throw sc.error("is also a backend of this service") }
+            svc.sorryServer = BackendConfig(endpoint: ep, weight: 1, forward: nil, upperThreshold: 0, lowerThreshold: 0)
+            if svc.healthSpec == nil {
+                warnings.append("\(sc.path): unused: the service has no health check (enabled: false, or type none)")
+            }
+        }
+        let h = svc.healthCheck
+        guard h.enabled else { return }
+        let kind = h.type ?? svc.defaultHealthKind
+        if kind == .exec && h.command.isEmpty { throw hcCursor["command"].error("is required with type exec", value: nil) }
+        if kind != .exec && !h.command.isEmpty { throw hcCursor["command"].error("only used with type exec") }
+        if kind != .http && h.httpHost != nil { throw hcCursor["http_host"].error("only used with type http") }
+        guard kind == .tcp || kind == .http else { return }
+        switch svc.key {
+        case .inet(let p, _) where p != .tcp:
+            warnings.append("\(hcCursor["type"].path): \(kind.rawValue) probes a \(p.rawValue) service's backends over TCP; fine for servers that also listen on TCP (DNS), otherwise use exec or none")
+        case .fwmark:
+            if let (j, _) = svc.backends.enumerated().first(where: { $0.element.endpoint.port == 0 }) {
+                throw try c["backends"].items()[j]["address"].error("a \(kind.rawValue) health check needs the backend's port")
+            }
+        default: break
+        }
     }
 
     static func parseNetmask(_ c: YAMLCursor, family: IPFamily) throws -> UInt32 {
@@ -311,6 +393,26 @@ public struct EzlbConfiguration: Sendable {
             h.httpPath = p
         }
         h.httpExpectedStatus = Int(try c["http_expected_status"].int(in: 100...599) ?? 200)
+        if let host = try c["http_host"].string() {
+            guard !host.isEmpty, !host.contains(where: { $0 == "\r" || $0 == "\n" || $0 == " " }) else {
+                throw c["http_host"].error("expected a host name (no spaces or line breaks)")
+            }
+            h.httpHost = host
+        }
+        if let cmd = try c["command"].string() {
+            guard !cmd.isEmpty else { throw c["command"].error("must not be empty") }
+            h.command = [cmd]
+            let ac = c["args"]
+            if !ac.isNull {
+                for item in try ac.items() { h.command.append(try item.requiredString()) }
+            }
+        } else if c.has("args") {
+            throw c["args"].error("requires command")
+        }
+        if let o = try c["on_unhealthy"].string() {
+            guard let v = HealthCheckSpec.OnUnhealthy(rawValue: o.lowercased()) else { throw c["on_unhealthy"].error("expected quiesce or remove") }
+            h.onUnhealthy = v
+        }
         c.markSubtreeRead()
         return h
     }

@@ -4,19 +4,23 @@
 /// foreign input decodes to nil, which callers treat as a cache miss.
 public enum IPVSTableCodec {
     static let magic: [UInt8] = Array("EZLBIPVS".utf8)
-    static let formatVersion: UInt32 = 1
+    /// 2: health checks per service name after the services.
+    static let formatVersion: UInt32 = 2
 
     public struct Table: Equatable, Sendable {
         public var services: [(name: String, state: IPVSServiceState)]
         public var notes: [String]
+        /// Health checks of the services that have one, by service name.
+        public var health: [String: HealthCheckSpec]
 
-        public init(services: [(name: String, state: IPVSServiceState)], notes: [String]) {
+        public init(services: [(name: String, state: IPVSServiceState)], notes: [String], health: [String: HealthCheckSpec] = [:]) {
             self.services = services
             self.notes = notes
+            self.health = health
         }
 
         public static func == (a: Table, b: Table) -> Bool {
-            a.notes == b.notes && a.services.count == b.services.count
+            a.notes == b.notes && a.health == b.health && a.services.count == b.services.count
                 && zip(a.services, b.services).allSatisfy { $0.name == $1.name && $0.state == $1.state }
         }
     }
@@ -40,14 +44,26 @@ public enum IPVSTableCodec {
             w.u32(s.timeout)
             w.u32(s.netmask)
             w.u32(UInt32(st.destinations.count))
-            for d in st.destinations {
-                w.address(d.endpoint.address)
-                w.u16(d.endpoint.port)
-                w.u32(d.weight)
-                w.u8(UInt8(d.forward.connFlags))
-                w.u32(d.upperThreshold)
-                w.u32(d.lowerThreshold)
-            }
+            for d in st.destinations { w.dest(d) }
+        }
+        w.u32(UInt32(t.health.count))
+        for name in t.health.keys.sorted() {
+            let h = t.health[name]!
+            w.string(name)
+            w.u8(UInt8(HealthCheckSpec.Kind.allCases.firstIndex(of: h.kind)!))
+            w.u64(h.interval.bitPattern)
+            w.u64(h.timeout.bitPattern)
+            w.u32(UInt32(h.failCount))
+            w.u32(UInt32(h.riseCount))
+            w.string(h.httpPath)
+            w.u32(UInt32(h.httpExpectedStatus))
+            w.u8(h.httpHost == nil ? 0 : 1)
+            if let host = h.httpHost { w.string(host) }
+            w.u32(UInt32(h.command.count))
+            for a in h.command { w.string(a) }
+            w.u8(h.onUnhealthy == .quiesce ? 0 : 1)
+            w.u8(h.sorryServer == nil ? 0 : 1)
+            if let d = h.sorryServer { w.dest(d) }
         }
         return w.out
     }
@@ -71,16 +87,36 @@ public enum IPVSTableCodec {
             var dests: [RealServer] = []
             dests.reserveCapacity(Int(dc))
             for _ in 0..<dc {
-                guard let a = r.address(), let port = r.u16(), let weight = r.u32(), let fw = r.u8(),
-                      let forward = ForwardMethod(connFlags: UInt32(fw)), let up = r.u32(), let lo = r.u32() else { return nil }
-                dests.append(RealServer(endpoint: Endpoint(address: a, port: port), weight: weight, forward: forward,
-                                        upperThreshold: up, lowerThreshold: lo))
+                guard let d = r.dest() else { return nil }
+                dests.append(d)
             }
             let svc = VirtualService(key: key, scheduler: sched, flags: flags, timeout: timeout, netmask: netmask)
             services.append((name, IPVSServiceState(service: svc, destinations: dests)))
         }
+        guard let hc = r.u32(), hc < 1 << 24 else { return nil }
+        var health: [String: HealthCheckSpec] = [:]
+        for _ in 0..<hc {
+            guard let name = r.string(), let k = r.u8(), Int(k) < HealthCheckSpec.Kind.allCases.count,
+                  let interval = r.u64(), let timeout = r.u64(), let fail = r.u32(), let rise = r.u32(),
+                  let path = r.string(), let status = r.u32(), let hasHost = r.u8() else { return nil }
+            var host: String? = nil
+            if hasHost == 1 { guard let h = r.string() else { return nil }; host = h }
+            guard let argc = r.u32(), argc < 1 << 16 else { return nil }
+            var command: [String] = []
+            for _ in 0..<argc {
+                guard let a = r.string() else { return nil }
+                command.append(a)
+            }
+            guard let on = r.u8(), on <= 1, let hasSorry = r.u8() else { return nil }
+            var sorry: RealServer? = nil
+            if hasSorry == 1 { guard let d = r.dest() else { return nil }; sorry = d }
+            health[name] = HealthCheckSpec(kind: HealthCheckSpec.Kind.allCases[Int(k)], interval: Double(bitPattern: interval),
+                                           timeout: Double(bitPattern: timeout), failCount: Int(fail), riseCount: Int(rise),
+                                           httpPath: path, httpExpectedStatus: Int(status), httpHost: host, command: command,
+                                           onUnhealthy: on == 0 ? .quiesce : .remove, sorryServer: sorry)
+        }
         guard r.atEnd else { return nil }
-        return Table(services: services, notes: notes)
+        return Table(services: services, notes: notes, health: health)
     }
 
     /// Service keys with names (ownership), in the same framing.
@@ -115,6 +151,15 @@ public enum IPVSTableCodec {
         mutating func u8(_ v: UInt8) { out.append(v) }
         mutating func u16(_ v: UInt16) { out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)) }
         mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
+        mutating func u64(_ v: UInt64) { u32(UInt32(truncatingIfNeeded: v >> 32)); u32(UInt32(truncatingIfNeeded: v)) }
+        mutating func dest(_ d: RealServer) {
+            address(d.endpoint.address)
+            u16(d.endpoint.port)
+            u32(d.weight)
+            u8(UInt8(d.forward.connFlags))
+            u32(d.upperThreshold)
+            u32(d.lowerThreshold)
+        }
         mutating func bytes(_ b: [UInt8]) { out += b }
         mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); out += b }
         mutating func string(_ s: String) { blob(Array(s.utf8)) }
@@ -159,6 +204,16 @@ public enum IPVSTableCodec {
             var v: UInt32 = 0
             for i in 0..<4 { v = v << 8 | UInt32(data[pos + i]) }
             return v
+        }
+        mutating func u64() -> UInt64? {
+            guard let hi = u32(), let lo = u32() else { return nil }
+            return UInt64(hi) << 32 | UInt64(lo)
+        }
+        mutating func dest() -> RealServer? {
+            guard let a = address(), let port = u16(), let weight = u32(), let fw = u8(),
+                  let forward = ForwardMethod(connFlags: UInt32(fw)), let up = u32(), let lo = u32() else { return nil }
+            return RealServer(endpoint: Endpoint(address: a, port: port), weight: weight, forward: forward,
+                              upperThreshold: up, lowerThreshold: lo)
         }
         mutating func blob() -> [UInt8]? {
             guard let n = u32() else { return nil }

@@ -60,9 +60,16 @@ public enum IPVSFormat {
         }
     }
 
-    /// The machine form of an operation for `-o json`.
-    public static func json(_ op: IPVSOperation) -> [String: JSONValue] {
-        var o: [String: JSONValue] = ["text": .string(text(op)), "service": .string(op.serviceKey.description)]
+    /// `text(op)` with the health reason that caused it: `... weight 3 -> 0 (unhealthy: 3 failures: ...)`.
+    public static func text(_ op: IPVSOperation, reason: String?) -> String {
+        guard let r = reason else { return text(op) }
+        return "\(text(op)) (\(r))"
+    }
+
+    /// The machine form of an operation for `-o json` (`reason`: why health checks caused it).
+    public static func json(_ op: IPVSOperation, reason: String? = nil) -> [String: JSONValue] {
+        var o: [String: JSONValue] = ["text": .string(text(op, reason: reason)), "service": .string(op.serviceKey.description)]
+        if let r = reason { o["reason"] = .string(r) }
         switch op {
         case .addService(let s):
             o["action"] = "add"; o["object"] = "service"; o["to"] = serviceJSONText(s)
@@ -83,7 +90,7 @@ public enum IPVSFormat {
 
     /// `json(op)` plus `done` and `error`, rendered straight to one JSON object
     /// (keys in the same sorted order as the generic rendering).
-    public static func jsonText(_ op: IPVSOperation, done: Bool, error: String?) -> String {
+    public static func jsonText(_ op: IPVSOperation, done: Bool, error: String?, reason: String? = nil) -> String {
         let q = JSONValue.quoted
         var parts: [String] = []
         func add(_ k: String, _ v: String) { parts.append("\"\(k)\":\(v)") }
@@ -107,8 +114,9 @@ public enum IPVSFormat {
         if let e = error { add("error", q(e)) }
         if let f = from { add("from", f.text) }
         add("object", "\"\(object)\"")
+        if let r = reason { add("reason", q(r)) }
         add("service", q(op.serviceKey.description))
-        add("text", q(text(op)))
+        add("text", q(text(op, reason: reason)))
         if let t = to { add("to", t.text) }
         return "{" + parts.joined(separator: ",") + "}"
     }

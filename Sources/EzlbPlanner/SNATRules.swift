@@ -17,10 +17,17 @@ public struct FullNATService: Equatable, Sendable {
     }
 }
 
-/// Which backends get rules. Health checks (a later feature) plug in here;
-/// until then every configured backend is healthy.
+/// Which backends get rules: `snat sync` passes the health view the last
+/// `ipvs apply` stored (`StoredHealthView`), so rules exist only for healthy
+/// backends, plus a service's sorry server while it is in use.
 public protocol BackendHealthView: Sendable {
     func isHealthy(service: String, backend: Endpoint) -> Bool
+    /// Destinations IPVS has for the service beyond its backends (a sorry server in use).
+    func extraBackends(service: String) -> [Endpoint]
+}
+
+extension BackendHealthView {
+    public func extraBackends(service: String) -> [Endpoint] { [] }
 }
 
 public struct AllBackendsHealthy: BackendHealthView {
@@ -64,7 +71,9 @@ public enum SNATRules {
             // Rules already listed (several services may share a backend); sets keep this linear.
             var seenNat = Set<XTRule>(), seenFwd = Set(fwd)
             for s in services {
-                for b in s.backends where b.address.family == family && health.isHealthy(service: s.name, backend: b) {
+                let extra = health.extraBackends(service: s.name)
+                for b in (extra.isEmpty ? s.backends : s.backends + extra)
+                where b.address.family == family && health.isHealthy(service: s.name, backend: b) {
                     let proto = b.port == 0 ? nil : s.proto
                     let port = proto == nil ? nil : b.port
                     let c = comment(s.name)

@@ -75,6 +75,56 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.services[2].snatIP, IPAddress("10.0.0.3"))
     }
 
+    func testHealthCheckDefaultsByProtocolAndAdditions() throws {
+        let c = try EzlbConfiguration.parse("""
+        services:
+          - {name: t, listen: '10.0.0.1:80', health_check: {enabled: true}}
+          - {name: u, listen: '10.0.0.1:53', protocol: udp, health_check: {enabled: true}}
+          - {name: s, listen: '10.0.0.1:3868', protocol: sctp}
+          - {name: f, fwmark: 3, family: ipv4}
+          - {name: off, listen: '10.0.0.2:80', health_check: {enabled: false}}
+          - {name: none, listen: '10.0.0.3:80', health_check: {type: none}}
+          - name: x
+            listen: '10.0.0.4:80'
+            sorry_server: '10.9.9.9:8080'
+            health_check: {type: exec, command: /usr/local/bin/check, args: [--quick, "2"], on_unhealthy: remove, timeout: 250ms}
+          - name: h
+            listen: '10.0.0.5:80'
+            forward: route
+            sorry_server: 10.9.9.9
+            health_check: {type: http, http_host: www.example, http_path: /hz, http_expected_status: 204}
+          - {name: ut, listen: '10.0.0.1:54', protocol: udp, health_check: {type: tcp}}
+          - {name: so, listen: '10.0.0.6:80', sorry_server: '10.9.9.9:80', health_check: {enabled: false}}
+        """, file: "f.yaml")
+        let byName = Dictionary(uniqueKeysWithValues: c.services.map { ($0.name, $0) })
+        XCTAssertEqual(byName["t"]?.healthSpec?.kind, .tcp, "tcp services default to a tcp probe")
+        XCTAssertEqual(byName["t"]?.healthSpec?.failCount, 3)
+        XCTAssertNil(byName["u"]?.healthSpec, "udp services are not probed by default")
+        XCTAssertNil(byName["s"]?.healthSpec, "nor sctp")
+        XCTAssertNil(byName["f"]?.healthSpec, "nor fwmark")
+        XCTAssertNil(byName["off"]?.healthSpec)
+        XCTAssertNil(byName["none"]?.healthSpec)
+        let x = byName["x"]?.healthSpec
+        XCTAssertEqual(x?.kind, .exec)
+        XCTAssertEqual(x?.command, ["/usr/local/bin/check", "--quick", "2"])
+        XCTAssertEqual(x?.onUnhealthy, .remove)
+        XCTAssertEqual(x?.timeout, 0.25)
+        XCTAssertEqual(x?.sorryServer, RealServer(endpoint: Endpoint(address: IPAddress("10.9.9.9")!, port: 8080)))
+        let h = byName["h"]?.healthSpec
+        XCTAssertEqual(h?.httpHost, "www.example")
+        XCTAssertEqual(h?.httpPath, "/hz")
+        XCTAssertEqual(h?.httpExpectedStatus, 204)
+        XCTAssertEqual(h?.sorryServer?.endpoint.port, 80, "route keeps the service port")
+        XCTAssertEqual(h?.sorryServer?.forward, .route)
+        XCTAssertEqual(byName["ut"]?.healthSpec?.kind, .tcp, "an explicit tcp probe on udp is kept...")
+        XCTAssertEqual(c.warnings, [
+            "f.yaml: services[8].health_check.type: tcp probes a udp service's backends over TCP; fine for servers that also listen on TCP (DNS), otherwise use exec or none",
+            "f.yaml: services[9].sorry_server: unused: the service has no health check (enabled: false, or type none)",
+        ], "...with a warning")
+        XCTAssertFalse(c.unusedKeys.contains("services[].health_check"), "health checks are used now")
+        XCTAssertEqual(c.unknownKeys, [])
+    }
+
     func testShippedExampleLoads() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/ezlb.yaml").path
         let c = try EzlbConfiguration.load(path: path)
@@ -184,6 +234,16 @@ final class ConfigTests: XCTestCase {
             ("services: [{name: a, listen: '10.0.0.1:80', health_check: {interval: 0s}}]", "services[0].health_check.interval", "greater than zero"),
             ("services: [{name: a, listen: '10.0.0.1:80', health_check: {timeout: -3s}}]", "services[0].health_check.timeout", "duration"),
             ("services: [{name: a, listen: '10.0.0.1:80', snat_ip: 10.0.0.5}]", "services[0].snat_ip", "requires full_nat"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {type: exec}}]", "services[0].health_check.command", "required with type exec"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {command: /bin/true}}]", "services[0].health_check.command", "only used with type exec"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {args: [x]}}]", "services[0].health_check.args", "requires command"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {http_host: a.example}}]", "services[0].health_check.http_host", "only used with type http"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {type: http, http_host: 'a b'}}]", "services[0].health_check.http_host", "host name"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {on_unhealthy: delete}}]", "services[0].health_check.on_unhealthy", "quiesce or remove"),
+            ("services: [{name: a, listen: '10.0.0.1:80', sorry_server: '[2001:db8::1]:80'}]", "services[0].sorry_server", "is ipv6 but the service is ipv4"),
+            ("services: [{name: a, listen: '10.0.0.1:80', sorry_server: '10.1.1.1:80', backends: [{address: '10.1.1.1:80'}]}]", "services[0].sorry_server", "also a backend"),
+            ("services: [{name: a, listen: '10.0.0.1:80', forward: route, sorry_server: '10.1.1.1:81'}]", "services[0].sorry_server", "keeps the service port"),
+            ("services: [{name: a, fwmark: 3, family: ipv4, health_check: {type: tcp}, backends: [{address: 10.1.1.1}]}]", "services[0].backends[0].address", "needs the backend's port"),
             ("services: [{name: a, listen: '10.0.0.1:80', full_nat: true, snat_ip: banana}]", "services[0].snat_ip", "not an IP address"),
             ("services: [{name: a, fwmark: 5}]", "services[0].family", "required with fwmark"),
             ("services: [{name: a, fwmark: 5, family: ipv4, listen: '10.0.0.1:80'}]", "services[0].listen", "not allowed with fwmark"),

@@ -14,13 +14,22 @@ final class IPVSTableCodecTests: XCTestCase {
                                    destinations: [d("192.168.1.1:3868", 0, .masq), d("192.168.1.2:3868", 65535, .tunnel)])),
             ("b ü", IPVSServiceState(service: VirtualService(key: v6, scheduler: "sh", flags: IPVSFlags.sched1 | IPVSFlags.sched2), destinations: [])),
             ("c", IPVSServiceState(service: VirtualService(key: fw, scheduler: "mh"), destinations: [d("[2001:db8::9]:0", 1, .route)])),
-        ], notes: ["Wfile: x: unknown key, ignored", "Ifile: global: accepted"])
+        ], notes: ["Wfile: x: unknown key, ignored", "Ifile: global: accepted"], health: [
+            "a": HealthCheckSpec(kind: .http, interval: 0.25, timeout: 1.5, failCount: 4, riseCount: 1, httpPath: "/healthz?x=1",
+                                 httpExpectedStatus: 204, httpHost: "web.example", onUnhealthy: .remove,
+                                 sorryServer: d("192.168.9.9:3868", 1, .masq)),
+            "c": HealthCheckSpec(kind: .exec, command: ["/usr/local/bin/check", "--port", "ü"]),
+        ])
     }
 
     func testRoundTrip() {
         let t = sample()
         let bytes = IPVSTableCodec.encode(t, tag: [1, 2, 3])
         XCTAssertEqual(IPVSTableCodec.decode(bytes, tag: [1, 2, 3]), t)
+        XCTAssertEqual(IPVSTableCodec.decode(bytes, tag: [1, 2, 3])?.health["a"]?.sorryServer?.endpoint.port, 3868)
+        var other = t
+        other.health["c"]?.command = ["/usr/local/bin/check"]
+        XCTAssertNotEqual(IPVSTableCodec.decode(bytes, tag: [1, 2, 3]), other, "health specs take part in equality")
     }
 
     func testOtherTagTruncationAndGarbageAreMisses() {

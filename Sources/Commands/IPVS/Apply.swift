@@ -9,7 +9,11 @@ struct IPVSApply: ParsableCommand {
         discussion: """
         Dumps the kernel's services and destinations, plans the smallest change and applies it. \
         Re-running with no change makes no kernel write and reports no changes. Services removed \
-        from the config are deleted; managed services changed or deleted by hand are put back.
+        from the config are deleted; managed services changed or deleted by hand are put back. \
+        Services with a health check have their backends probed first (all at once, each within \
+        its timeout; a backend probed less than its interval ago is skipped): unhealthy backends \
+        get weight 0 (or are removed with on_unhealthy: remove), counters are kept in \
+        <state-dir>/health.json across runs. --dry-run probes but stores nothing.
         """
     )
 
@@ -18,13 +22,16 @@ struct IPVSApply: ParsableCommand {
     @Flag(help: "Take over services that exist in the kernel on a configured key but were not created by ezlb. Also rebuilds a corrupted ipvs.json from config ∩ kernel.")
     var adopt = false
 
+    @Flag(name: .customLong("no-probe"), help: "Run no health probes: apply with the health state stored by earlier runs (<state-dir>/health.json).")
+    var noProbe = false
+
     func run() throws {
         try Runner.run(options, command: "ipvs apply") { log in
-            try IPVSApply.reconcile(options, adopt: adopt, log: log, command: "ipvs apply")
+            try IPVSApply.reconcile(options, adopt: adopt, probe: !noProbe, log: log, command: "ipvs apply")
         }
     }
 
-    static func reconcile(_ options: CommonOptions, adopt: Bool, log: Logger, command: String) throws -> CommandReport {
+    static func reconcile(_ options: CommonOptions, adopt: Bool, probe: Bool, log: Logger, command: String) throws -> CommandReport {
         var report = CommandReport(command: command, dryRun: options.dryRun)
         var clock = PhaseClock(log: log)
         let s = IPVSSession(options, log: log)
@@ -34,16 +41,22 @@ struct IPVSApply: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let owned = try s.readOwnership(adopt: adopt, report: &report)
         clock.lap("lock and read ownership")
+        let health = try s.health(desired, probe: probe)
+        clock.lap("health")
         let backend = try s.openBackend()
         let actual = try backend.dump()
         clock.lap("dump kernel")
-        let plan = IPVSPlanner.plan(desired: desired, actual: actual, owned: owned, adopt: adopt)
+        let plan = IPVSPlanner.plan(desired: health.services, actual: actual, owned: owned, adopt: adopt)
         clock.lap("plan")
         for c in plan.conflicts {
             report.errors.append("service \(c.state.key) (\(c.name)) exists in the kernel but was not created by ezlb; left alone (use --adopt to take it over)")
         }
         for k in plan.adopted { log.notice("adopting service \(k)") }
-        try s.execute(plan, backend: backend, owned: owned, report: &report)
+        // Health state first: what the kernel is about to be made to reflect.
+        if let t = health.write, !options.dryRun { try s.dir.writeHealth(t) }
+        try s.execute(plan, backend: backend, owned: owned, reasons: health.reasons, report: &report)
+        report.actions += s.healthActions(health, plan: plan)
+        if health.active { report.extra["health"] = health.json }
         clock.lap("apply and record state")
         s.summarize(&report, verb: "applied")
         return report

@@ -10,6 +10,6 @@ public struct IPVSCommand: ParsableCommand {
         ezlb owns only the services it created (recorded in <state-dir>/ipvs.json); \
         services made by keepalived, kube-proxy or ipvsadm are never changed or deleted.
         """,
-        subcommands: [IPVSApply.self, IPVSPlanCommand.self, IPVSShow.self, IPVSCleanup.self]
+        subcommands: [IPVSApply.self, IPVSPlanCommand.self, IPVSShow.self, IPVSHealth.self, IPVSCleanup.self]
     )
 }

@@ -25,24 +25,29 @@ struct IPVSSession {
     /// inode, size, mtime and ctime, same ezlb binary) is not parsed again: its
     /// validated table is kept in `<state-dir>/ipvs-config.cache`. The cache
     /// only memoizes the config; the kernel is still read on every run.
-    func loadDesired(into report: inout CommandReport) throws -> [NamedService] {
+    /// The cache holds the configured weights and each service's health check;
+    /// health is applied to the table afterwards (`health(_:probe:report:)`).
+    func loadDesired(into report: inout CommandReport) throws -> DesiredTable {
         let tag = FileVersionTag(path: opts.config)
         if let tag, let raw = try? dir.readRaw(Self.cacheName), let t = IPVSTableCodec.decode(raw, tag: tag.bytes) {
             log.debug("config unchanged since it was last validated: using \(Self.cacheName)")
             apply(notes: t.notes, into: &report)
-            return t.services.map { NamedService(name: $0.name, state: $0.state) }
+            return DesiredTable(services: t.services.map { NamedService(name: $0.name, state: $0.state) }, health: t.health)
         }
         let cfg = try EzlbConfiguration.load(path: opts.config)
         let notes = cfg.unknownKeys.map { "W\(cfg.file): \($0): unknown key, ignored" }
+            + cfg.warnings.map { "W\($0)" }
             + cfg.unusedKeys.map { "I\(cfg.file): \($0): accepted, not used by ipvs" }
         apply(notes: notes, into: &report)
         let desired = cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }
+        var health: [String: HealthCheckSpec] = [:]
+        for s in cfg.services { if let h = s.healthSpec { health[s.name] = h } }
         if let tag, tag.isSettled, !opts.dryRun {
-            let table = IPVSTableCodec.Table(services: desired.map { ($0.name, $0.state) }, notes: notes)
+            let table = IPVSTableCodec.Table(services: desired.map { ($0.name, $0.state) }, notes: notes, health: health)
             do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName) }
             catch { log.debug("not caching the validated config: \(error)") }
         }
-        return desired
+        return DesiredTable(services: desired, health: health)
     }
 
     static let cacheName = "ipvs-config.cache"
@@ -91,11 +96,12 @@ struct IPVSSession {
     }
 
     /// Applies `plan` with intent recorded first; returns the report actions.
+    /// `reasons`: why health checks changed a destination (appended to its action).
     func execute(_ plan: IPVSPlan, backend: IPVSBackend, owned: [ServiceKey: String],
-                 report: inout CommandReport) throws {
+                 reasons: [DestinationRef: String] = [:], report: inout CommandReport) throws {
         let ops = plan.operations
         if opts.dryRun || ops.isEmpty {
-            report.actions = ops.map { record($0, error: nil) }
+            report.actions = ops.map { record($0, error: nil, reasons: reasons) }
             if !opts.dryRun && plan.ownedAfter != owned { try writeOwnership(plan.ownedAfter) }
             return
         }
@@ -133,17 +139,18 @@ struct IPVSSession {
         // The intent already says this when every operation went through (the usual case).
         if commitError == nil && finalOwned != plan.ownedIntent { try writeOwnership(finalOwned) }
         report.actions = zip(ops, results).map { op, err in
-            record(op, error: err?.description)
+            record(op, error: err?.description, reasons: reasons)
         }
         if let c = commitError { report.errors.append(c) }
         log.info("applied \(ops.count - results.compactMap { $0 }.count)/\(ops.count) operations")
     }
 
     /// An action for the report; its JSON is rendered only when JSON output was asked for.
-    func record(_ op: IPVSOperation, error: String?) -> ActionRecord {
-        var r = ActionRecord(text: IPVSFormat.text(op), json: [:], error: error)
+    func record(_ op: IPVSOperation, error: String?, reasons: [DestinationRef: String] = [:]) -> ActionRecord {
+        let reason = reasons.isEmpty ? nil : HealthPlanner.annotate(op, reasons: reasons)
+        var r = ActionRecord(text: IPVSFormat.text(op, reason: reason), json: [:], error: error)
         if opts.output == .json {
-            r.rawJSON = IPVSFormat.jsonText(op, done: !opts.dryRun && error == nil, error: error)
+            r.rawJSON = IPVSFormat.jsonText(op, done: !opts.dryRun && error == nil, error: error, reason: reason)
         }
         return r
     }

@@ -11,11 +11,14 @@ struct IPVSPlanCommand: ParsableCommand {
     @Flag(help: "Plan as if --adopt were given.")
     var adopt = false
 
+    @Flag(name: .customLong("no-probe"), help: "Run no health probes: plan with the stored health state.")
+    var noProbe = false
+
     func run() throws {
         var opts = options
         opts.dryRun = true
         try Runner.run(opts, command: "ipvs plan") { log in
-            try IPVSApply.reconcile(opts, adopt: adopt, log: log, command: "ipvs plan")
+            try IPVSApply.reconcile(opts, adopt: adopt, probe: !noProbe, log: log, command: "ipvs plan")
         }
     }
 }

@@ -29,8 +29,9 @@ struct SNATSession {
         }
     }
 
-    /// The health view `snat sync` filters backends with (health checks are a later feature: all healthy).
-    var health: BackendHealthView { AllBackendsHealthy() }
+    /// The health view `snat sync` filters backends with: what the last `ipvs apply`
+    /// stored in health.json (no file: every backend healthy).
+    func health() throws -> BackendHealthView { StoredHealthView(try dir.readHealth()) }
 
     func openBackend() throws -> XTBackend {
         do {

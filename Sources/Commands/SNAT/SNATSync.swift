@@ -22,7 +22,7 @@ struct SNATSync: ParsableCommand {
             let services = try s.fullNATServices(into: &report)
             let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
             defer { withExtendedLifetime(lock) {} }
-            let desired = SNATRules.chains(services, health: s.health)
+            let desired = SNATRules.chains(services, health: try s.health())
             // A desired chain that exists but is not recorded (state lost) is simply rewritten:
             // EZLB-* names are ezlb's own.
             let owned = try s.owned(takeOver: false)
