@@ -26,8 +26,12 @@ let package = Package(
         ]),
 
         // Live kernel backends (netlink, ...) and the fake kernel.
+        // libraft engine (Kernel/Raft): CEzlbShim's raft.c drives libraft + libuv; Crypto for the
+        // control endpoint's HMAC-SHA256.
         .target(name: "Kernel", dependencies: [
             "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute", "CNetlinkXfrm",
+            "CRaft", "CUV", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Pure modules: no C imports.
@@ -55,7 +59,11 @@ let package = Package(
                        providers: [.apt(["libiptc-dev"])]),
         .systemLibrary(name: "CNetlinkXfrm", pkgConfig: "libnl-xfrm-3.0",
                        providers: [.apt(["libnl-xfrm-3-dev"])]),
-        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC"]),
+        .systemLibrary(name: "CRaft", pkgConfig: "raft",
+                       providers: [.apt(["libraft-dev"])]),
+        .systemLibrary(name: "CUV", pkgConfig: "libuv",
+                       providers: [.apt(["libuv1-dev"])]),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
 
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
