@@ -43,6 +43,11 @@ let package = Package(
         .target(name: "EzlbPlanner", dependencies: ["EzlbCore", .product(name: "Crypto", package: "swift-crypto")]),
         // IP address management: subnets, ranges, allocation (interval based, no per-address structures).
         .target(name: "EzlbIPAM", dependencies: ["EzlbCore"]),
+        // Raft VIP failover without C: the role machine, the hook dispatcher and executor (posix_spawn via Glibc).
+        .target(name: "EzlbRaft", dependencies: [
+            "EzlbConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "EzlbState", dependencies: [
             "EzlbCore",
             .product(name: "SystemPackage", package: "swift-system"),
@@ -69,6 +74,9 @@ let package = Package(
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
         .testTarget(name: "EzlbPlannerTests", dependencies: ["EzlbPlanner", "EzlbCore"]),
         .testTarget(name: "EzlbIPAMTests", dependencies: ["EzlbIPAM", "EzlbCore"]),
+        .testTarget(name: "EzlbRaftTests", dependencies: [
+            "EzlbRaft", "EzlbConfig", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),
         .testTarget(name: "CLITests", dependencies: ["ezlb", "Kernel", "EzlbCore", "EzlbState"]),

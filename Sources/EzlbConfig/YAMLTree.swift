@@ -106,6 +106,12 @@ final class YAMLCursor {
 
     func has(_ key: String) -> Bool { !self[key].isNull }
 
+    /// The keys of a mapping in document order (empty for anything else).
+    var mappingKeys: [String] {
+        if case .mapping(let m)? = node { return m.keys }
+        return []
+    }
+
     /// Marks a whole subtree as read (for sections ezlb accepts but does not use).
     func markSubtreeRead() {
         if let id = keyID { tracker.subtrees.insert(id) }

@@ -1,0 +1,522 @@
+import EzlbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The four hook events of the seed design (their spelling is the YAML key under `hooks`).
+public enum HookEvent: String, Sendable, CaseIterable, Hashable {
+    case ToReady, ToMaster, ToSlave, ToDestroy
+}
+
+/// What a failed hook (non-zero exit, killed, timed out, not startable) leads to.
+public enum FailurePolicy: String, Sendable, CaseIterable, Equatable {
+    /// Log the failure and go on.
+    case `continue`
+    /// ToMaster: hand leadership away and run ToSlave (a node that could not bind the VIP must not stay Master).
+    /// Other events: logged as an error; there is nothing to undo.
+    case abort
+    /// Run the hook again (each attempt with a fresh timeout) up to `retryAttempts` attempts, `retryBackoff` apart;
+    /// when every attempt failed, ToMaster behaves as `abort`, the other events as `continue`.
+    case retry
+}
+
+/// One event's hook (`hooks.ToMaster` ...), with the section defaults already applied.
+public struct HookSpec: Sendable, Equatable {
+    /// argv[0]: an absolute path, or a name looked up in PATH. Never run through a shell.
+    public var command: String
+    /// argv[1...], passed literally.
+    public var args: [String]
+    /// Seconds; the whole process group is killed when it expires.
+    public var timeout: Double
+    public var onFailure: FailurePolicy
+    /// Extra environment; values are templates (`{{.NodeID}}`, `{{.Event}}`, `{{.RaftAddr}}`, `{{.LeaderID}}`, `{{.Term}}`).
+    /// Kept in file order.
+    public var environment: [EnvironmentEntry]
+    /// Attempts in total for `on_failure: retry` (>= 1).
+    public var retryAttempts: Int
+    /// Seconds between two attempts.
+    public var retryBackoff: Double
+
+    public init(command: String, args: [String] = [], timeout: Double = 60, onFailure: FailurePolicy = .continue,
+                environment: [EnvironmentEntry] = [], retryAttempts: Int = 3, retryBackoff: Double = 1) {
+        self.command = command
+        self.args = args
+        self.timeout = timeout
+        self.onFailure = onFailure
+        self.environment = environment
+        self.retryAttempts = retryAttempts
+        self.retryBackoff = retryBackoff
+    }
+}
+
+public struct EnvironmentEntry: Sendable, Equatable {
+    public var name: String
+    public var template: String
+    public init(name: String, template: String) {
+        self.name = name
+        self.template = template
+    }
+}
+
+/// The `hooks:` section.
+public struct HooksConfig: Sendable, Equatable {
+    public var enabled: Bool = true
+    /// Section defaults (seconds / policy) applied to hooks that do not set their own.
+    public var timeout: Double = 60
+    public var onFailure: FailurePolicy = .continue
+    public var retryAttempts: Int = 3
+    public var retryBackoff: Double = 1
+    /// Seconds: after a hook finished, the next transition waits this long (the latest state wins when the
+    /// window ends; nothing is dropped). A Master's demotion (ToSlave) and ToDestroy never wait.
+    public var debounce: Double = 1
+    /// The configured hooks; an event without one is a no-op (it still changes the role).
+    public var specs: [HookEvent: HookSpec] = [:]
+    public init() {}
+
+    public subscript(event: HookEvent) -> HookSpec? { enabled ? specs[event] : nil }
+}
+
+public struct RaftLoggingConfig: Sendable, Equatable {
+    public enum Level: String, Sendable, CaseIterable { case trace, debug, info, notice, warn, error, critical }
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+    public var level: Level = .info
+    public var format: Format = .text
+    /// `stderr`, `stdout` or a file path (appended to).
+    public var output: String = "stderr"
+    public init() {}
+
+    static func level(_ text: String) -> Level? {
+        switch text.lowercased() {
+        case "warning": return .warn
+        case "fatal": return .critical
+        default: return Level(rawValue: text.lowercased())
+        }
+    }
+}
+
+/// Command-line overrides of the file (`--node-id --raft-addr --data-dir --log-level --log-format`).
+public struct RaftOverrides: Sendable, Equatable {
+    public var nodeID: String?
+    public var raftAddr: String?
+    public var dataDir: String?
+    public var logLevel: String?
+    public var logFormat: String?
+    public init(nodeID: String? = nil, raftAddr: String? = nil, dataDir: String? = nil,
+                logLevel: String? = nil, logFormat: String? = nil) {
+        self.nodeID = nodeID
+        self.raftAddr = raftAddr
+        self.dataDir = dataDir
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
+}
+
+/// The raft VIP-failover config file (the seed's `config.yaml`, loaded unchanged, plus a few ezlb keys).
+///
+/// ```yaml
+/// node: {id: node1, raft_addr: "192.168.1.10:7946", data_dir: /var/lib/ezlb/raft}
+/// cluster:
+///   nodes: [{id: node1, addr: "192.168.1.10:7946"}, ...]
+///   election_timeout: 1s        # ezlb
+///   heartbeat: 100ms            # ezlb
+///   master_guard: 1.5s          # ezlb; default 1.5 x election_timeout
+///   secret_file: /etc/ezlb/raft.secret   # ezlb; or secret: "..."
+/// hooks: {enabled, timeout, on_failure, retry_attempts, retry_backoff, debounce, ToReady|ToMaster|ToSlave|ToDestroy: {...}}
+/// logging: {level, format, output}
+/// ```
+public struct RaftSettings: Sendable, Equatable {
+    public struct Member: Sendable, Equatable {
+        public var id: String
+        /// Canonical `IP:port` (`[v6]:port`).
+        public var addr: String
+        public init(id: String, addr: String) {
+            self.id = id
+            self.addr = addr
+        }
+    }
+
+    public static let minimumSecretBytes = 16
+
+    public var file: String
+    public var nodeID: String
+    /// Canonical `IP:port` (`[v6]:port`).
+    public var raftAddr: String
+    public var dataDir: String
+    /// `cluster.nodes` in file order (may omit this node when joining).
+    public var members: [Member]
+    public var electionTimeoutMs: UInt32 = 1000
+    public var heartbeatMs: UInt32 = 100
+    /// How long leadership must have been held without interruption before ToMaster starts.
+    public var masterGuardMs: UInt32 = 1500
+    /// Shared secret of the control endpoint (`cluster.secret` or the content of `cluster.secret_file`).
+    public var secret: String?
+    public var secretFile: String?
+    public var hooks: HooksConfig
+    public var logging: RaftLoggingConfig
+    /// Keys the file has that ezlb does not know (likely typos).
+    public var unknownKeys: [String]
+
+    public init(file: String, nodeID: String, raftAddr: String, dataDir: String, members: [Member],
+                hooks: HooksConfig = HooksConfig(), logging: RaftLoggingConfig = RaftLoggingConfig()) {
+        self.file = file
+        self.nodeID = nodeID
+        self.raftAddr = raftAddr
+        self.dataDir = dataDir
+        self.members = members
+        self.hooks = hooks
+        self.logging = logging
+        self.unknownKeys = []
+    }
+
+    /// This node's libraft id.
+    public var numericID: UInt64 { raftNumericID(nodeID) }
+
+    /// The member whose numeric raft id is `id` (for LEADER_ID), if listed.
+    public func member(numericID id: UInt64) -> Member? { members.first { raftNumericID($0.id) == id } }
+}
+
+/// Stable nonzero libraft id for a string node id: FNV-1a 64 of the UTF-8 bytes (0 maps to 1).
+/// No new dependency; ids of one cluster's members are checked for collisions at load.
+public func raftNumericID(_ nodeID: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in nodeID.utf8 {
+        h ^= UInt64(b)
+        h = h &* 0x0000_0100_0000_01b3
+    }
+    return h == 0 ? 1 : h
+}
+
+extension RaftSettings {
+    /// Reads and validates the raft config; a one-line `ConfigError` (file, key path, value) on any problem.
+    /// `joining` relaxes "this node must be listed in cluster.nodes".
+    public static func load(path: String, overrides: RaftOverrides = RaftOverrides(), joining: Bool = false) throws -> RaftSettings {
+        try parse(EzlbConfiguration.readText(path: path), file: path, overrides: overrides, joining: joining)
+    }
+
+    /// Only the `hooks` section of `path` (SIGHUP reload); the rest of the file is not validated.
+    public static func parseHooks(path: String) throws -> HooksConfig {
+        let root = try YAMLCursor.document(EzlbConfiguration.readText(path: path), file: path)
+        return try hooksSection(root["hooks"])
+    }
+
+    public static func parse(_ text: String, file: String, overrides: RaftOverrides = RaftOverrides(),
+                             joining: Bool = false) throws -> RaftSettings {
+        let root = try YAMLCursor.document(text, file: file)
+        let node = root["node"], cluster = root["cluster"]
+        try node.requireMapping()
+        try cluster.requireMapping()
+
+        // node.*
+        let id: String
+        if let o = overrides.nodeID {
+            id = o
+            _ = node["id"]
+            try checkNodeID(o) { ConfigError(file: file, keyPath: "--node-id", value: o, reason: $0) }
+        } else {
+            let c = node["id"]
+            guard let t = try c.string(), !t.isEmpty else { throw c.error("is required (or pass --node-id)", value: nil) }
+            try checkNodeID(t) { c.error($0) }
+            id = t
+        }
+        let addr: String
+        if let o = overrides.raftAddr {
+            _ = node["raft_addr"]
+            addr = try canonical(o) { ConfigError(file: file, keyPath: "--raft-addr", value: o, reason: $0) }
+        } else {
+            let c = node["raft_addr"]
+            guard let t = try c.string(), !t.isEmpty else { throw c.error("is required (or pass --raft-addr)", value: nil) }
+            addr = try canonical(t) { c.error($0) }
+        }
+        let dataDir: String
+        if let o = overrides.dataDir {
+            _ = node["data_dir"]
+            guard !o.isEmpty else { throw ConfigError(file: file, keyPath: "--data-dir", value: o, reason: "must not be empty") }
+            dataDir = o
+        } else {
+            let c = node["data_dir"]
+            guard let t = try c.string(), !t.isEmpty else { throw c.error("is required (or pass --data-dir)", value: nil) }
+            dataDir = t
+        }
+
+        // cluster.nodes
+        var members: [Member] = []
+        var byID: [String: Int] = [:], byAddr: [String: Int] = [:], byNumeric: [UInt64: Int] = [:]
+        for (i, item) in try cluster["nodes"].items().enumerated() {
+            try item.requireMapping()
+            if item.isNull { throw item.error("expected a mapping {id, addr}", value: "<empty>") }
+            let ic = item["id"]
+            let mid = try ic.requiredString()
+            try checkNodeID(mid) { ic.error($0) }
+            if let j = byID[mid] { throw ic.error("duplicate node id (also cluster.nodes[\(j)])") }
+            if let j = byNumeric[raftNumericID(mid)] { throw ic.error("its raft id collides with cluster.nodes[\(j)].id; rename one") }
+            let ac = item["addr"]
+            let a = try canonical(try ac.requiredString()) { ac.error($0) }
+            if let j = byAddr[a] { throw ac.error("duplicate address (also cluster.nodes[\(j)])") }
+            byID[mid] = i
+            byAddr[a] = i
+            byNumeric[raftNumericID(mid)] = i
+            members.append(Member(id: mid, addr: a))
+        }
+        if let i = byID[id] {
+            if members[i].addr != addr {
+                let src = overrides.raftAddr != nil ? "--raft-addr" : "node.raft_addr"
+                throw ConfigError(file: file, keyPath: "cluster.nodes[\(i)].addr", value: members[i].addr,
+                                  reason: "this node (\(id)) is listed with another address than \(src) \(addr)")
+            }
+        } else {
+            if let j = byAddr[addr] {
+                throw ConfigError(file: file, keyPath: "cluster.nodes[\(j)].addr", value: members[j].addr,
+                                  reason: "is this node's raft_addr but listed for node '\(members[j].id)', not '\(id)'")
+            }
+            if let j = byNumeric[raftNumericID(id)] {
+                throw ConfigError(file: file, keyPath: overrides.nodeID != nil ? "--node-id" : "node.id", value: id,
+                                  reason: "its raft id collides with cluster.nodes[\(j)].id; rename one")
+            }
+            if !joining {
+                throw ConfigError(file: file, keyPath: "cluster.nodes", value: id,
+                                  reason: "this node is not listed (add {id: \(id), addr: \(addr)}, or use raft join)")
+            }
+        }
+
+        var s = RaftSettings(file: file, nodeID: id, raftAddr: addr, dataDir: dataDir, members: members)
+
+        // cluster timing (ezlb additions)
+        if let d = try cluster["election_timeout"].duration() {
+            s.electionTimeoutMs = try milliseconds(d, cluster["election_timeout"], min: 100, max: 60_000)
+        }
+        if let d = try cluster["heartbeat"].duration() {
+            s.heartbeatMs = try milliseconds(d, cluster["heartbeat"], min: 10, max: 60_000)
+        }
+        if s.heartbeatMs * 2 > s.electionTimeoutMs {
+            let c = cluster.has("heartbeat") ? cluster["heartbeat"] : cluster["election_timeout"]
+            throw c.error("heartbeat (\(s.heartbeatMs)ms) must be at most half of election_timeout (\(s.electionTimeoutMs)ms)",
+                          value: c.scalarText ?? "\(s.heartbeatMs)ms")
+        }
+        s.masterGuardMs = s.electionTimeoutMs / 2 * 3
+        let g = cluster["master_guard"]
+        if let t = try g.string() {
+            guard let d = Duration.parse(t), d >= 0 else { throw g.error("expected a duration like 1500ms or 0s") }
+            s.masterGuardMs = try milliseconds(d, g, min: 0, max: 600_000)
+        }
+
+        // control endpoint secret (ezlb addition)
+        let sc = cluster["secret"], sf = cluster["secret_file"]
+        if !sc.isNull && !sf.isNull { throw sf.error("set either cluster.secret or cluster.secret_file, not both") }
+        if let t = try sc.string() {
+            guard t.utf8.count >= minimumSecretBytes else {
+                throw sc.error("too short (\(t.utf8.count) bytes; at least \(minimumSecretBytes))", value: "<hidden>")
+            }
+            s.secret = t
+        }
+        if let p = try sf.string() {
+            let base = (file as NSString).deletingLastPathComponent
+            let path = p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p
+            s.secretFile = path
+            s.secret = try readSecret(path, cursor: sf)
+        }
+
+        s.hooks = try hooksSection(root["hooks"])
+        s.logging = try loggingSection(root["logging"], overrides: overrides, file: file)
+        s.unknownKeys = root.unreadKeys
+        return s
+    }
+
+    // MARK: - pieces
+
+    static func checkNodeID(_ id: String, _ fail: (String) -> ConfigError) throws {
+        guard !id.isEmpty else { throw fail("must not be empty") }
+        guard id.utf8.count <= 64 else { throw fail("too long (at most 64 characters)") }
+        guard id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+            throw fail("may hold only letters, digits, '.', '_' and '-'")
+        }
+    }
+
+    /// `IP:port` / `[v6]:port` in canonical form; the unspecified address is refused (peers must dial it).
+    public static func canonicalAddress(_ text: String) -> Result<String, ConfigError> {
+        switch Endpoint.parse(text.trimmingCharacters(in: .whitespaces)) {
+        case .failure(let e):
+            return .failure(ConfigError(file: "", keyPath: "", value: text, reason: e.description))
+        case .success(let ep):
+            if ep.address.bytes.allSatisfy({ $0 == 0 }) {
+                return .failure(ConfigError(file: "", keyPath: "", value: text, reason: "the unspecified address cannot be dialled by peers; use this node's address"))
+            }
+            return .success(ep.description)
+        }
+    }
+
+    static func canonical(_ text: String, _ fail: (String) -> ConfigError) throws -> String {
+        switch canonicalAddress(text) {
+        case .success(let s): return s
+        case .failure(let e): throw fail(e.reason)
+        }
+    }
+
+    static func milliseconds(_ seconds: Double, _ c: YAMLCursor, min: UInt32, max: UInt32) throws -> UInt32 {
+        let ms = (seconds * 1000).rounded()
+        guard ms >= Double(min), ms <= Double(max) else {
+            throw c.error("must be between \(min)ms and \(max)ms")
+        }
+        return UInt32(ms)
+    }
+
+    static func policy(_ c: YAMLCursor) throws -> FailurePolicy? {
+        guard let t = try c.string() else { return nil }
+        guard let p = FailurePolicy(rawValue: t.lowercased()) else {
+            throw c.error("unknown failure policy (expected continue, abort or retry)")
+        }
+        return p
+    }
+
+    static func hooksSection(_ h: YAMLCursor) throws -> HooksConfig {
+        try h.requireMapping()
+        var cfg = HooksConfig()
+        if let e = try h["enabled"].bool() { cfg.enabled = e }
+        if let t = try h["timeout"].duration() { cfg.timeout = t }
+        if let p = try policy(h["on_failure"]) { cfg.onFailure = p }
+        if let n = try h["retry_attempts"].int(in: 1...100) { cfg.retryAttempts = Int(n) }
+        if let t = try nonNegative(h["retry_backoff"]) { cfg.retryBackoff = t }
+        if let t = try nonNegative(h["debounce"]) { cfg.debounce = t }
+        for event in HookEvent.allCases {
+            let c = h[event.rawValue]
+            try c.requireMapping()
+            if c.isNull { continue }
+            let command = try c["command"].requiredString()
+            var spec = HookSpec(command: command, timeout: cfg.timeout, onFailure: cfg.onFailure,
+                                retryAttempts: cfg.retryAttempts, retryBackoff: cfg.retryBackoff)
+            let ac = c["args"]
+            if let single = ac.scalarText, !ac.isNull {
+                throw ac.error("expected a list of strings (each one argument, no shell)", value: single)
+            }
+            for item in try ac.items() {
+                guard let a = try item.string() else { throw item.error("expected a string", value: "<null>") }
+                spec.args.append(a)
+            }
+            if let t = try c["timeout"].duration() { spec.timeout = t }
+            if let p = try policy(c["on_failure"]) { spec.onFailure = p }
+            if let n = try c["retry_attempts"].int(in: 1...100) { spec.retryAttempts = Int(n) }
+            if let t = try nonNegative(c["retry_backoff"]) { spec.retryBackoff = t }
+            let ec = c["environment"]
+            try ec.requireMapping()
+            for name in ec.mappingKeys {
+                let v = ec[name]
+                guard isEnvironmentName(name) else { throw v.error("not a valid environment variable name", value: name) }
+                let value: String
+                if v.isNull { value = "" } else if let s = v.scalarText { value = s } else {
+                    throw v.error("expected a string", value: v.kindName)
+                }
+                if let reason = HookTemplate.validate(value) { throw v.error(reason) }
+                spec.environment.append(EnvironmentEntry(name: name, template: value))
+            }
+            cfg.specs[event] = spec
+        }
+        return cfg
+    }
+
+    static func nonNegative(_ c: YAMLCursor) throws -> Double? {
+        guard let t = try c.string() else { return nil }
+        guard let d = Duration.parse(t), d >= 0 else { throw c.error("expected a duration like 1s, 500ms or 0s") }
+        return d
+    }
+
+    static func isEnvironmentName(_ n: String) -> Bool {
+        guard let f = n.first, f == "_" || (f.isASCII && f.isLetter) else { return false }
+        return n.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+
+    static func loggingSection(_ l: YAMLCursor, overrides: RaftOverrides, file: String) throws -> RaftLoggingConfig {
+        try l.requireMapping()
+        var cfg = RaftLoggingConfig()
+        if let o = overrides.logLevel {
+            _ = l["level"]
+            guard let v = RaftLoggingConfig.level(o) else {
+                throw ConfigError(file: file, keyPath: "--log-level", value: o, reason: "expected debug, info, warn or error")
+            }
+            cfg.level = v
+        } else if let t = try l["level"].string() {
+            guard let v = RaftLoggingConfig.level(t) else { throw l["level"].error("expected debug, info, warn or error") }
+            cfg.level = v
+        }
+        if let o = overrides.logFormat {
+            _ = l["format"]
+            guard let v = RaftLoggingConfig.Format(rawValue: o.lowercased()) else {
+                throw ConfigError(file: file, keyPath: "--log-format", value: o, reason: "expected json or text")
+            }
+            cfg.format = v
+        } else if let t = try l["format"].string() {
+            guard let v = RaftLoggingConfig.Format(rawValue: t.lowercased()) else { throw l["format"].error("expected json or text") }
+            cfg.format = v
+        }
+        if let o = try l["output"].string() {
+            guard !o.isEmpty else { throw l["output"].error("must not be empty (stderr, stdout or a file path)") }
+            cfg.output = o
+        }
+        return cfg
+    }
+
+    /// The control secret: a regular file not accessible by group or others (chmod 600), at least 16 bytes once trimmed.
+    static func readSecret(_ path: String, cursor: YAMLCursor) throws -> String {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let e = errno
+            throw cursor.error(e == ENOENT ? "secret file does not exist" : "cannot read secret file: \(String(cString: strerror(e)))", value: path)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw cursor.error("secret file is not a regular file", value: path) }
+        let mode = st.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            throw cursor.error("secret file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw cursor.error("cannot read secret file (permission denied)", value: path)
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.utf8.count >= minimumSecretBytes else {
+            throw cursor.error("secret is too short (\(text.utf8.count) bytes; at least \(minimumSecretBytes))", value: path)
+        }
+        return text
+    }
+}
+
+/// Go-template-style placeholders in hook environment values: `{{.NodeID}}`, `{{ .Event }}` ...
+public enum HookTemplate {
+    public static let names = ["NodeID", "Event", "RaftAddr", "LeaderID", "Term"]
+
+    /// nil when every placeholder is known, else why not.
+    public static func validate(_ text: String) -> String? {
+        var ok = true
+        var bad = ""
+        _ = expand(text) { name in
+            if !names.contains(name) { ok = false; bad = "{{.\(name)}}" }
+            return ""
+        } onError: { ok = false; bad = $0 }
+        if ok { return nil }
+        return ("unknown template '\(bad)' (known: " + names.map { "{{.\($0)}}" }.joined(separator: " ") + ")")
+    }
+
+    /// Replaces each `{{.Name}}` (spaces allowed inside the braces) with `value(Name)`.
+    public static func expand(_ text: String, values: [String: String]) -> String {
+        expand(text) { values[$0] ?? "" } onError: { _ in }
+    }
+
+    static func expand(_ text: String, _ value: (String) -> String, onError: (String) -> Void) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                onError(String(rest[open.lowerBound...]))
+                out += rest[open.lowerBound...]
+                return out
+            }
+            let inner = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            if inner.hasPrefix(".") {
+                out += value(String(inner.dropFirst()))
+            } else {
+                onError("{{\(inner)}}")
+            }
+            rest = rest[close.upperBound...]
+        }
+        out += rest
+        return out
+    }
+}

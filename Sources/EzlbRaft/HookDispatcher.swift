@@ -1,0 +1,277 @@
+import EzlbConfig
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `raft status` shows about the hooks.
+public struct HookStatus: Sendable, Equatable {
+    public var role: RoleMachine.Role
+    /// The hook running now, if any.
+    public var running: HookEvent?
+    /// The last hook that finished, and how.
+    public var lastEvent: HookEvent?
+    public var lastOutcome: HookOutcome?
+    /// Wall-clock time the last hook finished.
+    public var lastFinished: Date?
+}
+
+/// Runs the hooks for the engine's leadership samples: the `RoleMachine` decides, a dedicated worker thread
+/// runs one hook at a time in event order. `observe` (the engine's loop thread) only takes a lock the worker
+/// holds for a few instructions — never while a hook runs — and never blocks on a hook.
+public final class HookDispatcher: @unchecked Sendable {
+    private let settings: RaftSettings
+    private let log: Logger
+    private let actions: DispatcherActions
+    /// PATH, HOME and LANG of the daemon (PATH defaulted), taken once.
+    private let inherited: [(String, String)]
+
+    // Guarded by `lock`.
+    private let lock = CondLock()
+    private var machine: RoleMachine
+    private var hooks: HooksConfig
+    private var threadStarted = false
+    private var stopped = false
+    private var cancelRunning = false
+    private var lastOutcome: HookOutcome?
+    private var lastFinished: Date?
+
+    public init(settings: RaftSettings, log: Logger, actions: DispatcherActions) {
+        self.settings = settings
+        self.log = log
+        self.actions = actions
+        self.hooks = settings.hooks
+        self.machine = RoleMachine(nodeID: settings.nodeID, guardMs: UInt64(settings.masterGuardMs),
+                                   debounceMs: UInt64((settings.hooks.debounce * 1000).rounded()))
+        let env = ProcessInfo.processInfo.environment
+        var inh: [(String, String)] = [("PATH", env["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? HookExecutor.defaultPath)]
+        for k in ["HOME", "LANG"] { if let v = env[k] { inh.append((k, v)) } }
+        self.inherited = inh
+    }
+
+    /// Starts the worker and queues ToReady.
+    public func start() {
+        lock.locked {
+            machine.start()
+            startThreadLocked()
+            lock.broadcast()
+        }
+    }
+
+    /// A leadership sample; cheap and non-blocking (called on every poll tick from the engine's loop thread).
+    public func observe(_ sample: LeadershipSample) {
+        let now = Self.nowMs()
+        lock.locked {
+            if stopped { return }
+            let before = machine.latest
+            machine.observe(sample, now: now)
+            if machine.shouldCancelRunning && !cancelRunning {
+                cancelRunning = true
+                log.warning("leadership lost while ToMaster runs: stopping it", metadata: ["event": "ToMaster", "term": "\(sample.term)"])
+            }
+            if before != sample { lock.broadcast() }
+        }
+    }
+
+    /// Blocks until the running hook finished, a Master ran ToSlave, and ToDestroy ran; stops the worker.
+    /// Returns false when that took longer than `timeout` (the running hook is then killed).
+    public func shutdown(timeout: Swift.Duration) -> Bool {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let deadline = Self.nowMs() + UInt64(max(0, seconds) * 1000)
+        return lock.locked {
+            machine.requestShutdown()
+            startThreadLocked()
+            lock.broadcast()
+            while !stopped {
+                let now = Self.nowMs()
+                if now >= deadline { break }
+                lock.wait(untilMs: deadline)
+            }
+            if !stopped {
+                cancelRunning = true
+                log.error("shutdown: hooks did not finish in time", metadata: ["running": "\(machine.running?.rawValue ?? "-")"])
+                return false
+            }
+            return true
+        }
+    }
+
+    /// New `hooks` section (SIGHUP). A running hook finishes with the old one.
+    public func reload(hooks: HooksConfig) {
+        lock.locked {
+            self.hooks = hooks
+            machine.debounceMs = UInt64((hooks.debounce * 1000).rounded())
+            lock.broadcast()
+        }
+        log.info("hooks reloaded", metadata: ["hooks": "\(hooks.specs.keys.map(\.rawValue).sorted().joined(separator: ","))"])
+    }
+
+    /// The last hook that completed.
+    public var currentEvent: HookEvent? { lock.locked { machine.lastEvent } }
+
+    public var status: HookStatus {
+        lock.locked {
+            HookStatus(role: machine.role, running: machine.running, lastEvent: machine.lastEvent,
+                       lastOutcome: lastOutcome, lastFinished: lastFinished)
+        }
+    }
+
+    // MARK: - worker
+
+    private func startThreadLocked() {
+        if threadStarted { return }
+        threadStarted = true
+        let t = Thread { [self] in worker() }
+        t.name = "ezlb-hooks"
+        t.start()
+    }
+
+    private func worker() {
+        lock.lock()
+        while true {
+            let now = Self.nowMs()
+            switch machine.next(now: now) {
+            case .stopped:
+                stopped = true
+                lock.broadcast()
+                lock.unlock()
+                return
+            case .idle:
+                lock.wait()
+            case .wait(let until):
+                lock.wait(untilMs: until)
+            case .run(let event):
+                machine.begin(event, now: now)
+                cancelRunning = false
+                let spec = hooks[event]
+                let sample = machine.latest
+                lock.unlock()
+
+                let (outcome, failed) = execute(event, spec: spec, sample: sample)
+
+                lock.lock()
+                let effects = machine.finish(event, failed: failed, policy: spec?.onFailure ?? .continue, now: Self.nowMs())
+                lastOutcome = outcome
+                lastFinished = Date()
+                cancelRunning = false
+                lock.broadcast()
+                if effects.contains(.abandonLeadership) {
+                    lock.unlock()
+                    log.error("ToMaster failed: handing leadership away", metadata: ["event": "ToMaster"])
+                    actions.abandonLeadership()
+                    lock.lock()
+                }
+            }
+        }
+    }
+
+    /// Runs one event's hook with its policy (retries included). Returns the last outcome and whether it
+    /// failed for good (a cancelled ToMaster did not "fail": its leadership went away).
+    private func execute(_ event: HookEvent, spec: HookSpec?, sample: LeadershipSample?) -> (HookOutcome?, Bool) {
+        let base: Logger.Metadata = ["event": .string(event.rawValue), "node": .string(settings.nodeID),
+                                     "term": .string("\(sample?.term ?? 0)")]
+        guard let spec else {
+            log.info("hook start", metadata: base.merging(["command": "-"]) { $1 })
+            log.info("hook done", metadata: base.merging(["status": "no hook configured", "duration_ms": "0"]) { $1 })
+            return (nil, false)
+        }
+        let env = environment(for: event, spec: spec, sample: sample)
+        let attempts = spec.onFailure == .retry ? max(1, spec.retryAttempts) : 1
+        var outcome: HookOutcome = .exited(0)
+        for attempt in 1...attempts {
+            var md = base
+            md["attempt"] = "\(attempt)/\(attempts)"
+            log.info("hook start", metadata: md.merging(["command": .string(([spec.command] + spec.args).joined(separator: " "))]) { $1 })
+            let t0 = HookExecutor.monotonicSeconds()
+            outcome = HookExecutor.run(command: spec.command, args: spec.args, environment: env, timeout: spec.timeout,
+                                       log: log, metadata: base) { [self] in lock.locked { cancelRunning } }
+            let ms = Int(((HookExecutor.monotonicSeconds() - t0) * 1000).rounded())
+            md["status"] = .string(outcome.description)
+            md["duration_ms"] = "\(ms)"
+            if outcome.succeeded {
+                log.info("hook done", metadata: md)
+                return (outcome, false)
+            }
+            if outcome == .cancelled {
+                log.warning("hook done", metadata: md)
+                return (outcome, false)
+            }
+            let more = attempt < attempts
+            log.error("hook done", metadata: md.merging(["on_failure": .string(spec.onFailure.rawValue)]) { $1 })
+            if !more { break }
+            // Wait the backoff; stop retrying when the reason for the hook is gone (ToMaster without leadership,
+            // a shutdown for ToMaster/ToSlave retries is not a reason to stop: the VIP must leave).
+            let until = Self.nowMs() + UInt64((spec.retryBackoff * 1000).rounded())
+            let stop: Bool = lock.locked {
+                while Self.nowMs() < until && !cancelRunning { lock.wait(untilMs: until) }
+                return cancelRunning
+            }
+            if stop {
+                log.warning("hook retries stopped: leadership lost", metadata: base)
+                return (.cancelled, false)
+            }
+        }
+        return (outcome, true)
+    }
+
+    /// PATH/HOME/LANG of the daemon + EVENT_TYPE NODE_ID RAFT_ADDR LEADER_ID TERM + the hook's `environment`
+    /// (templates expanded); later entries win.
+    func environment(for event: HookEvent, spec: HookSpec, sample: LeadershipSample?) -> [(String, String)] {
+        let leader = event == .ToMaster ? settings.nodeID : (sample?.leaderID ?? "")
+        let term = "\(sample?.term ?? 0)"
+        let values = ["NodeID": settings.nodeID, "Event": event.rawValue, "RaftAddr": settings.raftAddr,
+                      "LeaderID": leader, "Term": term]
+        var env = inherited
+        env += [("EVENT_TYPE", event.rawValue), ("NODE_ID", settings.nodeID), ("RAFT_ADDR", settings.raftAddr),
+                ("LEADER_ID", leader), ("TERM", term)]
+        for e in spec.environment { env.append((e.name, HookTemplate.expand(e.template, values: values))) }
+        var seen: Set<String> = []
+        var out: [(String, String)] = []
+        for (k, v) in env.reversed() where seen.insert(k).inserted { out.append((k, v)) }
+        return out.reversed()
+    }
+
+    static func nowMs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A pthread mutex with a condition variable on the monotonic clock.
+final class CondLock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+    func broadcast() { pthread_cond_broadcast(&cond) }
+    func wait() { pthread_cond_wait(&cond, &mutex) }
+
+    /// Waits until signalled or the monotonic clock reaches `ms`.
+    func wait(untilMs ms: UInt64) {
+        var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
+        pthread_cond_timedwait(&cond, &mutex, &ts)
+    }
+
+    func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

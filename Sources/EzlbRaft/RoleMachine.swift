@@ -1,0 +1,154 @@
+import EzlbConfig
+
+/// The pure decision logic: which hook runs next, given the engine's samples, the hooks that ran and the clock.
+/// No threads, no I/O; time is passed in (monotonic milliseconds), so every sequence can be unit-tested.
+///
+/// Rules (README "Roles and hooks"):
+/// - ToReady first (after `start()`), once.
+/// - Leader, held without interruption (same term, no non-leader sample) for `guardMs` → ToMaster.
+/// - Master that is no longer leader (follower, candidate, unavailable) → ToSlave at once: no debounce.
+/// - Follower that knows another node leads, while not Slave → ToSlave.
+/// - Candidate, or no known leader, while not Master → nothing (no ToSlave storm during elections).
+/// - Debounce: a transition that would start within `debounceMs` of the previous hook's end is deferred
+///   to the end of the window and then re-decided from the latest sample (latest wins; nothing is dropped).
+///   Demoting a Master and ToDestroy are never deferred.
+/// - ToMaster that fails with abort (or retry, all attempts failed) → abandon leadership, ToSlave;
+///   ToMaster is not tried again until leadership was lost or the term changed.
+/// - Shutdown: a Master runs ToSlave first; ToDestroy is always the last hook.
+public struct RoleMachine: Sendable {
+    /// The node's role: changes when the hook of the transition starts.
+    public enum Role: String, Sendable {
+        case initial, ready, master, slave, destroyed
+    }
+
+    public enum Decision: Equatable, Sendable {
+        /// Start this hook now (then call `begin`, run it, call `finish`).
+        case run(HookEvent)
+        /// Nothing to do before this time (ms), unless a new sample comes.
+        case wait(until: UInt64)
+        /// Nothing to do until a new sample or request comes.
+        case idle
+        /// ToDestroy ran: the worker stops.
+        case stopped
+    }
+
+    public enum Effect: Equatable, Sendable {
+        case abandonLeadership
+    }
+
+    public let nodeID: String
+    public var guardMs: UInt64
+    public var debounceMs: UInt64
+
+    public private(set) var role: Role = .initial
+    public private(set) var running: HookEvent?
+    public private(set) var latest: LeadershipSample?
+    public private(set) var lastEvent: HookEvent?
+    public private(set) var started = false
+    public private(set) var shutdownRequested = false
+    /// ms when the current uninterrupted leadership began (nil when not leader).
+    public private(set) var leaderSince: UInt64?
+    var lastFinish: UInt64?
+    var demotionPending = false
+    /// Term in which a ToMaster was aborted: no new ToMaster until leadership is lost or the term changes.
+    var suppressedTerm: UInt64?
+    /// Term of the leadership the running ToMaster was started for.
+    var runningTerm: UInt64?
+
+    public init(nodeID: String, guardMs: UInt64, debounceMs: UInt64) {
+        self.nodeID = nodeID
+        self.guardMs = guardMs
+        self.debounceMs = debounceMs
+    }
+
+    public mutating func start() { started = true }
+
+    public mutating func requestShutdown() {
+        started = true
+        shutdownRequested = true
+    }
+
+    public mutating func observe(_ s: LeadershipSample, now: UInt64) {
+        if s.role == .leader {
+            if leaderSince == nil || latest?.role != .leader || latest?.term != s.term { leaderSince = now }
+        } else {
+            leaderSince = nil
+        }
+        if let t = suppressedTerm, s.role != .leader || s.term != t { suppressedTerm = nil }
+        latest = s
+    }
+
+    /// True when the running hook is a ToMaster whose leadership is gone: it should be killed, so ToSlave can run.
+    public var shouldCancelRunning: Bool {
+        guard running == .ToMaster, let s = latest else { return false }
+        return s.role != .leader || (runningTerm != nil && s.term != runningTerm)
+    }
+
+    var isLeader: Bool { latest?.role == .leader }
+
+    /// Another node is known to lead.
+    var otherLeads: Bool {
+        guard let s = latest, s.role == .follower, let l = s.leaderID, !l.isEmpty else { return false }
+        return l != nodeID
+    }
+
+    public func next(now: UInt64) -> Decision {
+        if running != nil { return .idle }
+        if role == .destroyed { return .stopped }
+        if !started { return .idle }
+        if shutdownRequested { return .run(role == .master ? .ToSlave : .ToDestroy) }
+        if role == .initial { return .run(.ToReady) }
+        if demotionPending { return .run(.ToSlave) }
+        if role == .master {
+            return isLeader ? .idle : .run(.ToSlave)
+        }
+        let windowEnd = (lastFinish ?? 0) + debounceMs
+        if isLeader, let since = leaderSince, suppressedTerm == nil {
+            let at = max(since + guardMs, lastFinish == nil ? 0 : windowEnd)
+            return now >= at ? .run(.ToMaster) : .wait(until: at)
+        }
+        if otherLeads && role != .slave {
+            let at = lastFinish == nil ? 0 : windowEnd
+            return now >= at ? .run(.ToSlave) : .wait(until: at)
+        }
+        return .idle
+    }
+
+    /// The hook of `event` starts now (the role changes now).
+    public mutating func begin(_ event: HookEvent, now: UInt64) {
+        running = event
+        switch event {
+        case .ToReady: role = .ready
+        case .ToMaster:
+            role = .master
+            runningTerm = latest?.term
+        case .ToSlave:
+            role = .slave
+            demotionPending = false
+        case .ToDestroy: break
+        }
+    }
+
+    /// The hook finished. `failed` is true when it failed for good (after its retries) and was not cancelled;
+    /// `policy` is its on_failure.
+    public mutating func finish(_ event: HookEvent, failed: Bool, policy: FailurePolicy, now: UInt64) -> [Effect] {
+        running = nil
+        runningTerm = nil
+        lastFinish = now
+        lastEvent = event
+        var effects: [Effect] = []
+        switch event {
+        case .ToDestroy:
+            role = .destroyed
+        case .ToMaster where failed && policy != .continue:
+            // A node that could not take the VIP must not stay Master.
+            demotionPending = true
+            if let s = latest, s.role == .leader {
+                suppressedTerm = s.term
+                effects.append(.abandonLeadership)
+            }
+        default: break
+        }
+        return effects
+    }
+}
