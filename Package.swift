@@ -20,7 +20,7 @@ let package = Package(
 
         // ArgumentParser commands: thin wiring of config -> planner -> backend -> output.
         .target(name: "Commands", dependencies: [
-            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM",
+            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

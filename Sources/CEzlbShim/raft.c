@@ -502,12 +502,18 @@ int ezlb_raft_apply(struct ezlb_raft_node *n, uint64_t token, const void *buf, s
     struct req *r = new_req(n, token);
     if (r == NULL)
         return RAFT_NOMEM;
-    b.len = len;
-    b.base = raft_malloc(len > 0 ? len : 1);
+    /* libraft's on-disk and wire encodings assume entry payloads padded to
+     * 8 bytes (an unpadded entry shifts every later one in a batch); pad
+     * with spaces, which every JSON reader skips. */
+    b.len = (len + 7) & ~(size_t)7;
+    if (b.len == 0)
+        b.len = 8;
+    b.base = raft_malloc(b.len);
     if (b.base == NULL) {
         free(r);
         return RAFT_NOMEM;
     }
+    memset(b.base, ' ', b.len);
     if (len > 0)
         memcpy(b.base, buf, len);
     r->u.apply.data = r;

@@ -109,7 +109,11 @@ final class RaftClusterTests: RaftClusterTestCase {
         try waitFor("\(nodes[f].name) gone", timeout: 10) {
             remaining.allSatisfy { voters($0) == remaining.map { nodes[$0].name }.sorted() }
         }
-        XCTAssertEqual(status(f)?["member"] as? Bool, false)
+        // Its serve stopped after leaving (exit 0, ToDestroy ran).
+        nodes[f].process!.waitUntilExit()
+        XCTAssertEqual(nodes[f].process!.terminationStatus, 0)
+        nodes[f].process = nil
+        XCTAssertEqual(hookLines().last { $0.node == nodes[f].name }?.event, "ToDestroy")
 
         // Leave of the leader: leadership moves first, then it is removed.
         let l2 = leaderIndex(among: remaining)!

@@ -10,7 +10,9 @@ struct RaftLeave: ParsableCommand {
         discussion: """
         Without --node: if this node leads, its serve transfers leadership first (ToSlave runs here, \
         ToMaster on the new leader), then the leader removes it. With --node: removes another member \
-        (e.g. a dead one) through this node's serve or --peer. Removing a non-member changes nothing.
+        (e.g. a dead one) through this node's serve or --peer. Removing a non-member changes nothing. \
+        The serve of a node that left stops (ToDestroy, exit 0): a removed server is never told of its \
+        removal by the others.
         """
     )
 
@@ -65,6 +67,12 @@ struct RaftLeave: ParsableCommand {
                                                   secret: settings.secret, timeout: timeout, log: log)
             var r = CommandReport(command: "raft leave", dryRun: false)
             if let s = resp.status { r.extra = RaftRunner.json(s) }
+            if leavingSelf {
+                // A removed server never hears of its removal (the leader stops talking to it):
+                // its serve stops now, running ToDestroy, as on SIGTERM.
+                _ = try? ControlClient.call(.unix(RaftPaths.socket(settings.dataDir)),
+                                            ControlRequest(method: "shutdown", body: "{}"), timeout: 5)
+            }
             if resp.changed == true {
                 let text = "- member \(target)"
                 r.actions = [ActionRecord(text: text, json: ["action": "leave", "id": .string(target), "text": .string(text)], error: nil)]

@@ -211,7 +211,9 @@ struct RaftLogHandler: LogHandler {
             for (k, v) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) { o[k] = .string("\(v)") }
             sink.write(JSONValue.object(o).text + "\n")
         } else {
-            sink.write("\(ts) \(level.rawValue) [\(nodeID)] \(message)\n")
+            let md = metadata.merging(extra ?? [:], uniquingKeysWith: { $1 })
+            let tail = md.isEmpty ? "" : " " + md.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            sink.write("\(ts) \(level.rawValue) [\(nodeID)] \(message)\(tail)\n")
         }
     }
 

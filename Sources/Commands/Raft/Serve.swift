@@ -89,6 +89,9 @@ struct RaftServe: ParsableCommand {
                 log.notice("\(dir) is empty: waiting to be added with `ezlb raft join --peer <member>` on this node")
             }
 
+            // libuv does not ignore SIGPIPE: a write to a peer that just died would kill
+            // the daemon. (Hooks get default dispositions back in the child.)
+            signal(SIGPIPE, SIG_IGN)
             let engine = try LibRaftEngine(dataDir: dir, id: settings.numericID, address: settings.raftAddr,
                                            electionTimeoutMs: settings.electionTimeoutMs, heartbeatMs: settings.heartbeatMs,
                                            bootstrap: bootstrap)

@@ -91,7 +91,7 @@ public final class RaftServer: ConsensusEngineDelegate {
     public func engineApply(_ entry: [UInt8]) {
         guard let e = try? JSONDecoder().decode(NameEntry.self, from: Data(entry)), e.op == "name",
               let rid = UInt64(e.raftID) else {
-            log.warning("ignoring an unknown replicated entry (\(entry.count) bytes)")
+            log.warning("ignoring an unknown replicated entry (\(entry.count) bytes): \(String(decoding: entry.prefix(120), as: UTF8.self).debugDescription)")
             return
         }
         names[rid] = e
@@ -224,6 +224,12 @@ public final class RaftServer: ConsensusEngineDelegate {
         case "transfer":
             guard !remote else { return reply(.failure("bad_request", "transfer is only accepted on the unix socket")) }
             transferAway(reply)
+        case "shutdown":
+            // `raft leave` after this node was removed: stop as on SIGTERM.
+            guard !remote else { return reply(.failure("bad_request", "shutdown is only accepted on the unix socket")) }
+            log.notice("control: shutdown requested (node left the cluster)")
+            reply(.success(changed: true))
+            after(0.1) { [weak self] in self?.beginStop() }
         case "join":
             guard let b = try? JSONDecoder().decode(JoinBody.self, from: Data(req.body.utf8)), !b.id.isEmpty,
                   splitHostPort(b.addr) != nil else {
