@@ -55,6 +55,11 @@ struct ezlb_raft_node {
     int loop_open, async_open, raft_open, poll_open, sig_open, unix_open, tcp_open, stopping;
     struct ctl_conn *conns;
     unsigned n_conns;
+    /* Leader lease: when each peer was last heard from (uv_now ms). */
+    int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
+    raft_io_recv_cb orig_recv;
+    struct { raft_id id; uint64_t at; } heard[64];
+    unsigned n_heard;
     uint64_t next_conn_id;
     char unix_path[108];
 };
@@ -140,6 +145,62 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- create / start / stop ---------------------------------------------- */
 
+/* ---- leader lease --------------------------------------------------------
+ * libraft 0.15 checks a leader's contact with a majority only once per
+ * election timeout, so a cut-off leader keeps saying "leader" for up to two
+ * election timeouts. We interpose on the I/O's receive callback to note when
+ * each peer was last heard from; ezlb_raft_leader_lease() then tells whether
+ * a majority of voters was heard within one election timeout. */
+
+static struct ezlb_raft_node *node_of_io(struct raft_io *io)
+{
+    return (struct ezlb_raft_node *)((char *)io - offsetof(struct ezlb_raft_node, io));
+}
+
+static void lease_recv(struct raft_io *io, struct raft_message *msg)
+{
+    struct ezlb_raft_node *n = node_of_io(io);
+    uint64_t now = uv_now(&n->loop);
+    unsigned i;
+    for (i = 0; i < n->n_heard; i++)
+        if (n->heard[i].id == msg->server_id)
+            break;
+    if (i == n->n_heard && n->n_heard < sizeof n->heard / sizeof n->heard[0])
+        n->heard[n->n_heard++].id = msg->server_id;
+    if (i < n->n_heard)
+        n->heard[i].at = now;
+    n->orig_recv(io, msg);
+}
+
+static int lease_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+    struct ezlb_raft_node *n = node_of_io(io);
+    n->orig_recv = recv;
+    return n->orig_start(io, msecs, tick, lease_recv);
+}
+
+int ezlb_raft_leader_lease(struct ezlb_raft_node *n)
+{
+    if (!n->raft_open || raft_state(&n->raft) != RAFT_LEADER)
+        return 0;
+    uint64_t now = uv_now(&n->loop);
+    unsigned voters = 0, reached = 0;
+    for (unsigned i = 0; i < n->raft.configuration.n; i++) {
+        const struct raft_server *s = &n->raft.configuration.servers[i];
+        if (s->role != RAFT_VOTER)
+            continue;
+        voters++;
+        if (s->id == n->raft.id) {
+            reached++;
+            continue;
+        }
+        for (unsigned j = 0; j < n->n_heard; j++)
+            if (n->heard[j].id == s->id && now - n->heard[j].at <= n->raft.election_timeout)
+                reached++;
+    }
+    return reached * 2 > voters;
+}
+
 static void drain(struct ezlb_raft_node *n)
 {
     for (int i = 0; i < 100 && uv_run(&n->loop, UV_RUN_NOWAIT) != 0; i++)
@@ -192,6 +253,8 @@ struct ezlb_raft_node *ezlb_raft_create(const struct ezlb_raft_callbacks *cb, co
         raft_uv_tcp_close(&n->transport);
         goto fail_loop;
     }
+    n->orig_start = n->io.start;
+    n->io.start = lease_start;
     n->fsm.version = 1;
     n->fsm.data = n;
     n->fsm.apply = fsm_apply;

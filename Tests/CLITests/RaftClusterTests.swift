@@ -150,8 +150,16 @@ final class RaftClusterTests: RaftClusterTestCase {
         let usage = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", "nonsense"])
         XCTAssertEqual(usage.status, 64, usage.stderr)
         // Bootstrapping over existing data is refused.
-        let again = try ezlb(["raft", "serve", "-c", nodes[1].config, "--bootstrap", "--data-dir", nodes[0].dataDir])
-        XCTAssertNotEqual(again.status, 0)
+        let used = workDir + "/used"
+        try FileManager.default.createDirectory(atPath: used, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: used + "/metadata1", contents: Data(count: 32))
+        let again = try ezlb(["raft", "serve", "-c", nodes[1].config, "--bootstrap", "--data-dir", used])
+        XCTAssertEqual(again.status, 78, again.stderr)
+        XCTAssertTrue(again.stderr.contains("already holds Raft data"), again.stderr)
+        XCTAssertEqual(again.stderr.split(separator: "\n").count, 1, again.stderr)
+        // A second serve on a running node's data_dir: lock busy (75).
+        let busy = try ezlb(["raft", "serve", "-c", nodes[0].config])
+        XCTAssertEqual(busy.status, 75, busy.stderr)
 
         // n4 without the secret: its unsigned join is refused, nothing changes.
         let noSecret = configYAML(name: "n4", addr: nodes[3].addr, dataDir: nodes[3].dataDir, members: [],

@@ -40,7 +40,7 @@ final class RaftIsolationTests: RaftClusterTestCase {
         }
     }
 
-    func testIsolatedLeaderRunsToSlaveWithinTwoElectionTimeouts() throws {
+    func testIsolatedLeaderRunsToSlaveWithinElectionTimeoutPlusMargin() throws {
         let count = 3
         try makeNetns(count)
         guard sh("command -v iptables").0 == 0 else { throw XCTSkip("needs iptables") }
@@ -63,10 +63,11 @@ final class RaftIsolationTests: RaftClusterTestCase {
         let ns = namespaces[leader!]
         let t0 = Self.nowNs()
         XCTAssertEqual(sh("ip netns exec \(ns) iptables -A INPUT -i eth0 -j DROP && ip netns exec \(ns) iptables -A OUTPUT -o eth0 -j DROP").0, 0)
-        // libraft checks contact with a majority once per election timeout, so
-        // the step-down comes 1-2 election timeouts after the last contact;
-        // margin: one heartbeat tick (100 ms), the 50 ms poll, the hook (50 ms) and 300 ms of scheduling.
-        let bound = 2.0 * 1.0 + 0.5
+        // The Master role follows the leader lease (a majority of voters heard
+        // within the election timeout), which expires at most one election
+        // timeout after the DROP; margin 500 ms: the 50 ms poll, the hook's
+        // own 50 ms, process start and scheduling on a loaded 2-CPU machine.
+        let bound = 1.0 + 0.5
         var slaveEnd: UInt64?
         try waitFor("ToSlave on the isolated \(name)", timeout: 10) {
             slaveEnd = hookLines().first { $0.node == name && $0.t > t0 && $0.event == "ToSlave" && $0.phase == "end" }?.t

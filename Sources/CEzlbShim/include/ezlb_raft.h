@@ -84,6 +84,9 @@ unsigned ezlb_raft_n_servers(struct ezlb_raft_node *n);
 /* Server i of the current configuration; 0 when out of range. */
 uint64_t ezlb_raft_server(struct ezlb_raft_node *n, unsigned i, char *addr, size_t addrlen, int *role);
 const char *ezlb_raft_errmsg(struct ezlb_raft_node *n);
+/* 1 when this node leads and heard from a majority of voters (itself
+ * included) within the last election timeout; 0 otherwise. */
+int ezlb_raft_leader_lease(struct ezlb_raft_node *n);
 const char *ezlb_raft_strerror(int code);
 
 /* Leader operations. Each returns 0 (then cb->done(token, status) follows

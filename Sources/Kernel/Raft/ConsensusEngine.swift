@@ -36,6 +36,10 @@ public struct EngineStatus: Sendable, Equatable {
     public var members: [EngineMember]
     public var lastIndex: UInt64
     public var lastApplied: UInt64
+    /// Leader that heard from a majority of voters within the last election
+    /// timeout. libraft 0.15 itself notices a lost majority only up to two
+    /// election timeouts late; the Master role follows this lease instead.
+    public var leaderLease: Bool = false
 }
 
 /// A failed engine call: which call, its code (RAFT_* or UV_*) and message.

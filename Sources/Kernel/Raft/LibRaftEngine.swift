@@ -144,7 +144,8 @@ public final class LibRaftEngine: ConsensusEngine {
         }
         return EngineStatus(role: role, term: ezlb_raft_term(n), leaderID: lid == 0 ? nil : lid,
                             leaderAddress: lid == 0 ? nil : laddr, members: members,
-                            lastIndex: ezlb_raft_last_index(n), lastApplied: ezlb_raft_last_applied(n))
+                            lastIndex: ezlb_raft_last_index(n), lastApplied: ezlb_raft_last_applied(n),
+                            leaderLease: ezlb_raft_leader_lease(n) != 0)
     }
 
     public func respond(conn: UInt64, line: String) {

@@ -1,3 +1,4 @@
+import CEzlbShim
 import Crypto
 import Foundation
 #if canImport(Glibc)

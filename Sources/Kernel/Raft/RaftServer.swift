@@ -116,8 +116,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         runDelayed()
         let st = engine.status()
         if case .transferring(let deadline) = phase {
-            if st.role != .leader || Date() >= deadline { finishStop() }
-            else { observer?.observe(role: st.role, leaderName: st.leaderID.map(name(of:)), term: st.term) }
+            if st.role != .leader || Date() >= deadline { finishStop() } else { observe(st) }
             return
         }
         guard case .running = phase else { return }
@@ -139,14 +138,26 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
     }
 
+    /// What the hooks see: a leader without its lease (no majority heard
+    /// within the election timeout) is reported as a candidate with no
+    /// known leader, so the Master steps down as soon as it is cut off.
+    private func hookView(_ st: EngineStatus) -> (EngineRole, String?) {
+        if st.role == .leader && !st.leaderLease { return (.candidate, nil) }
+        return (st.role, st.leaderID.map(name(of:)))
+    }
+
     private func observe(_ st: EngineStatus) {
-        if st.role != lastRole || st.leaderID != lastLeader {
-            log.info("raft: \(st.role.rawValue), term \(st.term), leader \(st.leaderID.map(name(of:)) ?? "none")")
+        if st.role != lastRole || st.leaderID != lastLeader || (st.role == .leader && st.leaderLease != lastLease) {
+            let lease = st.role == .leader ? (st.leaderLease ? "" : " (no majority heard within the election timeout: not Master)") : ""
+            log.info("raft: \(st.role.rawValue), term \(st.term), leader \(st.leaderID.map(name(of:)) ?? "none")\(lease)")
             lastRole = st.role
             lastLeader = st.leaderID
+            lastLease = st.leaderLease
         }
-        observer?.observe(role: st.role, leaderName: st.leaderID.map(name(of:)), term: st.term)
+        let (role, leader) = hookView(st)
+        observer?.observe(role: role, leaderName: leader, term: st.term)
     }
+    private var lastLease = false
 
     public func engineWakeup() {
         abandonLock.lock()
@@ -195,8 +206,7 @@ public final class RaftServer: ConsensusEngineDelegate {
 
     private func finishStop() {
         if case .stopped = phase { return }
-        let st = engine.status()
-        observer?.observe(role: st.role == .leader ? .leader : st.role, leaderName: st.leaderID.map(name(of:)), term: st.term)
+        observe(engine.status())
         phase = .stopped
         engine.stop()
     }
