@@ -58,7 +58,7 @@ struct ezlb_raft_node {
     /* Leader lease: when each peer was last heard from (uv_now ms). */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
     raft_io_recv_cb orig_recv;
-    struct { raft_id id; uint64_t at; } heard[64];
+    struct { raft_id id; uint64_t at; raft_term term; } heard[64];
     unsigned n_heard;
     uint64_t next_conn_id;
     char unix_path[108];
@@ -149,26 +149,41 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
  * libraft 0.15 checks a leader's contact with a majority only once per
  * election timeout, so a cut-off leader keeps saying "leader" for up to two
  * election timeouts. We interpose on the I/O's receive callback to note when
- * each peer was last heard from; ezlb_raft_leader_lease() then tells whether
- * a majority of voters was heard within one election timeout. */
+ * each peer last acknowledged this node as leader; ezlb_raft_leader_lease()
+ * then tells whether a majority of voters did so within one election timeout.
+ * A voter grants another candidate its vote only after its own election timer
+ * (>= one election timeout since it last took our heartbeat) expired, so the
+ * lease ends before, or within a network round trip of, any other leader's
+ * election. */
 
 static struct ezlb_raft_node *node_of_io(struct raft_io *io)
 {
     return (struct ezlb_raft_node *)((char *)io - offsetof(struct ezlb_raft_node, io));
 }
 
+/* Only messages by which a peer accepts this node as leader of the current
+ * term count: an AppendEntries result of this term (the peer took our
+ * heartbeat) or a vote granted in this term (the peer reset its timer for
+ * us). A vote request from a peer means it gave up on us: it does not count. */
 static void lease_recv(struct raft_io *io, struct raft_message *msg)
 {
     struct ezlb_raft_node *n = node_of_io(io);
-    uint64_t now = uv_now(&n->loop);
-    unsigned i;
-    for (i = 0; i < n->n_heard; i++)
-        if (n->heard[i].id == msg->server_id)
-            break;
-    if (i == n->n_heard && n->n_heard < sizeof n->heard / sizeof n->heard[0])
-        n->heard[n->n_heard++].id = msg->server_id;
-    if (i < n->n_heard)
-        n->heard[i].at = now;
+    raft_term term = n->raft.current_term;
+    int acks = (msg->type == RAFT_IO_APPEND_ENTRIES_RESULT && msg->append_entries_result.term == term) ||
+               (msg->type == RAFT_IO_REQUEST_VOTE_RESULT && msg->request_vote_result.term == term &&
+                msg->request_vote_result.vote_granted && msg->request_vote_result.pre_vote != raft_tribool_true);
+    if (acks) {
+        unsigned i;
+        for (i = 0; i < n->n_heard; i++)
+            if (n->heard[i].id == msg->server_id)
+                break;
+        if (i == n->n_heard && n->n_heard < sizeof n->heard / sizeof n->heard[0])
+            n->heard[n->n_heard++].id = msg->server_id;
+        if (i < n->n_heard) {
+            n->heard[i].at = uv_now(&n->loop);
+            n->heard[i].term = term;
+        }
+    }
     n->orig_recv(io, msg);
 }
 
@@ -195,7 +210,8 @@ int ezlb_raft_leader_lease(struct ezlb_raft_node *n)
             continue;
         }
         for (unsigned j = 0; j < n->n_heard; j++)
-            if (n->heard[j].id == s->id && now - n->heard[j].at <= n->raft.election_timeout)
+            if (n->heard[j].id == s->id && n->heard[j].term == n->raft.current_term &&
+                now - n->heard[j].at <= n->raft.election_timeout)
                 reached++;
     }
     return reached * 2 > voters;
