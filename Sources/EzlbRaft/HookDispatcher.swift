@@ -215,7 +215,8 @@ public final class HookDispatcher: @unchecked Sendable {
         return (outcome, true)
     }
 
-    /// PATH/HOME/LANG of the daemon + EVENT_TYPE NODE_ID RAFT_ADDR LEADER_ID TERM + the hook's `environment`
+    /// PATH/HOME/LANG of the daemon + EVENT_TYPE NODE_ID RAFT_ADDR LEADER_ID TERM (the seed's name; RAFT_TERM too,
+    /// for scripts that run terminal tools, which read TERM) + the hook's `environment`
     /// (templates expanded); later entries win.
     func environment(for event: HookEvent, spec: HookSpec, sample: LeadershipSample?) -> [(String, String)] {
         let leader = event == .ToMaster ? settings.nodeID : (sample?.leaderID ?? "")
@@ -224,7 +225,7 @@ public final class HookDispatcher: @unchecked Sendable {
                       "LeaderID": leader, "Term": term]
         var env = inherited
         env += [("EVENT_TYPE", event.rawValue), ("NODE_ID", settings.nodeID), ("RAFT_ADDR", settings.raftAddr),
-                ("LEADER_ID", leader), ("TERM", term)]
+                ("LEADER_ID", leader), ("TERM", term), ("RAFT_TERM", term)]
         for e in spec.environment { env.append((e.name, HookTemplate.expand(e.template, values: values))) }
         var seen: Set<String> = []
         var out: [(String, String)] = []

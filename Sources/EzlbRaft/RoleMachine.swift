@@ -14,7 +14,8 @@ import EzlbConfig
 ///   Demoting a Master and ToDestroy are never deferred.
 /// - ToMaster that fails with abort (or retry, all attempts failed) → abandon leadership, ToSlave;
 ///   ToMaster is not tried again until leadership was lost or the term changed.
-/// - Shutdown: a Master runs ToSlave first; ToDestroy is always the last hook.
+/// - Shutdown: a Master runs ToSlave first; ToDestroy is always the last hook (after ToReady when the
+///   dispatcher was started; alone when it never was).
 public struct RoleMachine: Sendable {
     /// The node's role: changes when the hook of the transition starts.
     public enum Role: String, Sendable {
@@ -45,6 +46,8 @@ public struct RoleMachine: Sendable {
     public private(set) var latest: LeadershipSample?
     public private(set) var lastEvent: HookEvent?
     public private(set) var started = false
+    /// `start()` was called (ToReady is due even if a shutdown follows at once).
+    var readyDue = false
     public private(set) var shutdownRequested = false
     /// ms when the current uninterrupted leadership began (nil when not leader).
     public private(set) var leaderSince: UInt64?
@@ -61,7 +64,10 @@ public struct RoleMachine: Sendable {
         self.debounceMs = debounceMs
     }
 
-    public mutating func start() { started = true }
+    public mutating func start() {
+        started = true
+        readyDue = true
+    }
 
     public mutating func requestShutdown() {
         started = true
@@ -96,6 +102,7 @@ public struct RoleMachine: Sendable {
         if running != nil { return .idle }
         if role == .destroyed { return .stopped }
         if !started { return .idle }
+        if role == .initial && readyDue { return .run(.ToReady) }
         if shutdownRequested { return .run(role == .master ? .ToSlave : .ToDestroy) }
         if role == .initial { return .run(.ToReady) }
         if demotionPending { return .run(.ToSlave) }

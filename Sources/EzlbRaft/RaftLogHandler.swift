@@ -1,0 +1,162 @@
+import EzlbConfig
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's log as the `logging:` section asks: text or JSON lines, to stderr, stdout or a file
+/// (opened with O_APPEND; one write(2) per line, so concurrent writers and logrotate's copytruncate are safe).
+///
+/// text: `2026-11-21T07:50:00.123Z info hook done event=ToMaster node=n1 status=ok duration_ms=41`
+/// json: `{"time":"2026-11-21T07:50:00.123Z","level":"info","msg":"hook done","event":"ToMaster",...}`
+public struct RaftLogHandler: LogHandler {
+    /// Where lines go; shared by every logger made from one config.
+    public final class Sink: @unchecked Sendable {
+        let fd: Int32
+        let ownsFD: Bool
+        let format: RaftLoggingConfig.Format
+        private let lock = NSLock()
+
+        init(fd: Int32, ownsFD: Bool, format: RaftLoggingConfig.Format) {
+            self.fd = fd
+            self.ownsFD = ownsFD
+            self.format = format
+        }
+
+        deinit { if ownsFD { close(fd) } }
+
+        func write(_ line: String) {
+            var bytes = Array(line.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+            lock.withLock {
+                var off = 0
+                while off < bytes.count {
+                    let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return }
+                    off += n
+                }
+            }
+        }
+    }
+
+    /// Opens the configured output; a file that cannot be opened is a one-line error naming it.
+    public static func sink(for config: RaftLoggingConfig) throws -> Sink {
+        switch config.output {
+        case "stderr", "": return Sink(fd: 2, ownsFD: false, format: config.format)
+        case "stdout": return Sink(fd: 1, ownsFD: false, format: config.format)
+        default:
+            let fd = open(config.output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                throw ConfigError(file: config.output, keyPath: "logging.output",
+                                  reason: "cannot open log file: \(String(cString: strerror(errno)))")
+            }
+            return Sink(fd: fd, ownsFD: true, format: config.format)
+        }
+    }
+
+    /// A Logger for `config` (level, format, output).
+    public static func logger(label: String, config: RaftLoggingConfig) throws -> Logger {
+        let sink = try sink(for: config)
+        var l = Logger(label: label) { _ in RaftLogHandler(sink: sink) }
+        l.logLevel = level(config.level)
+        return l
+    }
+
+    public static func level(_ l: RaftLoggingConfig.Level) -> Logger.Level {
+        switch l {
+        case .trace: return .trace
+        case .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warn: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+
+    let sink: Sink
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+
+    public init(sink: Sink) { self.sink = sink }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        var md = metadata
+        if let extra { md.merge(extra) { $1 } }
+        sink.write(Self.format(sink.format, time: Date(), level: level, message: "\(message)", metadata: md))
+    }
+
+    static func levelName(_ l: Logger.Level) -> String { l == .warning ? "warn" : l.rawValue }
+
+    static func timestamp(_ d: Date) -> String {
+        let ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down))
+        var t = time_t(ms / 1000)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
+                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), Int(ms % 1000))
+    }
+
+    static func format(_ f: RaftLoggingConfig.Format, time: Date, level: Logger.Level, message: String,
+                       metadata: Logger.Metadata) -> String {
+        let keys = metadata.keys.sorted()
+        switch f {
+        case .json:
+            var out = "{\"time\":\"\(timestamp(time))\",\"level\":\"\(levelName(level))\",\"msg\":" + jsonString(message)
+            for k in keys where !["time", "level", "msg"].contains(k) {
+                out += "," + jsonString(k) + ":" + jsonString("\(metadata[k]!)")
+            }
+            return out + "}"
+        case .text:
+            var out = "\(timestamp(time)) \(levelName(level)) \(message.replacingOccurrences(of: "\n", with: "\\n"))"
+            for k in keys {
+                let v = "\(metadata[k]!)"
+                let quoted = v.isEmpty || v.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }
+                out += " \(k)=" + (quoted ? jsonString(v) : v)
+            }
+            return out
+        }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension HookDispatcher {
+    /// Configured hooks that cannot run as configured (command missing or not executable), as one-line
+    /// warnings for `raft serve` to print at start and on reload. The hooks still run (and fail by policy).
+    public static func problems(_ hooks: HooksConfig) -> [String] {
+        guard hooks.enabled else { return [] }
+        let path = ProcessInfo.processInfo.environment["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? HookExecutor.defaultPath
+        var out: [String] = []
+        for e in HookEvent.allCases {
+            guard let spec = hooks.specs[e] else { continue }
+            if HookExecutor.resolve(spec.command, path: path) == nil {
+                out.append("hooks.\(e.rawValue).command: '\(spec.command)': " +
+                           (spec.command.contains("/") ? "no such executable file" : "not found in PATH"))
+            }
+        }
+        return out
+    }
+}

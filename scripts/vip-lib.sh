@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared by on-ready.sh, on-master.sh, on-slave.sh and on-destroy.sh (install them side by side).
+# vip.conf is read as KEY=value lines, never executed (`source` would run whatever the file holds).
+
+vip_log() { printf '[%s] %s\n' "${EVENT_TYPE:-hook}" "$*"; }
+vip_warn() { printf '[%s] WARNING: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; }
+vip_die() { printf '[%s] ERROR: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; exit 1; }
+
+# vip_load: sets VIP_ADDRESS (one or more addresses, space separated, prefix optional), INTERFACE,
+# ARP_COUNT, ARP_DELAY_MS from $VIP_CONF (default /etc/ezlb/vip.conf); VIPS = the addresses with a prefix.
+vip_load() {
+  VIP_CONF="${VIP_CONF:-/etc/ezlb/vip.conf}"
+  [ -r "$VIP_CONF" ] || vip_die "VIP config not found: $VIP_CONF (set VIP_CONF in the hook's environment)"
+  VIP_ADDRESS="" INTERFACE="" ARP_COUNT=3 ARP_DELAY_MS=200
+  local line key value n=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    line="${line#"${line%%[![:space:]]*}"}"
+    case "$line" in '' | '#'*) continue ;; esac
+    case "$line" in *=*) ;; *) vip_die "$VIP_CONF:$n: expected KEY=value, got: $line" ;; esac
+    key="${line%%=*}" value="${line#*=}"
+    value="${value%%[[:space:]]#*}"
+    value="${value%"${value##*[![:space:]]}"}"
+    case "$value" in \"*\") value="${value#\"}" value="${value%\"}" ;; \'*\') value="${value#\'}" value="${value%\'}" ;; esac
+    case "$key" in
+      VIP_ADDRESS | INTERFACE | ARP_COUNT | ARP_DELAY_MS) printf -v "$key" '%s' "$value" ;;
+      *) vip_die "$VIP_CONF:$n: unknown key '$key' (VIP_ADDRESS, INTERFACE, ARP_COUNT, ARP_DELAY_MS)" ;;
+    esac
+  done <"$VIP_CONF"
+  [ -n "$VIP_ADDRESS" ] || vip_die "$VIP_CONF: VIP_ADDRESS is not set"
+  [ -n "$INTERFACE" ] || vip_die "$VIP_CONF: INTERFACE is not set"
+  case "$ARP_COUNT" in '' | *[!0-9]*) vip_die "$VIP_CONF: ARP_COUNT must be a number, got '$ARP_COUNT'" ;; esac
+  case "$ARP_DELAY_MS" in '' | *[!0-9]*) vip_die "$VIP_CONF: ARP_DELAY_MS must be a number, got '$ARP_DELAY_MS'" ;; esac
+  VIPS=()
+  local vip
+  for vip in $VIP_ADDRESS; do
+    case "$vip" in
+      */*) ;;
+      *:*) vip="$vip/128" ;;
+      *) vip="$vip/32" ;;
+    esac
+    VIPS+=("$vip")
+  done
+}
+
+# vip_family ADDR/PREFIX -> -4 or -6
+vip_family() { case "$1" in *:*) echo -6 ;; *) echo -4 ;; esac; }
+
+# vip_present ADDR/PREFIX: is it on $INTERFACE?
+vip_present() {
+  local fam
+  fam="$(vip_family "$1")"
+  [ -n "$(ip "$fam" -o addr show dev "$INTERFACE" to "${1%/*}" 2>/dev/null)" ]
+}
+
+# vip_remove_all: take every VIP off $INTERFACE; idempotent (absent addresses and interfaces are fine).
+vip_remove_all() {
+  local vip fam
+  if ! ip link show dev "$INTERFACE" >/dev/null 2>&1; then
+    vip_log "interface $INTERFACE does not exist: no VIP to remove"
+    return 0
+  fi
+  for vip in "${VIPS[@]}"; do
+    fam="$(vip_family "$vip")"
+    if vip_present "$vip"; then
+      ip "$fam" addr del "$vip" dev "$INTERFACE" || vip_die "cannot remove $vip from $INTERFACE"
+      vip_log "removed $vip from $INTERFACE"
+    else
+      vip_log "$vip is not on $INTERFACE"
+    fi
+  done
+}
