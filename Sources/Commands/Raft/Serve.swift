@@ -66,8 +66,10 @@ struct RaftServe: ParsableCommand {
         var stopSignal: Int32?
         try RaftRunner.run(.text, command: "raft serve") {
             let settings = try options.load(joining: !bootstrap)
-            let log = try RaftLogHandler.make(settings)
+            var log = try RaftLogHandler.logger(label: "ezlb", config: settings.logging)
+            log[metadataKey: "node"] = .string(settings.nodeID)
             for k in settings.unknownKeys { log.warning("\(settings.file): \(k): unknown key, ignored") }
+            for p in HookDispatcher.problems(settings.hooks) { log.warning("\(settings.file): \(p)") }
             let dir = settings.dataDir
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
