@@ -220,4 +220,49 @@ final class RaftClusterTests: RaftClusterTestCase {
         try waitFor("another Master", timeout: 10) { masterAfter(t0).map { $0.1 != name } ?? false }
         XCTAssertEqual(masterOverlaps(), [])
     }
+
+    /// ToMaster fails with on_failure: abort on n1: the engine transfers
+    /// leadership away, n1 runs ToSlave, another node becomes Master.
+    func testFailedToMasterWithAbortMovesLeadership() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40, masterOnFailure: "abort")
+        FileManager.default.createFile(atPath: workDir + "/fail-n1-ToMaster", contents: nil)
+        try bringUp(3)
+        // n1 bootstrapped and led first: its ToMaster failed.
+        try waitFor("n1's ToSlave after its failed ToMaster", timeout: 15) {
+            hookLines().contains { $0.node == "n1" && $0.event == "ToSlave" && $0.phase == "end" }
+        }
+        try waitFor("a Master other than n1", timeout: 15) {
+            hookLines().contains { $0.node != "n1" && $0.event == "ToMaster" && $0.phase == "end" }
+                && (leaderIndex().map { nodes[$0].name != "n1" } ?? false)
+        }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertNotEqual(nodes[leaderIndex()!].name, "n1")
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    /// SIGHUP re-reads the hooks: a new ToDestroy command takes effect without a restart.
+    func testSighupReloadsHooks() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        let f = (0..<3).first { (status($0)?["role"] as? String) == "follower" }!
+        let name = nodes[f].name
+        let other = workDir + "/hooks2.log"
+        let cfg = try String(contentsOfFile: nodes[f].config, encoding: .utf8)
+        let old = "[\"\(hookLog)\", \"\(name)\", \"ToDestroy\"]"
+        XCTAssertTrue(cfg.contains(old))
+        try cfg.replacingOccurrences(of: old, with: "[\"\(other)\", \"\(name)\", \"ToDestroy\"]")
+            .write(toFile: nodes[f].config, atomically: true, encoding: .utf8)
+        kill(nodes[f].process!.processIdentifier, SIGHUP)
+        try waitFor("the reload in \(name)'s log", timeout: 5) {
+            ((try? String(contentsOfFile: nodes[f].logFile, encoding: .utf8)) ?? "").contains("hooks reloaded")
+        }
+        XCTAssertTrue(nodes[f].process!.isRunning)
+        kill(nodes[f].process!.processIdentifier, SIGTERM)
+        nodes[f].process!.waitUntilExit()
+        XCTAssertEqual(nodes[f].process!.terminationStatus, 0)
+        nodes[f].process = nil
+        let text = (try? String(contentsOfFile: other, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("\(name) ToDestroy end"), text)
+        XCTAssertFalse(hookLines().contains { $0.node == name && $0.event == "ToDestroy" })
+    }
 }

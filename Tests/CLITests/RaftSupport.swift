@@ -74,7 +74,7 @@ class RaftClusterTestCase: CLITestCase {
 
     /// Writes the hook script and `count` node configs (127.0.0.<base+i>).
     func makeCluster(_ count: Int, electionMs: Int = 1000, heartbeatMs: Int = 100, secret: String? = nil,
-                     hostFor: ((Int) -> String)? = nil, hookSleep: String = "0.05") {
+                     hostFor: ((Int) -> String)? = nil, hookSleep: String = "0.05", masterOnFailure: String = "continue") {
         hookLog = workDir + "/hooks.log"
         FileManager.default.createFile(atPath: hookLog, contents: nil)
         let script = workDir + "/hook.sh"
@@ -84,6 +84,9 @@ class RaftClusterTestCase: CLITestCase {
         echo "$(date +%s%N) $2 $3 start" >> "$1"
         sleep \(hookSleep)
         echo "$(date +%s%N) $2 $3 end" >> "$1"
+        # a test makes one node's hook fail by creating fail-<node>-<event>
+        [ -f "$(dirname "$1")/fail-$2-$3" ] && exit 1
+        exit 0
         """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         let base = Int.random(in: 2...200), mid = Int.random(in: 1...250)
@@ -97,14 +100,15 @@ class RaftClusterTestCase: CLITestCase {
             let name = "n\(i + 1)"
             let dir = workDir + "/" + name
             let cfg = writeConfig(configYAML(name: name, addr: addrs[i], dataDir: dir, members: Array(zip((1...count).map { "n\($0)" }, addrs)),
-                                             script: script, electionMs: electionMs, heartbeatMs: heartbeatMs, secret: secret),
+                                             script: script, electionMs: electionMs, heartbeatMs: heartbeatMs, secret: secret,
+                                             masterOnFailure: masterOnFailure),
                                   name: "\(name).yaml")
             nodes.append(Node(name: name, addr: addrs[i], dataDir: dir, config: cfg, process: nil, logFile: workDir + "/\(name).log"))
         }
     }
 
     func configYAML(name: String, addr: String, dataDir: String, members: [(String, String)], script: String,
-                    electionMs: Int, heartbeatMs: Int, secret: String?) -> String {
+                    electionMs: Int, heartbeatMs: Int, secret: String?, masterOnFailure: String = "continue") -> String {
         var y = """
         node:
           id: "\(name)"
@@ -124,7 +128,7 @@ class RaftClusterTestCase: CLITestCase {
                 command: "\(script)"
                 args: ["\(hookLog)", "\(name)", "\(ev)"]
                 timeout: 10s
-                on_failure: continue
+                on_failure: \(ev == "ToMaster" ? masterOnFailure : "continue")
 
             """
         }

@@ -121,6 +121,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
         guard case .running = phase else { return }
         observe(st)
+        tryAbandon(st)
         let member = st.members.contains { $0.id == config.raftID }
         if member { wasMember = true } else if wasMember {
             log.notice("this node is no longer a member of the cluster (removed)")
@@ -168,9 +169,32 @@ public final class RaftServer: ConsensusEngineDelegate {
             let st = engine.status()
             guard st.role == .leader else { return }
             log.warning("ToMaster hook failed (on_failure: abort): transferring leadership away")
-            engine.transfer(to: 0) { [weak self] err in
-                if let err { self?.log.error("leadership transfer: \(err)") }
-            }
+            abandonTerm = st.term
+            abandonNext = Date.distantPast
+            tryAbandon(st)
+        }
+    }
+
+    /// Leadership to hand away in this term (a failed ToMaster with abort);
+    /// retried until another voter can take it (e.g. one that joins later).
+    private var abandonTerm: UInt64?
+    private var abandonNext = Date.distantPast
+    private var abandonInFlight = false
+
+    private func tryAbandon(_ st: EngineStatus) {
+        guard let t = abandonTerm else { return }
+        guard st.role == .leader, st.term == t else { abandonTerm = nil; return }
+        guard !abandonInFlight, Date() >= abandonNext else { return }
+        guard st.members.contains(where: { $0.role == .voter && $0.id != config.raftID }) else {
+            if abandonNext == .distantPast { log.warning("no other voter to take leadership yet; will transfer when one joins") }
+            abandonNext = Date().addingTimeInterval(0.2)
+            return
+        }
+        abandonInFlight = true
+        abandonNext = Date().addingTimeInterval(Double(config.electionTimeoutMs) / 1000)
+        engine.transfer(to: 0) { [weak self] err in
+            self?.abandonInFlight = false
+            if let err { self?.log.error("leadership transfer: \(err)") }
         }
     }
 
