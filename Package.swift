@@ -20,14 +20,18 @@ let package = Package(
 
         // ArgumentParser commands: thin wiring of config -> planner -> backend -> output.
         .target(name: "Commands", dependencies: [
-            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM",
+            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Live kernel backends (netlink, ...) and the fake kernel.
+        // libraft engine (Kernel/Raft): CEzlbShim's raft.c drives libraft + libuv; Crypto for the
+        // control endpoint's HMAC-SHA256.
         .target(name: "Kernel", dependencies: [
             "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute", "CNetlinkXfrm",
+            "CRaft", "CUV", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Pure modules: no C imports.
@@ -60,7 +64,11 @@ let package = Package(
                        providers: [.apt(["libiptc-dev"])]),
         .systemLibrary(name: "CNetlinkXfrm", pkgConfig: "libnl-xfrm-3.0",
                        providers: [.apt(["libnl-xfrm-3-dev"])]),
-        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC"]),
+        .systemLibrary(name: "CRaft", pkgConfig: "raft",
+                       providers: [.apt(["libraft-dev"])]),
+        .systemLibrary(name: "CUV", pkgConfig: "libuv",
+                       providers: [.apt(["libuv1-dev"])]),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
 
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),

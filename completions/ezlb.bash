@@ -173,13 +173,13 @@ _ezlb() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    ipvs|ipam|bridge|snat|xfrm|doctor|help)
+    ipvs|ipam|bridge|snat|xfrm|raft|doctor|help)
         # Offer subcommand argument completions
         "_ezlb_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'ipvs ipam bridge snat xfrm doctor help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'ipvs ipam bridge snat xfrm raft doctor help' -- "${cur}"))
         ;;
     esac
 }
@@ -842,6 +842,180 @@ _ezlb_xfrm_cleanup() {
         ;;
     '--backend')
         __ezlb_add_completions -W 'kernel'$'\n''fake'
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_raft() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __ezlb_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    serve|join|leave|status)
+        # Offer subcommand argument completions
+        "_ezlb_raft_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'serve join leave status' -- "${cur}"))
+        ;;
+    esac
+}
+
+_ezlb_raft_serve() {
+    repeating_flags=()
+    non_repeating_flags=(--bootstrap --version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--node-id')
+        return
+        ;;
+    '--raft-addr')
+        return
+        ;;
+    '--data-dir')
+        return
+        ;;
+    '--log-level')
+        return
+        ;;
+    '--log-format')
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+}
+
+_ezlb_raft_join() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output --peer --timeout)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--node-id')
+        return
+        ;;
+    '--raft-addr')
+        return
+        ;;
+    '--data-dir')
+        return
+        ;;
+    '--log-level')
+        return
+        ;;
+    '--log-format')
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--peer')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    esac
+}
+
+_ezlb_raft_leave() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output --node --peer --timeout)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--node-id')
+        return
+        ;;
+    '--raft-addr')
+        return
+        ;;
+    '--data-dir')
+        return
+        ;;
+    '--log-level')
+        return
+        ;;
+    '--log-format')
+        return
+        ;;
+    '-o'|'--output')
+        __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--node')
+        return
+        ;;
+    '--peer')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    esac
+}
+
+_ezlb_raft_status() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output)
+    __ezlb_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '-c'|'--config')
+        return
+        ;;
+    '--node-id')
+        return
+        ;;
+    '--raft-addr')
+        return
+        ;;
+    '--data-dir')
+        return
+        ;;
+    '--log-level')
+        return
+        ;;
+    '--log-format')
         return
         ;;
     '-o'|'--output')

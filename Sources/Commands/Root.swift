@@ -19,7 +19,7 @@ public struct Ezlb: ParsableCommand {
         78 invalid config or state file.
         """,
         version: version,
-        subcommands: [IPVSCommand.self, IPAMCommand.self, BridgeCommand.self, SNATCommand.self, XfrmCommand.self, Doctor.self]
+        subcommands: [IPVSCommand.self, IPAMCommand.self, BridgeCommand.self, SNATCommand.self, XfrmCommand.self, RaftCommand.self, Doctor.self]
     )
 }
 

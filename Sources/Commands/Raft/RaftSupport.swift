@@ -1,0 +1,178 @@
+import ArgumentParser
+import EzlbConfig
+import EzlbCore
+import Foundation
+import Kernel
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every `raft` subcommand takes: the seed's config file and its flag overrides.
+struct RaftOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Raft config file (YAML, the vip-switch config.yaml format).", valueName: "path"))
+    var config: String = "/etc/ezlb/raft.yaml"
+
+    @Option(name: .customLong("node-id"), help: ArgumentHelp("Override node.id.", valueName: "id"))
+    var nodeID: String?
+
+    @Option(name: .customLong("raft-addr"), help: ArgumentHelp("Override node.raft_addr.", valueName: "host:port"))
+    var raftAddr: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Override node.data_dir.", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("Override logging.level.", valueName: "trace|debug|info|warn|error"))
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("Override logging.format.", valueName: "text|json"))
+    var logFormat: String?
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Result format on stdout.", valueName: "text|json"))
+    var output: OutputFormat = .text
+
+    var overrides: RaftOverrides {
+        RaftOverrides(nodeID: nodeID, raftAddr: raftAddr, dataDir: dataDir, logLevel: logLevel, logFormat: logFormat)
+    }
+
+    func load(joining: Bool) throws -> RaftSettings {
+        try RaftSettings.load(path: config, overrides: overrides, joining: joining)
+    }
+}
+
+enum RaftPaths {
+    static func socket(_ dataDir: String) -> String { dataDir + "/control.sock" }
+    static func lock(_ dataDir: String) -> String { dataDir + "/serve.lock" }
+    /// Files ezlb itself keeps in data_dir (not raft data).
+    static let own: Set<String> = ["control.sock", "serve.lock"]
+}
+
+/// Runs a raft client command with the usual conventions (one-line errors,
+/// documented exit codes, text or JSON result on stdout).
+enum RaftRunner {
+    static func run(_ output: OutputFormat, command: String, _ body: () throws -> CommandReport) throws {
+        var report: CommandReport
+        var status: ExitStatus = .success
+        do {
+            report = try body()
+            if !report.errors.isEmpty { status = .failure }
+        } catch let f as EzlbFailure {
+            report = CommandReport(command: command, dryRun: false)
+            report.errors = [f.message]
+            status = f.status
+        } catch let e as ConfigError {
+            report = CommandReport(command: command, dryRun: false)
+            report.errors = [e.description]
+            status = .config
+        } catch let e as ControlClientError {
+            report = CommandReport(command: command, dryRun: false)
+            report.errors = [e.message]
+            status = .failure
+        } catch let e as RaftEngineError {
+            report = CommandReport(command: command, dryRun: false)
+            report.errors = [e.description]
+            status = .failure
+        }
+        Runner.emit(report, format: output)
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+
+    static func json(_ s: RaftStatusInfo) -> [String: JSONValue] {
+        func m(_ x: MemberInfo) -> JSONValue {
+            .object(["id": .string(x.id), "raft_id": .string(x.raftID), "addr": .string(x.addr), "role": .string(x.role)])
+        }
+        return [
+            "node": .string(s.node), "raft_id": .string(s.raftID), "addr": .string(s.addr),
+            "role": .string(s.role), "term": .int(Int(clamping: s.term)),
+            "leader": s.leader.map(m) ?? .null, "member": .bool(s.member),
+            "members": .array(s.members.map(m)), "hook": s.hook.map { .string($0) } ?? .null,
+            "last_index": .int(Int(clamping: s.lastIndex)), "applied_index": .int(Int(clamping: s.appliedIndex)),
+        ]
+    }
+
+    static func text(_ s: RaftStatusInfo) -> String {
+        var out = """
+        node:    \(s.node) (\(s.addr))\(s.member ? "" : " — not a member")
+        role:    \(s.role)
+        term:    \(s.term)
+        leader:  \(s.leader.map { "\($0.id) (\($0.addr))" } ?? "none")
+        hook:    \(s.hook ?? "-")
+        members:
+
+        """
+        let w = s.members.map(\.id.count).max() ?? 0
+        for m in s.members {
+            let lead = m.raftID == s.leader?.raftID ? "  leader" : ""
+            out += "  \(m.id.padding(toLength: w, withPad: " ", startingAt: 0))  \(m.addr)  \(m.role)\(lead)\n"
+        }
+        return out
+    }
+
+    /// The local `serve`'s status through the unix socket in data_dir.
+    static func localStatus(_ dataDir: String, timeout: Double = 5) throws -> RaftStatusInfo {
+        let r: ControlResponse
+        do {
+            r = try ControlClient.call(.unix(RaftPaths.socket(dataDir)), ControlRequest(method: "status", body: "{}"), timeout: timeout)
+        } catch let e as ControlClientError where e.unreachable {
+            throw EzlbFailure(.failure, "no `ezlb raft serve` answers on \(RaftPaths.socket(dataDir)) (\(e.message)); start it first")
+        }
+        guard r.ok, let s = r.status else { throw EzlbFailure(.failure, r.error ?? "status failed") }
+        return s
+    }
+
+    /// Sends a membership request to the cluster: follows redirects to the
+    /// leader, retries while there is no leader or nothing answers, until
+    /// `timeout`. Signs the request when a secret is configured.
+    static func clusterCall(start: ControlEndpoint, method: String, body: String, secret: String?,
+                            timeout: Double, log: Logger) throws -> ControlResponse {
+        let deadline = Date().addingTimeInterval(timeout)
+        var target = start
+        var hops = 0
+        var lastError = ""
+        while true {
+            let req = secret.map { ControlRequest.signed(method: method, body: body, secret: $0) }
+                ?? ControlRequest(method: method, body: body)
+            do {
+                let r = try ControlClient.call(target, req, timeout: max(1, min(120, deadline.timeIntervalSinceNow)))
+                if r.ok { return r }
+                switch r.code {
+                case "not_leader":
+                    if let red = r.redirect, let (h, p) = splitHostPort(red), hops < 8 {
+                        log.info("\(target) is not the leader: redirected to \(red)")
+                        target = .tcp(host: h, port: p)
+                        hops += 1
+                        continue
+                    }
+                    lastError = r.error ?? "not the leader"
+                case "no_leader", "busy":
+                    lastError = r.error ?? "no leader"
+                    target = start
+                default:
+                    throw EzlbFailure(.failure, "\(target): \(r.error ?? "refused")")
+                }
+            } catch let e as ControlClientError where e.unreachable {
+                lastError = e.message
+                target = start
+            }
+            if Date() >= deadline {
+                throw EzlbFailure(.failure, "\(method): gave up after \(Int(timeout)) s: \(lastError)")
+            }
+            log.info("\(method): \(lastError); retrying")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    static func peerEndpoint(_ peer: String) throws -> ControlEndpoint {
+        guard let ep = controlEndpoint(forRaftAddress: peer) else {
+            throw UsageFailure("--peer: '\(peer)': expected a member's raft address host:port")
+        }
+        return ep
+    }
+
+    static func clientLogger(_ settings: RaftSettings?) -> Logger {
+        var l = Logger(label: "ezlb") { _ in StreamLogHandler.standardError(label: "ezlb") }
+        l.logLevel = .warning
+        if let s = settings, s.logging.level == .debug || s.logging.level == .trace { l.logLevel = .debug }
+        return l
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import Logging
+
+/// Receives leadership samples (the hook dispatcher, behind an adapter).
+/// Called on the engine thread; must not block.
+public protocol LeadershipObserver: AnyObject {
+    func observe(role: EngineRole, leaderName: String?, term: UInt64)
+    /// The last hook event that completed (for `raft status`).
+    var lastEvent: String? { get }
+    /// SIGHUP.
+    func reload()
+}
+
+/// The replicated state: names of the servers (libraft only knows numeric ids).
+struct NameEntry: Codable, Equatable {
+    var op: String = "name"
+    var raftID: String
+    var id: String
+    var addr: String
+    enum CodingKeys: String, CodingKey { case op, raftID = "raft_id", id, addr }
+}
+
+/// `ezlb raft serve`: the engine, leadership polling, membership changes and
+/// the control endpoint. Everything runs on the engine thread except
+/// `requestAbandonLeadership` (any thread).
+public final class RaftServer: ConsensusEngineDelegate {
+    public struct Config {
+        public var nodeName: String
+        public var raftID: UInt64
+        public var address: String
+        public var electionTimeoutMs: UInt32
+        /// Names known from the config file (cluster.nodes), used until the replicated ones arrive.
+        public var configNames: [UInt64: (name: String, addr: String)]
+        public var numericID: (String) -> UInt64
+        public init(nodeName: String, raftID: UInt64, address: String, electionTimeoutMs: UInt32,
+                    configNames: [UInt64: (name: String, addr: String)], numericID: @escaping (String) -> UInt64) {
+            self.nodeName = nodeName
+            self.raftID = raftID
+            self.address = address
+            self.electionTimeoutMs = electionTimeoutMs
+            self.configNames = configNames
+            self.numericID = numericID
+        }
+    }
+
+    private let engine: ConsensusEngine
+    private let config: Config
+    private let auth: RequestAuthenticator
+    private let log: Logger
+    public weak var observer: LeadershipObserver?
+
+    private var names: [UInt64: NameEntry] = [:]
+    private var nameInFlight = false
+    private var queue: [(String, () -> Void)] = []
+    private var opRunning = false
+    private var wasMember = false
+    private var lastRole: EngineRole = .unavailable
+    private var lastLeader: UInt64?
+    private let abandonLock = NSLock()
+    private var abandonRequested = false
+    private enum Phase { case running, transferring(deadline: Date), stopped }
+    private var phase = Phase.running
+    /// Set when SIGTERM/SIGINT ended the loop.
+    public private(set) var stoppedBySignal: Int32?
+
+    public init(engine: ConsensusEngine, config: Config, secret: String?, log: Logger) {
+        self.engine = engine
+        self.config = config
+        self.auth = RequestAuthenticator(secret: secret)
+        self.log = log
+        engine.delegate = self
+    }
+
+    /// Thread-safe: the ToMaster hook failed with on_failure=abort.
+    public func requestAbandonLeadership() {
+        abandonLock.lock()
+        abandonRequested = true
+        abandonLock.unlock()
+        engine.wakeup()
+    }
+
+    // MARK: names
+
+    func name(of id: UInt64) -> String {
+        if let n = names[id] { return n.id }
+        if let n = config.configNames[id] { return n.name }
+        if id == config.raftID { return config.nodeName }
+        return String(id)
+    }
+
+    public func engineApply(_ entry: [UInt8]) {
+        guard let e = try? JSONDecoder().decode(NameEntry.self, from: Data(entry)), e.op == "name",
+              let rid = UInt64(e.raftID) else {
+            log.warning("ignoring an unknown replicated entry (\(entry.count) bytes): \(String(decoding: entry.prefix(120), as: UTF8.self).debugDescription)")
+            return
+        }
+        names[rid] = e
+    }
+
+    public func engineSnapshot() -> [UInt8] {
+        Array(jsonText(names.values.sorted { $0.raftID < $1.raftID }).utf8)
+    }
+
+    public func engineRestore(_ snapshot: [UInt8]) {
+        guard let list = try? JSONDecoder().decode([NameEntry].self, from: Data(snapshot)) else {
+            log.error("snapshot with unreadable member names ignored")
+            return
+        }
+        names = [:]
+        for e in list { if let rid = UInt64(e.raftID) { names[rid] = e } }
+    }
+
+    // MARK: polling
+
+    public func engineTick() {
+        runDelayed()
+        let st = engine.status()
+        if case .transferring(let deadline) = phase {
+            if st.role != .leader || Date() >= deadline { finishStop() } else { observe(st) }
+            return
+        }
+        guard case .running = phase else { return }
+        observe(st)
+        tryAbandon(st)
+        let member = st.members.contains { $0.id == config.raftID }
+        if member { wasMember = true } else if wasMember {
+            log.notice("this node is no longer a member of the cluster (removed)")
+            wasMember = false
+        }
+        // The leader records its own name once (the bootstrap node, or after a rename).
+        if st.role == .leader, !nameInFlight,
+           names[config.raftID].map({ $0.id != config.nodeName || $0.addr != config.address }) ?? true {
+            nameInFlight = true
+            let e = NameEntry(raftID: String(config.raftID), id: config.nodeName, addr: config.address)
+            engine.apply(Array(jsonText(e).utf8)) { [weak self] err in
+                self?.nameInFlight = false
+                if let err { self?.log.debug("recording this node's name: \(err)") }
+            }
+        }
+    }
+
+    /// What the hooks see: a leader without its lease (no majority heard
+    /// within the election timeout) is reported as a candidate with no
+    /// known leader, so the Master steps down as soon as it is cut off.
+    private func hookView(_ st: EngineStatus) -> (EngineRole, String?) {
+        if st.role == .leader && !st.leaderLease { return (.candidate, nil) }
+        return (st.role, st.leaderID.map(name(of:)))
+    }
+
+    private func observe(_ st: EngineStatus) {
+        if st.role != lastRole || st.leaderID != lastLeader || (st.role == .leader && st.leaderLease != lastLease) {
+            let lease = st.role == .leader ? (st.leaderLease ? "" : " (no majority heard within the election timeout: not Master)") : ""
+            log.info("raft: \(st.role.rawValue), term \(st.term), leader \(st.leaderID.map(name(of:)) ?? "none")\(lease)")
+            lastRole = st.role
+            lastLeader = st.leaderID
+            lastLease = st.leaderLease
+        }
+        let (role, leader) = hookView(st)
+        observer?.observe(role: role, leaderName: leader, term: st.term)
+    }
+    private var lastLease = false
+
+    public func engineWakeup() {
+        abandonLock.lock()
+        let abandon = abandonRequested
+        abandonRequested = false
+        abandonLock.unlock()
+        if abandon {
+            let st = engine.status()
+            guard st.role == .leader else { return }
+            log.warning("ToMaster hook failed (on_failure: abort): transferring leadership away")
+            abandonTerm = st.term
+            abandonNext = Date.distantPast
+            tryAbandon(st)
+        }
+    }
+
+    /// Leadership to hand away in this term (a failed ToMaster with abort);
+    /// retried until another voter can take it (e.g. one that joins later).
+    private var abandonTerm: UInt64?
+    private var abandonNext = Date.distantPast
+    private var abandonInFlight = false
+
+    private func tryAbandon(_ st: EngineStatus) {
+        guard let t = abandonTerm else { return }
+        guard st.role == .leader, st.term == t else { abandonTerm = nil; return }
+        guard !abandonInFlight, Date() >= abandonNext else { return }
+        guard st.members.contains(where: { $0.role == .voter && $0.id != config.raftID }) else {
+            if abandonNext == .distantPast { log.warning("no other voter to take leadership yet; will transfer when one joins") }
+            abandonNext = Date().addingTimeInterval(0.2)
+            return
+        }
+        abandonInFlight = true
+        abandonNext = Date().addingTimeInterval(Double(config.electionTimeoutMs) / 1000)
+        engine.transfer(to: 0) { [weak self] err in
+            self?.abandonInFlight = false
+            if let err { self?.log.error("leadership transfer: \(err)") }
+        }
+    }
+
+    // MARK: signals and shutdown
+
+    public func engineSignal(_ signal: Int32) {
+        switch signal {
+        case SIGHUP:
+            log.notice("SIGHUP: reloading the hooks section")
+            observer?.reload()
+        default:
+            guard case .running = phase else { return }
+            stoppedBySignal = signal
+            beginStop()
+        }
+    }
+
+    /// Transfers leadership if this node leads (bounded by the election
+    /// timeout), then closes the engine; `run` returns after.
+    public func beginStop() {
+        let st = engine.status()
+        let otherVoters = st.members.contains { $0.role == .voter && $0.id != config.raftID }
+        if st.role == .leader && otherVoters {
+            log.notice("shutting down: transferring leadership first")
+            phase = .transferring(deadline: Date().addingTimeInterval(Double(config.electionTimeoutMs) * 2 / 1000))
+            engine.transfer(to: 0) { [weak self] err in
+                if let err { self?.log.warning("leadership transfer: \(err)") }
+            }
+        } else {
+            finishStop()
+        }
+    }
+
+    private func finishStop() {
+        if case .stopped = phase { return }
+        observe(engine.status())
+        phase = .stopped
+        engine.stop()
+    }
+
+    // MARK: control endpoint
+
+    public func engineControlRequest(conn: UInt64, remote: Bool, peer: String, line: String) {
+        guard let req = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) else {
+            engine.respond(conn: conn, line: ControlResponse.failure("bad_request", "malformed request").line)
+            return
+        }
+        if let why = auth.check(req, remote: remote) {
+            log.warning("control: \(req.method) from \(peer) refused: \(why)")
+            engine.respond(conn: conn, line: ControlResponse.failure("unauthorized", why).line)
+            return
+        }
+        let reply: (ControlResponse) -> Void = { [weak self] r in self?.engine.respond(conn: conn, line: r.line) }
+        guard case .running = phase else {
+            reply(.failure("busy", "\(config.nodeName) is shutting down"))
+            return
+        }
+        switch req.method {
+        case "status":
+            reply(.success(changed: false, status: statusInfo()))
+        case "transfer":
+            guard !remote else { return reply(.failure("bad_request", "transfer is only accepted on the unix socket")) }
+            transferAway(reply)
+        case "shutdown":
+            // `raft leave` after this node was removed: stop as on SIGTERM.
+            guard !remote else { return reply(.failure("bad_request", "shutdown is only accepted on the unix socket")) }
+            log.notice("control: shutdown requested (node left the cluster)")
+            reply(.success(changed: true))
+            after(0.1) { [weak self] in self?.beginStop() }
+        case "join":
+            guard let b = try? JSONDecoder().decode(JoinBody.self, from: Data(req.body.utf8)), !b.id.isEmpty,
+                  splitHostPort(b.addr) != nil else {
+                return reply(.failure("bad_request", "join: expected {\"id\":…,\"addr\":\"host:port\"}"))
+            }
+            log.info("control: join \(b.id) \(b.addr) from \(peer)")
+            enqueue("join \(b.id)", reply) { [weak self] done in self?.join(b, done) }
+        case "remove":
+            guard let b = try? JSONDecoder().decode(RemoveBody.self, from: Data(req.body.utf8)), !b.id.isEmpty else {
+                return reply(.failure("bad_request", "remove: expected {\"id\":…}"))
+            }
+            log.info("control: remove \(b.id) from \(peer)")
+            enqueue("remove \(b.id)", reply) { [weak self] done in self?.remove(b, done) }
+        default:
+            reply(.failure("bad_request", "unknown method '\(req.method)'"))
+        }
+    }
+
+    public func statusInfo() -> RaftStatusInfo {
+        let st = engine.status()
+        let members = st.members.map {
+            MemberInfo(id: name(of: $0.id), raftID: String($0.id), addr: $0.address, role: $0.role.rawValue)
+        }
+        let leader = st.leaderID.map { MemberInfo(id: name(of: $0), raftID: String($0), addr: st.leaderAddress ?? "", role: "voter") }
+        return RaftStatusInfo(node: config.nodeName, raftID: String(config.raftID), addr: config.address,
+                              role: st.role.rawValue, term: st.term, leader: leader,
+                              member: st.members.contains { $0.id == config.raftID }, members: members,
+                              hook: observer?.lastEvent, lastIndex: st.lastIndex, appliedIndex: st.lastApplied)
+    }
+
+    /// Membership changes run one at a time, in arrival order.
+    private func enqueue(_ what: String, _ reply: @escaping (ControlResponse) -> Void,
+                         _ op: @escaping (@escaping (ControlResponse) -> Void) -> Void) {
+        let run = { [weak self] in
+            op { r in
+                reply(r)
+                self?.opRunning = false
+                self?.next()
+            }
+        }
+        queue.append((what, run))
+        next()
+    }
+
+    private func next() {
+        guard !opRunning, !queue.isEmpty else { return }
+        opRunning = true
+        let (_, run) = queue.removeFirst()
+        run()
+    }
+
+    /// The answer for a member that is not the leader.
+    private func notLeader(_ st: EngineStatus) -> ControlResponse {
+        if let addr = st.leaderAddress, let ep = controlEndpoint(forRaftAddress: addr) {
+            return .failure("not_leader", "\(config.nodeName) is not the leader", redirect: ep.description)
+        }
+        return .failure("no_leader", "no leader elected yet; retry")
+    }
+
+    /// Runs a configuration change, retrying while libraft reports another
+    /// change in progress (e.g. right after an election).
+    private func change(_ what: String, attempts: Int = 25,
+                        _ op: @escaping (@escaping (RaftEngineError?) -> Void) -> Void,
+                        _ done: @escaping (RaftEngineError?) -> Void) {
+        op { [weak self] err in
+            if let err, err.code == 11 /* RAFT_CANTCHANGE */, attempts > 1, let self {
+                self.after(0.2) { self.change(what, attempts: attempts - 1, op, done) }
+            } else {
+                done(err)
+            }
+        }
+    }
+
+    private func after(_ seconds: Double, _ body: @escaping () -> Void) {
+        // The poll tick drives delayed work: no extra timers needed.
+        let deadline = Date().addingTimeInterval(seconds)
+        delayed.append((deadline, body))
+    }
+    private var delayed: [(Date, () -> Void)] = []
+
+    /// Called from the tick: runs delayed work whose time has come.
+    func runDelayed() {
+        let now = Date()
+        let due = delayed.filter { $0.0 <= now }
+        delayed.removeAll { $0.0 <= now }
+        for (_, b) in due { b() }
+    }
+
+    private func join(_ b: JoinBody, _ done: @escaping (ControlResponse) -> Void) {
+        let st = engine.status()
+        guard st.role == .leader else { return done(notLeader(st)) }
+        let rid = config.numericID(b.id)
+        if let other = st.members.first(where: { $0.address == b.addr && $0.id != rid }) {
+            return done(.failure("failed", "address \(b.addr) already belongs to member \(name(of: other.id))"))
+        }
+        let existing = st.members.first { $0.id == rid }
+        if let e = existing, e.address != b.addr {
+            return done(.failure("failed", "\(b.id) is already a member at \(e.address); remove it first"))
+        }
+        if existing?.role == .voter {
+            return done(.success(changed: false, status: statusInfo()))
+        }
+        let entry = NameEntry(raftID: String(rid), id: b.id, addr: b.addr)
+        let fail: (String, RaftEngineError) -> Void = { [weak self] step, err in
+            guard let self else { return }
+            self.log.error("join \(b.id): \(step): \(err)")
+            // Roll back an add this request made, so nothing is left half-done.
+            if existing == nil, self.engine.status().members.contains(where: { $0.id == rid }) {
+                self.change("remove", { self.engine.remove(id: rid, completion: $0) }) { rerr in
+                    if let rerr { self.log.error("join \(b.id): rollback: \(rerr)") }
+                    done(.failure("failed", "join \(b.id): \(err) (rolled back)"))
+                }
+            } else {
+                done(.failure("failed", "join \(b.id): \(err)"))
+            }
+        }
+        // 1. record the name, 2. add as spare, 3. standby (replicates the
+        //    log: catch-up), 4. voter (libraft runs catch-up rounds first).
+        engine.apply(Array(jsonText(entry).utf8)) { [weak self] err in
+            guard let self else { return }
+            if let err { return fail("recording the name", err) }
+            let assignVoter = {
+                self.change("assign voter", { self.engine.assign(id: rid, role: .voter, completion: $0) }) { err in
+                    if let err { return fail("promoting to voter", err) }
+                    self.log.notice("\(b.id) (\(b.addr)) joined as voter")
+                    done(.success(changed: true, status: self.statusInfo()))
+                }
+            }
+            let assignStandby = {
+                self.change("assign standby", { self.engine.assign(id: rid, role: .standby, completion: $0) }) { err in
+                    if let err { return fail("assigning standby", err) }
+                    assignVoter()
+                }
+            }
+            switch existing?.role {
+            case nil:
+                self.change("add", { self.engine.add(id: rid, address: b.addr, completion: $0) }) { err in
+                    if let err { return fail("adding as spare", err) }
+                    assignStandby()
+                }
+            case .spare: assignStandby()
+            default: assignVoter()
+            }
+        }
+    }
+
+    private func remove(_ b: RemoveBody, _ done: @escaping (ControlResponse) -> Void) {
+        let st = engine.status()
+        guard st.role == .leader else { return done(notLeader(st)) }
+        let rid = UInt64(b.id).flatMap { n in st.members.contains { $0.id == n } ? n : nil } ?? config.numericID(b.id)
+        guard st.members.contains(where: { $0.id == rid }) else {
+            return done(.success(changed: false, status: statusInfo()))
+        }
+        if rid == config.raftID {
+            return done(.failure("failed", "\(b.id) is the leader: transfer leadership first (ezlb raft leave does)"))
+        }
+        change("remove", { self.engine.remove(id: rid, completion: $0) }) { [weak self] err in
+            guard let self else { return }
+            if let err { return done(.failure("failed", "remove \(b.id): \(err)")) }
+            self.log.notice("\(b.id) removed from the cluster")
+            done(.success(changed: true, status: self.statusInfo()))
+        }
+    }
+
+    private func transferAway(_ done: @escaping (ControlResponse) -> Void) {
+        let st = engine.status()
+        guard st.role == .leader else { return done(.success(changed: false, status: statusInfo())) }
+        guard st.members.contains(where: { $0.role == .voter && $0.id != config.raftID }) else {
+            return done(.failure("failed", "no other voter to transfer leadership to"))
+        }
+        engine.transfer(to: 0) { [weak self] err in
+            guard let self else { return }
+            if let err { return done(.failure("failed", "\(err)")) }
+            let now = self.engine.status()
+            if now.role == .leader {
+                done(.failure("failed", "leadership transfer did not complete within the election timeout"))
+            } else {
+                self.observe(now)
+                done(.success(changed: true, status: self.statusInfo()))
+            }
+        }
+    }
+}

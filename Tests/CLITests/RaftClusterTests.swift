@@ -1,0 +1,268 @@
+import Foundation
+import Kernel
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class RaftClusterTests: RaftClusterTestCase {
+    /// n1 bootstraps; every other node starts empty and joins through `via`.
+    func bringUp(_ count: Int, via: Int = 0) throws {
+        try start(0, bootstrap: true)
+        try waitFor("n1 to lead", timeout: 10) { (status(0)?["role"] as? String) == "leader" }
+        for i in 1..<count {
+            try start(i)
+            try waitFor("\(nodes[i].name)'s serve", timeout: 10) { status(i) != nil }
+            let r = try ezlb(["raft", "join", "-c", nodes[i].config, "--peer", nodes[via].addr, "--timeout", "30"])
+            XCTAssertEqual(r.status, 0, "join \(nodes[i].name): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("+ member \(nodes[i].name)"), r.stdout)
+        }
+        let all = nodes.prefix(count).map(\.name).sorted()
+        try waitFor("\(count) voters everywhere", timeout: 15) { (0..<count).allSatisfy { voters($0) == all } }
+    }
+
+    /// SIGKILL the leader `rounds` times, restarting it each time; checks the
+    /// Master invariant over the whole hook log and returns the failover times (s).
+    func killRounds(_ rounds: Int, count: Int, electionMs: Int) throws -> [Double] {
+        var times: [Double] = []
+        try waitFor("a first Master", timeout: 15) { masterAfter(0) != nil }
+        for round in 0..<rounds {
+            var leader: Int?
+            try waitFor("a leader (round \(round))", timeout: 15) { leader = leaderIndex(); return leader != nil }
+            // The leader's ToMaster must be done before we kill it (else the round measures nothing).
+            let name = nodes[leader!].name
+            try waitFor("\(name)'s ToMaster", timeout: 15) {
+                hookLines().last { $0.node == name && ($0.event == "ToMaster" || $0.event == "ToSlave") }.map { $0.event == "ToMaster" && $0.phase == "end" } ?? false
+            }
+            sigkill(leader!)
+            let killedAt = kills.last!.0
+            var next: (UInt64, String)?
+            try waitFor("a new Master after killing \(name) (round \(round))", timeout: Double(electionMs) * 12 / 1000 + 5) {
+                next = masterAfter(killedAt)
+                return next != nil
+            }
+            XCTAssertNotEqual(next!.1, name)
+            times.append(Double(next!.0 - killedAt) / 1e9)
+            try start(leader!)
+            // Back in the cluster (knows the leader) before the next round, so quorum survives the next kill.
+            try waitFor("\(name) to follow again", timeout: 20) {
+                guard let s = status(leader!), (s["role"] as? String) == "follower", let l = s["leader"] as? [String: Any] else { return false }
+                return (l["id"] as? String) != name
+            }
+        }
+        let v = masterOverlaps()
+        XCTAssertEqual(v, [], "two Masters at once:\n" + v.joined(separator: "\n"))
+        return times
+    }
+
+    func testThreeNodesTwentyLeaderKillsDefaultTimeouts() throws {
+        makeCluster(3)   // election_timeout 1 s, heartbeat 100 ms: the defaults
+        try bringUp(3)
+        let t = try killRounds(20, count: 3, electionMs: 1000)
+        print("raft 3 nodes, defaults: failover median \(percentile(t, 0.5)) s, p99 \(percentile(t, 0.99)) s over \(t.count) rounds")
+        XCTAssertEqual(t.count, 20)
+    }
+
+    func testFiveNodesTwentyLeaderKills() throws {
+        makeCluster(5, electionMs: 400, heartbeatMs: 40)
+        try bringUp(5, via: 0)
+        let t = try killRounds(20, count: 5, electionMs: 400)
+        print("raft 5 nodes, election 400 ms: failover median \(percentile(t, 0.5)) s, p99 \(percentile(t, 0.99)) s")
+        XCTAssertEqual(t.count, 20)
+    }
+
+    func testJoinThroughFollowerLeaveFollowerAndLeader() throws {
+        makeCluster(4, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        let three = ["n1", "n2", "n3"]
+        // Join n4 through a follower: it redirects to the leader.
+        try start(3)
+        try waitFor("n4's serve", timeout: 10) { status(3) != nil }
+        XCTAssertEqual(status(3)?["member"] as? Bool, false)
+        let follower = (0..<3).first { (status($0)?["role"] as? String) == "follower" }!
+        let j = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[follower].addr, "-o", "json"])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        XCTAssertEqual(j.changed, true)
+        try waitFor("4 voters everywhere", timeout: 10) { (0..<4).allSatisfy { voters($0) == three + ["n4"] } }
+        // Joining again changes nothing.
+        let again = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[0].addr, "-o", "json"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.changed, false)
+        // status agrees across nodes: same term and leader.
+        try waitFor("agreement on the leader", timeout: 5) {
+            let ss = (0..<4).compactMap { status($0) }
+            let leaders = Set(ss.compactMap { ($0["leader"] as? [String: Any])?["id"] as? String })
+            return ss.count == 4 && leaders.count == 1
+        }
+        let text = try ezlb(["raft", "status", "-c", nodes[3].config])
+        XCTAssertEqual(text.status, 0)
+        XCTAssertTrue(text.stdout.contains("role:    follower"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("n4"), text.stdout)
+
+        // Leave of a follower.
+        let leader = leaderIndex()!
+        let f = (0..<4).first { $0 != leader }!
+        let lf = try ezlb(["raft", "leave", "-c", nodes[f].config])
+        XCTAssertEqual(lf.status, 0, lf.stderr)
+        XCTAssertTrue(lf.stdout.contains("- member \(nodes[f].name)"), lf.stdout)
+        let remaining = (0..<4).filter { $0 != f }
+        try waitFor("\(nodes[f].name) gone", timeout: 10) {
+            remaining.allSatisfy { voters($0) == remaining.map { nodes[$0].name }.sorted() }
+        }
+        // Its serve stopped after leaving (exit 0, ToDestroy ran).
+        nodes[f].process!.waitUntilExit()
+        XCTAssertEqual(nodes[f].process!.terminationStatus, 0)
+        nodes[f].process = nil
+        XCTAssertEqual(hookLines().last { $0.node == nodes[f].name }?.event, "ToDestroy")
+
+        // Leave of the leader: leadership moves first, then it is removed.
+        let l2 = leaderIndex(among: remaining)!
+        let ll = try ezlb(["raft", "leave", "-c", nodes[l2].config])
+        XCTAssertEqual(ll.status, 0, ll.stderr)
+        let rest = remaining.filter { $0 != l2 }
+        try waitFor("a new leader among the rest", timeout: 10) { leaderIndex(among: rest) != nil }
+        try waitFor("\(nodes[l2].name) gone", timeout: 10) {
+            rest.allSatisfy { voters($0) == rest.map { nodes[$0].name }.sorted() }
+        }
+        // The old leader ran ToSlave after ToMaster; the new one ToMaster.
+        try waitFor("ToSlave on \(nodes[l2].name)", timeout: 10) {
+            hookLines().last { $0.node == nodes[l2].name && ($0.event == "ToMaster" || $0.event == "ToSlave") }?.event == "ToSlave"
+        }
+        XCTAssertEqual(masterOverlaps(), [])
+        // Removing a non-member changes nothing.
+        let none = try ezlb(["raft", "leave", "-c", nodes[rest[0]].config, "--node", nodes[f].name, "-o", "json"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertEqual(none.changed, false)
+    }
+
+    func testBadConfigAndUnauthenticatedJoinChangeNothing() throws {
+        let secret = "0123456789abcdef0123456789abcdef"
+        makeCluster(4, electionMs: 400, heartbeatMs: 40, secret: secret)
+        try bringUp(3)
+        let before = voters(0)
+
+        // Bad config: one line, exit 78, nothing started.
+        let bad = writeConfig("node:\n  id: \"\"\n  raft_addr: \"127.0.0.1:notaport\"\n", name: "bad.yaml")
+        let r = try ezlb(["raft", "serve", "-c", bad])
+        XCTAssertEqual(r.status, 78, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("ezlb: error: "), r.stderr)
+        let usage = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", "nonsense"])
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        // Bootstrapping over existing data is refused.
+        let used = workDir + "/used"
+        try FileManager.default.createDirectory(atPath: used, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: used + "/metadata1", contents: Data(count: 32))
+        let again = try ezlb(["raft", "serve", "-c", nodes[1].config, "--bootstrap", "--data-dir", used])
+        XCTAssertEqual(again.status, 78, again.stderr)
+        XCTAssertTrue(again.stderr.contains("already holds Raft data"), again.stderr)
+        XCTAssertEqual(again.stderr.split(separator: "\n").count, 1, again.stderr)
+        // A second serve on a running node's data_dir: lock busy (75).
+        let busy = try ezlb(["raft", "serve", "-c", nodes[0].config])
+        XCTAssertEqual(busy.status, 75, busy.stderr)
+
+        // n4 without the secret: its unsigned join is refused, nothing changes.
+        let noSecret = configYAML(name: "n4", addr: nodes[3].addr, dataDir: nodes[3].dataDir, members: [],
+                                  script: workDir + "/hook.sh", electionMs: 400, heartbeatMs: 40, secret: nil)
+        nodes[3].config = writeConfig(noSecret, name: "n4-nosecret.yaml")
+        try start(3)
+        try waitFor("n4's serve", timeout: 10) { status(3) != nil }
+        let u = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[0].addr, "--timeout", "5"])
+        XCTAssertEqual(u.status, 1, u.stderr)
+        XCTAssertEqual(u.stderr.split(separator: "\n").count, 1, u.stderr)
+        XCTAssertTrue(u.stderr.contains("unsigned request refused"), u.stderr)
+        // A wrong secret.
+        let wrong = writeConfig(configYAML(name: "n4", addr: nodes[3].addr, dataDir: nodes[3].dataDir, members: [],
+                                           script: workDir + "/hook.sh", electionMs: 400, heartbeatMs: 40,
+                                           secret: "ffffffffffffffffffffffffffffffff"), name: "n4-wrong.yaml")
+        let w = try ezlb(["raft", "join", "-c", wrong, "--peer", nodes[0].addr, "--timeout", "5"])
+        XCTAssertEqual(w.status, 1, w.stderr)
+        XCTAssertTrue(w.stderr.contains("bad signature"), w.stderr)
+        // A replayed signed request and a stale timestamp.
+        let ep = controlEndpoint(forRaftAddress: nodes[0].addr)!
+        let signed = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        XCTAssertEqual(try ControlClient.call(ep, signed, timeout: 5).ok, true)
+        let replay = try ControlClient.call(ep, signed, timeout: 5)
+        XCTAssertEqual(replay.code, "unauthorized")
+        XCTAssertTrue(replay.error?.contains("replayed") ?? false, "\(replay)")
+        let stale = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-120))
+        XCTAssertTrue(try ControlClient.call(ep, stale, timeout: 5).error?.contains("outside") ?? false)
+        // Tampered body with a valid signature of another body.
+        var tampered = ControlRequest.signed(method: "join", body: "{\"addr\":\"127.0.0.1:1\",\"id\":\"x\"}", secret: secret)
+        tampered.body = "{\"addr\":\"127.0.0.1:2\",\"id\":\"evil\"}"
+        XCTAssertEqual(try ControlClient.call(ep, tampered, timeout: 5).code, "unauthorized")
+
+        for i in 0..<3 { XCTAssertEqual(voters(i), before) }
+        XCTAssertEqual(status(3)?["member"] as? Bool, false)
+        // With the secret, the same node joins.
+        nodes[3].config = nodes[3].config.replacingOccurrences(of: "n4-nosecret.yaml", with: "n4.yaml")
+        let ok = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[1].addr])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        try waitFor("4 voters", timeout: 10) { voters(0).count == 4 }
+    }
+
+    func testSigtermOnLeaderTransfersRunsToDestroyExitsZero() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        var leader: Int?
+        try waitFor("a Master", timeout: 10) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
+        let name = nodes[leader!].name
+        let p = nodes[leader!].process!
+        let t0 = Self.nowNs()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        nodes[leader!].process = nil
+        XCTAssertEqual(p.terminationStatus, 0)
+        let mine = hookLines().filter { $0.node == name && $0.t > t0 }
+        XCTAssertEqual(mine.last?.event, "ToDestroy", "\(mine)")
+        XCTAssertEqual(mine.last?.phase, "end")
+        XCTAssertTrue(mine.contains { $0.event == "ToSlave" && $0.phase == "end" }, "\(mine)")
+        try waitFor("another Master", timeout: 10) { masterAfter(t0).map { $0.1 != name } ?? false }
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    /// ToMaster fails with on_failure: abort on n1: the engine transfers
+    /// leadership away, n1 runs ToSlave, another node becomes Master.
+    func testFailedToMasterWithAbortMovesLeadership() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40, masterOnFailure: "abort")
+        FileManager.default.createFile(atPath: workDir + "/fail-n1-ToMaster", contents: nil)
+        try bringUp(3)
+        // n1 bootstrapped and led first: its ToMaster failed.
+        try waitFor("n1's ToSlave after its failed ToMaster", timeout: 15) {
+            hookLines().contains { $0.node == "n1" && $0.event == "ToSlave" && $0.phase == "end" }
+        }
+        try waitFor("a Master other than n1", timeout: 15) {
+            hookLines().contains { $0.node != "n1" && $0.event == "ToMaster" && $0.phase == "end" }
+                && (leaderIndex().map { nodes[$0].name != "n1" } ?? false)
+        }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertNotEqual(nodes[leaderIndex()!].name, "n1")
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    /// SIGHUP re-reads the hooks: a new ToDestroy command takes effect without a restart.
+    func testSighupReloadsHooks() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        let f = (0..<3).first { (status($0)?["role"] as? String) == "follower" }!
+        let name = nodes[f].name
+        let other = workDir + "/hooks2.log"
+        let cfg = try String(contentsOfFile: nodes[f].config, encoding: .utf8)
+        let old = "[\"\(hookLog)\", \"\(name)\", \"ToDestroy\"]"
+        XCTAssertTrue(cfg.contains(old))
+        try cfg.replacingOccurrences(of: old, with: "[\"\(other)\", \"\(name)\", \"ToDestroy\"]")
+            .write(toFile: nodes[f].config, atomically: true, encoding: .utf8)
+        kill(nodes[f].process!.processIdentifier, SIGHUP)
+        try waitFor("the reload in \(name)'s log", timeout: 5) {
+            ((try? String(contentsOfFile: nodes[f].logFile, encoding: .utf8)) ?? "").contains("hooks reloaded")
+        }
+        XCTAssertTrue(nodes[f].process!.isRunning)
+        kill(nodes[f].process!.processIdentifier, SIGTERM)
+        nodes[f].process!.waitUntilExit()
+        XCTAssertEqual(nodes[f].process!.terminationStatus, 0)
+        nodes[f].process = nil
+        let text = (try? String(contentsOfFile: other, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("\(name) ToDestroy end"), text)
+        XCTAssertFalse(hookLines().contains { $0.node == name && $0.event == "ToDestroy" })
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A leader cut off from the others by an iptables DROP inside its own
+/// network namespace (one netns per node, veths on a bridge in a hub netns;
+/// the host's namespace is never touched).
+final class RaftIsolationTests: RaftClusterTestCase {
+    var namespaces: [String] = []
+
+    func inNS(_ i: Int, _ args: [String]) -> (Int32, String, String) {
+        let out = workDir + "/.o-\(UUID().uuidString)", err = workDir + "/.e-\(UUID().uuidString)"
+        let quoted = args.map { "'\($0)'" }.joined(separator: " ")
+        let (code, _) = sh("ip netns exec \(namespaces[i]) \(Self.binary.path) \(quoted) >\(out) 2>\(err)")
+        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
+        return (code, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    func makeNetns(_ count: Int) throws {
+        guard getuid() == 0, sh("ip netns list").0 == 0 else { throw XCTSkip("needs root and iproute2") }
+        let tag = String(UInt32.random(in: 0..<0xFFFFFF), radix: 16)
+        let hub = "ezrt\(tag)h"
+        netnsToDelete.append(hub)
+        var cmds = ["ip netns add \(hub)", "ip -n \(hub) link add br0 type bridge", "ip -n \(hub) link set br0 up"]
+        for i in 0..<count {
+            let ns = "ezrt\(tag)n\(i)"
+            namespaces.append(ns)
+            netnsToDelete.append(ns)
+            cmds += ["ip netns add \(ns)",
+                     "ip -n \(hub) link add v\(i) type veth peer name eth0 netns \(ns)",
+                     "ip -n \(hub) link set v\(i) master br0 up",
+                     "ip -n \(ns) addr add 10.77.0.\(i + 1)/24 dev eth0",
+                     "ip -n \(ns) link set eth0 up", "ip -n \(ns) link set lo up"]
+        }
+        for c in cmds {
+            let (code, out) = sh(c)
+            XCTAssertEqual(code, 0, "\(c): \(out)")
+        }
+    }
+
+    func testIsolatedLeaderRunsToSlaveWithinElectionTimeoutPlusMargin() throws {
+        let count = 3
+        try makeNetns(count)
+        guard sh("command -v iptables").0 == 0 else { throw XCTSkip("needs iptables") }
+        // Default timeouts. A secret: the nodes are not on loopback, so join needs it.
+        makeCluster(count, secret: "isolation-test-secret-0123456789", hostFor: { "10.77.0.\($0 + 1)" })
+        try start(0, bootstrap: true, netns: namespaces[0])
+        try waitFor("n1 to lead", timeout: 10) { (status(0)?["role"] as? String) == "leader" }
+        for i in 1..<count {
+            try start(i, netns: namespaces[i])
+            try waitFor("\(nodes[i].name)'s serve", timeout: 10) { status(i) != nil }
+            let (code, _, err) = inNS(i, ["raft", "join", "-c", nodes[i].config, "--peer", nodes[0].addr])
+            XCTAssertEqual(code, 0, err)
+        }
+        try waitFor("3 voters", timeout: 15) { (0..<count).allSatisfy { voters($0).count == count } }
+        var leader: Int?
+        try waitFor("a Master", timeout: 15) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
+        let name = nodes[leader!].name
+        try waitFor("\(name)'s ToMaster", timeout: 10) { hookLines().contains { $0.node == name && $0.event == "ToMaster" && $0.phase == "end" } }
+
+        let ns = namespaces[leader!]
+        let t0 = Self.nowNs()
+        XCTAssertEqual(sh("ip netns exec \(ns) iptables -A INPUT -i eth0 -j DROP && ip netns exec \(ns) iptables -A OUTPUT -o eth0 -j DROP").0, 0)
+        // The Master role follows the leader lease (a majority of voters heard
+        // within the election timeout), which expires at most one election
+        // timeout after the DROP; margin 500 ms: the 50 ms poll, the hook's
+        // own 50 ms, process start and scheduling on a loaded 2-CPU machine.
+        let bound = 1.0 + 0.5
+        var slaveEnd: UInt64?
+        try waitFor("ToSlave on the isolated \(name)", timeout: 10) {
+            slaveEnd = hookLines().first { $0.node == name && $0.t > t0 && $0.event == "ToSlave" && $0.phase == "end" }?.t
+            return slaveEnd != nil
+        }
+        let took = Double(slaveEnd! - t0) / 1e9
+        print("isolated leader ran ToSlave \(took) s after the DROP (bound \(bound) s)")
+        XCTAssertLessThanOrEqual(took, bound)
+        // The others elect a new Master, and never while the old one still held the VIP.
+        try waitFor("a new Master", timeout: 15) { masterAfter(t0).map { $0.1 != name } ?? false }
+        XCTAssertEqual(masterOverlaps(), [])
+
+        // Healing: the old leader comes back as a follower, the Master stays where it is.
+        let newMaster = masterAfter(t0)!.1
+        XCTAssertEqual(sh("ip netns exec \(ns) iptables -F").0, 0)
+        try waitFor("\(name) to follow \(newMaster)", timeout: 15) {
+            guard let s = status(leader!), let l = s["leader"] as? [String: Any] else { return false }
+            return (s["role"] as? String) == "follower" && (l["id"] as? String) == newMaster
+        }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertFalse(hookLines().contains { $0.node == name && $0.t > t0 && $0.event == "ToMaster" })
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+}
