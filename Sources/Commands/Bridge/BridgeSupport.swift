@@ -28,10 +28,7 @@ final class BridgeSession {
     func lock() throws {
         locks.append(try dir.lock("bridges", timeoutSeconds: opts.lockTimeout))
         // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
-        let prefix = ".\(BridgeState.fileName).tmp."
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(atPath: dir.file(f))
-        }
+        dir.removeStaleFiles(prefix: ".\(BridgeState.fileName).tmp.")
         locks.append(try ipam.lock())
     }
 
