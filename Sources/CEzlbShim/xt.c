@@ -4,7 +4,8 @@
  *   comment rev 0 (xt_comment_info), conntrack rev 3 (xt_conntrack_mtinfo3,
  *   --ctstate only), SNAT rev 0 on IPv4 (nf_nat_ipv4_multi_range_compat) and
  *   rev 1 on IPv6 (nf_nat_range), MASQUERADE rev 0 (same two structs),
- *   standard targets and jumps as struct xt_standard_target. */
+ *   standard targets and jumps as struct xt_standard_target; -i/-o in the
+ *   entry header (name, mask, IPT_INV_VIA_IN/OUT), as iptables fills them. */
 #include "ezlb_xt.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/nf_nat.h>
+
+_Static_assert(IFNAMSIZ == sizeof(((struct ezlb_xt_rule *)0)->iniface), "interface fields are IFNAMSIZ bytes");
 
 struct xtc_handle *ezlb_xt_init(int v6, const char *table) { return v6 ? ip6tc_init(table) : iptc_init(table); }
 void ezlb_xt_free(int v6, struct xtc_handle *h) { if (v6) ip6tc_free(h); else iptc_free(h); }
@@ -155,6 +158,10 @@ void *ezlb_xt_build(int v6, const struct ezlb_xt_rule *r, size_t *len) {
         struct ip6t_entry *e = (struct ip6t_entry *)buf;
         memcpy(&e->ipv6.src, r->src, 16); prefix_mask((uint8_t *)&e->ipv6.smsk, 16, r->src_len);
         memcpy(&e->ipv6.dst, r->dst, 16); prefix_mask((uint8_t *)&e->ipv6.dmsk, 16, r->dst_len);
+        memcpy(e->ipv6.iniface, r->iniface, IFNAMSIZ); memcpy(e->ipv6.iniface_mask, r->iniface_mask, IFNAMSIZ);
+        memcpy(e->ipv6.outiface, r->outiface, IFNAMSIZ); memcpy(e->ipv6.outiface_mask, r->outiface_mask, IFNAMSIZ);
+        if (r->iniface_invert) e->ipv6.invflags |= IP6T_INV_VIA_IN;
+        if (r->outiface_invert) e->ipv6.invflags |= IP6T_INV_VIA_OUT;
         e->ipv6.proto = r->proto;
         if (r->proto) e->ipv6.flags |= IP6T_F_PROTO;
         e->target_offset = (uint16_t)toff;
@@ -163,6 +170,10 @@ void *ezlb_xt_build(int v6, const struct ezlb_xt_rule *r, size_t *len) {
         struct ipt_entry *e = (struct ipt_entry *)buf;
         memcpy(&e->ip.src, r->src, 4); prefix_mask((uint8_t *)&e->ip.smsk, 4, r->src_len);
         memcpy(&e->ip.dst, r->dst, 4); prefix_mask((uint8_t *)&e->ip.dmsk, 4, r->dst_len);
+        memcpy(e->ip.iniface, r->iniface, IFNAMSIZ); memcpy(e->ip.iniface_mask, r->iniface_mask, IFNAMSIZ);
+        memcpy(e->ip.outiface, r->outiface, IFNAMSIZ); memcpy(e->ip.outiface_mask, r->outiface_mask, IFNAMSIZ);
+        if (r->iniface_invert) e->ip.invflags |= IPT_INV_VIA_IN;
+        if (r->outiface_invert) e->ip.invflags |= IPT_INV_VIA_OUT;
         e->ip.proto = r->proto;
         e->target_offset = (uint16_t)toff;
         e->next_offset = (uint16_t)size;
@@ -184,11 +195,6 @@ int ezlb_xt_add_rule(int v6, const char *chain, const struct ezlb_xt_rule *r, in
     return ok;
 }
 
-static int empty_iface(const char *name, const unsigned char *mask) {
-    for (int i = 0; i < IFNAMSIZ; i++) if (name[i] || mask[i]) return 0;
-    return 1;
-}
-
 static int parse_ports(const uint16_t *pts, uint16_t *port) {
     if (pts[0] == 0 && pts[1] == 0xFFFF) { *port = 0; return 1; }
     if (pts[0] == pts[1] && pts[0] != 0) { *port = pts[0]; return 1; }
@@ -207,8 +213,11 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         if (sl < 0 || dl < 0) ok = 0;
         r->src_len = sl < 0 ? 0 : sl; r->dst_len = dl < 0 ? 0 : dl;
         r->proto = e->ipv6.proto;
-        if (e->ipv6.invflags || (e->ipv6.flags & ~IP6T_F_PROTO) || e->ipv6.tos) ok = 0;
-        if (!empty_iface(e->ipv6.iniface, e->ipv6.iniface_mask) || !empty_iface(e->ipv6.outiface, e->ipv6.outiface_mask)) ok = 0;
+        if ((e->ipv6.invflags & ~(IP6T_INV_VIA_IN | IP6T_INV_VIA_OUT)) || (e->ipv6.flags & ~IP6T_F_PROTO) || e->ipv6.tos) ok = 0;
+        memcpy(r->iniface, e->ipv6.iniface, IFNAMSIZ); memcpy(r->iniface_mask, e->ipv6.iniface_mask, IFNAMSIZ);
+        memcpy(r->outiface, e->ipv6.outiface, IFNAMSIZ); memcpy(r->outiface_mask, e->ipv6.outiface_mask, IFNAMSIZ);
+        r->iniface_invert = (e->ipv6.invflags & IP6T_INV_VIA_IN) != 0;
+        r->outiface_invert = (e->ipv6.invflags & IP6T_INV_VIA_OUT) != 0;
         hdr = sizeof *e; toff = e->target_offset;
         const char *label = ip6tc_get_target(e, h);
         strncpy(r->label, label ? label : "", sizeof r->label - 1);
@@ -219,8 +228,11 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         if (sl < 0 || dl < 0) ok = 0;
         r->src_len = sl < 0 ? 0 : sl; r->dst_len = dl < 0 ? 0 : dl;
         r->proto = e->ip.proto;
-        if (e->ip.invflags || e->ip.flags) ok = 0;
-        if (!empty_iface(e->ip.iniface, e->ip.iniface_mask) || !empty_iface(e->ip.outiface, e->ip.outiface_mask)) ok = 0;
+        if ((e->ip.invflags & ~(IPT_INV_VIA_IN | IPT_INV_VIA_OUT)) || e->ip.flags) ok = 0;
+        memcpy(r->iniface, e->ip.iniface, IFNAMSIZ); memcpy(r->iniface_mask, e->ip.iniface_mask, IFNAMSIZ);
+        memcpy(r->outiface, e->ip.outiface, IFNAMSIZ); memcpy(r->outiface_mask, e->ip.outiface_mask, IFNAMSIZ);
+        r->iniface_invert = (e->ip.invflags & IPT_INV_VIA_IN) != 0;
+        r->outiface_invert = (e->ip.invflags & IPT_INV_VIA_OUT) != 0;
         hdr = sizeof *e; toff = e->target_offset;
         const char *label = iptc_get_target(e, h);
         strncpy(r->label, label ? label : "", sizeof r->label - 1);

@@ -1,6 +1,9 @@
 import ArgumentParser
 import EzlbCore
-import Foundation
+import EzlbState
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum BackendKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case kernel, fake
@@ -37,20 +40,25 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
     public var detailedExitcode = false
 
+    /// An environment variable (getenv: ProcessInfo.environment copies the whole environment).
+    static func env(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     /// How long to wait for another run's lock (env EZLB_LOCK_TIMEOUT, seconds; default 60).
     public var lockTimeout: Int {
-        Int(ProcessInfo.processInfo.environment["EZLB_LOCK_TIMEOUT"] ?? "") ?? 60
+        Int(Self.env("EZLB_LOCK_TIMEOUT") ?? "") ?? 60
     }
 
     public var stateDir: String {
         if let s = stateDirOption { return s }
-        if let e = ProcessInfo.processInfo.environment["EZLB_STATE_DIR"], !e.isEmpty { return e }
+        if let e = Self.env("EZLB_STATE_DIR"), !e.isEmpty { return e }
         return "/var/lib/ezlb"
     }
 
     public func backend() throws -> BackendKind {
         if let b = backendOption { return b }
-        if let e = ProcessInfo.processInfo.environment["EZLB_BACKEND"], !e.isEmpty {
+        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty {
             guard let b = BackendKind(rawValue: e) else {
                 throw UsageFailure("EZLB_BACKEND: '\(e)': expected kernel or fake")
             }
@@ -60,16 +68,16 @@ public struct CommonOptions: ParsableArguments {
     }
 
     public mutating func validate() throws {
-        if let e = ProcessInfo.processInfo.environment["EZLB_BACKEND"], !e.isEmpty, backendOption == nil,
+        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty, backendOption == nil,
            BackendKind(rawValue: e) == nil {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
         }
         if stateDir.isEmpty { throw ValidationError("--state-dir: must not be empty") }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: stateDir, isDirectory: &isDir), !isDir.boolValue {
+        let k = StateDirectory.kind(of: stateDir)
+        if k.exists, !k.isDirectory {
             throw ValidationError("--state-dir: '\(stateDir)' exists and is not a directory")
         }
-        if let t = ProcessInfo.processInfo.environment["EZLB_LOCK_TIMEOUT"], Int(t) == nil || Int(t)! < 0 {
+        if let t = Self.env("EZLB_LOCK_TIMEOUT"), Int(t) == nil || Int(t)! < 0 {
             throw ValidationError("EZLB_LOCK_TIMEOUT: '\(t)': expected whole seconds >= 0")
         }
     }

@@ -28,7 +28,9 @@ extension Ezlb {
     /// line (`ezlb: error: …`) and exit 64; help and version print as usual.
     public static func runMain(_ arguments: [String]? = nil) -> Never {
         do {
-            var command = try parseAsRoot(arguments)
+            // The per-operation commands skip ArgumentParser's reflection when their
+            // arguments are plain (FastParse.swift); anything else goes the full way.
+            var command = try FastParse.command(arguments ?? Array(CommandLine.arguments.dropFirst())) ?? parseAsRoot(arguments)
             try command.run()
             exit(withError: nil)
         } catch let e as ExitCode {

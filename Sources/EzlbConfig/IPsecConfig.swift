@@ -89,12 +89,16 @@ public struct IPsecConfig: Equatable, Sendable {
             cfg.rotationDelay = d
         }
 
-        var seen: [(XfrmPrefix, String)] = []
-        for item in try s["pods"].items() {
+        // Where each prefix came from, for the overlap error only: key paths are built
+        // when one is reported, not for each of thousands of pods.
+        var seen: [(XfrmPrefix, Origin)] = []
+        let pods = s["pods"]
+        for item in try pods.items() {
             let p = try prefix(item)
             cfg.pods.append(p)
-            seen.append((p, item.path))
+            seen.append((p, .cursor(item)))
         }
+        pods.markSubtreeRead() // a list of scalars, all read: no unknown keys below
         var peerIndex: [IPAddress: Int] = [:]
         for (i, pc) in try s["peers"].items().enumerated() {
             try pc.requireMapping()
@@ -104,11 +108,13 @@ public struct IPsecConfig: Equatable, Sendable {
             if let j = peerIndex[a] { throw pc["address"].error("duplicate peer (also ipsec.peers[\(j)])") }
             peerIndex[a] = i
             var peer = Peer(address: a, pods: [])
-            for item in try pc["pods"].items() {
+            let peerPods = pc["pods"]
+            for item in try peerPods.items() {
                 let p = try prefix(item)
                 peer.pods.append(p)
-                seen.append((p, item.path))
+                seen.append((p, .cursor(item)))
             }
+            peerPods.markSubtreeRead()
             cfg.peers.append(peer)
         }
 
@@ -118,8 +124,20 @@ public struct IPsecConfig: Equatable, Sendable {
             try mergePodsFile(path, into: &cfg, peerIndex: peerIndex, seen: &seen)
         }
         try checkOverlaps(seen, file: file)
-        cfg.unknownKeys = root.unreadKeys.filter { $0.hasPrefix("ipsec.") }
+        cfg.unknownKeys = s.unreadKeys
         return cfg
+    }
+
+    /// Where a managed prefix was listed: a config key (path built on demand) or a pods_file entry.
+    enum Origin {
+        case cursor(YAMLCursor)
+        case text(String)
+        var text: String {
+            switch self {
+            case .cursor(let c): return c.path
+            case .text(let t): return t
+            }
+        }
     }
 
     static func address(_ c: YAMLCursor) throws -> IPAddress {
@@ -171,20 +189,20 @@ public struct IPsecConfig: Equatable, Sendable {
 
     /// `{"local": ["10.244.1.5", …], "peers": {"192.168.0.2": ["10.244.2.0/28", …]}}`: added to the config's lists.
     static func mergePodsFile(_ path: String, into cfg: inout IPsecConfig, peerIndex: [IPAddress: Int],
-                              seen: inout [(XfrmPrefix, String)]) throws {
+                              seen: inout [(XfrmPrefix, Origin)]) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
         }
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")
         }
-        func prefixes(_ v: Any?, key: String) throws -> [(XfrmPrefix, String)] {
+        func prefixes(_ v: Any?, key: String) throws -> [(XfrmPrefix, Origin)] {
             guard let v else { return [] }
             guard let list = v as? [Any] else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
             return try list.enumerated().map { i, x in
                 guard let t = x as? String else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
                 switch XfrmPrefix.parse(t) {
-                case .success(let p): return (p, "\(path): \(key)[\(i)]")
+                case .success(let p): return (p, .text("\(path): \(key)[\(i)]"))
                 case .failure(let e): throw ConfigError(file: path, keyPath: "\(key)[\(i)]", value: t, reason: e.reason)
                 }
             }
@@ -212,11 +230,12 @@ public struct IPsecConfig: Equatable, Sendable {
 
     /// Managed prefixes must not overlap anywhere (one node's pods, or two nodes'):
     /// each managed address must belong to exactly one node, or selectors would be ambiguous.
-    static func checkOverlaps(_ seen: [(XfrmPrefix, String)], file: String) throws {
+    static func checkOverlaps(_ seen: [(XfrmPrefix, Origin)], file: String) throws {
         let sorted = seen.sorted { $0.0 < $1.0 }
         for i in sorted.indices.dropFirst() {
-            let (a, pa) = sorted[i - 1], (b, pb) = sorted[i]
+            let (a, b) = (sorted[i - 1].0, sorted[i].0)
             if a.overlaps(b) {
+                let pa = sorted[i - 1].1.text, pb = sorted[i].1.text
                 throw ConfigError(file: file, keyPath: pb.hasPrefix("ipsec") ? pb : "ipsec.pods_file", value: b.description,
                                   reason: "overlaps \(a) (\(pa)); managed pod addresses must belong to one node only")
             }

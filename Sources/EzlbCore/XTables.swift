@@ -48,6 +48,88 @@ public struct XTPrefix: Hashable, Codable, Sendable, CustomStringConvertible {
     public var description: String { "\(address)/\(length)" }
 }
 
+/// `-i`/`-o`: an interface name, optionally inverted (`! -o br0`). A name ending
+/// in `+` matches every interface whose name starts with what precedes it
+/// (`-i veth+`), as in iptables.
+public struct XTInterface: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var invert: Bool
+    public init(_ name: String, invert: Bool = false) {
+        self.name = name
+        self.invert = invert
+    }
+
+    /// `veth+`: a prefix match.
+    public var isWildcard: Bool { name.hasSuffix("+") }
+
+    /// The kernel's IFNAMSIZ: names hold at most 15 bytes.
+    public static let maxNameBytes = 15
+
+    /// Why the kernel cannot hold this name in an `-i`/`-o` match (nil when it can):
+    /// 1–15 bytes, no `/`, space or NUL, and not just `+` (which would match every
+    /// interface and which iptables-save does not print).
+    public var invalidReason: String? {
+        let b = Array(name.utf8)
+        if b.isEmpty { return "empty interface name" }
+        if b.count > Self.maxNameBytes { return "longer than \(Self.maxNameBytes) bytes" }
+        if b == [UInt8(ascii: "+")] { return "'+' alone matches every interface" }
+        if b.contains(where: { $0 == 0 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: " ") }) { return "contains '/', a space or NUL" }
+        if b.dropLast().contains(UInt8(ascii: "+")) && !isWildcard { return "'+' only as the last character" }
+        return nil
+    }
+
+    /// The 16-byte (name, mask) pair as iptables' xtables_parse_interface computes it:
+    /// the name NUL-padded (the `+` kept); the mask 0xFF over the name and its NUL
+    /// for an exact name, over the prefix without the `+` for a wildcard.
+    public var kernelBytes: (name: [UInt8], mask: [UInt8]) {
+        var n = Array(name.utf8.prefix(Self.maxNameBytes))
+        let masked = isWildcard ? n.count - 1 : n.count + 1
+        n += [UInt8](repeating: 0, count: Self.maxNameBytes + 1 - n.count)
+        let m = [UInt8](repeating: 0xFF, count: masked) + [UInt8](repeating: 0, count: Self.maxNameBytes + 1 - masked)
+        return (n, m)
+    }
+
+    /// What a rule's (name, mask, invert flag) in the kernel says.
+    public enum KernelMatch: Equatable, Sendable {
+        /// No `-i`/`-o` (all-zero mask, not inverted).
+        case none
+        case interface(XTInterface)
+        /// Bytes iptables would never write (a hole in the mask, bytes after the
+        /// name, `! -o +` …): the rule is not one ezlb can reproduce.
+        case notUnderstood
+    }
+
+    /// The inverse of `kernelBytes`: exactly the pairs xtables_parse_interface
+    /// produces decode (a wildcard's `+` may be absent after the prefix, as the
+    /// kernel ignores bytes outside the mask and iptables-save prints `+` anyway).
+    public static func decode(name: [UInt8], mask: [UInt8], invert: Bool) -> KernelMatch {
+        let size = maxNameBytes + 1
+        guard name.count == size, mask.count == size else { return .notUnderstood }
+        let k = mask.prefix { $0 == 0xFF }.count
+        guard mask[k...].allSatisfy({ $0 == 0 }) else { return .notUnderstood }
+        let n = name.prefix { $0 != 0 }.count
+        guard name[n...].allSatisfy({ $0 == 0 }) else { return .notUnderstood }
+        if k == 0 { return n == 0 && !invert ? .none : .notUnderstood }
+        let text: [UInt8]
+        if n == k - 1 {
+            // Exact: the NUL after the name is matched too.
+            text = Array(name[..<n])
+            if text.last == UInt8(ascii: "+") { return .notUnderstood }
+        } else if n == k || (n == k + 1 && name[k] == UInt8(ascii: "+")) {
+            text = Array(name[..<k]) + [UInt8(ascii: "+")]
+        } else {
+            return .notUnderstood
+        }
+        let i = XTInterface(String(decoding: text, as: UTF8.self), invert: invert)
+        guard Array(i.name.utf8) == text, i.invalidReason == nil, i.kernelBytes.mask == mask else { return .notUnderstood }
+        return .interface(i)
+    }
+
+    /// `! -o br0`, as iptables-save prints it (letter `i` or `o`).
+    public func save(_ letter: Character) -> String { "\(invert ? "! " : "")-\(letter) \(name)" }
+    public var description: String { "\(invert ? "!" : "")\(name)" }
+}
+
 /// Connection-tracking states for `-m conntrack --ctstate`; raw values are the
 /// kernel's XT_CONNTRACK_STATE_BIT mask.
 public struct XTConntrackState: OptionSet, Hashable, Codable, Sendable {
@@ -78,7 +160,7 @@ public enum XTTarget: Hashable, Codable, Sendable {
     /// `-j SNAT --to-source <ip>`.
     case snat(IPAddress)
     case masquerade
-    /// A target or rule ezlb does not model (LOG, DNAT, interface matches …), as text.
+    /// A target or rule ezlb does not model (LOG, DNAT, other matches …), as text.
     case other(String)
 }
 
@@ -86,6 +168,9 @@ public enum XTTarget: Hashable, Codable, Sendable {
 public struct XTRule: Hashable, Codable, Sendable {
     public var source: XTPrefix?
     public var destination: XTPrefix?
+    /// `-i` (PREROUTING, INPUT, FORWARD) and `-o` (FORWARD, OUTPUT, POSTROUTING).
+    public var inInterface: XTInterface?
+    public var outInterface: XTInterface?
     public var proto: IPVSProtocol?
     public var sourcePort: UInt16?
     public var destinationPort: UInt16?
@@ -93,11 +178,14 @@ public struct XTRule: Hashable, Codable, Sendable {
     public var comment: String?
     public var target: XTTarget
 
-    public init(source: XTPrefix? = nil, destination: XTPrefix? = nil, proto: IPVSProtocol? = nil,
+    public init(source: XTPrefix? = nil, destination: XTPrefix? = nil,
+                inInterface: XTInterface? = nil, outInterface: XTInterface? = nil, proto: IPVSProtocol? = nil,
                 sourcePort: UInt16? = nil, destinationPort: UInt16? = nil, ctstate: XTConntrackState? = nil,
                 comment: String? = nil, target: XTTarget) {
         self.source = source
         self.destination = destination
+        self.inInterface = inInterface
+        self.outInterface = outInterface
         self.proto = proto
         self.sourcePort = sourcePort
         self.destinationPort = destinationPort
@@ -121,6 +209,9 @@ public struct XTRule: Hashable, Codable, Sendable {
         var p: [String] = []
         if let s = source { p.append("-s \(s)") }
         if let d = destination { p.append("-d \(d)") }
+        // iptables-save order: -s -d -i -o -p (save_iface after the addresses).
+        if let i = inInterface { p.append(i.save("i")) }
+        if let o = outInterface { p.append(o.save("o")) }
         if let pr = proto {
             p.append("-p \(pr.rawValue)")
             if sourcePort != nil || destinationPort != nil {
@@ -141,6 +232,11 @@ public struct XTRule: Hashable, Codable, Sendable {
         case .other: break
         }
         return p.joined(separator: " ")
+    }
+
+    /// An `-i`/`-o` name the kernel cannot hold (libiptc and the fake refuse the rule).
+    public var hasInvalidInterface: Bool {
+        inInterface?.invalidReason != nil || outInterface?.invalidReason != nil
     }
 
     /// `-A CHAIN …`, one line of iptables-save.
@@ -206,10 +302,12 @@ public struct XTTableState: Equatable, Sendable {
             chains[c] = []
         case .appendRule(let c, let r):
             guard chains[c] != nil else { throw fail(.noSuchChain) }
+            if r.hasInvalidInterface { throw fail(.invalidArgument) }
             if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
             chains[c]!.append(r)
         case .insertRule(let c, let r, let i):
             guard chains[c] != nil else { throw fail(.noSuchChain) }
+            if r.hasInvalidInterface { throw fail(.invalidArgument) }
             if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
             guard i >= 0, i <= chains[c]!.count else { throw fail(.indexTooBig) }
             chains[c]!.insert(r, at: i)

@@ -12,12 +12,7 @@ public struct XfrmPrefix: Hashable, Codable, Sendable, Comparable, CustomStringC
     public init(_ address: IPAddress, length: Int? = nil) {
         let width = address.family == .ipv4 ? 32 : 128
         let len = min(max(length ?? width, 0), width)
-        var b = address.bytes
-        for i in 0..<b.count {
-            let bitsHere = max(0, min(8, len - 8 * i))
-            b[i] &= bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - bitsHere))
-        }
-        self.address = IPAddress(bytes: b)!
+        self.address = address.masked(to: len)
         self.length = len
     }
 
@@ -25,17 +20,25 @@ public struct XfrmPrefix: Hashable, Codable, Sendable, Comparable, CustomStringC
     public var description: String { "\(address)/\(length)" }
 
     /// Parses `10.0.0.0/24` or a bare address (a host prefix). Host bits set are an error.
+    /// Works on the UTF-8 bytes: pod lists hold thousands of entries.
     public static func parse(_ text: String) -> Result<XfrmPrefix, XfrmInputError> {
-        let t = text.trimmingCharacters(inSet: " \t")
-        let parts = t.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let a = IPAddress(String(parts[0])) else { return .failure(XfrmInputError("not an IP address or CIDR")) }
+        let u = Array(text.utf8)
+        var lo = 0, hi = u.count
+        while lo < hi, u[lo] == UInt8(ascii: " ") || u[lo] == UInt8(ascii: "\t") { lo += 1 }
+        while hi > lo, u[hi - 1] == UInt8(ascii: " ") || u[hi - 1] == UInt8(ascii: "\t") { hi -= 1 }
+        let slash = u[lo..<hi].firstIndex(of: UInt8(ascii: "/"))
+        guard let a = IPAddress(String(decoding: u[lo..<(slash ?? hi)], as: UTF8.self)) else {
+            return .failure(XfrmInputError("not an IP address or CIDR"))
+        }
         let width = a.family == .ipv4 ? 32 : 128
         var len = width
-        if parts.count == 2 {
-            guard let l = Int(parts[1]), l >= 0, l <= width, parts[1].allSatisfy(\.isNumber) else {
+        if let slash {
+            let digits = u[(slash + 1)..<hi]
+            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                 return .failure(XfrmInputError("prefix length must be 0..\(width)"))
             }
-            len = l
+            len = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard len <= width else { return .failure(XfrmInputError("prefix length must be 0..\(width)")) }
         }
         let p = XfrmPrefix(a, length: len)
         if p.address != a { return .failure(XfrmInputError("host bits set (did you mean \(p)?)")) }
@@ -61,15 +64,6 @@ public struct XfrmInputError: Error, Equatable, Sendable, CustomStringConvertibl
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
-}
-
-extension String {
-    func trimmingCharacters(inSet set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
 }
 
 public enum XfrmDirection: String, Codable, Sendable, CaseIterable, Comparable {

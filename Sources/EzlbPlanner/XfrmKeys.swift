@@ -27,12 +27,25 @@ public enum XfrmKeys {
 
     /// The SPI and AEAD key material of the SA carrying src → dst traffic in `generation`.
     public static func derive(psk: XfrmKey, src: IPAddress, dst: IPAddress, generation: UInt32, keyBits: Int) -> (spi: UInt32, key: XfrmKey) {
-        let keyBytes = keyBits / 8 + 4
-        let okm = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: psk.bytes), salt: salt,
-                                         info: info(src: src, dst: dst, generation: generation),
-                                         outputByteCount: keyBytes + 4)
-        let bytes = okm.withUnsafeBytes { [UInt8]($0) }
-        let s = bytes[keyBytes...].reduce(UInt32(0)) { ($0 << 8) | UInt32($1) }
-        return (s < 0x100 ? s + 0x100 : s, XfrmKey(Array(bytes[..<keyBytes])))
+        Deriver(psk: psk).derive(src: src, dst: dst, generation: generation, keyBits: keyBits)
+    }
+
+    /// HKDF with the extract step (the same for every SA of a PSK) done once: each SA then
+    /// costs one HKDF-Expand (one HMAC block for up to 32 bytes of output).
+    public struct Deriver {
+        private let prk: HashedAuthenticationCode<SHA256>
+
+        public init(psk: XfrmKey) {
+            prk = HKDF<SHA256>.extract(inputKeyMaterial: SymmetricKey(data: psk.bytes), salt: salt)
+        }
+
+        public func derive(src: IPAddress, dst: IPAddress, generation: UInt32, keyBits: Int) -> (spi: UInt32, key: XfrmKey) {
+            let keyBytes = keyBits / 8 + 4
+            let okm = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: info(src: src, dst: dst, generation: generation),
+                                          outputByteCount: keyBytes + 4)
+            let bytes = okm.withUnsafeBytes { [UInt8]($0) }
+            let s = bytes[keyBytes...].reduce(UInt32(0)) { ($0 << 8) | UInt32($1) }
+            return (s < 0x100 ? s + 0x100 : s, XfrmKey(Array(bytes[..<keyBytes])))
+        }
     }
 }

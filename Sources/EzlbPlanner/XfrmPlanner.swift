@@ -186,6 +186,7 @@ public enum XfrmPlanner {
     public static func desired(_ i: XfrmIntent, rule: XfrmOwnershipRule = XfrmOwnershipRule()) -> XfrmDesired {
         var d = XfrmDesired()
         let localAgg = aggregate(i.pods)
+        let keys = XfrmKeys.Deriver(psk: i.psk)
         var inSPIs: [UInt32: IPAddress] = [:]
         for peer in i.peers.sorted(by: { $0.address < $1.address }) {
             guard let reqid = i.reqids[peer.address] else {
@@ -194,7 +195,7 @@ public enum XfrmPlanner {
             }
             // IN states for every accepted generation.
             for g in i.rotation.acceptedGenerations.sorted() {
-                let (spi, key) = XfrmKeys.derive(psk: i.psk, src: peer.address, dst: i.local, generation: g, keyBits: i.keyBits)
+                let (spi, key) = keys.derive(src: peer.address, dst: i.local, generation: g, keyBits: i.keyBits)
                 if let other = inSPIs[spi] {
                     d.problems.append("SPI \(XfrmFormat.hex(spi)) of peer \(peer.address) generation \(g) collides with peer \(other)'s; bump the generation")
                     continue
@@ -205,7 +206,7 @@ public enum XfrmPlanner {
                 d.states.append(s)
                 d.notes[s.id] = "in gen \(g)"
             }
-            let (spi, key) = XfrmKeys.derive(psk: i.psk, src: i.local, dst: peer.address, generation: i.rotation.out, keyBits: i.keyBits)
+            let (spi, key) = keys.derive(src: i.local, dst: peer.address, generation: i.rotation.out, keyBits: i.keyBits)
             let out = XfrmState(id: XfrmStateID(src: i.local, dst: peer.address, spi: spi), reqid: reqid, aead: i.algorithm,
                                 key: key, icvBits: i.icvBits, replayWindow: replayWindow)
             d.states.append(out)
@@ -213,8 +214,9 @@ public enum XfrmPlanner {
 
             let outT = XfrmTemplate(src: i.local, dst: peer.address, reqid: reqid)
             let inT = XfrmTemplate(src: peer.address, dst: i.local, reqid: reqid)
+            let remoteAgg = aggregate(peer.pods)
             for l in localAgg {
-                for r in aggregate(peer.pods) where r.family == l.family {
+                for r in remoteAgg where r.family == l.family {
                     d.policies.append(XfrmPolicy(dir: .out, selector: XfrmSelector(src: l, dst: r), priority: rule.priority, templates: [outT]))
                     d.policies.append(XfrmPolicy(dir: .in, selector: XfrmSelector(src: r, dst: l), priority: rule.priority, templates: [inT]))
                     d.policies.append(XfrmPolicy(dir: .fwd, selector: XfrmSelector(src: r, dst: l), priority: rule.priority, templates: [inT]))

@@ -82,13 +82,33 @@ public struct StateDirectory: Sendable {
         self.path = path
     }
 
-    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    public func file(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
+
+    /// What is at `path`: nil when nothing (or it cannot be examined), else whether it is a
+    /// directory. A plain stat(2): Foundation's FileManager costs more than the rest of a
+    /// short command's work.
+    public static func kind(of path: String) -> (exists: Bool, isDirectory: Bool) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return (false, false) }
+        return (true, (st.st_mode & S_IFMT) == S_IFDIR)
+    }
+
+    /// Removes the temp files (`<prefix>*`) a writer killed mid-write left in the directory.
+    /// Only safe under the lock every writer of that file holds.
+    public func removeStaleFiles(prefix: String) {
+        guard let d = opendir(path) else { return }
+        defer { closedir(d) }
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasPrefix(prefix) { unlink(file(name)) }
+        }
+    }
 
     /// Creates the directory (and parents) if missing.
     public func ensureExists() throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            if !isDir.boolValue { throw StateError.io(path: path, operation: "use as state directory", errno: ENOTDIR) }
+        let k = Self.kind(of: path)
+        if k.exists {
+            if !k.isDirectory { throw StateError.io(path: path, operation: "use as state directory", errno: ENOTDIR) }
             return
         }
         do {
@@ -135,12 +155,15 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes `value` atomically: temp file, fsync, rename over `name`, fsync the directory.
-    public func write<T: Codable>(_ value: T, to name: String, kind: String, schema: Int) throws {
+    /// `syncDirectory: false` leaves the directory fsync to the caller's next write in this
+    /// directory (one fsync covers every rename before it), for state files written back to
+    /// back before anything acts on them.
+    public func write<T: Codable>(_ value: T, to name: String, kind: String, schema: Int, syncDirectory: Bool = true) throws {
         try ensureExists()
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try enc.encode(Envelope(schema: schema, kind: kind, data: value))
-        try writeRaw([UInt8](data), to: name)
+        try writeRaw([UInt8](data), to: name, syncDirectory: syncDirectory)
     }
 
     /// The whole file `name` as bytes; nil when it does not exist.
@@ -166,8 +189,9 @@ public struct StateDirectory: Sendable {
         return data
     }
 
-    /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory.
-    public func writeRaw(_ bytes: [UInt8], to name: String) throws {
+    /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory
+    /// (unless `syncDirectory` is false, see `write`).
+    public func writeRaw(_ bytes: [UInt8], to name: String, syncDirectory: Bool = true) throws {
         try ensureExists()
         let final = file(name)
         let tmp = file(".\(name).tmp.\(getpid())")
@@ -194,6 +218,11 @@ public struct StateDirectory: Sendable {
         }
         if rename(tmp, final) != 0 { throw StateError.io(path: final, operation: "rename", errno: errno) }
         ok = true
+        if syncDirectory { self.syncDirectory() }
+    }
+
+    /// fsync(2) of the directory itself: makes the renames into it durable.
+    public func syncDirectory() {
         let dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             fsync(dfd)

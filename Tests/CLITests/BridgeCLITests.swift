@@ -40,8 +40,20 @@ final class BridgeCLITests: CLITestCase {
         XCTAssertEqual(c.status, 2, c.stderr)
         XCTAssertEqual(c.actionTexts.prefix(3), ["+ bridge br0 10.8.0.0/24 mac \(try model().net.links.first { $0.info.name == "br0" }!.info.mac!) mtu 1500",
                                                   "+ address 10.8.0.1/24 on br0", "+ link br0 up"])
-        XCTAssertTrue(c.actionTexts.contains("+ ip4 -t nat -A EZLB-BR-br0 -s 10.8.0.0/24 -j MASQUERADE"), "\(c.actionTexts)")
-        XCTAssertTrue(try natSave().contains("-A POSTROUTING -j EZLB-BR-br0"))
+        XCTAssertEqual(Array(c.actionTexts.dropFirst(3)), ["+ ip4 -t nat -N EZLB-BR-br0", "+ ip4 -t nat -A EZLB-BR-br0 -s 10.8.0.0/24 ! -o br0 -j MASQUERADE",
+                                                           "+ ip4 -t nat -A POSTROUTING -j EZLB-BR-br0"])
+        XCTAssertEqual(try natSave(), """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :EZLB-BR-br0 - [0:0]
+        -A POSTROUTING -j EZLB-BR-br0
+        -A EZLB-BR-br0 -s 10.8.0.0/24 ! -o br0 -j MASQUERADE
+        COMMIT
+
+        """)
         // Idempotent: no change, no write, no duplicate rule.
         let snap = stateSnapshot()
         let again = try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24", "-o", "json"])
@@ -119,6 +131,44 @@ final class BridgeCLITests: CLITestCase {
         XCTAssertFalse(try natSave().contains("EZLB"))
         XCTAssertEqual(try ezlb(["ipam", "list", "-o", "json"]).json["allocations"] as? [String], [])
         XCTAssertEqual(try ezlb(["bridge", "delete", "br0", "-o", "json"]).changed, false)
+    }
+
+    /// A chain left by a version that wrote CNI-bridge-style rules (RETURN for the
+    /// subnet and multicast, then MASQUERADE) converges to the single `! -o` rule on the
+    /// next create; delete still removes everything.
+    func testUpgradeFromReturnRulesConverges() throws {
+        XCTAssertEqual(try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24"]).status, 0)
+        XCTAssertEqual(try ezlb(["bridge", "create", "br6", "--subnet", "fd00:8::/64"]).status, 0)
+        let net4 = XTPrefix(IPAddress("10.8.0.0")!, length: 24), net6 = XTPrefix(IPAddress("fd00:8::")!, length: 64)
+        let old4 = [XTRule(source: net4, destination: net4, target: .return),
+                    XTRule(source: net4, destination: XTPrefix(IPAddress("224.0.0.0")!, length: 4), target: .return),
+                    XTRule(source: net4, target: .masquerade)]
+        let old6 = [XTRule(source: net6, destination: net6, target: .return),
+                    XTRule(source: net6, destination: XTPrefix(IPAddress("ff00::")!, length: 8), target: .return),
+                    XTRule(source: net6, target: .masquerade)]
+        try fake { k in
+            for (ref, chain, rules) in [(XTTableRef(.ipv4, .nat), "EZLB-BR-br0", old4), (XTTableRef(.ipv6, .nat), "EZLB-BR-br6", old6)] {
+                var t = k.model.iptables.table(ref)
+                let i = t.chains.firstIndex { $0.name == chain }!
+                t.chains[i].rules = rules
+                k.model.iptables.setTable(t)
+            }
+        }
+        let up = try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24", "-o", "json"])
+        XCTAssertEqual(up.changed, true)
+        XCTAssertEqual(up.actionTexts, ["- ip4 -t nat -D EZLB-BR-br0 -s 10.8.0.0/24 -d 10.8.0.0/24 -j RETURN",
+                                        "- ip4 -t nat -D EZLB-BR-br0 -s 10.8.0.0/24 -d 224.0.0.0/4 -j RETURN",
+                                        "- ip4 -t nat -D EZLB-BR-br0 -s 10.8.0.0/24 -j MASQUERADE",
+                                        "+ ip4 -t nat -A EZLB-BR-br0 -s 10.8.0.0/24 ! -o br0 -j MASQUERADE"])
+        let up6 = try ezlb(["bridge", "create", "br6", "--subnet", "fd00:8::/64", "-o", "json"])
+        XCTAssertEqual(up6.actionTexts.last, "+ ip6 -t nat -A EZLB-BR-br6 -s fd00:8::/64 ! -o br6 -j MASQUERADE")
+        XCTAssertTrue(try natSave().contains("-A POSTROUTING -j EZLB-BR-br0\n-A EZLB-BR-br0 -s 10.8.0.0/24 ! -o br0 -j MASQUERADE\nCOMMIT\n"))
+        XCTAssertTrue(try model().iptables.table(XTTableRef(.ipv6, .nat)).save
+            .contains("-A POSTROUTING -j EZLB-BR-br6\n-A EZLB-BR-br6 -s fd00:8::/64 ! -o br6 -j MASQUERADE\nCOMMIT\n"))
+        XCTAssertEqual(try ezlb(["bridge", "create", "br0", "--subnet", "10.8.0.0/24", "-o", "json"]).changed, false)
+        for b in ["br0", "br6"] { XCTAssertEqual(try ezlb(["bridge", "delete", b]).status, 0) }
+        XCTAssertFalse(try natSave().contains("EZLB"))
+        XCTAssertFalse(try model().iptables.table(XTTableRef(.ipv6, .nat)).save.contains("EZLB"))
     }
 
     func testNoMasqueradeAndForeignLinks() throws {

@@ -86,7 +86,7 @@ final class BridgeNetnsTests: CLITestCase {
         XCTAssertEqual(cr.status, 0, cr.stderr)
         XCTAssertEqual(try hostEzlb(["bridge", "create", "ezbr", "--subnet", "10.79.0.0/24"]).stdout, "no changes\n")
         let afterCreate = try hostSnapshot()
-        XCTAssertTrue(afterCreate.contains("-A EZLB-BR-ezbr -s 10.79.0.0/24 -j MASQUERADE"), afterCreate)
+        XCTAssertTrue(afterCreate.contains("-A POSTROUTING -j EZLB-BR-ezbr\n-A EZLB-BR-ezbr -s 10.79.0.0/24 ! -o ezbr -j MASQUERADE"), afterCreate)
         XCTAssertEqual(afterCreate.components(separatedBy: "-j MASQUERADE").count, 2, "one rule, no duplicate")
 
         for (ns, owner) in [(c1, "ctr-1"), (c2, "ctr-2")] {
@@ -147,5 +147,73 @@ final class BridgeNetnsTests: CLITestCase {
         XCTAssertEqual(del.status, 0, del.stderr)
         XCTAssertEqual(try hostSnapshot(), start)
         _ = afterCreate
+    }
+
+    /// iptables-save of one table in the host namespace, without the comment lines
+    /// and with the built-in chains' counters as [0:0].
+    func natSave(six: Bool = false) throws -> [String] {
+        let r = try inNS(host, [six ? "/usr/sbin/ip6tables-legacy-save" : "/usr/sbin/iptables-legacy-save", "-t", "nat"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Built-in chains' counters move with the namespace's own traffic (IPv6 DAD, MLD).
+        return r.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }.map {
+            $0.hasPrefix(":") && !$0.contains(" - ") ? String($0[..<$0.lastIndex(of: "[")!]) + "[0:0]" : $0
+        }
+    }
+
+    func natTable(_ lines: [String]) -> [String] {
+        ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"] + lines + ["COMMIT"]
+    }
+
+    /// The MASQUERADE chain is exactly `-s SUBNET ! -o NAME -j MASQUERADE` as
+    /// iptables-legacy-save prints it (both families); the same rule written by
+    /// iptables-legacy reads back as ezlb's own (no change); a chain in the
+    /// CNI-style form of earlier versions, or with rules written by hand (wildcard
+    /// and inverted interfaces), is rewritten to it, and the removed rules are
+    /// reported in iptables-save's own words; delete leaves nothing.
+    func testMasqueradeChainIsExactAndUpgradesFromReturnRules() throws {
+        try addNS(host)
+        let ipt = "/usr/sbin/iptables-legacy", ip6t = "/usr/sbin/ip6tables-legacy"
+        guard FileManager.default.isExecutableFile(atPath: ip6t) else { throw XCTSkip("needs \(ip6t)") }
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24"]).status, 0)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64"]).status, 0)
+        let want4 = natTable([":EZLB-BR-ezb4 - [0:0]", "-A POSTROUTING -j EZLB-BR-ezb4", "-A EZLB-BR-ezb4 -s 10.78.0.0/24 ! -o ezb4 -j MASQUERADE"])
+        let want6 = natTable([":EZLB-BR-ezb6 - [0:0]", "-A POSTROUTING -j EZLB-BR-ezb6", "-A EZLB-BR-ezb6 -s fd00:78::/64 ! -o ezb6 -j MASQUERADE"])
+        XCTAssertEqual(try natSave(), want4)
+        XCTAssertEqual(try natSave(six: true), want6)
+
+        // The same rule written by iptables itself is ezlb's rule: nothing to do.
+        for (tool, chain, net) in [(ipt, "EZLB-BR-ezb4", "10.78.0.0/24"), (ip6t, "EZLB-BR-ezb6", "fd00:78::/64")] {
+            XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-F", chain]).status, 0)
+            XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-A", chain, "-s", net, "!", "-o", String(chain.suffix(4)), "-j", "MASQUERADE"]).status, 0)
+        }
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24"]).stdout, "no changes\n")
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64"]).stdout, "no changes\n")
+
+        // The previous version's chain plus hand-written interface rules.
+        let old4 = [["-s", "10.78.0.0/24", "-d", "10.78.0.0/24", "-j", "RETURN"], ["-s", "10.78.0.0/24", "-d", "224.0.0.0/4", "-j", "RETURN"],
+                    ["-s", "10.78.0.0/24", "-j", "MASQUERADE"], ["-i", "eth+", "-o", "veth12345678901", "-j", "RETURN"],
+                    ["-d", "1.2.3.4", "!", "-i", "a", "-p", "tcp", "--dport", "5", "-j", "RETURN"]]
+        let old6 = [["-s", "fd00:78::/64", "-d", "fd00:78::/64", "-j", "RETURN"], ["-s", "fd00:78::/64", "-d", "ff00::/8", "-j", "RETURN"],
+                    ["-s", "fd00:78::/64", "-j", "MASQUERADE"], ["!", "-i", "ab+", "-p", "udp", "--sport", "3", "-j", "RETURN"]]
+        for (tool, chain, rules) in [(ipt, "EZLB-BR-ezb4", old4), (ip6t, "EZLB-BR-ezb6", old6)] {
+            XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-F", chain]).status, 0)
+            for r in rules { XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-A", chain] + r).status, 0, "\(r)") }
+        }
+        let before4 = try natSave().filter { $0.hasPrefix("-A EZLB-BR-ezb4 ") }
+        let before6 = try natSave(six: true).filter { $0.hasPrefix("-A EZLB-BR-ezb6 ") }
+        XCTAssertEqual(before4.count, 5)
+        XCTAssertEqual(before4.last, "-A EZLB-BR-ezb4 -d 1.2.3.4/32 ! -i a -p tcp -m tcp --dport 5 -j RETURN")
+        let up4 = try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "-o", "json"])
+        XCTAssertEqual(up4.status, 0, up4.stderr)
+        XCTAssertEqual(up4.actionTexts, before4.map { "- ip4 -t nat -D " + $0.dropFirst(3) } + ["+ ip4 -t nat -A EZLB-BR-ezb4 -s 10.78.0.0/24 ! -o ezb4 -j MASQUERADE"])
+        let up6 = try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "-o", "json"])
+        XCTAssertEqual(up6.actionTexts, before6.map { "- ip6 -t nat -D " + $0.dropFirst(3) } + ["+ ip6 -t nat -A EZLB-BR-ezb6 -s fd00:78::/64 ! -o ezb6 -j MASQUERADE"])
+        XCTAssertEqual(try natSave(), want4)
+        XCTAssertEqual(try natSave(six: true), want6)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "-o", "json"]).changed, false)
+
+        for b in ["ezb4", "ezb6"] { XCTAssertEqual(try hostEzlb(["bridge", "delete", b]).status, 0) }
+        XCTAssertEqual(try natSave(), natTable([]))
+        XCTAssertEqual(try natSave(six: true), natTable([]))
     }
 }

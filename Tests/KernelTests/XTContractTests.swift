@@ -26,6 +26,7 @@ final class XTContractTests: XCTestCase {
             XTRule(destination: XTPrefix(b), proto: .sctp, destinationPort: 3868, comment: "ezlb:diameter", target: .masquerade),
             XTRule(destination: XTPrefix(b), comment: "ezlb:marked", target: .masquerade),
             XTRule(source: net, target: .masquerade),
+            XTRule(source: net, outInterface: XTInterface("ezbr0", invert: true), target: .masquerade),
         ]
     }
 
@@ -37,6 +38,8 @@ final class XTContractTests: XCTestCase {
             XTRule(source: XTPrefix(b), proto: .tcp, sourcePort: 8080, comment: "ezlb:web", target: .accept),
             XTRule(source: XTPrefix(b), proto: .udp, sourcePort: 53, destinationPort: 1000, target: .return),
             XTRule(comment: String(repeating: "x", count: 255), target: .accept),
+            XTRule(inInterface: XTInterface("veth+"), outInterface: XTInterface("eth0"), proto: .tcp, destinationPort: 22, target: .accept),
+            XTRule(source: XTPrefix(b), inInterface: XTInterface("abcdefghijklmn+", invert: true), outInterface: XTInterface("veth12345678901", invert: true), target: .drop),
         ]
     }
 
@@ -78,6 +81,7 @@ final class XTContractTests: XCTestCase {
             commit(nat, [.flushChain("EZLB-T"), .deleteChain("EZLB-T")], "\(f) delete referenced")
             commit(nat, [.deleteRule("POSTROUTING", 0, .jump(to: "EZLB-T")), .deleteChain("EZLB-T")], "\(f) delete non-empty")
             commit(nat, [.createChain(String(repeating: "L", count: 32))], "\(f) long name")
+            commit(filter, [.appendRule("FORWARD", XTRule(outInterface: XTInterface("veth123456789012"), target: .accept))], "\(f) long interface")
             commit(nat, [.flushChain("EZLB-T"), .appendRule("POSTROUTING", XTRule(target: .accept)), .createChain("EZLB-T")], "\(f) atomic")
             read(nat, ["POSTROUTING", "EZLB-T"], "unchanged")
             // Removal in one commit.
@@ -137,10 +141,12 @@ final class XTContractTests: XCTestCase {
             XCTAssertTrue(t.contains("\(f) delete referenced: chainReferenced"))
             XCTAssertTrue(t.contains("\(f) delete non-empty: chainNotEmpty"))
             XCTAssertTrue(t.contains("\(f) long name: invalidArgument"))
+            XCTAssertTrue(t.contains("\(f) long interface: invalidArgument"))
             XCTAssertTrue(t.contains("\(f) atomic: chainExists"))
             XCTAssertTrue(t.contains("\(f) remove: ok"))
         }
         XCTAssertTrue(t.contains("created ip4 nat POSTROUTING: -j EZLB-T"))
+        XCTAssertTrue(t.contains { $0.hasPrefix("created ip6 nat EZLB-T: ") && $0.hasSuffix(" | -s 2001:db8:9::/48 ! -o ezbr0 -j MASQUERADE") }, "\(t)")
         XCTAssertTrue(t.contains("removed ip6 nat EZLB-T: absent"))
     }
 

@@ -28,6 +28,15 @@ struct ezlb_xt_rule {
     uint8_t src_len;          /* prefix length; 0 = any */
     uint8_t dst[16];
     uint8_t dst_len;
+    /* -i / -o: the entry's name and mask bytes as the kernel holds them (IFNAMSIZ 16;
+     * all zero = no interface match; Swift's XTInterface computes and decodes them
+     * the way xtables_parse_interface does) and whether the match is inverted. */
+    char iniface[16];
+    uint8_t iniface_mask[16];
+    char outiface[16];
+    uint8_t outiface_mask[16];
+    uint8_t iniface_invert;
+    uint8_t outiface_invert;
     uint16_t proto;           /* 0 any, 6 tcp, 17 udp, 132 sctp */
     uint16_t sport;           /* 0 = no --sport */
     uint16_t dport;           /* 0 = no --dport */

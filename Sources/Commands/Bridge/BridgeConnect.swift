@@ -95,7 +95,8 @@ struct BridgeConnect: ParsableCommand {
             st.bridges[bi].connections.removeAll { $0.owner == owner }
             st.bridges[bi].connections.append(conn)
             st.bridges[bi].connections.sort { $0.owner < $1.owner }
-            if out.created { try s.ipam.write(ipamState) }
+            // One directory fsync (in writeState) makes both renames durable.
+            if out.created { try s.ipam.write(ipamState, syncDirectory: false) }
             try s.writeState(st)
 
             var made = false

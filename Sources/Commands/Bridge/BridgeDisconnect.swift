@@ -35,7 +35,7 @@ struct BridgeDisconnect: ParsableCommand {
             try s.disconnect(state.bridges[bi], c, subnet: subnet, ipamState: &ipamState, report: &report)
             if !options.dryRun {
                 try s.commitFake()
-                try s.ipam.write(ipamState)
+                try s.ipam.write(ipamState, syncDirectory: false) // writeState's directory fsync covers it
                 state.bridges[bi].connections.removeAll { $0.owner == owner }
                 try s.writeState(state)
             }

@@ -28,10 +28,7 @@ final class BridgeSession {
     func lock() throws {
         locks.append(try dir.lock("bridges", timeoutSeconds: opts.lockTimeout))
         // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
-        let prefix = ".\(BridgeState.fileName).tmp."
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(atPath: dir.file(f))
-        }
+        dir.removeStaleFiles(prefix: ".\(BridgeState.fileName).tmp.")
         locks.append(try ipam.lock())
     }
 
@@ -76,15 +73,13 @@ final class BridgeSession {
 
     static func failure(_ e: LinkError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
 
-    /// The nat chain of a bridge (multicast is never masqueraded), CNI-bridge style:
-    /// traffic from the subnet to the subnet stays, everything else from the subnet is masqueraded.
+    /// The nat chain of a bridge: everything from the subnet that leaves through
+    /// another interface is masqueraded (`-s SUBNET ! -o NAME -j MASQUERADE`);
+    /// traffic between containers on the bridge keeps its addresses.
     static func natChain(_ b: BridgeState.Bridge) -> ManagedChain? {
         guard b.masquerade, case .success(let s) = IPSubnet.parse(b.subnet) else { return nil }
-        let src = XTPrefix(s.networkAddress, length: s.prefixLength)
-        var rules = [XTRule(source: src, destination: src, target: .return)]
-        let multicast = s.family == .ipv4 ? XTPrefix(IPAddress("224.0.0.0")!, length: 4) : XTPrefix(IPAddress("ff00::")!, length: 8)
-        rules.append(XTRule(source: src, destination: multicast, target: .return))
-        rules.append(XTRule(source: src, target: .masquerade))
+        let rules = [XTRule(source: XTPrefix(s.networkAddress, length: s.prefixLength),
+                            outInterface: XTInterface(b.name, invert: true), target: .masquerade)]
         return ManagedChain(ref: XTTableRef(s.family, .nat), name: BridgeNames.natChain(b.name), hook: "POSTROUTING",
                             position: .append, rules: rules)
     }

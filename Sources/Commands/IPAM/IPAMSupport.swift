@@ -27,7 +27,7 @@ struct IPAMSession {
     /// optional: a missing file at the default path is not an error; an explicit -c must exist.
     func reserved(flags: [String], report: inout CommandReport) throws -> [IPRange] {
         var out: [IPRange] = []
-        if opts.config != Self.defaultConfig || FileManager.default.fileExists(atPath: opts.config) {
+        if opts.config != Self.defaultConfig || StateDirectory.kind(of: opts.config).exists {
             let cfg = try IPAMConfig.load(path: opts.config)
             for k in cfg.unknownKeys { report.warnings.append("\(opts.config): \(k): unknown key, ignored") }
             out += cfg.reserved
@@ -44,10 +44,7 @@ struct IPAMSession {
     /// Takes `ipam.lock` and removes temp files a killed writer left behind (safe: every writer holds this lock).
     func lock() throws -> FileLock {
         let l = try dir.lock("ipam", timeoutSeconds: opts.lockTimeout)
-        let prefix = ".\(IPAMState.fileName).tmp."
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
-            unlink(dir.file(f))
-        }
+        dir.removeStaleFiles(prefix: ".\(IPAMState.fileName).tmp.")
         return l
     }
 
@@ -60,8 +57,9 @@ struct IPAMSession {
         return s
     }
 
-    func write(_ s: IPAMState) throws {
-        try dir.write(s, to: IPAMState.fileName, kind: IPAMState.kind, schema: IPAMState.schema)
+    /// `syncDirectory: false` when another state file of the directory is written right after.
+    func write(_ s: IPAMState, syncDirectory: Bool = true) throws {
+        try dir.write(s, to: IPAMState.fileName, kind: IPAMState.kind, schema: IPAMState.schema, syncDirectory: syncDirectory)
     }
 
     static func subnet(_ text: String, flag: String = "--subnet") throws -> IPSubnet {

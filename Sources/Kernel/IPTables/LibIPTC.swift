@@ -141,6 +141,19 @@ public final class IPTCTable {
         var r = XTRule(target: .accept)
         if c.src_len > 0 || !addr(c.src).bytes.allSatisfy({ $0 == 0 }) { r.source = XTPrefix(addr(c.src), length: Int(c.src_len)) }
         if c.dst_len > 0 || !addr(c.dst).bytes.allSatisfy({ $0 == 0 }) { r.destination = XTPrefix(addr(c.dst), length: Int(c.dst_len)) }
+        var interfacesUnderstood = true
+        func iface(_ name: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar),
+                   _ mask: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8),
+                   _ invert: UInt8) -> XTInterface? {
+            let n = withUnsafeBytes(of: name) { Array($0) }, m = withUnsafeBytes(of: mask) { Array($0) }
+            switch XTInterface.decode(name: n, mask: m, invert: invert != 0) {
+            case .none: return nil
+            case .interface(let i): return i
+            case .notUnderstood: interfacesUnderstood = false; return nil
+            }
+        }
+        r.inInterface = iface(c.iniface, c.iniface_mask, c.iniface_invert)
+        r.outInterface = iface(c.outiface, c.outiface_mask, c.outiface_invert)
         if c.proto != 0 { r.proto = IPVSProtocol(number: c.proto) }
         if c.sport != 0 { r.sourcePort = c.sport }
         if c.dport != 0 { r.destinationPort = c.dport }
@@ -159,7 +172,7 @@ public final class IPTCTable {
         }
         // Anything the shim could not describe fully (other matches, targets,
         // interfaces, inversions, protocols) is foreign: never equal to ezlb's rules.
-        if c.understood == 0 || (c.proto != 0 && r.proto == nil) {
+        if c.understood == 0 || !interfacesUnderstood || (c.proto != 0 && r.proto == nil) {
             r = XTRule(target: .other("(not an ezlb rule) -j \(label.isEmpty ? "?" : label)"))
         }
         return r
@@ -175,6 +188,17 @@ public final class IPTCTable {
         }
         if let s = r.source { try put(s.address, into: &c.src); c.src_len = UInt8(s.length) }
         if let d = r.destination { try put(d.address, into: &c.dst); c.dst_len = UInt8(d.length) }
+        func putInterface(_ i: XTInterface?, name: UnsafeMutableRawBufferPointer, mask: UnsafeMutableRawBufferPointer) throws {
+            guard let i else { return }
+            if let why = i.invalidReason { throw XTError(.invalidArgument, operation: operation, detail: "interface '\(i.name)': \(why)") }
+            let (n, m) = i.kernelBytes
+            name.copyBytes(from: n)
+            mask.copyBytes(from: m)
+        }
+        try withUnsafeMutableBytes(of: &c.iniface) { n in try withUnsafeMutableBytes(of: &c.iniface_mask) { try putInterface(r.inInterface, name: n, mask: $0) } }
+        try withUnsafeMutableBytes(of: &c.outiface) { n in try withUnsafeMutableBytes(of: &c.outiface_mask) { try putInterface(r.outInterface, name: n, mask: $0) } }
+        c.iniface_invert = r.inInterface?.invert == true ? 1 : 0
+        c.outiface_invert = r.outInterface?.invert == true ? 1 : 0
         c.proto = r.proto?.number ?? 0
         c.sport = r.sourcePort ?? 0
         c.dport = r.destinationPort ?? 0

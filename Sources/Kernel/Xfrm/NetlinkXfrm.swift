@@ -113,10 +113,11 @@ public final class NetlinkXfrm: XfrmBackend {
         guard let a, let p = nl_addr_get_binary_addr(a) else { return nil }
         let len = Int(nl_addr_get_len(a))
         guard len == 4 || len == 16 else { return nil }
-        return IPAddress(bytes: Array(UnsafeRawBufferPointer(start: p, count: len)))
+        return IPAddress(networkBytes: UnsafeRawBufferPointer(start: p, count: len))
     }
 
     static func u32(_ v: Int32) -> UInt32 { UInt32(bitPattern: v) }
+    static let zero4 = IPAddress("0.0.0.0")!, zero6 = IPAddress("::")!
 
     // MARK: dump
 
@@ -149,7 +150,7 @@ public final class NetlinkXfrm: XfrmBackend {
         let fam = xfrmnl_sel_get_family(sel)
         var selOther: [String] = []
         let src = ip(xfrmnl_sel_get_saddr(sel)), dst = ip(xfrmnl_sel_get_daddr(sel))
-        let zero = IPAddress(bytes: [UInt8](repeating: 0, count: fam == 10 ? 16 : 4))!
+        let zero = fam == 10 ? zero6 : zero4
         if xfrmnl_sel_get_proto(sel) != 0 { selOther.append("proto \(xfrmnl_sel_get_proto(sel))") }
         if xfrmnl_sel_get_sport(sel) != 0 || xfrmnl_sel_get_sportmask(sel) != 0 { selOther.append("sport \(xfrmnl_sel_get_sport(sel))") }
         if xfrmnl_sel_get_dport(sel) != 0 || xfrmnl_sel_get_dportmask(sel) != 0 { selOther.append("dport \(xfrmnl_sel_get_dport(sel))") }

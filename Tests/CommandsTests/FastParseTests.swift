@@ -1,0 +1,70 @@
+import ArgumentParser
+@testable import Commands
+import XCTest
+
+/// The reflection-free parse of the per-operation commands gives exactly what
+/// ArgumentParser gives, sets every property, and gives up (nil: ArgumentParser
+/// runs) on everything it does not read itself.
+final class FastParseTests: XCTestCase {
+    /// Every stored value of a parsed command (property wrappers included) as text.
+    func text(_ c: Any) -> String {
+        var s = ""
+        dump(c, to: &s)
+        return s
+    }
+
+    func check(_ argv: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let fast = try XCTUnwrap(FastParse.command(argv), "fast path gave up on \(argv)", file: file, line: line)
+        let full = try Ezlb.parseAsRoot(argv)
+        XCTAssertTrue(type(of: fast) == type(of: full), "\(argv)", file: file, line: line)
+        XCTAssertEqual(text(fast), text(full), "\(argv)", file: file, line: line)
+        XCTAssertFalse(text(fast).contains(".definition"), "a property left unset for \(argv)", file: file, line: line)
+    }
+
+    let common = ["-c", "/x.yaml", "--state-dir", "/s", "--backend", "fake", "-o", "json", "--dry-run", "-v", "--verbose", "--detailed-exitcode"]
+    let commonLong = ["--config=/y.yaml", "--state-dir=/t", "--backend=kernel", "--output=text"]
+
+    func testSameAsArgumentParserForEveryOption() throws {
+        // Minimal (defaults), every option set, long `=` forms, options before and after positionals.
+        try check(["ipam", "allocate", "--subnet", "10.1.0.0/24"])
+        try check(["ipam", "allocate", "--subnet", "10.1.0.0/24", "--owner", "c1", "--ip", "10.1.0.9", "--range-start", "10.1.0.5",
+                   "--range-end", "10.1.0.50", "--reserve", "10.1.0.7", "--reserve", "10.1.0.8-10.1.0.9", "--round-robin"] + common)
+        try check(["ipam", "allocate", "--subnet=2001:db8::/64", "--owner", "", "--reserve=2001:db8::5"] + commonLong)
+        try check(["ipam", "release", "--subnet", "10.1.0.0/24"])
+        try check(["ipam", "release", "--subnet", "10.1.0.0/24", "--ip", "10.1.0.2", "--owner", "c1"] + common)
+        try check(["bridge", "connect", "br0", "--netns", "c1", "--owner", "c1"])
+        try check(["bridge", "connect", "--netns", "/run/netns/c1", "--owner", "c1", "--ifname", "net1", "--ip", "10.8.0.9"] + common + ["br0"])
+        try check(["bridge", "disconnect", "br0", "--owner", "c1"])
+        try check(["bridge", "disconnect", "--owner", "c1"] + commonLong + ["br0"])
+        try check(["xfrm", "sync"])
+        try check(["xfrm", "sync"] + common)
+        try check(["xfrm", "sync"] + commonLong)
+    }
+
+    func testGivesUpOnAnythingElse() {
+        for argv in [
+            ["ipam", "allocate", "--help"], ["ipam", "allocate", "-h"], ["ipam", "allocate", "help"], ["--version"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--generate-completion-script", "bash"],
+            ["ipam", "allocate"],                                                    // missing --subnet
+            ["ipam", "allocate", "--subnet"],                                        // missing value
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "-vv"],                 // short cluster
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--owner", "a", "--owner", "b"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--owner", "-a"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--owner="],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--", "x"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--nope"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "extra"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--backend", "nope"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "-o", "yaml"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--state-dir", ""],     // validate() fails
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--dry-run", "--dry-run"],
+            ["ipam", "allocate", "--subnet", "10.1.0.0/24", "--round-robin=yes"],
+            ["bridge", "connect", "--netns", "c1", "--owner", "c1"],                 // no bridge name
+            ["bridge", "connect", "a", "b", "--netns", "c1", "--owner", "c1"],
+            ["bridge", "connect", "help"],
+            ["ipam", "list"], ["ipvs", "apply"], ["bridge", "create", "br0", "--subnet", "10.8.0.0/24"],
+        ] {
+            XCTAssertNil(FastParse.command(argv), "\(argv)")
+        }
+    }
+}
