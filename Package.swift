@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "EzlbIPAM", dependencies: ["EzlbCore"]),
         // Raft VIP failover without C: the role machine, the hook dispatcher and executor (posix_spawn via Glibc).
         .target(name: "EzlbRaft", dependencies: [
-            "EzlbConfig",
+            "EzlbConfig", "EzlbCore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EzlbState", dependencies: [

@@ -1,4 +1,5 @@
 import EzlbConfig
+import EzlbCore
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -126,21 +127,7 @@ public struct RaftLogHandler: LogHandler {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONValue.quoted(s) }
 }
 
 extension HookDispatcher {

@@ -3,8 +3,8 @@
 # connections while a connection it already has keeps working; when its probe
 # passes again it gets its weight back.
 #
-#   netns client (10.0.0.2) --veth-- director = guest root netns --bridge br-be-- netns b1 (192.168.1.10:8080)
-#                                    VIP 10.0.0.1:80, ip_forward=1              \-- netns b2 (192.168.1.11:8080)
+#   netns client (10.0.0.2) --veth-- director = guest root netns --bridge br-be-- netns b1 (192.168.1.10:8081)
+#                                    VIP 10.0.0.1:81, ip_forward=1              \-- netns b2 (192.168.1.11:8081)
 #
 # Each backend runs a line server (busybox nc -ll -e): it sends its name, then
 # echoes every line until "quit". The director's TCP probes come from
@@ -16,10 +16,14 @@
 command -v ezlb >/dev/null || die "no ezlb binary in the guest"
 W=/tmp/ezlb-health
 rm -rf "$W"; mkdir -p "$W"
+# Ports differ from ipvs-packets.sh on purpose: IPVS keeps a deleted destination
+# that still has connections in its "trash" and revives it, with its counters,
+# when the same service/destination is added again; shared VIP:port/backend pairs
+# made that scenario's --stats checks see this one's connections.
 VIP=10.0.0.1
-VPORT=80
-B1=192.168.1.10:8080
-B2=192.168.1.11:8080
+VPORT=81
+B1=192.168.1.10:8081
+B2=192.168.1.11:8081
 
 cat > "$W/ezlb.yaml" <<EOF
 services:
@@ -34,28 +38,17 @@ EOF
 apply() { ezlb ipvs apply -c "$W/ezlb.yaml" --state-dir "$W/state" --backend kernel "$@" 2> "$W/err"; }
 
 step "topology"
-sysctl -qw net.ipv4.ip_forward=1
-ns_add client
-veth_to_ns client c-dir eth0 10.0.0.2/24
-ip addr add "$VIP/24" dev c-dir
-ip link add br-be type bridge
-ip link set br-be up
-ip addr add 192.168.1.1/24 dev br-be
+director_topology "$VIP" "$B1" "$B2"
 for b in b1 b2; do
-  ns_add "$b"
-  case $b in b1) addr=${B1%:*} ;; b2) addr=${B2%:*} ;; esac
-  veth_to_ns "$b" "$b-dir" eth0 "$addr/24"
-  ip link set "$b-dir" master br-be
-  ip -n "$b" route add default via 192.168.1.1
   printf '#!/bin/sh\necho %s\nwhile read -r line; do [ "$line" = quit ] && exit 0; echo "$line"; done\n' "$b" > "$W/serve-$b"
   chmod +x "$W/serve-$b"
-  bg_start ip netns exec "$b" nc -ll -p 8080 -e "$W/serve-$b"
+  bg_start ip netns exec "$b" nc -ll -p 8081 -e "$W/serve-$b"
 done
 # one_conn HOST PORT: one short connection from the client; prints the backend's name.
 one_conn() { printf 'quit\n' | timeout 5 ip netns exec client nc "$1" "$2" 2>/dev/null | head -n 1; }
 for b in b1 b2; do
   case $b in b1) rs=$B1 ;; b2) rs=$B2 ;; esac
-  if wait_until 10 sh -c "[ \"\$(printf 'quit\n' | timeout 5 ip netns exec $b nc ${rs%:*} 8080 | head -n 1)\" = $b ]"; then
+  if wait_until 10 sh -c "[ \"\$(printf 'quit\n' | timeout 5 ip netns exec $b nc ${rs%:*} 8081 | head -n 1)\" = $b ]"; then
     ok "backend $b answers on $rs"
   else
     die "backend $b did not come up on $rs"
@@ -99,8 +92,8 @@ echo ping1 >&3
 if wait_until 5 grep -qx ping1 "$W/out"; then ok "b2 echoes on the long connection"; else fail "b2 echoes on the long connection"; fi
 
 step "b2's probes fail (REJECT from the director's address only)"
-ip netns exec b2 iptables-legacy -I INPUT -s 192.168.1.1 -p tcp --dport 8080 --syn -j REJECT --reject-with tcp-reset
-assert_fails "the director cannot connect to b2 any more" sh -c "printf 'quit\n' | timeout 5 nc ${B2%:*} 8080 | grep -q b2"
+ip netns exec b2 iptables-legacy -I INPUT -s 192.168.1.1 -p tcp --dport 8081 --syn -j REJECT --reject-with tcp-reset
+assert_fails "the director cannot connect to b2 any more" sh -c "printf 'quit\n' | timeout 5 nc ${B2%:*} 8081 | grep -q b2"
 apply -o json > "$W/r1.json" || true
 assert_contains "first failure: no change (fail_count 2)" "$(cat "$W/r1.json")" '"changed":false'
 assert_contains "b2 still at weight 1" "$(ipvs_dump)" "-r $B2 -m -w 1"
@@ -130,7 +123,7 @@ assert_contains "ipvs health shows b2 unhealthy with its error" "$h" "$B2  unhea
 assert_contains "ipvs health shows the error" "$h" "error: connect: connection refused"
 
 step "b2 recovers: weight back after rise_count successes"
-ip netns exec b2 iptables-legacy -D INPUT -s 192.168.1.1 -p tcp --dport 8080 --syn -j REJECT --reject-with tcp-reset
+ip netns exec b2 iptables-legacy -D INPUT -s 192.168.1.1 -p tcp --dport 8081 --syn -j REJECT --reject-with tcp-reset
 apply -o json > "$W/r3.json" || true
 assert_contains "first success: no change (rise_count 2)" "$(cat "$W/r3.json")" '"changed":false'
 apply > "$W/r4.txt" || true

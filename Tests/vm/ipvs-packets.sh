@@ -114,19 +114,8 @@ check_stats() {
 }
 
 step "topology"
-sysctl -qw net.ipv4.ip_forward=1
-ns_add client
-veth_to_ns client c-dir eth0 10.0.0.2/24
-ip addr add "$VIP/24" dev c-dir
-ip link add br-be type bridge
-ip link set br-be up
-ip addr add 192.168.1.1/24 dev br-be
+director_topology "$VIP" "$B1" "$B2"
 for b in b1 b2; do
-  ns_add "$b"
-  case $b in b1) addr=${B1%:*} ;; b2) addr=${B2%:*} ;; esac
-  veth_to_ns "$b" "$b-dir" eth0 "$addr/24"
-  ip link set "$b-dir" master br-be
-  ip -n "$b" route add default via 192.168.1.1
   mkdir -p "/tmp/www/$b"
   echo "$b" > "/tmp/www/$b/index.html"
   bg_start ip netns exec "$b" httpd -f -p 8080 -h "/tmp/www/$b"

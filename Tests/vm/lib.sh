@@ -103,6 +103,26 @@ veth_to_ns() {
   ip -n "$1" addr add "$4" dev "$3"
   ip -n "$1" link set "$3" up
 }
+# director_topology VIP B1 B2: the IPVS director layout of the packet tests:
+#   netns client (10.0.0.2/24) --veth c-dir (VIP/24)-- guest root netns --bridge br-be 192.168.1.1/24-- netns b1, b2
+# B1/B2 are IP:PORT; each backend netns gets the address of its B and a default route via br-be.
+director_topology() {
+  sysctl -qw net.ipv4.ip_forward=1
+  ns_add client
+  veth_to_ns client c-dir eth0 10.0.0.2/24
+  ip addr add "$1/24" dev c-dir
+  ip link add br-be type bridge
+  ip link set br-be up
+  ip addr add 192.168.1.1/24 dev br-be
+  _b=b1
+  for _rs in "$2" "$3"; do
+    ns_add "$_b"
+    veth_to_ns "$_b" "$_b-dir" eth0 "${_rs%:*}/24"
+    ip link set "$_b-dir" master br-be
+    ip -n "$_b" route add default via 192.168.1.1
+    _b=b2
+  done
+}
 # bg_start CMD...: start a background process, killed at exit. Sets BG_PID.
 bg_start() { "$@" & BG_PID=$!; VM_PIDS="$VM_PIDS $BG_PID"; }
 # wait_until SECS CMD...: poll CMD (every 0.1s) until it succeeds; fails after SECS.
