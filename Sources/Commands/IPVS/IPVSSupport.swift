@@ -143,15 +143,22 @@ struct IPVSSession {
     func record(_ op: IPVSOperation, error: String?) -> ActionRecord {
         var r = ActionRecord(text: IPVSFormat.text(op), json: [:], error: error)
         if opts.output == .json {
-            r.rawJSON = IPVSFormat.jsonText(op, done: !opts.dryRun && error == nil, error: error)
+            r.rawJSON = IPVSFormat.jsonText(op, text: r.text, done: !opts.dryRun && error == nil, error: error)
         }
         return r
     }
 
     func summarize(_ report: inout CommandReport, verb: String) {
-        let ok = report.actions.filter { $0.error == nil }
-        let failed = report.actions.count - ok.count
-        let counts = ["+", "~", "-"].map { p in ok.filter { $0.text.hasPrefix(p) }.count }
+        var counts = [0, 0, 0], failed = 0
+        for a in report.actions {
+            guard a.error == nil else { failed += 1; continue }
+            switch a.text.utf8.first {
+            case UInt8(ascii: "+"): counts[0] += 1
+            case UInt8(ascii: "~"): counts[1] += 1
+            case UInt8(ascii: "-"): counts[2] += 1
+            default: break
+            }
+        }
         if report.actions.isEmpty {
             report.summary = "no changes"
         } else {
