@@ -42,15 +42,42 @@ public struct XTChange: Equatable, Sendable {
     public var insertedFirst = false
 
     /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT`.
-    public var text: String {
+    public var text: String { text(arguments: rule?.saveArguments ?? "") }
+
+    /// `text` with the rule's `saveArguments` already made.
+    func text(arguments: String) -> String {
         let t = "\(ref.family == .ipv4 ? "ip4" : "ip6") -t \(ref.table.rawValue)"
         switch kind {
         case .addChain: return "+ \(t) -N \(chain)"
         case .deleteChain: return "- \(t) -X \(chain)"
-        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(rule?.saveArguments ?? "")"
-        case .addRule, .addJump: return "+ \(t) -A \(chain) \(rule?.saveArguments ?? "")"
-        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(rule?.saveArguments ?? "")"
+        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(arguments)"
+        case .addRule, .addJump: return "+ \(t) -A \(chain) \(arguments)"
+        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(arguments)"
         }
+    }
+
+    /// `text`, and `json` plus `done`/`error` rendered straight to one JSON
+    /// object (keys sorted, as the generic rendering): for reports of tens of
+    /// thousands of rules. The rule's arguments are rendered once for both.
+    public func rendered(done: Bool, error: String?) -> (text: String, json: String) {
+        let arguments = rule?.saveArguments ?? ""
+        let text = text(arguments: arguments)
+        var w = ByteText(capacity: 2 * text.utf8.count + 160)
+        w.append(kind.rawValue.hasPrefix("add") ? "{\"action\":\"add\",\"chain\":" as StaticString
+                                                : "{\"action\":\"delete\",\"chain\":" as StaticString)
+        w.appendJSONString(chain)
+        w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
+        if let e = error { w.append(",\"error\":" as StaticString); w.appendJSONString(e) }
+        w.append(",\"family\":" as StaticString); w.appendJSONString(ref.family.rawValue)
+        w.append(",\"object\":" as StaticString); w.appendJSONString(kind.rawValue.split(separator: "_").last.map(String.init) ?? "")
+        if rule != nil {
+            w.append(",\"rule\":" as StaticString)
+            w.appendJSONString("-A \(chain) \(arguments)")
+        }
+        w.append(",\"table\":" as StaticString); w.appendJSONString(ref.table.rawValue)
+        w.append(",\"text\":" as StaticString); w.appendJSONString(text)
+        w.append("}" as StaticString)
+        return (text, w.string)
     }
 
     public var json: [String: JSONValue] {
