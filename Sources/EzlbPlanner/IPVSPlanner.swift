@@ -41,6 +41,8 @@ public enum IPVSPlanner {
     public static func plan(desired: [NamedService], actual: [IPVSServiceState],
                             owned: [ServiceKey: String], adopt: Bool) -> IPVSPlan {
         var plan = IPVSPlan()
+        plan.ownedAfter.reserveCapacity(desired.count)
+        plan.ownedIntent.reserveCapacity(desired.count + owned.count)
         let actualByKey = Dictionary(actual.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let desiredByKey = Dictionary(desired.map { ($0.state.key, $0) }, uniquingKeysWith: { a, _ in a })
 
