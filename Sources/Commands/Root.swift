@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kernel
 
 /// The root command. Nothing runs before argument parsing, so --help,
 /// completions and man generation work for any user on any machine.
@@ -27,6 +28,7 @@ extension Ezlb {
     /// Parses arguments and runs the chosen command. Parse errors print one
     /// line (`ezlb: error: …`) and exit 64; help and version print as usual.
     public static func runMain(_ arguments: [String]? = nil) -> Never {
+        KernelBackends.tuneAllocator()
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

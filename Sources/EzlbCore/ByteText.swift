@@ -92,6 +92,12 @@ public struct ByteText {
     /// UTF-8 `text` as a JSON string literal, escaped exactly as `JSONValue.quoted`.
     @inlinable public mutating func appendJSONString<C: Collection>(bytes text: C) where C.Element == UInt8 {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them whole.
+        if !text.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: text)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for b in text {
             switch b {
             case UInt8(ascii: "\""): append("\\\"" as StaticString)

@@ -60,24 +60,45 @@ public struct XTChange: Equatable, Sendable {
     /// object (keys sorted, as the generic rendering): for reports of tens of
     /// thousands of rules. The rule's arguments are rendered once for both.
     public func rendered(done: Bool, error: String?) -> (text: String, json: String) {
-        let arguments = rule?.saveArguments ?? ""
-        let text = text(arguments: arguments)
-        var w = ByteText(capacity: 2 * text.utf8.count + 160)
-        w.append(kind.rawValue.hasPrefix("add") ? "{\"action\":\"add\",\"chain\":" as StaticString
-                                                : "{\"action\":\"delete\",\"chain\":" as StaticString)
+        // The text line, in bytes: `+ ip4 -t nat -A CHAIN ARGS`.
+        var t = ByteText(capacity: 160)
+        let add = kind.rawValue.hasPrefix("add")
+        t.append(add ? "+ " as StaticString : "- " as StaticString)
+        t.append(ref.family == .ipv4 ? "ip4 -t " as StaticString : "ip6 -t " as StaticString)
+        t.append(ref.table.rawValue)
+        switch kind {
+        case .addChain: t.append(" -N " as StaticString)
+        case .deleteChain: t.append(" -X " as StaticString)
+        case .addJump where insertedFirst: t.append(" -I " as StaticString)
+        case .addRule, .addJump: t.append(" -A " as StaticString)
+        case .deleteRule, .deleteJump: t.append(" -D " as StaticString)
+        }
+        t.append(chain)
+        if kind == .addJump && insertedFirst { t.append(" 1" as StaticString) }
+        let argsAt = t.bytes.count
+        if kind != .addChain && kind != .deleteChain {
+            t.append(" " as StaticString)
+            if let r = rule { t.append(r.saveArguments) }
+        }
+        var w = ByteText(capacity: 2 * t.bytes.count + 160)
+        w.append(add ? "{\"action\":\"add\",\"chain\":" as StaticString : "{\"action\":\"delete\",\"chain\":" as StaticString)
         w.appendJSONString(chain)
         w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
         if let e = error { w.append(",\"error\":" as StaticString); w.appendJSONString(e) }
         w.append(",\"family\":" as StaticString); w.appendJSONString(ref.family.rawValue)
         w.append(",\"object\":" as StaticString); w.appendJSONString(kind.rawValue.split(separator: "_").last.map(String.init) ?? "")
         if rule != nil {
-            w.append(",\"rule\":" as StaticString)
-            w.appendJSONString("-A \(chain) \(arguments)")
+            // `-A CHAIN ARGS`: the save line, whatever the change's own verb.
+            var line = ByteText(capacity: t.bytes.count)
+            line.append("-A " as StaticString)
+            line.append(chain)
+            line.bytes.append(contentsOf: t.bytes[argsAt...])
+            w.append(",\"rule\":" as StaticString); w.appendJSONString(bytes: line.bytes)
         }
         w.append(",\"table\":" as StaticString); w.appendJSONString(ref.table.rawValue)
-        w.append(",\"text\":" as StaticString); w.appendJSONString(text)
+        w.append(",\"text\":" as StaticString); w.appendJSONString(bytes: t.bytes)
         w.append("}" as StaticString)
-        return (text, w.string)
+        return (t.string, w.string)
     }
 
     public var json: [String: JSONValue] {

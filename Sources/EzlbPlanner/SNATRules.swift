@@ -64,7 +64,7 @@ public enum SNATRules {
             var nat: [XTRule] = [], fwd = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
             nat.reserveCapacity(n); fwd.reserveCapacity(n + 1)
             // Rules already listed (several services may share a backend); sets keep this linear.
-            var seenNat = Set<XTRule>(minimumCapacity: n), seenFwd = Set(fwd)
+            var seenNat = Set<XTRule>(minimumCapacity: n), seenFwd = Set<XTRule>(minimumCapacity: n + 1).union(fwd)
             for s in services {
                 for b in s.backends where b.address.family == family && health.isHealthy(service: s.name, backend: b) {
                     let proto = b.port == 0 ? nil : s.proto

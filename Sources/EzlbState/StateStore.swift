@@ -167,7 +167,9 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory.
-    public func writeRaw(_ bytes: [UInt8], to name: String) throws {
+    /// With `durable: false` (caches that are safe to lose: a torn or missing one
+    /// decodes as a miss) the two fsyncs are left out; the rename stays atomic.
+    public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true) throws {
         try ensureExists()
         let final = file(name)
         let tmp = file(".\(name).tmp.\(getpid())")
@@ -190,10 +192,11 @@ public struct StateDirectory: Sendable {
                     off += n
                 }
             }
-            if fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
+            if durable && fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
         }
         if rename(tmp, final) != 0 { throw StateError.io(path: final, operation: "rename", errno: errno) }
         ok = true
+        guard durable else { return }
         let dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             fsync(dfd)

@@ -80,7 +80,7 @@ struct IPVSSession {
         // Remember the decoded form of the version just written (see readOwnership).
         if let tag = FileVersionTag(path: dir.file(IPVSOwnership.fileName)), tag.isSettled {
             let raw = IPVSTableCodec.encodeKeys(owned.map { ($0.key, $0.value) }, tag: tag.bytes)
-            do { try dir.writeRaw(raw, to: Self.ownedCacheName) } catch { log.debug("not caching ownership: \(error)") }
+            do { try dir.writeRaw(raw, to: Self.ownedCacheName, durable: false) } catch { log.debug("not caching ownership: \(error)") }
         }
     }
 

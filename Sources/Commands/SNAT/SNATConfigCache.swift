@@ -19,9 +19,10 @@ extension SNATSession {
 
     /// Remembers the validated services of the config's current version (not
     /// for a dry run, nor while a same-second edit could still go unseen).
+    /// Written without fsync: a cache lost in a crash is only a miss.
     func cacheFullNATServices(_ services: [FullNATService], warnings: [String]) {
         guard !opts.dryRun, let tag = FileVersionTag(path: opts.config), tag.isSettled else { return }
-        do { try dir.writeRaw(FullNATCodec.encode(services, warnings: warnings, tag: tag.bytes), to: Self.configCacheName) }
+        do { try dir.writeRaw(FullNATCodec.encode(services, warnings: warnings, tag: tag.bytes), to: Self.configCacheName, durable: false) }
         catch { log.debug("not caching the validated config: \(error)") }
     }
 }
