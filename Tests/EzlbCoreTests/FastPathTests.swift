@@ -90,3 +90,24 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(Set([a, XTRule(destination: XTPrefix(IPAddress("10.0.0.1")!), proto: .tcp, destinationPort: 80, comment: "ezlb:a", target: .masquerade)]).count, 1)
     }
 }
+
+final class ServiceKeyOrderTests: XCTestCase {
+    func testOrderKeyAgreesWithLessThanAndHashingWithEquality() {
+        var g = SystemRandomNumberGenerator()
+        let addrs = ["10.0.0.1", "10.0.0.2", "9.255.255.255", "255.0.0.1", "0.0.0.0", "2001:db8::1", "::1", "ffff::", "2001:db8::"].map { IPAddress($0)! }
+        var keys: [ServiceKey] = []
+        for a in addrs {
+            for p in IPVSProtocol.allCases { for port: UInt16 in [0, 1, 80, 65535] { keys.append(.inet(p, Endpoint(address: a, port: port))) } }
+        }
+        for m: UInt32 in [1, 2, 7, UInt32.max] { for f in IPFamily.allCases { keys.append(.fwmark(m, f)) } }
+        for _ in 0..<3000 {
+            let a = keys.randomElement(using: &g)!, b = keys.randomElement(using: &g)!
+            XCTAssertEqual(a < b, a.orderKey < b.orderKey, "\(a) vs \(b)")
+            if a == b { XCTAssertEqual(a.hashValue, b.hashValue) }
+        }
+        XCTAssertEqual(Set(keys).count, keys.count)
+        XCTAssertEqual(keys.sorted(), keys.sorted { $0.orderKey < $1.orderKey })
+        let e1 = Endpoint(address: IPAddress("10.0.0.1")!, port: 80)
+        XCTAssertEqual(Set([e1, Endpoint(address: IPAddress("10.0.0.1")!, port: 80), Endpoint(address: IPAddress("10.0.0.1")!, port: 81)]).count, 2)
+    }
+}

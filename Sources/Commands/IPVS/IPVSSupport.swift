@@ -39,7 +39,7 @@ struct IPVSSession {
         let desired = cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }
         if let tag, tag.isSettled, !opts.dryRun {
             let table = IPVSTableCodec.Table(services: desired.map { ($0.name, $0.state) }, notes: notes)
-            do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName) }
+            do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName, durable: false) }
             catch { log.debug("not caching the validated config: \(error)") }
         }
         return desired
