@@ -91,28 +91,38 @@ public struct ByteText {
 
     /// UTF-8 `text` as a JSON string literal, escaped exactly as `JSONValue.quoted`.
     @inlinable public mutating func appendJSONString<C: Collection>(bytes text: C) where C.Element == UInt8 {
+        if let done: Void = text.withContiguousStorageIfAvailable({ appendJSONString(buffer: $0) }) { return done }
+        Array(text).withUnsafeBufferPointer { appendJSONString(buffer: $0) }
+    }
+
+    /// The escaping itself: runs that need none are copied whole.
+    @inlinable @usableFromInline mutating func appendJSONString(buffer text: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them whole.
-        if !text.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: text)
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in text {
+        var runStart = 0
+        var i = 0
+        while i < text.count {
+            let b = text[i]
+            if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
+            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
             switch b {
             case UInt8(ascii: "\""): append("\\\"" as StaticString)
             case UInt8(ascii: "\\"): append("\\\\" as StaticString)
             case UInt8(ascii: "\n"): append("\\n" as StaticString)
             case UInt8(ascii: "\r"): append("\\r" as StaticString)
             case UInt8(ascii: "\t"): append("\\t" as StaticString)
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            default:
+                let hex: StaticString = "0123456789abcdef"
                 append("\\u00" as StaticString)
-                bytes.append(hex[Int(b >> 4)])
-                bytes.append(hex[Int(b & 0xf)])
-            default: bytes.append(b)
+                bytes.append(hex.utf8Start[Int(b >> 4)])
+                bytes.append(hex.utf8Start[Int(b & 0xf)])
             }
+            i += 1
+            runStart = i
         }
+        if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
         bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -78,7 +78,7 @@ public struct XTChange: Equatable, Sendable {
         let argsAt = t.bytes.count
         if kind != .addChain && kind != .deleteChain {
             t.append(" " as StaticString)
-            if let r = rule { t.append(r.saveArguments) }
+            rule?.writeSaveArguments(into: &t)
         }
         var w = ByteText(capacity: 2 * t.bytes.count + 160)
         w.append(add ? "{\"action\":\"add\",\"chain\":" as StaticString : "{\"action\":\"delete\",\"chain\":" as StaticString)
@@ -86,7 +86,11 @@ public struct XTChange: Equatable, Sendable {
         w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
         if let e = error { w.append(",\"error\":" as StaticString); w.appendJSONString(e) }
         w.append(",\"family\":" as StaticString); w.appendJSONString(ref.family.rawValue)
-        w.append(",\"object\":" as StaticString); w.appendJSONString(kind.rawValue.split(separator: "_").last.map(String.init) ?? "")
+        switch kind {
+        case .addChain, .deleteChain: w.append(",\"object\":\"chain\"" as StaticString)
+        case .addRule, .deleteRule: w.append(",\"object\":\"rule\"" as StaticString)
+        case .addJump, .deleteJump: w.append(",\"object\":\"jump\"" as StaticString)
+        }
         if rule != nil {
             // `-A CHAIN ARGS`: the save line, whatever the change's own verb.
             var line = ByteText(capacity: t.bytes.count)

@@ -122,10 +122,11 @@ struct SNATSession {
     }
 
     func summarize(_ report: inout CommandReport) {
-        let ok = report.actions.filter { $0.error == nil }
-        let failed = report.actions.count - ok.count
         if report.actions.isEmpty { report.summary = "no changes"; return }
-        let add = ok.filter { $0.text.hasPrefix("+") }.count, del = ok.filter { $0.text.hasPrefix("-") }.count
+        var add = 0, del = 0, failed = 0
+        for a in report.actions {
+            if a.error != nil { failed += 1 } else if a.text.utf8.first == UInt8(ascii: "+") { add += 1 } else if a.text.utf8.first == UInt8(ascii: "-") { del += 1 }
+        }
         var s = opts.dryRun ? "plan: \(add) to add, \(del) to delete" : "applied: \(add) added, \(del) deleted"
         if failed > 0 { s += ", \(failed) failed" }
         report.summary = s

@@ -197,8 +197,8 @@ public final class IPTCTable {
         c.dport = r.destinationPort ?? 0
         c.ctstate = r.ctstate?.rawValue ?? 0
         func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
-            let bytes = Array(s.utf8.prefix(t.count - 1))
-            for (i, b) in bytes.enumerated() { t[i] = b }
+            var i = 0
+            for b in s.utf8 where i < t.count - 1 { t[i] = b; i += 1 } // no array per rule
         }
         if let cm = r.comment { withUnsafeMutableBytes(of: &c.comment) { putString(XTRule.fitComment(cm), into: $0) } }
         var label = ""
