@@ -18,8 +18,6 @@ public struct ByteText {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
-    @inlinable public mutating func append(_ other: ByteText) { bytes.append(contentsOf: other.bytes) }
-
     /// Decimal digits of `v`.
     @inlinable public mutating func append<T: BinaryInteger>(decimal v: T) {
         if v < 0 {
