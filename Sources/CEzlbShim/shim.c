@@ -48,3 +48,13 @@ uint32_t ezlb_nlmsg_seq(struct nl_msg *msg)
 {
     return nlmsg_hdr(msg)->nlmsg_seq;
 }
+
+#include <malloc.h>
+
+void ezlb_tune_malloc(void)
+{
+    /* Large tables allocate and free megabytes at a time: keep freed memory in
+     * the heap for reuse rather than returning it and faulting fresh pages in. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}

@@ -1,11 +1,11 @@
-// Builds the plain `YNode` tree straight from libyaml's event stream.
+// Builds the flat `YAMLNodes` of a document straight from libyaml's event stream.
 //
 // Yams (which vendors libyaml as its CYaml module) composes a `Node` tree
 // with a tag object and a mark per node; on a 25,000-line config that costs
 // more than everything else ezlb does in a converged run. ezlb interprets
 // every scalar itself, so it reads the events of the same libyaml directly.
 // CYaml reaches this module through the Yams product; if a future Yams stops
-// exposing it, `YAMLCursor.document` can go back to `Yams.compose`.
+// exposing it, `YAMLEvents` can be rebuilt on `Yams.compose`.
 import CYaml
 
 enum YAMLEvents {
@@ -15,30 +15,35 @@ enum YAMLEvents {
         var column: Int
     }
 
-    /// An open collection. A class, so appending to it never copies what it holds.
-    private final class Frame {
-        var items: [YNode] = []
-        let map: YMap?
-        var pendingKey: String?
+    /// An open collection: where its items start on the shared item stack.
+    private struct Frame {
+        let isMap: Bool
+        let start: Int
         let anchor: String?
-        init(map: YMap?, anchor: String?) {
-            self.map = map
-            self.anchor = anchor
-        }
+        /// A mapping's key node waiting for its value (-1: none).
+        var pendingKey: Int32 = -1
+        /// Keys of a large mapping (duplicate check without a quadratic scan).
+        var keys: Set<String>? = nil
     }
 
-    /// Parses the first (and only) document of `text`; nil for an empty stream.
-    static func parse(_ text: String, nextID: inout Int) throws -> YNode? {
+    /// Most nodes a document may have once aliases are expanded (alias bombs).
+    static let maxNodes = 4_000_000
+
+    /// Parses the first (and only) document of `text` (root -1 for an empty stream).
+    static func parse(_ text: String) throws -> YAMLNodes {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw ParseError(problem: "out of memory", line: 0, column: 0) }
         defer { yaml_parser_delete(&parser) }
         var bytes = Array(text.utf8)
-        return try bytes.withUnsafeMutableBufferPointer { buf -> YNode? in
+        var doc = YAMLNodes()
+        doc.text.reserveCapacity(bytes.count / 2)
+        try bytes.withUnsafeMutableBufferPointer { buf in
             yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             var stack: [Frame] = []
-            var anchors: [String: YNode] = [:]
-            var root: YNode? = nil
+            /// Finished items of every open collection, innermost last.
+            var items: [Int32] = []
+            var anchors: [String: Int32] = [:]
             var documents = 0
 
             func fail(_ problem: String, _ mark: yaml_mark_t) -> ParseError {
@@ -46,31 +51,40 @@ enum YAMLEvents {
             }
 
             /// Adds a finished node to the innermost open collection (or makes it the root).
-            func attach(_ node: YNode, anchor: String?, mark: yaml_mark_t) throws {
+            func attach(_ node: Int32, anchor: String?, mark: yaml_mark_t) throws {
                 if let a = anchor { anchors[a] = node }
-                guard let top = stack.last else {
-                    root = node
+                guard !stack.isEmpty else {
+                    doc.root = node
                     return
                 }
-                guard let map = top.map else {
-                    top.items.append(node)
+                let top = stack.count - 1
+                guard stack[top].isMap else {
+                    items.append(node)
                     return
                 }
-                if let key = top.pendingKey {
-                    guard map.index[key] == nil else { throw fail("duplicate key '\(key)'", mark) }
-                    map.index[key] = map.keys.count
-                    map.keys.append(key)
-                    map.values.append(node)
-                    top.pendingKey = nil
+                let key = stack[top].pendingKey
+                if key >= 0 {
+                    let start = stack[top].start
+                    if items.count - start >= 32 {
+                        if stack[top].keys == nil {
+                            stack[top].keys = Set(stride(from: start, to: items.count, by: 2).map { doc.string(items[$0]) })
+                        }
+                        guard stack[top].keys!.insert(doc.string(key)).inserted else {
+                            throw fail("duplicate key '\(doc.string(key))'", mark)
+                        }
+                    } else {
+                        for k in stride(from: start, to: items.count, by: 2) where doc.scalarEquals(items[k], key) {
+                            throw fail("duplicate key '\(doc.string(key))'", mark)
+                        }
+                    }
+                    items.append(key)
+                    items.append(node)
+                    stack[top].pendingKey = -1
                 } else {
-                    guard case .scalar(let k, _) = node else { throw fail("mapping keys must be scalars", mark) }
-                    top.pendingKey = k
+                    let kind = doc.kinds[Int(node)]
+                    guard kind == .scalar || kind == .null else { throw fail("mapping keys must be scalars", mark) }
+                    stack[top].pendingKey = node
                 }
-            }
-
-            func string(_ p: UnsafeMutablePointer<yaml_char_t>?, _ n: Int) -> String {
-                guard let p else { return "" }
-                return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
             }
 
             func cString(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
@@ -88,37 +102,48 @@ enum YAMLEvents {
                 let mark = event.start_mark
                 switch event.type {
                 case YAML_STREAM_END_EVENT:
-                    return root
+                    return
                 case YAML_DOCUMENT_START_EVENT:
                     documents += 1
                     if documents > 1 { throw fail("expected a single document", mark) }
                 case YAML_SCALAR_EVENT:
                     let s = event.data.scalar
-                    let value = string(s.value, s.length)
-                    let isNull = s.style == YAML_PLAIN_SCALAR_STYLE
-                        && (value.isEmpty || value == "~" || value == "null" || value == "Null" || value == "NULL")
-                    try attach(.scalar(value, isNull: isNull), anchor: cString(s.anchor), mark: mark)
+                    let value = UnsafeBufferPointer(start: s.value, count: s.value == nil ? 0 : s.length)
+                    var isNull = false
+                    if s.style == YAML_PLAIN_SCALAR_STYLE {
+                        switch value.count {
+                        case 0: isNull = true
+                        case 1: isNull = value[0] == UInt8(ascii: "~")
+                        case 4: isNull = ["null", "Null", "NULL"].contains { $0.utf8.elementsEqual(value) }
+                        default: break
+                        }
+                    }
+                    try attach(doc.addScalar(value, isNull: isNull), anchor: cString(s.anchor), mark: mark)
                 case YAML_ALIAS_EVENT:
                     let name = cString(event.data.alias.anchor) ?? ""
                     guard let node = anchors[name] else { throw fail("unknown alias '\(name)'", mark) }
-                    try attach(node, anchor: nil, mark: mark)
+                    let copy: Int32
+                    do { copy = try doc.copy(node, limit: maxNodes) } catch let e as ParseError { throw fail(e.problem, mark) }
+                    try attach(copy, anchor: nil, mark: mark)
                 case YAML_SEQUENCE_START_EVENT:
-                    stack.append(Frame(map: nil, anchor: cString(event.data.sequence_start.anchor)))
+                    stack.append(Frame(isMap: false, start: items.count, anchor: cString(event.data.sequence_start.anchor)))
                 case YAML_SEQUENCE_END_EVENT:
-                    guard let f = stack.popLast(), f.map == nil else { throw fail("unbalanced sequence", mark) }
-                    try attach(.sequence(f.items), anchor: f.anchor, mark: mark)
+                    guard let f = stack.popLast(), !f.isMap else { throw fail("unbalanced sequence", mark) }
+                    let node = doc.addCollection(.sequence, items[f.start...])
+                    items.removeSubrange(f.start...)
+                    try attach(node, anchor: f.anchor, mark: mark)
                 case YAML_MAPPING_START_EVENT:
-                    stack.append(Frame(map: YMap(firstID: 0), anchor: cString(event.data.mapping_start.anchor)))
+                    stack.append(Frame(isMap: true, start: items.count, anchor: cString(event.data.mapping_start.anchor)))
                 case YAML_MAPPING_END_EVENT:
-                    guard let f = stack.popLast(), let map = f.map else { throw fail("unbalanced mapping", mark) }
-                    // A mapping's keys take consecutive document-wide ids once its size is known.
-                    map.firstID = nextID
-                    nextID += map.keys.count
-                    try attach(.mapping(map), anchor: f.anchor, mark: mark)
+                    guard let f = stack.popLast(), f.isMap else { throw fail("unbalanced mapping", mark) }
+                    let node = doc.addCollection(.mapping, items[f.start...])
+                    items.removeSubrange(f.start...)
+                    try attach(node, anchor: f.anchor, mark: mark)
                 default:
                     break
                 }
             }
         }
+        return doc
     }
 }

@@ -56,6 +56,11 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// 4 bytes for IPv4, 16 for IPv6, network order.
     public var bytes: [UInt8] {
+        if family == .ipv4 {
+            let v = hi >> 32
+            return [UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16),
+                    UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)]
+        }
         var out = [UInt8](repeating: 0, count: family == .ipv4 ? 4 : 16)
         for i in 0..<out.count {
             let word = i < 8 ? hi : lo
@@ -82,6 +87,10 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     /// UTF-8 bytes (configs list thousands of addresses; Character-wise `contains` and
     /// byte arrays cost several times inet_pton itself).
     public init?(_ text: String) {
+        if let v4 = Self.dottedQuad(text.utf8) {
+            self = v4
+            return
+        }
         var dot = false, colon = false, n = 0
         for b in text.utf8 {
             n += 1
@@ -103,10 +112,69 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         self.init(family: .ipv6, hi: h, lo: l)
     }
 
+    /// The common case of `init?(_:)` without libc: exactly four decimal parts
+    /// 0…255 without leading zeros (what inet_pton accepts and prints back);
+    /// nil for anything else, which then takes the general path.
+    static func dottedQuad<S: Collection>(_ utf8: S) -> IPAddress? where S.Element == UInt8 {
+        if utf8.count < 7 || utf8.count > 15 { return nil }
+        var value: UInt64 = 0, part: UInt64 = 0, digits = 0, dots = 0
+        for c in utf8 {
+            if c == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | part
+                part = 0
+                digits = 0
+                dots += 1
+            } else if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                if digits > 0 && part == 0 { return nil } // leading zero
+                part = part * 10 + UInt64(c - UInt8(ascii: "0"))
+                digits += 1
+                guard part <= 255 else { return nil }
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, dots == 3 else { return nil }
+        return IPAddress(v4: UInt32(value << 8 | part))
+    }
+
+    /// An IPv4 address's 32-bit value (host order); nil for IPv6.
+    public var v4: UInt32? { family == .ipv4 ? UInt32(truncatingIfNeeded: hi >> 32) : nil }
+
+    /// Both words (and the family) folded into one, for cheap hashing of large tables.
+    var hashWord: UInt64 { hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ (family == .ipv6 ? 0x5555 : 0) }
+
+    /// The two words, for order keys (`(family, words)` order is `<`).
+    var words: (UInt64, UInt64) { (hi, lo) }
+
+    /// One word into the hasher instead of three (family, hi, lo): tables of
+    /// tens of thousands of addresses are hashed on every run. Equal addresses
+    /// have equal words, so this agrees with `==`.
+    public func hash(into h: inout Hasher) { h.combine(hashWord) }
+
+    /// An IPv4 address from its 32-bit value (host order).
+    public init(v4: UInt32) {
+        family = .ipv4
+        hi = UInt64(v4) << 32
+        lo = 0
+    }
+
     public var description: String {
         if family == .ipv4 {
-            let v = hi >> 32
-            return "\(v >> 24 & 0xff).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
+            // Written byte by byte: this runs for every address of every report line.
+            let v = UInt32(truncatingIfNeeded: hi >> 32)
+            return String(unsafeUninitializedCapacity: 15) { buf in
+                var n = 0
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let b = Int(v >> UInt32(shift) & 0xff)
+                    if b >= 100 { buf[n] = UInt8(0x30 + b / 100); n += 1 }
+                    if b >= 10 { buf[n] = UInt8(0x30 + b / 10 % 10); n += 1 }
+                    buf[n] = UInt8(0x30 + b % 10)
+                    n += 1
+                    if shift > 0 { buf[n] = UInt8(ascii: "."); n += 1 }
+                }
+                return n
+            }
         }
         var buf = [CChar](repeating: 0, count: 64)
         let ok: Bool = bytes.withUnsafeBytes { raw in
@@ -166,6 +234,7 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Parses `IP:port`; with `portOptional`, a bare IP gives port 0.
     public static func parse(_ text: String, portOptional: Bool = false) -> Result<Endpoint, ParseError> {
+        if let e = fastIPv4(text.utf8, portOptional: portOptional) { return .success(e) }
         var host = text
         var portText: String? = nil
         if text.hasPrefix("[") {
@@ -186,7 +255,27 @@ public struct Endpoint: Hashable, Comparable, Sendable, CustomStringConvertible 
         return .success(Endpoint(address: addr, port: UInt16(n)))
     }
 
+    /// `a.b.c.d:port` (the common case of `parse`) straight from the bytes; nil
+    /// for anything else or anything invalid, which then takes the general path
+    /// (and its error messages).
+    static func fastIPv4(_ utf8: String.UTF8View, portOptional: Bool) -> Endpoint? {
+        guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")),
+              let a = IPAddress.dottedQuad(utf8[..<colon]) else { return nil }
+        let digits = utf8[utf8.index(after: colon)...]
+        guard !digits.isEmpty, digits.count <= 5 else { return nil }
+        var n = 0
+        for c in digits {
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+            n = n * 10 + Int(c - UInt8(ascii: "0"))
+        }
+        guard n >= (portOptional ? 0 : 1), n <= 65535 else { return nil }
+        return Endpoint(address: a, port: UInt16(n))
+    }
+
     public var description: String { "\(address.bracketed):\(port)" }
+
+    /// One word into the hasher (see `IPAddress.hash(into:)`).
+    public func hash(into h: inout Hasher) { h.combine(address.hashWord &+ UInt64(port) &* 0x1_0000_0001) }
 
     public static func < (lhs: Endpoint, rhs: Endpoint) -> Bool {
         if lhs.address != rhs.address { return lhs.address < rhs.address }

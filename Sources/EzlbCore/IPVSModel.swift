@@ -157,6 +157,26 @@ public enum ServiceKey: Hashable, Comparable, Sendable, CustomStringConvertible,
         }
     }
 
+    /// Plain integers whose tuple order is exactly `<`: sorting thousands of
+    /// keys compares these instead of matching enums.
+    public var orderKey: (UInt64, UInt64, UInt64, UInt64) {
+        switch self {
+        case .inet(let p, let e):
+            let (hi, lo) = e.address.words
+            return ((e.address.family == .ipv4 ? 0 : 1) << 32 | UInt64(p.number), hi, lo, UInt64(e.port))
+        case .fwmark(let m, let f):
+            return (1 << 40, UInt64(m), UInt64(f.af), 0)
+        }
+    }
+
+    /// One word into the hasher (see `IPAddress.hash(into:)`).
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .inet(let p, let e): h.combine(e.address.hashWord &+ UInt64(e.port) &* 0x1_0000_0001 &+ UInt64(p.number) << 40)
+        case .fwmark(let m, let f): h.combine(UInt64(m) << 8 | UInt64(f.af) | 1 << 63)
+        }
+    }
+
     /// ezlb's display order: inet services (IPv4 first, then by protocol, address,
     /// port) before fwmark services. (`ipvsadm -S`'s own order is replayed by
     /// `IPVSFormat.ipvsadmSave`.)

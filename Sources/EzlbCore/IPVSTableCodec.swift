@@ -220,11 +220,15 @@ public enum IPVSTableCodec {
             return bytes(Int(n))
         }
         mutating func string() -> String? {
-            guard let b = blob() else { return nil }
-            return String(validating: b, as: UTF8.self)
+            // Straight from the buffer: no array per string (tens of thousands per table).
+            guard let n = u32(), pos + Int(n) <= data.count else { return nil }
+            defer { pos += Int(n) }
+            return data.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[pos..<pos + Int(n)]), as: UTF8.self) }
         }
         mutating func address() -> IPAddress? {
-            guard let b = blob() else { return nil }
+            guard let n = u32() else { return nil }
+            if n == 4, let v = u32() { return IPAddress(v4: v) }
+            guard let b = bytes(Int(n)) else { return nil }
             return IPAddress(bytes: b)
         }
         mutating func key() -> ServiceKey? {

@@ -62,22 +62,9 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
             out += "\""
             return
         }
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
+        // Escaped byte by byte (UTF-8 sequences pass through whole).
+        var w = ByteText(capacity: s.utf8.count + 8)
+        w.appendJSONString(s)
+        out += String(decoding: w.bytes.dropFirst(), as: UTF8.self)
     }
 }

@@ -50,23 +50,52 @@ public enum IPVSFormat {
     /// One line per operation: `+ service tcp 10.0.0.1:80 wrr`,
     /// `~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 5`.
     public static func text(_ op: IPVSOperation) -> String {
+        var w = ByteText(capacity: 80)
+        writeText(op, into: &w)
+        return w.string
+    }
+
+    /// `text(op)`, written into `w`.
+    public static func writeText(_ op: IPVSOperation, into w: inout ByteText) {
         switch op {
-        case .addService(let s): return "+ service \(s.key) \(serviceSettings(s))"
-        case .updateService(let a, let b): return "~ service \(b.key) \(serviceChanges(a, b))"
-        case .deleteService(let s): return "- service \(s.key)"
-        case .addDestination(let k, let d): return "+ destination \(k) -> \(d.endpoint) \(destSettings(d))"
-        case .updateDestination(let k, let a, let b): return "~ destination \(k) -> \(b.endpoint) \(destChanges(a, b))"
-        case .deleteDestination(let k, let d): return "- destination \(k) -> \(d.endpoint)"
+        case .addService(let s):
+            w.append("+ service " as StaticString); w.append(s.key); w.append(" " as StaticString); writeServiceSettings(s, into: &w)
+        case .updateService(let a, let b):
+            w.append("~ service " as StaticString); w.append(b.key); w.append(" " as StaticString); w.append(serviceChanges(a, b))
+        case .deleteService(let s):
+            w.append("- service " as StaticString); w.append(s.key)
+        case .addDestination(let k, let d):
+            w.append("+ destination " as StaticString); w.append(k); w.append(" -> " as StaticString); w.append(d.endpoint)
+            w.append(" " as StaticString); writeDestSettings(d, into: &w)
+        case .updateDestination(let k, let a, let b):
+            w.append("~ destination " as StaticString); w.append(k); w.append(" -> " as StaticString); w.append(b.endpoint)
+            w.append(" " as StaticString); w.append(destChanges(a, b))
+        case .deleteDestination(let k, let d):
+            w.append("- destination " as StaticString); w.append(k); w.append(" -> " as StaticString); w.append(d.endpoint)
         }
     }
 
-    /// `text(op)` with the health reason that caused it: `... weight 3 -> 0 (unhealthy: 3 failures: ...)`.
+    /// `serviceSettings(s)`, written into `w`.
+    static func writeServiceSettings(_ s: VirtualService, into w: inout ByteText) {
+        if !s.isPersistent && s.flags & (IPVSFlags.sched1 | IPVSFlags.sched2) == 0 { return w.append(s.scheduler) }
+        w.append(serviceSettings(s))
+    }
+
+    /// `destSettings(d)`, written into `w`.
+    static func writeDestSettings(_ d: RealServer, into w: inout ByteText) {
+        w.append(d.forward.rawValue)
+        w.append(" weight " as StaticString); w.append(decimal: d.weight)
+        if d.upperThreshold != 0 { w.append(" upper " as StaticString); w.append(decimal: d.upperThreshold) }
+        if d.lowerThreshold != 0 { w.append(" lower " as StaticString); w.append(decimal: d.lowerThreshold) }
+    }
+
+    /// `text(op)` with the reason that caused it: `... weight 3 -> 0 (unhealthy: ...)`.
     public static func text(_ op: IPVSOperation, reason: String?) -> String {
         guard let r = reason else { return text(op) }
         return "\(text(op)) (\(r))"
     }
 
-    /// The machine form of an operation for `-o json` (`reason`: why health checks caused it).
+    /// The machine form of an operation for `-o json` (`reason`: why it was planned, when known).
     public static func json(_ op: IPVSOperation, reason: String? = nil) -> [String: JSONValue] {
         var o: [String: JSONValue] = ["text": .string(text(op, reason: reason)), "service": .string(op.serviceKey.description)]
         if let r = reason { o["reason"] = .string(r) }
@@ -91,34 +120,56 @@ public enum IPVSFormat {
     /// `json(op)` plus `done` and `error`, rendered straight to one JSON object
     /// (keys in the same sorted order as the generic rendering).
     public static func jsonText(_ op: IPVSOperation, done: Bool, error: String?, reason: String? = nil) -> String {
-        let q = JSONValue.quoted
-        var parts: [String] = []
-        func add(_ k: String, _ v: String) { parts.append("\"\(k)\":\(v)") }
-        let action: String, object: String
-        var destination: String? = nil
-        var from: JSONValue? = nil, to: JSONValue? = nil
+        jsonText(op, text: text(op, reason: reason), done: done, error: error, reason: reason)
+    }
+
+    /// `jsonText(op, done:error:reason:)` with `text(op, reason:)` already made.
+    public static func jsonText(_ op: IPVSOperation, text: String, done: Bool, error: String?, reason: String? = nil) -> String {
+        var w = ByteText(capacity: 320)
+        let action: StaticString, object: StaticString
+        var destination: Endpoint? = nil
+        var from: Either? = nil, to: Either? = nil
         switch op {
-        case .addService(let s): (action, object, to) = ("add", "service", serviceJSONText(s))
-        case .updateService(let a, let b): (action, object, from, to) = ("update", "service", serviceJSONText(a), serviceJSONText(b))
-        case .deleteService(let s): (action, object, from) = ("delete", "service", serviceJSONText(s))
+        case .addService(let s): (action, object, to) = ("add", "service", .service(s))
+        case .updateService(let a, let b): (action, object, from, to) = ("update", "service", .service(a), .service(b))
+        case .deleteService(let s): (action, object, from) = ("delete", "service", .service(s))
         case .addDestination(_, let d):
-            (action, object, to) = ("add", "destination", destJSONText(d)); destination = d.endpoint.description
+            (action, object, to) = ("add", "destination", .dest(d)); destination = d.endpoint
         case .updateDestination(_, let a, let b):
-            (action, object, from, to) = ("update", "destination", destJSONText(a), destJSONText(b)); destination = b.endpoint.description
+            (action, object, from, to) = ("update", "destination", .dest(a), .dest(b)); destination = b.endpoint
         case .deleteDestination(_, let d):
-            (action, object, from) = ("delete", "destination", destJSONText(d)); destination = d.endpoint.description
+            (action, object, from) = ("delete", "destination", .dest(d)); destination = d.endpoint
         }
-        add("action", "\"\(action)\"")
-        if let d = destination { add("destination", q(d)) }
-        add("done", done ? "true" : "false")
-        if let e = error { add("error", q(e)) }
-        if let f = from { add("from", f.text) }
-        add("object", "\"\(object)\"")
-        if let r = reason { add("reason", q(r)) }
-        add("service", q(op.serviceKey.description))
-        add("text", q(text(op, reason: reason)))
-        if let t = to { add("to", t.text) }
-        return "{" + parts.joined(separator: ",") + "}"
+        w.append("{\"action\":\"" as StaticString); w.append(action); w.append("\"" as StaticString)
+        if let d = destination {
+            // An endpoint needs no JSON escaping.
+            w.append(",\"destination\":\"" as StaticString); w.append(d); w.append("\"" as StaticString)
+        }
+        w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
+        if let e = error { w.append(",\"error\":" as StaticString); w.appendJSONString(e) }
+        if let f = from { w.append(",\"from\":" as StaticString); f.write(into: &w) }
+        w.append(",\"object\":\"" as StaticString); w.append(object); w.append("\"" as StaticString)
+        if let r = reason { w.append(",\"reason\":" as StaticString); w.appendJSONString(r) }
+        w.append(",\"service\":" as StaticString)
+        if case .inet = op.serviceKey {
+            w.append("\"" as StaticString); w.append(op.serviceKey); w.append("\"" as StaticString)
+        } else {
+            w.appendJSONString(op.serviceKey.description)
+        }
+        w.append(",\"text\":" as StaticString); w.appendJSONString(text)
+        if let t = to { w.append(",\"to\":" as StaticString); t.write(into: &w) }
+        w.append("}" as StaticString)
+        return w.string
+    }
+
+    private enum Either {
+        case service(VirtualService), dest(RealServer)
+        func write(into w: inout ByteText) {
+            switch self {
+            case .service(let s): writeServiceJSON(s, into: &w)
+            case .dest(let d): writeDestJSON(d, into: &w)
+            }
+        }
     }
 
     public static func keyJSON(_ k: ServiceKey) -> [String: JSONValue] {
@@ -133,21 +184,56 @@ public enum IPVSFormat {
 
     /// `serviceJSON` rendered directly to text (same keys, same order).
     static func serviceJSONText(_ s: VirtualService) -> JSONValue {
-        let q = JSONValue.quoted
-        let persistence = s.isPersistent ? String(s.timeout) : "null"
-        let flags = "[" + s.schedulerFlags.map { q($0.rawValue) }.joined(separator: ",") + "]"
-        let common = "\"netmask\":\(q(s.netmaskText)),\"persistence\":\(persistence)"
+        var w = ByteText(capacity: 160)
+        writeServiceJSON(s, into: &w)
+        return .raw(w.string)
+    }
+
+    static func writeServiceJSON(_ s: VirtualService, into w: inout ByteText) {
+        func common() {
+            w.append("\"netmask\":" as StaticString); w.appendJSONString(s.netmaskText)
+            w.append(",\"persistence\":" as StaticString)
+            if s.isPersistent { w.append(decimal: s.timeout) } else { w.append("null" as StaticString) }
+        }
+        func flagsAndScheduler() {
+            w.append(",\"sched_flags\":[" as StaticString)
+            for (i, f) in s.schedulerFlags.enumerated() {
+                if i > 0 { w.append("," as StaticString) }
+                w.appendJSONString(f.rawValue)
+            }
+            w.append("],\"scheduler\":" as StaticString); w.appendJSONString(s.scheduler); w.append("}" as StaticString)
+        }
         switch s.key {
         case .inet(let p, let e):
-            return .raw("{\"address\":\(q(e.address.description)),\"family\":\"\(e.address.family.rawValue)\",\(common),\"port\":\(e.port),\"protocol\":\"\(p.rawValue)\",\"sched_flags\":\(flags),\"scheduler\":\(q(s.scheduler))}")
+            w.append("{\"address\":\"" as StaticString); w.append(e.address)
+            w.append("\",\"family\":\"" as StaticString); w.append(e.address.family.rawValue); w.append("\"," as StaticString)
+            common()
+            w.append(",\"port\":" as StaticString); w.append(decimal: e.port)
+            w.append(",\"protocol\":\"" as StaticString); w.append(p.rawValue); w.append("\"" as StaticString)
+            flagsAndScheduler()
         case .fwmark(let m, let f):
-            return .raw("{\"family\":\"\(f.rawValue)\",\"fwmark\":\(m),\(common),\"sched_flags\":\(flags),\"scheduler\":\(q(s.scheduler))}")
+            w.append("{\"family\":\"" as StaticString); w.append(f.rawValue)
+            w.append("\",\"fwmark\":" as StaticString); w.append(decimal: m); w.append("," as StaticString)
+            common()
+            flagsAndScheduler()
         }
     }
 
     /// `destJSON` rendered directly to text (same keys, same order).
     static func destJSONText(_ d: RealServer) -> JSONValue {
-        .raw("{\"address\":\(JSONValue.quoted(d.endpoint.address.description)),\"forward\":\"\(d.forward.rawValue)\",\"lower_threshold\":\(d.lowerThreshold),\"port\":\(d.endpoint.port),\"upper_threshold\":\(d.upperThreshold),\"weight\":\(d.weight)}")
+        var w = ByteText(capacity: 128)
+        writeDestJSON(d, into: &w)
+        return .raw(w.string)
+    }
+
+    static func writeDestJSON(_ d: RealServer, into w: inout ByteText) {
+        w.append("{\"address\":\"" as StaticString); w.append(d.endpoint.address)
+        w.append("\",\"forward\":\"" as StaticString); w.append(d.forward.rawValue)
+        w.append("\",\"lower_threshold\":" as StaticString); w.append(decimal: d.lowerThreshold)
+        w.append(",\"port\":" as StaticString); w.append(decimal: d.endpoint.port)
+        w.append(",\"upper_threshold\":" as StaticString); w.append(decimal: d.upperThreshold)
+        w.append(",\"weight\":" as StaticString); w.append(decimal: d.weight)
+        w.append("}" as StaticString)
     }
 
     public static func serviceJSON(_ s: VirtualService) -> JSONValue {

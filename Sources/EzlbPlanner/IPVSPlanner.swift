@@ -41,11 +41,13 @@ public enum IPVSPlanner {
     public static func plan(desired: [NamedService], actual: [IPVSServiceState],
                             owned: [ServiceKey: String], adopt: Bool) -> IPVSPlan {
         var plan = IPVSPlan()
+        plan.ownedAfter.reserveCapacity(desired.count)
+        plan.ownedIntent.reserveCapacity(desired.count + owned.count)
         let actualByKey = Dictionary(actual.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let desiredByKey = Dictionary(desired.map { ($0.state.key, $0) }, uniquingKeysWith: { a, _ in a })
 
         // 1. Owned services that left the config.
-        for key in owned.keys.sorted() where desiredByKey[key] == nil {
+        for key in owned.keys.filter({ desiredByKey[$0] == nil }).sorted(by: { $0.orderKey < $1.orderKey }) {
             guard let have = actualByKey[key] else { continue }
             for d in have.destinations.sorted(by: { $0.endpoint < $1.endpoint }) {
                 plan.operations.append(.deleteDestination(key, d))
@@ -55,7 +57,7 @@ public enum IPVSPlanner {
         }
 
         // 2. Desired services, in key order.
-        for key in desiredByKey.keys.sorted() {
+        for key in desiredByKey.keys.sorted(by: { $0.orderKey < $1.orderKey }) {
             let want = desiredByKey[key]!
             guard let have = actualByKey[key] else {
                 plan.operations.append(.addService(want.state.service.normalized))

@@ -42,15 +42,67 @@ public struct XTChange: Equatable, Sendable {
     public var insertedFirst = false
 
     /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT`.
-    public var text: String {
+    public var text: String { text(arguments: rule?.saveArguments ?? "") }
+
+    /// `text` with the rule's `saveArguments` already made.
+    func text(arguments: String) -> String {
         let t = "\(ref.family == .ipv4 ? "ip4" : "ip6") -t \(ref.table.rawValue)"
         switch kind {
         case .addChain: return "+ \(t) -N \(chain)"
         case .deleteChain: return "- \(t) -X \(chain)"
-        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(rule?.saveArguments ?? "")"
-        case .addRule, .addJump: return "+ \(t) -A \(chain) \(rule?.saveArguments ?? "")"
-        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(rule?.saveArguments ?? "")"
+        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(arguments)"
+        case .addRule, .addJump: return "+ \(t) -A \(chain) \(arguments)"
+        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(arguments)"
         }
+    }
+
+    /// `text`, and `json` plus `done`/`error` rendered straight to one JSON
+    /// object (keys sorted, as the generic rendering): for reports of tens of
+    /// thousands of rules. The rule's arguments are rendered once for both.
+    public func rendered(done: Bool, error: String?) -> (text: String, json: String) {
+        // The text line, in bytes: `+ ip4 -t nat -A CHAIN ARGS`.
+        var t = ByteText(capacity: 160)
+        let add = kind.rawValue.hasPrefix("add")
+        t.append(add ? "+ " as StaticString : "- " as StaticString)
+        t.append(ref.family == .ipv4 ? "ip4 -t " as StaticString : "ip6 -t " as StaticString)
+        t.append(ref.table.rawValue)
+        switch kind {
+        case .addChain: t.append(" -N " as StaticString)
+        case .deleteChain: t.append(" -X " as StaticString)
+        case .addJump where insertedFirst: t.append(" -I " as StaticString)
+        case .addRule, .addJump: t.append(" -A " as StaticString)
+        case .deleteRule, .deleteJump: t.append(" -D " as StaticString)
+        }
+        t.append(chain)
+        if kind == .addJump && insertedFirst { t.append(" 1" as StaticString) }
+        let argsAt = t.bytes.count
+        if kind != .addChain && kind != .deleteChain {
+            t.append(" " as StaticString)
+            rule?.writeSaveArguments(into: &t)
+        }
+        var w = ByteText(capacity: 2 * t.bytes.count + 160)
+        w.append(add ? "{\"action\":\"add\",\"chain\":" as StaticString : "{\"action\":\"delete\",\"chain\":" as StaticString)
+        w.appendJSONString(chain)
+        w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
+        if let e = error { w.append(",\"error\":" as StaticString); w.appendJSONString(e) }
+        w.append(",\"family\":" as StaticString); w.appendJSONString(ref.family.rawValue)
+        switch kind {
+        case .addChain, .deleteChain: w.append(",\"object\":\"chain\"" as StaticString)
+        case .addRule, .deleteRule: w.append(",\"object\":\"rule\"" as StaticString)
+        case .addJump, .deleteJump: w.append(",\"object\":\"jump\"" as StaticString)
+        }
+        if rule != nil {
+            // `-A CHAIN ARGS`: the save line, whatever the change's own verb.
+            var line = ByteText(capacity: t.bytes.count)
+            line.append("-A " as StaticString)
+            line.append(chain)
+            line.bytes.append(contentsOf: t.bytes[argsAt...])
+            w.append(",\"rule\":" as StaticString); w.appendJSONString(bytes: line.bytes)
+        }
+        w.append(",\"table\":" as StaticString); w.appendJSONString(ref.table.rawValue)
+        w.append(",\"text\":" as StaticString); w.appendJSONString(bytes: t.bytes)
+        w.append("}" as StaticString)
+        return (t.string, w.string)
     }
 
     public var json: [String: JSONValue] {

@@ -66,10 +66,12 @@ public enum SNATRules {
     public static func chains(_ services: [FullNATService], health: BackendHealthView = AllBackendsHealthy()) -> [ManagedChain] {
         var out: [ManagedChain] = []
         for family in IPFamily.allCases {
-            var nat: [XTRule] = []
-            var fwd: [XTRule] = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
+            // Sized up front: XTRule is large, and growing arrays and sets of 10,000 of them copies megabytes.
+            let n = services.reduce(0) { $0 + $1.backends.count }
+            var nat: [XTRule] = [], fwd = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
+            nat.reserveCapacity(n); fwd.reserveCapacity(n + 1)
             // Rules already listed (several services may share a backend); sets keep this linear.
-            var seenNat = Set<XTRule>(), seenFwd = Set(fwd)
+            var seenNat = Set<XTRule>(minimumCapacity: n), seenFwd = Set<XTRule>(minimumCapacity: n + 1).union(fwd)
             for s in services {
                 let extra = health.extraBackends(service: s.name)
                 for b in (extra.isEmpty ? s.backends : s.backends + extra)

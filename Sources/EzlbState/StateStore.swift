@@ -190,8 +190,10 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory
-    /// (unless `syncDirectory` is false, see `write`).
-    public func writeRaw(_ bytes: [UInt8], to name: String, syncDirectory: Bool = true) throws {
+    /// (unless `syncDirectory` is false, see `write`). With `durable: false` (caches that
+    /// are safe to lose: a torn or missing one decodes as a miss) both fsyncs are left
+    /// out; the rename stays atomic.
+    public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true) throws {
         try ensureExists()
         let final = file(name)
         let tmp = file(".\(name).tmp.\(getpid())")
@@ -214,11 +216,11 @@ public struct StateDirectory: Sendable {
                     off += n
                 }
             }
-            if fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
+            if durable && fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
         }
         if rename(tmp, final) != 0 { throw StateError.io(path: final, operation: "rename", errno: errno) }
         ok = true
-        if syncDirectory { self.syncDirectory() }
+        if durable && syncDirectory { self.syncDirectory() }
     }
 
     /// fsync(2) of the directory itself: makes the renames into it durable.

@@ -42,4 +42,7 @@ int ezlb_genl_parse(struct nl_msg *msg, struct nlattr **tb, int maxtype);
 /* Sequence number of a message. */
 uint32_t ezlb_nlmsg_seq(struct nl_msg *msg);
 
+/* Heap tuning for large tables (see shim.c); memory only. */
+void ezlb_tune_malloc(void);
+
 #endif

@@ -44,7 +44,7 @@ struct IPVSSession {
         for s in cfg.services { if let h = s.healthSpec { health[s.name] = h } }
         if let tag, tag.isSettled, !opts.dryRun {
             let table = IPVSTableCodec.Table(services: desired.map { ($0.name, $0.state) }, notes: notes, health: health)
-            do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName) }
+            do { try dir.writeRaw(IPVSTableCodec.encode(table, tag: tag.bytes), to: Self.cacheName, durable: false) }
             catch { log.debug("not caching the validated config: \(error)") }
         }
         return DesiredTable(services: desired, health: health)
@@ -85,7 +85,7 @@ struct IPVSSession {
         // Remember the decoded form of the version just written (see readOwnership).
         if let tag = FileVersionTag(path: dir.file(IPVSOwnership.fileName)), tag.isSettled {
             let raw = IPVSTableCodec.encodeKeys(owned.map { ($0.key, $0.value) }, tag: tag.bytes)
-            do { try dir.writeRaw(raw, to: Self.ownedCacheName) } catch { log.debug("not caching ownership: \(error)") }
+            do { try dir.writeRaw(raw, to: Self.ownedCacheName, durable: false) } catch { log.debug("not caching ownership: \(error)") }
         }
     }
 
@@ -150,15 +150,22 @@ struct IPVSSession {
         let reason = reasons.isEmpty ? nil : HealthPlanner.annotate(op, reasons: reasons)
         var r = ActionRecord(text: IPVSFormat.text(op, reason: reason), json: [:], error: error)
         if opts.output == .json {
-            r.rawJSON = IPVSFormat.jsonText(op, done: !opts.dryRun && error == nil, error: error, reason: reason)
+            r.rawJSON = IPVSFormat.jsonText(op, text: r.text, done: !opts.dryRun && error == nil, error: error, reason: reason)
         }
         return r
     }
 
     func summarize(_ report: inout CommandReport, verb: String) {
-        let ok = report.actions.filter { $0.error == nil }
-        let failed = report.actions.count - ok.count
-        let counts = ["+", "~", "-"].map { p in ok.filter { $0.text.hasPrefix(p) }.count }
+        var counts = [0, 0, 0], failed = 0
+        for a in report.actions {
+            guard a.error == nil else { failed += 1; continue }
+            switch a.text.utf8.first {
+            case UInt8(ascii: "+"): counts[0] += 1
+            case UInt8(ascii: "~"): counts[1] += 1
+            case UInt8(ascii: "-"): counts[2] += 1
+            default: break
+            }
+        }
         if report.actions.isEmpty {
             report.summary = "no changes"
         } else {

@@ -18,15 +18,19 @@ struct SNATSession {
         dir = StateDirectory(path: opts.stateDir)
     }
 
-    /// FullNAT services of the config, in config order.
+    /// FullNAT services of the config, in config order (an unchanged config from `snat-config.cache`).
     func fullNATServices(into report: inout CommandReport) throws -> [FullNATService] {
+        if let cached = cachedFullNATServices(into: &report) { return cached }
         let cfg = try EzlbConfiguration.load(path: opts.config)
-        for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
-        return cfg.services.filter(\.fullNAT).map { s in
+        let warnings = cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
+        report.warnings += warnings
+        let services = cfg.services.filter(\.fullNAT).map { s in
             var proto: IPVSProtocol? = nil
             if case .inet(let p, _) = s.key { proto = p }
             return FullNATService(name: s.name, proto: proto, backends: s.backends.map(\.endpoint), snatIP: s.snatIP)
         }
+        cacheFullNATServices(services, warnings: warnings)
+        return services
     }
 
     /// The health view `snat sync` filters backends with: what the last `ipvs apply`
@@ -76,7 +80,7 @@ struct SNATSession {
         let desiredIDs = desired.map(\.id)
         var commits = 0
         if opts.dryRun {
-            for p in plans { report.actions += p.changes.map { ActionRecord(text: $0.text, json: $0.json, error: nil) } }
+            for p in plans { report.actions += p.changes.map { record($0, error: nil) } }
         } else {
             // Intent first: own everything about to be created (and what is still to be removed).
             let intent = SNATOwnership(chains: owned.filter { o in plans.contains { $0.ref == o.ref && $0.needsCommit } || desiredIDs.contains(o) } + desiredIDs)
@@ -100,7 +104,7 @@ struct SNATSession {
                 } else {
                     final += intent.chains.filter { $0.ref == p.ref }
                 }
-                report.actions += p.changes.map { ActionRecord(text: $0.text, json: $0.json, error: error) }
+                report.actions += p.changes.map { record($0, error: error) }
                 if let e = error, p.changes.isEmpty { report.errors.append(e) }
             }
             // Tables not read keep nothing (they had neither desired nor owned chains).
@@ -119,10 +123,11 @@ struct SNATSession {
     }
 
     func summarize(_ report: inout CommandReport) {
-        let ok = report.actions.filter { $0.error == nil }
-        let failed = report.actions.count - ok.count
         if report.actions.isEmpty { report.summary = "no changes"; return }
-        let add = ok.filter { $0.text.hasPrefix("+") }.count, del = ok.filter { $0.text.hasPrefix("-") }.count
+        var add = 0, del = 0, failed = 0
+        for a in report.actions {
+            if a.error != nil { failed += 1 } else if a.text.utf8.first == UInt8(ascii: "+") { add += 1 } else if a.text.utf8.first == UInt8(ascii: "-") { del += 1 }
+        }
         var s = opts.dryRun ? "plan: \(add) to add, \(del) to delete" : "applied: \(add) added, \(del) deleted"
         if failed > 0 { s += ", \(failed) failed" }
         report.summary = s

@@ -71,7 +71,14 @@ public final class IPTCTable {
         let h = try self.h
         guard ezlb_xt_is_chain(v6, chain, h) != 0 else { return nil }
         var out: [XTRule] = []
+        var n = 0
         var e = ezlb_xt_first_rule(v6, chain, h)
+        while let entry = e {
+            n += 1
+            e = ezlb_xt_next_rule(v6, entry, h)
+        }
+        out.reserveCapacity(n) // rules are large: growing the array would copy megabytes
+        e = ezlb_xt_first_rule(v6, chain, h)
         var c = ezlb_xt_rule()
         while let entry = e {
             ezlb_xt_parse(v6, entry, h, &c)
@@ -90,13 +97,20 @@ public final class IPTCTable {
         case .deleteChain(let c): ok = ezlb_xt_delete_chain(v6, c, h)
         case .deleteRule(let c, let i, _): ok = ezlb_xt_delete_num(v6, c, UInt32(i), h)
         case .appendRule(let c, let r):
-            var cr = try Self.cRule(r, family: ref.family, operation: op.description(in: ref))
+            var cr = try cRule(r, for: op)
             ok = ezlb_xt_add_rule(v6, c, &cr, -1, h)
         case .insertRule(let c, let r, let i):
-            var cr = try Self.cRule(r, family: ref.family, operation: op.description(in: ref))
+            var cr = try cRule(r, for: op)
             ok = ezlb_xt_add_rule(v6, c, &cr, Int32(i), h)
         }
         if ok == 0 { throw Self.error(errno, v6: v6, operation: op.description(in: ref)) }
+    }
+
+    /// `cRule` with the operation's text made only for an error (not for each of 20,000 rules).
+    private func cRule(_ r: XTRule, for op: XTOperation) throws -> ezlb_xt_rule {
+        do { return try Self.cRule(r, family: ref.family, operation: "") } catch let e as XTError {
+            throw XTError(e.kind, operation: op.description(in: ref), detail: e.detail)
+        }
     }
 
     /// Writes the table back to the kernel; the handle is spent afterwards.
@@ -132,8 +146,11 @@ public final class IPTCTable {
     static func rule(_ c: ezlb_xt_rule, family: IPFamily) -> XTRule {
         let n = family == .ipv4 ? 4 : 16
         func addr(_ t: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) -> IPAddress {
-            let bytes = withUnsafeBytes(of: t) { Array($0.prefix(n)) }
-            return IPAddress(bytes: bytes)!
+            withUnsafeBytes(of: t) { b in
+                // IPv4 without an intermediate array: this runs for every rule read back.
+                n == 4 ? IPAddress(v4: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]))
+                       : IPAddress(bytes: Array(b.prefix(n)))!
+            }
         }
         var c = c
         let label = withUnsafeBytes(of: &c.label) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -204,8 +221,8 @@ public final class IPTCTable {
         c.dport = r.destinationPort ?? 0
         c.ctstate = r.ctstate?.rawValue ?? 0
         func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
-            let bytes = Array(s.utf8.prefix(t.count - 1))
-            for (i, b) in bytes.enumerated() { t[i] = b }
+            var i = 0
+            for b in s.utf8 where i < t.count - 1 { t[i] = b; i += 1 } // no array per rule
         }
         if let cm = r.comment { withUnsafeMutableBytes(of: &c.comment) { putString(XTRule.fitComment(cm), into: $0) } }
         var label = ""

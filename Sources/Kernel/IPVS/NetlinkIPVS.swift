@@ -536,6 +536,7 @@ final class Receiver {
     private func address(_ a: UnsafeMutablePointer<nlattr>?, _ fam: IPFamily) -> IPAddress? {
         let n = fam == .ipv4 ? 4 : 16
         guard let a, nla_len(a) >= n else { return nil }
+        if n == 4 { return IPAddress(v4: UInt32(bigEndian: nla_data(a).loadUnaligned(as: UInt32.self))) }
         return IPAddress(bytes: Array(UnsafeRawBufferPointer(start: nla_data(a), count: n)))
     }
 

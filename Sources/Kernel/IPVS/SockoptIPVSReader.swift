@@ -67,9 +67,8 @@ final class SockoptIPVSReader {
                 key = .fwmark(e.fwmark, .ipv4)
             } else {
                 // protocol 0: an entry the kernel did not fill (fewer services than asked for).
-                guard let proto = IPVSProtocol(number: e.protocol),
-                      let addr = IPAddress(bytes: withUnsafeBytes(of: e.addr) { Array($0) }) else { continue }
-                key = .inet(proto, Endpoint(address: addr, port: UInt16(bigEndian: e.port)))
+                guard let proto = IPVSProtocol(number: e.protocol) else { continue }
+                key = .inet(proto, Endpoint(address: IPAddress(v4: UInt32(bigEndian: e.addr)), port: UInt16(bigEndian: e.port)))
             }
             counts[key] = Int(e.num_dests)
         }
@@ -104,7 +103,8 @@ final class SockoptIPVSReader {
             let e = (buffer + Self.destsHeader + i * Self.destEntry).loadUnaligned(as: ip_vs_dest_entry.self)
             // Entries are filled from the front; the kernel never holds a 0.0.0.0 destination.
             // An unfilled one means a destination this interface cannot show (IPv6) or a race.
-            guard e.addr != 0, let addr = IPAddress(bytes: withUnsafeBytes(of: e.addr) { Array($0) }) else { return nil }
+            guard e.addr != 0 else { return nil }
+            let addr = IPAddress(v4: UInt32(bigEndian: e.addr)) // network order, no array
             dests.append(RealServer(endpoint: Endpoint(address: addr, port: UInt16(bigEndian: e.port)),
                                     weight: UInt32(bitPattern: e.weight),
                                     forward: ForwardMethod(connFlags: e.conn_flags & UInt32(IP_VS_CONN_F_FWD_MASK)) ?? .masq,

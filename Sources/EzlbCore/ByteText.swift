@@ -1,0 +1,126 @@
+/// An append-only UTF-8 buffer for text rendered by the ten thousand (report
+/// lines, JSON actions): numbers, addresses and keys are written as bytes,
+/// without a `String` per piece. What it writes is exactly what the types'
+/// `description`s print.
+public struct ByteText {
+    public var bytes: [UInt8] = []
+
+    @inlinable public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    @inlinable public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    @inlinable public mutating func append(_ s: String) {
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) { return done }
+        bytes.append(contentsOf: s.utf8)
+    }
+
+    @inlinable public mutating func append(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// Decimal digits of `v`.
+    @inlinable public mutating func append<T: BinaryInteger>(decimal v: T) {
+        if v < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            append(decimal: v.magnitude)
+            return
+        }
+        var n = UInt64(v)
+        if n < 10 {
+            bytes.append(0x30 + UInt8(n))
+            return
+        }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            var i = buf.count
+            while n > 0 {
+                i -= 1
+                buf[i] = 0x30 + UInt8(n % 10)
+                n /= 10
+            }
+            bytes.append(contentsOf: buf[i...])
+        }
+    }
+
+    /// `IPAddress.description`.
+    @inlinable public mutating func append(_ a: IPAddress) {
+        guard let v = a.v4 else { return append(a.description) }
+        for shift in stride(from: 24, through: 0, by: -8) {
+            append(decimal: v >> UInt32(shift) & 0xff)
+            if shift > 0 { bytes.append(UInt8(ascii: ".")) }
+        }
+    }
+
+    /// `Endpoint.description`: `1.2.3.4:80`, `[2001:db8::1]:80`.
+    @inlinable public mutating func append(_ e: Endpoint) {
+        if e.address.family == .ipv6 {
+            bytes.append(UInt8(ascii: "["))
+            append(e.address)
+            bytes.append(UInt8(ascii: "]"))
+        } else {
+            append(e.address)
+        }
+        bytes.append(UInt8(ascii: ":"))
+        append(decimal: e.port)
+    }
+
+    /// `ServiceKey.description`: `tcp 10.0.0.1:80`, `fwmark 7 ipv4`.
+    @inlinable public mutating func append(_ k: ServiceKey) {
+        switch k {
+        case .inet(let p, let e):
+            append(p.rawValue)
+            bytes.append(UInt8(ascii: " "))
+            append(e)
+        case .fwmark(let m, let f):
+            append("fwmark " as StaticString)
+            append(decimal: m)
+            bytes.append(UInt8(ascii: " "))
+            append(f.rawValue)
+        }
+    }
+
+    /// `s` as a JSON string literal, escaped exactly as `JSONValue.quoted`.
+    @inlinable public mutating func appendJSONString(_ s: String) {
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendJSONString(bytes: $0) }) { return done }
+        appendJSONString(bytes: Array(s.utf8))
+    }
+
+    /// UTF-8 `text` as a JSON string literal, escaped exactly as `JSONValue.quoted`.
+    @inlinable public mutating func appendJSONString<C: Collection>(bytes text: C) where C.Element == UInt8 {
+        if let done: Void = text.withContiguousStorageIfAvailable({ appendJSONString(buffer: $0) }) { return done }
+        Array(text).withUnsafeBufferPointer { appendJSONString(buffer: $0) }
+    }
+
+    /// The escaping itself: runs that need none are copied whole.
+    @inlinable @usableFromInline mutating func appendJSONString(buffer text: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        var runStart = 0
+        var i = 0
+        while i < text.count {
+            let b = text[i]
+            if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
+            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
+            switch b {
+            case UInt8(ascii: "\""): append("\\\"" as StaticString)
+            case UInt8(ascii: "\\"): append("\\\\" as StaticString)
+            case UInt8(ascii: "\n"): append("\\n" as StaticString)
+            case UInt8(ascii: "\r"): append("\\r" as StaticString)
+            case UInt8(ascii: "\t"): append("\\t" as StaticString)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                append("\\u00" as StaticString)
+                bytes.append(hex.utf8Start[Int(b >> 4)])
+                bytes.append(hex.utf8Start[Int(b & 0xf)])
+            }
+            i += 1
+            runStart = i
+        }
+        if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,34 @@
+@testable import EzlbCore
+import XCTest
+
+final class XTRuleTextTests: XCTestCase {
+    func text(_ r: XTRule) -> String {
+        var w = ByteText()
+        r.writeSaveArguments(into: &w)
+        return w.string
+    }
+
+    func testFastSaveTextMatchesSaveArguments() {
+        let a4 = IPAddress("192.168.1.10")!, a6 = IPAddress("2001:db8::10")!
+        var rules: [XTRule] = [
+            XTRule(destination: XTPrefix(a4), proto: .tcp, destinationPort: 8080, comment: "ezlb:web", target: .snat(IPAddress("10.0.0.3")!)),
+            XTRule(source: XTPrefix(a6), proto: .sctp, sourcePort: 53, comment: "ezlb:we\"i'r\\d ü", target: .accept),
+            XTRule(source: XTPrefix(a4, length: 24), destination: XTPrefix(a4, length: 0), proto: .udp, comment: "", target: .masquerade),
+            XTRule(ctstate: [.established, .related, .new, .invalid, .untracked], comment: "ezlb", target: .accept),
+            XTRule(proto: .udp, sourcePort: 1, destinationPort: 65535, target: .drop),
+            .jump(to: "EZLB-SNAT"), XTRule(target: .return), XTRule(target: .other("(not an ezlb rule) -j LOG")),
+            XTRule(destination: XTPrefix(a6), target: .snat(IPAddress("2001:db8::3")!)),
+            XTRule(source: XTPrefix(a4, length: 24), outInterface: XTInterface("ezlb0", invert: true), target: .masquerade),
+            XTRule(inInterface: XTInterface("veth+"), outInterface: XTInterface("eth0"), proto: .tcp, target: .accept),
+        ]
+        rules.append(XTRule(comment: String(repeating: "x", count: 255), target: .accept))
+        for r in rules { XCTAssertEqual(text(r), r.saveArguments) }
+    }
+
+    /// A field added to XTRule must be printed by `writeSaveArguments` too:
+    /// update it (and this list) together.
+    func testFastSaveTextCoversEveryField() {
+        let fields = Mirror(reflecting: XTRule(target: .accept)).children.compactMap(\.label)
+        XCTAssertEqual(fields, ["source", "destination", "inInterface", "outInterface", "proto", "sourcePort", "destinationPort", "ctstate", "comment", "target"])
+    }
+}
