@@ -19,7 +19,9 @@ awk -v n="$N" 'BEGIN {
   print "services:" > "'"$W"'/ezlb.yaml"
   for (i = 0; i < n; i++) {
     vip = sprintf("10.%d.%d.%d", 1 + int(i / 62500), int(i / 250) % 250, i % 250 + 1)
-    printf "  - name: s%d\n    listen: %s:80\n    scheduler: wrr\n    backends:\n", i, vip >> "'"$W"'/ezlb.yaml"
+    # health_check off: TCP services are probed by default (upstream semantics),
+    # and ipvsadm -R loads a table without probing; bench/health measures probes.
+    printf "  - name: s%d\n    listen: %s:80\n    scheduler: wrr\n    health_check: {enabled: false}\n    backends:\n", i, vip >> "'"$W"'/ezlb.yaml"
     printf "-A -t %s:80 -s wrr\n", vip >> "'"$W"'/ipvsadm.rules"
     for (b = 1; b <= 4; b++) {
       printf "      - {address: \"172.16.%d.%d:8080\", weight: %d}\n", int(i / 250) % 250, b, b >> "'"$W"'/ezlb.yaml"
