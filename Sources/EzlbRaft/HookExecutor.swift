@@ -1,4 +1,5 @@
 import EzlbConfig
+import EzlbCore
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -54,45 +55,23 @@ public enum HookExecutor {
         }
 
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard cloexecPipe(&outPipe) == 0 else { return .spawnFailed("pipe: \(errnoText())") }
-        guard cloexecPipe(&errPipe) == 0 else {
+        guard ChildProcess.pipe(&outPipe) == 0 else { return .spawnFailed("pipe: \(errnoText())") }
+        guard ChildProcess.pipe(&errPipe) == 0 else {
             close(outPipe[0]); close(outPipe[1])
             return .spawnFailed("pipe: \(errnoText())")
         }
 
-        var fa = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fa)
-        defer { posix_spawn_file_actions_destroy(&fa) }
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&fa, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&fa, errPipe[1], 2)
         // Nothing else of the daemon (raft sockets, the data dir lock, ...) leaks into the hook.
-        closeFrom3(&fa)
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigemptyset(&allSignals)
-        for sig in 1..<32 where sig != SIGKILL && sig != SIGSTOP { sigaddset(&allSignals, Int32(sig)) }
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        posix_spawnattr_setsigdefault(&attr, &allSignals)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = [exe] + args
-        let envp = environment.map { "\($0.0)=\($0.1)" }
-        var pid: pid_t = 0
-        let rc = withCStrings(argv) { av in
-            withCStrings(envp) { ev in posix_spawn(&pid, exe, &fa, &attr, av, ev) }
-        }
+        let spawned = ChildProcess.spawn([exe] + args, environment: environment.map { "\($0.0)=\($0.1)" },
+                                         stdout: outPipe[1], stderr: errPipe[1], searchPath: false)
         close(outPipe[1])
         close(errPipe[1])
-        guard rc == 0 else {
+        let pid: pid_t
+        switch spawned {
+        case .success(let p): pid = p
+        case .failure(let e):
             close(outPipe[0]); close(errPipe[0])
-            return .spawnFailed("\(exe): \(String(cString: strerror(rc)))")
+            return .spawnFailed("\(exe): \(String(cString: strerror(e.rawValue)))")
         }
         var md = metadata
         md["pid"] = "\(pid)"
@@ -190,30 +169,6 @@ public enum HookExecutor {
         return nil
     }
 
-    // glibc's pipe2 and posix_spawn_file_actions_addclosefrom_np (2.34+) are GNU extensions the Glibc module
-    // does not declare; they are looked up once (fallbacks: pipe + FD_CLOEXEC; closing /proc/self/fd entries).
-    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-    private nonisolated(unsafe) static let libc = dlopen(nil, RTLD_NOW)
-    private static let pipe2Fn: Pipe2? = dlsym(libc, "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
-    private static let closeFromFn: CloseFrom? =
-        dlsym(libc, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: CloseFrom.self) }
-
-    static func cloexecPipe(_ fds: inout [Int32]) -> Int32 {
-        if let f = pipe2Fn { return fds.withUnsafeMutableBufferPointer { f($0.baseAddress, O_CLOEXEC) } }
-        guard pipe(&fds) == 0 else { return -1 }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return 0
-    }
-
-    static func closeFrom3(_ fa: inout posix_spawn_file_actions_t) {
-        if let f = closeFromFn, f(&fa, 3) == 0 { return }
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
-        for fd in fds where fd > 2 && fcntl(fd, F_GETFD) >= 0 && fcntl(fd, F_GETFD) & FD_CLOEXEC == 0 {
-            posix_spawn_file_actions_addclose(&fa, fd)
-        }
-    }
-
     static func monotonicSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -221,12 +176,6 @@ public enum HookExecutor {
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
-
-    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-        let ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
-        defer { for p in ptrs { free(p) } }
-        return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
 }
 
 /// A pipe read end split into lines (long lines are cut at 4 KiB).

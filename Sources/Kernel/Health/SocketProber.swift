@@ -237,28 +237,8 @@ public final class SocketProber: HealthProber {
         let argv = p.target.spec.command
         guard let prog = argv.first else { return .failure("exec: no command") }
         var pipeFDs: [Int32] = [-1, -1]
-        if pipe(&pipeFDs) != 0 { return .failure("exec: pipe: \(Self.errText(errno))") }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        if ChildProcess.pipe(&pipeFDs) != 0 { return .failure("exec: pipe: \(Self.errText(errno))") }
         _ = fcntl(pipeFDs[0], F_SETFL, fcntl(pipeFDs[0], F_GETFL) | O_NONBLOCK)
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let t = p.target
         var env = ProcessEnvironment.current.filter { !$0.hasPrefix("EZLB_CHECK_") }
@@ -270,18 +250,14 @@ public final class SocketProber: HealthProber {
             "EZLB_CHECK_ENDPOINT=\(t.backend)",
             "EZLB_CHECK_TIMEOUT=\(t.spec.timeout)",
         ]
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer {
-            for a in cArgs { free(a) }
-            for e in cEnv { free(e) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, prog, &actions, &attr, cArgs, cEnv)
+        let spawned = ChildProcess.spawn(argv, environment: env, stdout: pipeFDs[1], stderr: pipeFDs[1], searchPath: true)
         close(pipeFDs[1])
-        if rc != 0 {
+        let pid: pid_t
+        switch spawned {
+        case .success(let child): pid = child
+        case .failure(let e):
             close(pipeFDs[0])
-            return .failure("exec: cannot run '\(prog)': \(Self.errText(rc))")
+            return .failure("exec: cannot run '\(prog)': \(Self.errText(e.rawValue))")
         }
         p.pid = pid
         p.fd = pipeFDs[0]
