@@ -390,6 +390,10 @@ public struct EzlbConfiguration: Sendable {
         h.riseCount = Int(try c["rise_count"].int(in: 1...1000) ?? 2)
         if let p = try c["http_path"].string() {
             guard p.hasPrefix("/") else { throw c["http_path"].error("must start with '/'") }
+            // It goes into the request line as is: no spaces, line breaks or other control bytes.
+            guard !p.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else {
+                throw c["http_path"].error("must not contain spaces or control characters (percent-encode them)")
+            }
             h.httpPath = p
         }
         h.httpExpectedStatus = Int(try c["http_expected_status"].int(in: 100...599) ?? 200)

@@ -22,9 +22,21 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
 
 extension String {
     func replacingNewlines() -> String {
+        // By scalar: "\r\n" is one Character and would slip through a Character compare.
         var out = ""
-        for ch in self {
-            if ch == "\n" { out += "\\n" } else if ch == "\r" { out += "\\r" } else { out.append(ch) }
+        for u in unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 || u.value == 0x7f {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
         }
         return out.count > 80 ? String(out.prefix(77)) + "..." : out
     }
@@ -32,6 +44,15 @@ extension String {
 
 /// Parses Go-style durations (`300ms`, `5s`, `1m30s`, `2h`) into seconds.
 public enum Duration {
+    /// The longest duration any setting accepts (one week): every duration
+    /// becomes a timer, a sleep or an integer of milliseconds somewhere, and
+    /// `99999999999999999999h` must be a config error, not an overflow.
+    public static let maximum: Double = 7 * 24 * 3600
+    public static let tooLongReason = "too long (at most 168h)"
+
+    /// True when `seconds` cannot be used as a duration (infinite or above `maximum`).
+    public static func isTooLong(_ seconds: Double) -> Bool { !seconds.isFinite || seconds > maximum }
+
     public static func parse(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))

@@ -86,6 +86,7 @@ public struct IPsecConfig: Equatable, Sendable {
         let rd = s["rotation_delay"]
         if let t = try rd.string() {
             guard let d = Duration.parse(t) else { throw rd.error("expected a duration like 30s or 5m") }
+            guard !Duration.isTooLong(d) else { throw rd.error(Duration.tooLongReason) }
             cfg.rotationDelay = d
         }
 

@@ -297,6 +297,7 @@ extension RaftSettings {
         let g = cluster["master_guard"]
         if let t = try g.string() {
             guard let d = Duration.parse(t), d >= 0 else { throw g.error("expected a duration like 1500ms or 0s") }
+            guard !Duration.isTooLong(d) else { throw g.error(Duration.tooLongReason) }
             s.masterGuardMs = try milliseconds(d, g, min: 0, max: 600_000)
         }
 
@@ -416,6 +417,7 @@ extension RaftSettings {
     static func nonNegative(_ c: YAMLCursor) throws -> Double? {
         guard let t = try c.string() else { return nil }
         guard let d = Duration.parse(t), d >= 0 else { throw c.error("expected a duration like 1s, 500ms or 0s") }
+        guard !Duration.isTooLong(d) else { throw c.error(Duration.tooLongReason) }
         return d
     }
 

@@ -355,6 +355,7 @@ struct YAMLCursor {
         guard let t = try string() else { return nil }
         guard let d = Duration.parse(t) else { throw error("expected a duration like 5s, 300ms or 1m30s") }
         guard d > 0 else { throw error("must be greater than zero") }
+        guard !Duration.isTooLong(d) else { throw error(Duration.tooLongReason) }
         return d
     }
 

@@ -57,6 +57,8 @@ public struct HealthCheckSpec: Hashable, Sendable {
 
 /// What ezlb remembers about one backend of one service between runs.
 public struct BackendHealth: Hashable, Sendable, Codable {
+    /// Consecutive counts stop here (a backend down for years must not overflow them).
+    public static let maxCounter = 1_000_000
     public var service: String
     public var backend: Endpoint
     public var healthy: Bool
@@ -96,11 +98,27 @@ public struct BackendHealth: Hashable, Sendable, Codable {
         }
         backend = e
         healthy = try c.decode(Bool.self, forKey: .healthy)
-        successes = try c.decode(Int.self, forKey: .successes)
-        failures = try c.decode(Int.self, forKey: .failures)
-        lastProbe = try c.decodeIfPresent(Double.self, forKey: .lastProbe)
+        // A hand-edited or damaged file must be a state error (exit 78), not an
+        // overflow later: counters and Unix times within sane bounds.
+        func counter(_ k: CodingKeys) throws -> Int {
+            let v = try c.decode(Int.self, forKey: k)
+            guard (0...Self.maxCounter).contains(v) else {
+                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(v) is not a count in 0...\(Self.maxCounter)")
+            }
+            return v
+        }
+        func time(_ k: CodingKeys) throws -> Double? {
+            guard let v = try c.decodeIfPresent(Double.self, forKey: k) else { return nil }
+            guard v.isFinite, (0...1e11).contains(v) else {
+                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(v) is not a Unix time")
+            }
+            return v
+        }
+        successes = try counter(.successes)
+        failures = try counter(.failures)
+        lastProbe = try time(.lastProbe)
         lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
-        since = try c.decodeIfPresent(Double.self, forKey: .since)
+        since = try time(.since)
     }
 
     public func encode(to encoder: Encoder) throws {

@@ -72,7 +72,7 @@ public enum HealthPlanner {
             var rec = table.records[t.key] ?? BackendHealth(service: t.service, backend: t.backend)
             rec.lastProbe = now
             if r.ok {
-                rec.successes += 1
+                rec.successes = min(rec.successes + 1, BackendHealth.maxCounter)
                 rec.failures = 0
                 rec.lastError = nil
                 if !rec.healthy && rec.successes >= t.spec.riseCount {
@@ -82,7 +82,7 @@ public enum HealthPlanner {
                                                         detail: successes(rec.successes)))
                 }
             } else {
-                rec.failures += 1
+                rec.failures = min(rec.failures + 1, BackendHealth.maxCounter)
                 rec.successes = 0
                 rec.lastError = r.error
                 if rec.healthy && rec.failures >= t.spec.failCount {

@@ -316,6 +316,18 @@ final class HealthCLITests: CLITestCase {
         XCTAssertEqual(r.status, 78)
         XCTAssertTrue(r.stderr.contains("health.json: state file is corrupted"), r.stderr)
         XCTAssertTrue(r.stderr.contains("delete it"), r.stderr)
+
+        // Well-formed JSON with absurd values (hand edits): refused the same way, not an overflow trap.
+        for bad in ["\"successes\":9223372036854775807,\"failures\":0", "\"successes\":0,\"failures\":-1",
+                    "\"successes\":0,\"failures\":0,\"last_probe\":1e300"] {
+            try "{\"schema\":1,\"kind\":\"health\",\"data\":{\"backends\":[{\"service\":\"web\",\"backend\":\"\(a.endpoint)\",\"healthy\":true,\(bad)}]}}"
+                .write(toFile: stateDir + "/health.json", atomically: true, encoding: .utf8)
+            for args in [["ipvs", "apply", "-c", cfg], ["ipvs", "health", "-c", cfg]] {
+                let r2 = try ezlb(args)
+                XCTAssertEqual(r2.status, 78, "\(args) with \(bad): \(r2.stderr)")
+                XCTAssertTrue(r2.stderr.contains("health.json: state file is corrupted"), r2.stderr)
+            }
+        }
     }
 
     func testSNATSyncGetsRulesOnlyForHealthyBackends() throws {

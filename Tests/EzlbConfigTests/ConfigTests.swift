@@ -219,6 +219,10 @@ final class ConfigTests: XCTestCase {
     func testValidationErrors() {
         let cases: [(String, String, String)] = [
             ("services: [{name: a, listen: '10.0.0.1:70000'}]", "services[0].listen", "out of range"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {timeout: 99999999999999999999h}}]", "services[0].health_check.timeout", "at most 168h"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {interval: 169h}}]", "services[0].health_check.interval", "at most 168h"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {type: http, http_path: \"/x\\r\\nX-Evil: 1\"}}]", "services[0].health_check.http_path", "control characters"),
+            ("services: [{name: a, listen: '10.0.0.1:80', health_check: {type: http, http_path: '/a b'}}]", "services[0].health_check.http_path", "spaces"),
             ("services: [{name: a, listen: '10.0.0.1:0'}]", "services[0].listen", "out of range"),
             ("services: [{name: a, listen: '10.0.0.300:80'}]", "services[0].listen", "not an IP address"),
             ("services: [{name: a, listen: '10.0.0.1'}]", "services[0].listen", "expected IP:port"),
@@ -321,5 +325,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertNil(Duration.parse("5"))
         XCTAssertNil(Duration.parse("-5s"))
         XCTAssertNil(Duration.parse("5x"))
+        XCTAssertFalse(Duration.isTooLong(168 * 3600))
+        XCTAssertTrue(Duration.isTooLong(168 * 3600 + 1))
+        XCTAssertTrue(Duration.isTooLong(Duration.parse(String(repeating: "9", count: 400) + "s")!), "an infinite value is too long")
     }
 }

@@ -41,8 +41,12 @@ public final class SocketProber: HealthProber {
     public func probe(_ targets: [ProbeTarget]) -> [ProbeResult] {
         var results = [ProbeResult?](repeating: nil, count: targets.count)
         if targets.isEmpty { return [] }
-        let socketLimit = raiseFileLimit(wanted: min(maxSockets, targets.count) + 64)
-        let sockets = max(1, min(maxSockets, socketLimit - 48))
+        // Descriptors kept free: one pipe per exec probe in flight, plus ezlb's own
+        // (state lock, netlink, stdio) — a low hard limit shrinks the socket window,
+        // never the exec probes (an EMFILE there would count as a failed check).
+        let reserved = 2 * maxProcesses + 48
+        let socketLimit = raiseFileLimit(wanted: min(maxSockets, targets.count) + reserved)
+        let sockets = max(1, min(maxSockets, socketLimit - reserved))
         var queue = targets.indices.filter { targets[$0].spec.kind != .exec }[...]
         var execQueue = targets.indices.filter { targets[$0].spec.kind == .exec }[...]
         var active: [Probe] = []
