@@ -31,6 +31,26 @@ final class RaftControlAuthTests: XCTestCase {
         XCTAssertEqual(a.check(short, remote: true), "malformed signature")
     }
 
+    /// A client-chosen timestamp must never trap (abs(now - Int64.min) overflowed before the
+    /// HMAC was checked and killed `raft serve`): absurd values are an ordinary auth refusal.
+    func testAbsurdTimestampsAreRefusedWithoutTrapping() {
+        let a = RequestAuthenticator(secret: secret)
+        for ts in [Int64.min, Int64.min + 1, Int64.max, Int64.max - 1, -1, 0] {
+            var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+            r.ts = ts
+            XCTAssertTrue(a.check(r, remote: true)?.contains("outside") == true, "ts \(ts)")
+        }
+        // Extreme server clocks too.
+        var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        r.ts = Int64.max
+        XCTAssertTrue(a.check(r, remote: true, now: Int64.min)?.contains("outside") == true)
+        r.ts = Int64.min
+        XCTAssertTrue(a.check(r, remote: true, now: Int64.max)?.contains("outside") == true)
+        // The window edges still pass (signature covers ts, so sign at that time).
+        let edge = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-29))
+        XCTAssertNil(a.check(edge, remote: true))
+    }
+
     func testUnixSocketAndNoSecretNeedNoSignature() {
         XCTAssertNil(RequestAuthenticator(secret: secret).check(ControlRequest(method: "status", body: "{}"), remote: false))
         XCTAssertNil(RequestAuthenticator(secret: nil).check(ControlRequest(method: "join", body: "{}"), remote: true))

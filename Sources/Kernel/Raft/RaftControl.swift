@@ -131,7 +131,9 @@ public final class RequestAuthenticator {
         guard let ts = r.ts, let nonce = r.nonce, let sig = r.sig else {
             return "unsigned request refused (this cluster requires the shared secret)"
         }
-        guard abs(now - ts) <= Self.window else {
+        // Client-chosen: compare without arithmetic that can overflow (ts = Int64.min/max).
+        let (delta, overflow) = now.subtractingReportingOverflow(ts)
+        guard !overflow, delta >= -Self.window, delta <= Self.window else {
             return "request timestamp \(ts) is outside ±\(Self.window) s of the server clock \(now)"
         }
         guard (16...64).contains(nonce.count), let mac = hexBytes(sig) else {
