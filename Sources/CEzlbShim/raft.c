@@ -58,7 +58,7 @@ struct ezlb_raft_node {
     /* Leader lease: when each peer was last heard from (uv_now ms). */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
     raft_io_recv_cb orig_recv;
-    struct { raft_id id; uint64_t at; raft_term term; } heard[64];
+    uint64_t heard_id[64], heard_at[64], heard_term[64];
     unsigned n_heard;
     uint64_t next_conn_id;
     char unix_path[108];
@@ -173,18 +173,43 @@ static void lease_recv(struct raft_io *io, struct raft_message *msg)
                (msg->type == RAFT_IO_REQUEST_VOTE_RESULT && msg->request_vote_result.term == term &&
                 msg->request_vote_result.vote_granted && msg->request_vote_result.pre_vote != raft_tribool_true);
     if (acks) {
-        unsigned i;
-        for (i = 0; i < n->n_heard; i++)
-            if (n->heard[i].id == msg->server_id)
-                break;
-        if (i == n->n_heard && n->n_heard < sizeof n->heard / sizeof n->heard[0])
-            n->heard[n->n_heard++].id = msg->server_id;
-        if (i < n->n_heard) {
-            n->heard[i].at = uv_now(&n->loop);
-            n->heard[i].term = term;
-        }
+        enum { cap = sizeof n->heard_id / sizeof n->heard_id[0] };
+        uint64_t config[cap];
+        unsigned nc = 0;
+        for (unsigned k = 0; k < n->raft.configuration.n && nc < cap; k++)
+            config[nc++] = n->raft.configuration.servers[k].id;
+        unsigned i = ezlb_lease_slot(n->heard_id, n->heard_at, n->n_heard, cap, config, nc, msg->server_id);
+        if (i == n->n_heard)
+            n->n_heard++;
+        n->heard_id[i] = msg->server_id;
+        n->heard_at[i] = uv_now(&n->loop);
+        n->heard_term[i] = term;
     }
     n->orig_recv(io, msg);
+}
+
+unsigned ezlb_lease_slot(const uint64_t *ids, const uint64_t *ats, unsigned n, unsigned cap,
+                         const uint64_t *config, unsigned n_config, uint64_t id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (ids[i] == id)
+            return i;
+    if (n < cap)
+        return n;
+    /* Full (ids of removed members pile up over a long life): reuse one that left the
+     * configuration, else the one heard from longest ago. */
+    unsigned oldest = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k;
+        for (k = 0; k < n_config; k++)
+            if (config[k] == ids[i])
+                break;
+        if (k == n_config)
+            return i;
+        if (ats[i] < ats[oldest])
+            oldest = i;
+    }
+    return oldest;
 }
 
 static int lease_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
@@ -210,8 +235,8 @@ int ezlb_raft_leader_lease(struct ezlb_raft_node *n)
             continue;
         }
         for (unsigned j = 0; j < n->n_heard; j++)
-            if (n->heard[j].id == s->id && n->heard[j].term == n->raft.current_term &&
-                now - n->heard[j].at <= n->raft.election_timeout)
+            if (n->heard_id[j] == s->id && n->heard_term[j] == n->raft.current_term &&
+                now - n->heard_at[j] <= n->raft.election_timeout)
                 reached++;
     }
     return reached * 2 > voters;

@@ -1,3 +1,4 @@
+import CEzlbShim
 import Foundation
 @testable import Kernel
 import XCTest
@@ -174,6 +175,22 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         engine.run()
         XCTAssertEqual(box.answer?.ok, true)
         XCTAssertEqual(box.answer?.changed, false)
+    }
+
+    /// The lease table keeps working after more than 64 distinct peer ids were seen.
+    func testLeaseSlotReusesDepartedThenOldest() {
+        var ids = (0..<64).map { UInt64(100 + $0) }
+        var ats = (0..<64).map { UInt64(1000 + $0) }
+        let config: [UInt64] = Array(ids[10..<64])   // 100...109 left the configuration
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 3, 64, config, UInt32(config.count), 102), 2, "its own slot")
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 3, 64, config, UInt32(config.count), 500), 3, "room: append")
+        let s = ezlb_lease_slot(ids, ats, 64, 64, config, UInt32(config.count), 500)
+        XCTAssertTrue((0..<10).contains(s), "full: a departed member's slot, got \(s)")
+        // Everyone is still a member: the one heard from longest ago.
+        ats[37] = 5
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 64, 64, ids, 64, 500), 37)
+        ids[37] = 500
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 64, 64, ids, 64, 500), 37, "found again")
     }
 
     func testBadAddressIsATypedError() {
