@@ -15,8 +15,13 @@
 #include <uv.h>
 
 #define CTL_MAX_LINE (64 * 1024)
-#define CTL_MAX_CONNS 64
-#define CTL_READ_TIMEOUT_MS 10000
+/* Separate budgets: idle remote TCP connections must never lock the local
+ * socket (raft status / leave) out. Remote clients send their one line at
+ * once: a short idle timeout for them. */
+#define CTL_MAX_UNIX_CONNS 64
+#define CTL_MAX_TCP_CONNS 64
+#define CTL_UNIX_READ_TIMEOUT_MS 10000
+#define CTL_TCP_READ_TIMEOUT_MS 2000
 
 struct ctl_conn {
     union {
@@ -54,7 +59,7 @@ struct ezlb_raft_node {
     pthread_mutex_t async_mu;
     int loop_open, async_open, raft_open, poll_open, sig_open, unix_open, tcp_open, stopping;
     struct ctl_conn *conns;
-    unsigned n_conns;
+    unsigned n_unix_conns, n_tcp_conns;
     /* Leader lease: when each peer was last heard from (uv_now ms). */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
     raft_io_recv_cb orig_recv;
@@ -394,7 +399,8 @@ static void on_poll(uv_timer_t *t)
     /* Connections that never sent a full request line are dropped. */
     for (struct ctl_conn *c = n->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (!c->got_line && !c->closing && now - c->opened_ms > CTL_READ_TIMEOUT_MS)
+        if (!c->got_line && !c->closing &&
+            now - c->opened_ms > (c->remote ? CTL_TCP_READ_TIMEOUT_MS : CTL_UNIX_READ_TIMEOUT_MS))
             close_conn(c);
     }
     if (!n->stopping)
@@ -641,7 +647,10 @@ static void on_conn_closed(uv_handle_t *h)
         n->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    n->n_conns--;
+    if (c->remote)
+        n->n_tcp_conns--;
+    else
+        n->n_unix_conns--;
     free(c->buf);
     free(c->out);
     free(c);
@@ -725,8 +734,8 @@ static void on_connection(uv_stream_t *server, int status)
     if (n->conns != NULL)
         n->conns->prev = c;
     n->conns = c;
-    n->n_conns++;
-    if (uv_accept(server, &c->h.stream) != 0 || n->n_conns > CTL_MAX_CONNS) {
+    unsigned open = remote ? ++n->n_tcp_conns : ++n->n_unix_conns;
+    if (uv_accept(server, &c->h.stream) != 0 || open > (remote ? CTL_MAX_TCP_CONNS : CTL_MAX_UNIX_CONNS)) {
         close_conn(c);
         return;
     }

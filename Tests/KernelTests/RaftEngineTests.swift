@@ -177,6 +177,51 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         XCTAssertEqual(box.answer?.changed, false)
     }
 
+    /// Idle remote TCP connections have their own budget and a short idle timeout: they never lock the local
+    /// control socket out (they shared 64 slots with a 10 s timeout before).
+    func testIdleTCPConnectionsDoNotLockTheUnixSocketOut() throws {
+        let raftPort = port()
+        engine = try LibRaftEngine(dataDir: dir, id: 9, address: "127.0.0.1:\(raftPort)", electionTimeoutMs: 200, heartbeatMs: 20, bootstrap: true)
+        engine.delegate = self
+        let sock = dir + "/c.sock"
+        try engine.listenUnix(path: sock)
+        try engine.listenTCP(host: "127.0.0.1", port: raftPort + 1)
+        try engine.start(pollMs: 10)
+        final class Box: @unchecked Sendable {
+            var fds: [Int32] = []
+            var answer: ControlResponse?
+            var closedByServer = 0
+            var error: String?
+        }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            do {
+                for _ in 0..<80 { box.fds.append(try ControlClient.connect(.tcp(host: "127.0.0.1", port: raftPort + 1), timeout: 2)) }
+            } catch { box.error = "\(error)"; return }
+            box.answer = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 2)
+            // The idle TCP connections are dropped after ~2 s.
+            Thread.sleep(forTimeInterval: 3)
+            for fd in box.fds {
+                var tv = timeval(tv_sec: 1, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                var b: UInt8 = 0
+                let r = recv(fd, &b, 1, 0)
+                if r == 0 || (r < 0 && errno != EAGAIN) { box.closedByServer += 1 }
+                close(fd)
+            }
+        }
+        onTick = { [self] in
+            if done.wait(timeout: .now()) == .success || ticks > 2000 { engine.stop() }
+        }
+        engine.run()
+        XCTAssertNil(box.error)
+        XCTAssertEqual(box.fds.count, 80)
+        XCTAssertEqual(box.answer?.ok, true, "the unix socket answers while 80 idle TCP connections are open")
+        XCTAssertEqual(box.closedByServer, 80, "idle TCP connections are closed by the server (over budget at once, others after 2 s)")
+    }
+
     /// The lease table keeps working after more than 64 distinct peer ids were seen.
     func testLeaseSlotReusesDepartedThenOldest() {
         var ids = (0..<64).map { UInt64(100 + $0) }
