@@ -52,6 +52,7 @@ public struct RoleMachine: Sendable {
     /// `start()` was called (ToReady is due even if a shutdown follows at once).
     var readyDue = false
     public private(set) var shutdownRequested = false
+    var destroyForced = false
     /// ms when the current uninterrupted leadership began (nil when not leader).
     public private(set) var leaderSince: UInt64?
     var lastFinish: UInt64?
@@ -78,6 +79,13 @@ public struct RoleMachine: Sendable {
     public mutating func requestShutdown() {
         started = true
         shutdownRequested = true
+    }
+
+    /// The shutdown ran out of time: the running hook is being killed; ToDestroy runs next, whatever the role
+    /// (no ToReady, no ToSlave first).
+    public mutating func forceDestroy() {
+        requestShutdown()
+        destroyForced = true
     }
 
     public mutating func observe(_ s: LeadershipSample, now: UInt64) {
@@ -109,6 +117,7 @@ public struct RoleMachine: Sendable {
         if running != nil { return .idle }
         if role == .destroyed { return .stopped }
         if !started { return .idle }
+        if destroyForced { return .run(.ToDestroy) }
         if role == .initial && readyDue { return .run(.ToReady) }
         if shutdownRequested { return .run(role == .master ? .ToSlave : .ToDestroy) }
         if role == .initial { return .run(.ToReady) }
