@@ -162,11 +162,14 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         let sock = dir + "/c.sock"
         try engine.listenUnix(path: sock)
         try engine.start(pollMs: 10)
-        final class Box: @unchecked Sendable { var answer: ControlResponse? }
+        final class Box: @unchecked Sendable { var answer, inf, huge: ControlResponse? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             box.answer = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 5)
+            // Absurd timeouts are clamped, not trapped on (Int(inf), Int32(1e23)).
+            box.inf = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: .infinity)
+            box.huge = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 1e20)
             done.signal()
         }
         onTick = { [self] in
@@ -175,6 +178,19 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         engine.run()
         XCTAssertEqual(box.answer?.ok, true)
         XCTAssertEqual(box.answer?.changed, false)
+        XCTAssertEqual(box.inf?.ok, true)
+        XCTAssertEqual(box.huge?.ok, true)
+    }
+
+    func testClientTimeoutsAreClamped() {
+        XCTAssertEqual(ControlClient.clamped(.infinity), 3600)
+        XCTAssertEqual(ControlClient.clamped(1e20), 3600)
+        XCTAssertEqual(ControlClient.clamped(-.infinity), 0.001)
+        XCTAssertEqual(ControlClient.clamped(.nan), 0.001)
+        XCTAssertEqual(ControlClient.clamped(-5), 0.001)
+        XCTAssertEqual(ControlClient.clamped(2.5), 2.5)
+        // A TCP connect with an infinite timeout to a closed port fails normally.
+        XCTAssertThrowsError(try ControlClient.call(.tcp(host: "127.0.0.1", port: 1), ControlRequest(method: "status", body: "{}"), timeout: .infinity))
     }
 
     /// Idle remote TCP connections have their own budget and a short idle timeout: they never lock the local
