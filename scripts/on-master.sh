@@ -33,17 +33,33 @@ if [ "${#v4[@]}" -gt 0 ] && [ "$ARP_COUNT" -gt 0 ]; then
   elif ! arping -V 2>&1 | grep -q iputils; then
     vip_warn "arping is not the iputils one (apt-get install iputils-arping): no gratuitous ARP for ${v4[*]}"
   else
+    vip_stop_announcer
     (
+      # Stopped by vip_remove_all (ToSlave/ToDestroy/ToReady): end at once, with the arpings in flight.
+      # shellcheck disable=SC2046
+      trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
       for ((i = 1; i <= ARP_COUNT; i++)); do
         for ip in "${v4[@]}"; do
+          # Only while the VIP is still here: it may have moved on since.
+          vip_present "$ip" || continue
           # -U: unsolicited (gratuitous) ARP, source and target = the VIP.
           arping -q -U -c 1 -I "$INTERFACE" -s "$ip" "$ip" &
         done
         wait
-        [ "$i" -lt "$ARP_COUNT" ] && sleep "$(printf '%d.%03d' $((ARP_DELAY_MS / 1000)) $((ARP_DELAY_MS % 1000)))"
+        if [ "$i" -lt "$ARP_COUNT" ]; then
+          sleep "$(printf '%d.%03d' $((ARP_DELAY_MS / 1000)) $((ARP_DELAY_MS % 1000)))" &
+          wait $!
+        fi
       done
     ) </dev/null >/dev/null 2>&1 &
-    vip_log "gratuitous ARP for ${v4[*]} on $INTERFACE (x$ARP_COUNT, in the background)"
+    announcer=$!
+    pidfile="$(vip_garp_pidfile)"
+    if mkdir -p "${pidfile%/*}" && printf '%s %s\n' "$announcer" "$(vip_proc_start "$announcer" || true)" >"$pidfile"; then
+      :
+    else
+      vip_warn "cannot record the announcer in $pidfile: a ToSlave will not stop it early"
+    fi
+    vip_log "gratuitous ARP for ${v4[*]} on $INTERFACE (x$ARP_COUNT, in the background, pid $announcer)"
   fi
 fi
 

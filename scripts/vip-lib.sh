@@ -53,9 +53,39 @@ vip_present() {
   [ -n "$(ip "$fam" -o addr show dev "$INTERFACE" to "${1%/*}" 2>/dev/null)" ]
 }
 
+# The gratuitous-ARP announcer on-master.sh leaves in the background records "PID STARTTIME" here, so
+# the removal path can stop it: a ToSlave must not keep announcing a VIP that moved to another node.
+vip_garp_pidfile() { printf '%s/vip.%s.garp.pid' "${VIP_RUN_DIR:-/run/ezlb}" "$INTERFACE"; }
+
+# vip_proc_start PID: the process's start time (field 22 of /proc/PID/stat); fails when it is gone.
+vip_proc_start() {
+  local stat fields
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  read -ra fields <<<"${stat##*) }"
+  [ -n "${fields[19]:-}" ] || return 1
+  printf '%s\n' "${fields[19]}"
+}
+
+# vip_stop_announcer: stop the announcer of an earlier on-master.sh, if it still runs (a reused pid, whose
+# start time differs, is left alone).
+vip_stop_announcer() {
+  local f pid="" start="" cur
+  f="$(vip_garp_pidfile)"
+  [ -r "$f" ] || return 0
+  read -r pid start <"$f" || true
+  rm -f "$f"
+  case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+  cur="$(vip_proc_start "$pid")" || return 0
+  [ -n "$start" ] && [ "$cur" = "$start" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  vip_log "stopped the gratuitous ARP announcer (pid $pid)"
+}
+
 # vip_remove_all: take every VIP off $INTERFACE; idempotent (absent addresses and interfaces are fine).
+# Stops a running gratuitous-ARP announcer first.
 vip_remove_all() {
   local vip fam
+  vip_stop_announcer
   if ! ip link show dev "$INTERFACE" >/dev/null 2>&1; then
     vip_log "interface $INTERFACE does not exist: no VIP to remove"
     return 0

@@ -15,8 +15,13 @@
 #include <uv.h>
 
 #define CTL_MAX_LINE (64 * 1024)
-#define CTL_MAX_CONNS 64
-#define CTL_READ_TIMEOUT_MS 10000
+/* Separate budgets: idle remote TCP connections must never lock the local
+ * socket (raft status / leave) out. Remote clients send their one line at
+ * once: a short idle timeout for them. */
+#define CTL_MAX_UNIX_CONNS 64
+#define CTL_MAX_TCP_CONNS 64
+#define CTL_UNIX_READ_TIMEOUT_MS 10000
+#define CTL_TCP_READ_TIMEOUT_MS 2000
 
 struct ctl_conn {
     union {
@@ -54,11 +59,11 @@ struct ezlb_raft_node {
     pthread_mutex_t async_mu;
     int loop_open, async_open, raft_open, poll_open, sig_open, unix_open, tcp_open, stopping;
     struct ctl_conn *conns;
-    unsigned n_conns;
+    unsigned n_unix_conns, n_tcp_conns;
     /* Leader lease: when each peer was last heard from (uv_now ms). */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
     raft_io_recv_cb orig_recv;
-    struct { raft_id id; uint64_t at; raft_term term; } heard[64];
+    uint64_t heard_id[64], heard_at[64], heard_term[64];
     unsigned n_heard;
     uint64_t next_conn_id;
     char unix_path[108];
@@ -173,18 +178,43 @@ static void lease_recv(struct raft_io *io, struct raft_message *msg)
                (msg->type == RAFT_IO_REQUEST_VOTE_RESULT && msg->request_vote_result.term == term &&
                 msg->request_vote_result.vote_granted && msg->request_vote_result.pre_vote != raft_tribool_true);
     if (acks) {
-        unsigned i;
-        for (i = 0; i < n->n_heard; i++)
-            if (n->heard[i].id == msg->server_id)
-                break;
-        if (i == n->n_heard && n->n_heard < sizeof n->heard / sizeof n->heard[0])
-            n->heard[n->n_heard++].id = msg->server_id;
-        if (i < n->n_heard) {
-            n->heard[i].at = uv_now(&n->loop);
-            n->heard[i].term = term;
-        }
+        enum { cap = sizeof n->heard_id / sizeof n->heard_id[0] };
+        uint64_t config[cap];
+        unsigned nc = 0;
+        for (unsigned k = 0; k < n->raft.configuration.n && nc < cap; k++)
+            config[nc++] = n->raft.configuration.servers[k].id;
+        unsigned i = ezlb_lease_slot(n->heard_id, n->heard_at, n->n_heard, cap, config, nc, msg->server_id);
+        if (i == n->n_heard)
+            n->n_heard++;
+        n->heard_id[i] = msg->server_id;
+        n->heard_at[i] = uv_now(&n->loop);
+        n->heard_term[i] = term;
     }
     n->orig_recv(io, msg);
+}
+
+unsigned ezlb_lease_slot(const uint64_t *ids, const uint64_t *ats, unsigned n, unsigned cap,
+                         const uint64_t *config, unsigned n_config, uint64_t id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (ids[i] == id)
+            return i;
+    if (n < cap)
+        return n;
+    /* Full (ids of removed members pile up over a long life): reuse one that left the
+     * configuration, else the one heard from longest ago. */
+    unsigned oldest = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k;
+        for (k = 0; k < n_config; k++)
+            if (config[k] == ids[i])
+                break;
+        if (k == n_config)
+            return i;
+        if (ats[i] < ats[oldest])
+            oldest = i;
+    }
+    return oldest;
 }
 
 static int lease_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
@@ -210,8 +240,8 @@ int ezlb_raft_leader_lease(struct ezlb_raft_node *n)
             continue;
         }
         for (unsigned j = 0; j < n->n_heard; j++)
-            if (n->heard[j].id == s->id && n->heard[j].term == n->raft.current_term &&
-                now - n->heard[j].at <= n->raft.election_timeout)
+            if (n->heard_id[j] == s->id && n->heard_term[j] == n->raft.current_term &&
+                now - n->heard_at[j] <= n->raft.election_timeout)
                 reached++;
     }
     return reached * 2 > voters;
@@ -369,7 +399,8 @@ static void on_poll(uv_timer_t *t)
     /* Connections that never sent a full request line are dropped. */
     for (struct ctl_conn *c = n->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (!c->got_line && !c->closing && now - c->opened_ms > CTL_READ_TIMEOUT_MS)
+        if (!c->got_line && !c->closing &&
+            now - c->opened_ms > (c->remote ? CTL_TCP_READ_TIMEOUT_MS : CTL_UNIX_READ_TIMEOUT_MS))
             close_conn(c);
     }
     if (!n->stopping)
@@ -616,7 +647,10 @@ static void on_conn_closed(uv_handle_t *h)
         n->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    n->n_conns--;
+    if (c->remote)
+        n->n_tcp_conns--;
+    else
+        n->n_unix_conns--;
     free(c->buf);
     free(c->out);
     free(c);
@@ -700,8 +734,8 @@ static void on_connection(uv_stream_t *server, int status)
     if (n->conns != NULL)
         n->conns->prev = c;
     n->conns = c;
-    n->n_conns++;
-    if (uv_accept(server, &c->h.stream) != 0 || n->n_conns > CTL_MAX_CONNS) {
+    unsigned open = remote ? ++n->n_tcp_conns : ++n->n_unix_conns;
+    if (uv_accept(server, &c->h.stream) != 0 || open > (remote ? CTL_MAX_TCP_CONNS : CTL_MAX_UNIX_CONNS)) {
         close_conn(c);
         return;
     }

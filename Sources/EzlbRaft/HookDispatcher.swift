@@ -74,27 +74,59 @@ public final class HookDispatcher: @unchecked Sendable {
         }
     }
 
+    /// Longest time one event's hook may take with its policy: every attempt with its timeout and the kill
+    /// grace, plus the backoffs between retries. 0 when no hook is configured.
+    public static func budget(_ spec: HookSpec?) -> Double {
+        guard let spec else { return 0 }
+        let attempts = spec.onFailure == .retry ? max(1, spec.retryAttempts) : 1
+        return Double(attempts) * (spec.timeout + HookExecutor.killGrace) + Double(attempts - 1) * spec.retryBackoff
+    }
+
+    /// How long `raft serve` waits for the hooks before ToDestroy: the running hook, then a Master's ToSlave.
+    public static func shutdownTimeout(_ hooks: HooksConfig) -> Double {
+        let longest = HookEvent.allCases.filter { $0 != .ToDestroy }.map { budget(hooks[$0]) }.max() ?? 0
+        return longest + budget(hooks[.ToSlave]) + 2
+    }
+
     /// Blocks until the running hook finished, a Master ran ToSlave, and ToDestroy ran; stops the worker.
-    /// Returns false when that took longer than `timeout` (the running hook is then killed).
-    public func shutdown(timeout: Swift.Duration) -> Bool {
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        let deadline = Self.nowMs() + UInt64(max(0, seconds) * 1000)
+    /// When that takes longer than `timeout`, the running hook (its whole process group) is killed and
+    /// ToDestroy still runs, with its own budget (`destroyTimeout`, default: its timeout and retries + 2 s).
+    /// Returns false when the timeout was hit (or ToDestroy itself had to be killed).
+    /// `timeout` nil: `shutdownTimeout` of the current hooks.
+    public func shutdown(timeout: Swift.Duration? = nil, destroyTimeout: Swift.Duration? = nil) -> Bool {
         return lock.locked {
             machine.requestShutdown()
             startThreadLocked()
             lock.broadcast()
-            while !stopped {
-                let now = Self.nowMs()
-                if now >= deadline { break }
-                lock.wait(untilMs: deadline)
-            }
-            if !stopped {
+            let first = timeout.map(Self.ms) ?? UInt64(Self.shutdownTimeout(hooks) * 1000)
+            waitStoppedLocked(until: Self.nowMs() + first)
+            if stopped { return true }
+            let running = machine.running
+            if running != .ToDestroy {
+                log.error("shutdown: hooks did not finish in time: killing the running hook, then ToDestroy",
+                          metadata: ["running": "\(running?.rawValue ?? "-")"])
+                machine.forceDestroy()
                 cancelRunning = true
-                log.error("shutdown: hooks did not finish in time", metadata: ["running": "\(machine.running?.rawValue ?? "-")"])
-                return false
+                lock.broadcast()
+                let grace = destroyTimeout.map(Self.ms) ?? UInt64((Self.budget(hooks[.ToDestroy]) + 2) * 1000)
+                waitStoppedLocked(until: Self.nowMs() + grace)
+                if stopped { return false }
             }
-            return true
+            cancelRunning = true
+            log.error("shutdown: ToDestroy did not finish in time: killing it", metadata: ["running": "\(machine.running?.rawValue ?? "-")"])
+            // Let the worker kill the process group before the process exits.
+            waitStoppedLocked(until: Self.nowMs() + UInt64((HookExecutor.killGrace + 0.5) * 1000))
+            return false
         }
+    }
+
+    private func waitStoppedLocked(until deadline: UInt64) {
+        while !stopped && Self.nowMs() < deadline { lock.wait(untilMs: deadline) }
+    }
+
+    static func ms(_ d: Swift.Duration) -> UInt64 {
+        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        return UInt64(max(0, seconds) * 1000)
     }
 
     /// New `hooks` section (SIGHUP). A running hook finishes with the old one.

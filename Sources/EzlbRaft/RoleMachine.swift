@@ -12,6 +12,9 @@ import EzlbConfig
 /// - Debounce: a transition that would start within `debounceMs` of the previous hook's end is deferred
 ///   to the end of the window and then re-decided from the latest sample (latest wins; nothing is dropped).
 ///   Demoting a Master and ToDestroy are never deferred.
+/// - ToMaster during which leadership was lost (or the term changed) — killed or not — may have been partly
+///   applied: ToSlave runs next to clean up, even if leadership came back meanwhile; ToMaster then runs
+///   again after a fresh guard if this node is (still or again) leader.
 /// - ToMaster that fails with abort (or retry, all attempts failed) → abandon leadership, ToSlave;
 ///   ToMaster is not tried again until leadership was lost or the term changed.
 /// - Shutdown: a Master runs ToSlave first; ToDestroy is always the last hook (after ToReady when the
@@ -49,6 +52,7 @@ public struct RoleMachine: Sendable {
     /// `start()` was called (ToReady is due even if a shutdown follows at once).
     var readyDue = false
     public private(set) var shutdownRequested = false
+    var destroyForced = false
     /// ms when the current uninterrupted leadership began (nil when not leader).
     public private(set) var leaderSince: UInt64?
     var lastFinish: UInt64?
@@ -57,6 +61,9 @@ public struct RoleMachine: Sendable {
     var suppressedTerm: UInt64?
     /// Term of the leadership the running ToMaster was started for.
     var runningTerm: UInt64?
+    /// Leadership was lost (or the term changed) while the running ToMaster ran: it may have been killed
+    /// half-way, so its end must be followed by a ToSlave (cleanup).
+    var runningInterrupted = false
 
     public init(nodeID: String, guardMs: UInt64, debounceMs: UInt64) {
         self.nodeID = nodeID
@@ -74,6 +81,13 @@ public struct RoleMachine: Sendable {
         shutdownRequested = true
     }
 
+    /// The shutdown ran out of time: the running hook is being killed; ToDestroy runs next, whatever the role
+    /// (no ToReady, no ToSlave first).
+    public mutating func forceDestroy() {
+        requestShutdown()
+        destroyForced = true
+    }
+
     public mutating func observe(_ s: LeadershipSample, now: UInt64) {
         if s.role == .leader {
             if leaderSince == nil || latest?.role != .leader || latest?.term != s.term { leaderSince = now }
@@ -82,6 +96,7 @@ public struct RoleMachine: Sendable {
         }
         if let t = suppressedTerm, s.role != .leader || s.term != t { suppressedTerm = nil }
         latest = s
+        if shouldCancelRunning { runningInterrupted = true }
     }
 
     /// True when the running hook is a ToMaster whose leadership is gone: it should be killed, so ToSlave can run.
@@ -102,6 +117,7 @@ public struct RoleMachine: Sendable {
         if running != nil { return .idle }
         if role == .destroyed { return .stopped }
         if !started { return .idle }
+        if destroyForced { return .run(.ToDestroy) }
         if role == .initial && readyDue { return .run(.ToReady) }
         if shutdownRequested { return .run(role == .master ? .ToSlave : .ToDestroy) }
         if role == .initial { return .run(.ToReady) }
@@ -129,6 +145,7 @@ public struct RoleMachine: Sendable {
         case .ToMaster:
             role = .master
             runningTerm = latest?.term
+            runningInterrupted = false
         case .ToSlave:
             role = .slave
             demotionPending = false
@@ -139,14 +156,21 @@ public struct RoleMachine: Sendable {
     /// The hook finished. `failed` is true when it failed for good (after its retries) and was not cancelled;
     /// `policy` is its on_failure.
     public mutating func finish(_ event: HookEvent, failed: Bool, policy: FailurePolicy, now: UInt64) -> [Effect] {
+        let interrupted = event == .ToMaster && runningInterrupted
         running = nil
         runningTerm = nil
+        runningInterrupted = false
         lastFinish = now
         lastEvent = event
         var effects: [Effect] = []
         switch event {
         case .ToDestroy:
             role = .destroyed
+        case .ToMaster where interrupted:
+            // Killed (or finished) after leadership went away: maybe half applied, and another node may have
+            // taken the VIP meanwhile. Clean up with ToSlave; a new ToMaster follows after the guard.
+            // (Its failure, if any, belongs to the lost leadership: nothing to hand away.)
+            demotionPending = true
         case .ToMaster where failed && policy != .continue:
             // A node that could not take the VIP must not stay Master.
             demotionPending = true

@@ -225,6 +225,47 @@ final class HookDispatcherTests: XCTestCase {
         XCTAssertTrue(eventually { self.capture.done.contains("ToDestroy:cancelled") }, "the hanging hook was killed")
     }
 
+    /// A hook that hangs past the shutdown budget: its whole process group is killed (a background child
+    /// too) and ToDestroy still runs before shutdown returns.
+    func testShutdownTimeoutKillsTheHangingHookGroupAndStillRunsToDestroy() throws {
+        let hang = try dir.script("hang.sh", """
+        echo "start $EVENT_TYPE" >> \(dir.file("journal"))
+        sleep 30 &
+        echo $! > \(dir.file("child.pid"))
+        sleep 30
+        echo "end $EVENT_TYPE" >> \(dir.file("journal"))
+        """)
+        let specs: [HookEvent: HookSpec] = [.ToSlave: HookSpec(command: hang, timeout: 60, onFailure: .continue),
+                                            .ToDestroy: try journaling(.ToDestroy)]
+        let d = HookDispatcher(settings: settings(specs), log: capture.logger, actions: engine)
+        d.start()
+        d.observe(.init(role: .follower, leaderID: "n2", term: 1))
+        XCTAssertTrue(eventually { self.journal == ["start ToSlave"] && !self.dir.read("child.pid").isEmpty })
+        let child = pid_t(dir.read("child.pid").trimmingCharacters(in: .whitespacesAndNewlines))!
+        let t0 = Date()
+        XCTAssertFalse(d.shutdown(timeout: .milliseconds(500)))
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 5)
+        XCTAssertEqual(journal, ["start ToSlave", "start ToDestroy", "end ToDestroy"], "ToDestroy ran before shutdown returned")
+        XCTAssertEqual(Array(capture.done.suffix(2)), ["ToSlave:cancelled", "ToDestroy:ok"])
+        XCTAssertTrue(eventually(3) {
+            // Gone, or a zombie nobody reaps yet (its parent, the hook, was killed too).
+            guard let st = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8) else { return true }
+            return st.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }, "the hook's background child was killed with its group")
+    }
+
+    func testShutdownBudgetCountsRetries() {
+        XCTAssertEqual(HookDispatcher.budget(nil), 0)
+        XCTAssertEqual(HookDispatcher.budget(HookSpec(command: "/bin/true", timeout: 10, onFailure: .abort)), 10 + HookExecutor.killGrace)
+        let retry = HookSpec(command: "/bin/true", timeout: 10, onFailure: .retry, retryAttempts: 3, retryBackoff: 2)
+        XCTAssertEqual(HookDispatcher.budget(retry), 3 * (10 + HookExecutor.killGrace) + 2 * 2)
+        var h = HooksConfig()
+        h.specs = [.ToMaster: retry, .ToSlave: HookSpec(command: "/bin/true", timeout: 5, onFailure: .continue),
+                   .ToDestroy: HookSpec(command: "/bin/true", timeout: 100, onFailure: .continue)]
+        XCTAssertEqual(HookDispatcher.shutdownTimeout(h), HookDispatcher.budget(retry) + 5 + HookExecutor.killGrace + 2,
+                       "the running hook (retries included) + ToSlave; ToDestroy has its own budget")
+    }
+
     func testShutdownWithoutStartRunsToDestroy() throws {
         let d = HookDispatcher(settings: settings(try allJournaled()), log: capture.logger, actions: engine)
         XCTAssertTrue(d.shutdown(timeout: .seconds(5)))

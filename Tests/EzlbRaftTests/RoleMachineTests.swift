@@ -215,6 +215,48 @@ final class RoleMachineTests: XCTestCase {
         XCTAssertTrue(m.shouldCancelRunning, "lost and regained between two polls")
     }
 
+    /// A ToMaster killed because leadership was lost may have stopped half-way (before `ip addr replace`).
+    /// If leadership comes back before it ends, the node must not stay "Master" without the VIP:
+    /// ToSlave cleans up, then ToMaster runs again after a fresh guard.
+    func testToMasterInterruptedThenLeadershipRegainedBeforeFinishRunsSlaveThenMasterAgain() {
+        var m = RoleMachine(nodeID: "n1", guardMs: 1000, debounceMs: 500)
+        m.start()
+        m.begin(.ToReady, now: 0)
+        _ = m.finish(.ToReady, failed: false, policy: .continue, now: 10)
+        m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 1), now: 10)
+        XCTAssertEqual(m.next(now: 1010), .run(.ToMaster))
+        m.begin(.ToMaster, now: 1010)
+        m.observe(LeadershipSample(role: .follower, leaderID: "n2", term: 2), now: 1020)
+        XCTAssertTrue(m.shouldCancelRunning)
+        m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 3), now: 1030)   // back before the kill landed
+        // The hook ends as cancelled (not failed).
+        XCTAssertEqual(m.finish(.ToMaster, failed: false, policy: .abort, now: 1040), [], "nothing to hand away")
+        XCTAssertEqual(m.next(now: 1040), .run(.ToSlave), "cleanup at once, not idle as a VIP-less Master")
+        m.begin(.ToSlave, now: 1040)
+        _ = m.finish(.ToSlave, failed: false, policy: .continue, now: 1050)
+        XCTAssertEqual(m.role, .slave)
+        XCTAssertEqual(m.next(now: 1100), .wait(until: 2030), "ToMaster again after a fresh guard from the regain")
+        XCTAssertEqual(m.next(now: 2030), .run(.ToMaster))
+        m.begin(.ToMaster, now: 2030)
+        _ = m.finish(.ToMaster, failed: false, policy: .abort, now: 2040)
+        XCTAssertEqual(m.role, .master)
+        XCTAssertEqual(m.next(now: 5000), .idle, "an uninterrupted ToMaster is not repeated")
+    }
+
+    func testLostAndRegainedDuringToMasterInSimulation() {
+        var s = Sim(guardMs: 500, debounceMs: 300, hookMs: 400)
+        s.m.start()
+        s.run(until: 500)
+        s.hold(.leader, "n1", term: 1, until: 1100)       // ToMaster starts at ~1000
+        XCTAssertEqual(s.events, [.ToReady, .ToMaster])
+        s.hold(.candidate, nil, term: 2, until: 1200)     // lost while it runs
+        s.hold(.leader, "n1", term: 2, until: 4000)       // regained before it ends
+        XCTAssertEqual(s.events, [.ToReady, .ToMaster, .ToSlave, .ToMaster])
+        XCTAssertEqual(s.m.role, .master)
+        let again = s.started.last!.0
+        XCTAssertGreaterThanOrEqual(again, 1200 + 500, "the guard restarts at the regain")
+    }
+
     func testAbortedToMasterAbandonsLeadershipAndRunsSlave() {
         var s = started()
         s.failing = [.ToMaster]

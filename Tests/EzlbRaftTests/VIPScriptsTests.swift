@@ -61,7 +61,8 @@ final class VIPScriptsTests: XCTestCase {
     func hook(_ name: String, event: HookEvent) -> HookOutcome {
         HookExecutor.run(command: "ip", args: ["netns", "exec", ns, Self.repo + "/scripts/" + name],
                          environment: [("PATH", HookExecutor.defaultPath), ("EVENT_TYPE", event.rawValue), ("NODE_ID", "n1"),
-                                       ("RAFT_TERM", "3"), ("VIP_CONF", dir.file("vip.conf"))],
+                                       ("RAFT_TERM", "3"), ("VIP_CONF", dir.file("vip.conf")),
+                                       ("VIP_RUN_DIR", dir.file("run"))],
                          timeout: 20, log: capture.logger, metadata: ["event": .string(event.rawValue)])
     }
 
@@ -90,6 +91,30 @@ final class VIPScriptsTests: XCTestCase {
         XCTAssertTrue(a.contains("10.99.0.1/24"), "other addresses untouched")
         XCTAssertEqual(hook("on-slave.sh", event: .ToSlave), .exited(0), "idempotent")
         XCTAssertTrue(capture.lines("stdout", event: "ToSlave").contains("[ToSlave] 10.99.0.100/32 is not on veth-a"))
+    }
+
+    /// The background gratuitous-ARP announcer must not outlive the VIP: ToSlave stops it (it would keep
+    /// announcing a VIP that moved to another node for ARP_COUNT x ARP_DELAY_MS).
+    func testSlaveStopsTheBackgroundARPAnnouncer() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/arping") else { throw XCTSkip("needs iputils arping") }
+        try conf("VIP_ADDRESS=10.99.0.100/32\nINTERFACE=veth-a\nARP_COUNT=200\nARP_DELAY_MS=100\n")
+        XCTAssertEqual(hook("on-master.sh", event: .ToMaster), .exited(0), capture.lines().joined(separator: "\n"))
+        let record = dir.read("run/vip.veth-a.garp.pid").split(separator: " ")
+        XCTAssertEqual(record.count, 2, "pid and start time recorded")
+        let pid = pid_t(record.first ?? "") ?? 0
+        XCTAssertGreaterThan(pid, 0)
+        func alive() -> Bool {
+            guard let st = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            return st.split(separator: ")").last?.split(separator: " ").first != "Z"
+        }
+        XCTAssertTrue(alive(), "the announcer runs in the background (200 x 100 ms)")
+        XCTAssertEqual(hook("on-slave.sh", event: .ToSlave), .exited(0))
+        XCTAssertTrue(eventually(2) { !alive() }, "ToSlave stopped the announcer")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("run/vip.veth-a.garp.pid")))
+        XCTAssertTrue(capture.lines("stdout", event: "ToSlave").contains { $0.contains("stopped the gratuitous ARP announcer") })
+        // A stale record (pid reused by another process: other start time) is left alone.
+        try "\(getpid()) 1\n".write(toFile: dir.file("run/vip.veth-a.garp.pid"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(hook("on-slave.sh", event: .ToSlave), .exited(0), "and this test process is still alive")
     }
 
     func testReadyAndDestroyRemoveAStaleVIP() throws {

@@ -1,3 +1,4 @@
+import CEzlbShim
 import Foundation
 @testable import Kernel
 import XCTest
@@ -29,6 +30,26 @@ final class RaftControlAuthTests: XCTestCase {
         var short = ControlRequest.signed(method: "status", body: "{}", secret: secret)
         short.sig = "abcd"
         XCTAssertEqual(a.check(short, remote: true), "malformed signature")
+    }
+
+    /// A client-chosen timestamp must never trap (abs(now - Int64.min) overflowed before the
+    /// HMAC was checked and killed `raft serve`): absurd values are an ordinary auth refusal.
+    func testAbsurdTimestampsAreRefusedWithoutTrapping() {
+        let a = RequestAuthenticator(secret: secret)
+        for ts in [Int64.min, Int64.min + 1, Int64.max, Int64.max - 1, -1, 0] {
+            var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+            r.ts = ts
+            XCTAssertTrue(a.check(r, remote: true)?.contains("outside") == true, "ts \(ts)")
+        }
+        // Extreme server clocks too.
+        var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        r.ts = Int64.max
+        XCTAssertTrue(a.check(r, remote: true, now: Int64.min)?.contains("outside") == true)
+        r.ts = Int64.min
+        XCTAssertTrue(a.check(r, remote: true, now: Int64.max)?.contains("outside") == true)
+        // The window edges still pass (signature covers ts, so sign at that time).
+        let edge = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-29))
+        XCTAssertNil(a.check(edge, remote: true))
     }
 
     func testUnixSocketAndNoSecretNeedNoSignature() {
@@ -141,11 +162,14 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         let sock = dir + "/c.sock"
         try engine.listenUnix(path: sock)
         try engine.start(pollMs: 10)
-        final class Box: @unchecked Sendable { var answer: ControlResponse? }
+        final class Box: @unchecked Sendable { var answer, inf, huge: ControlResponse? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             box.answer = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 5)
+            // Absurd timeouts are clamped, not trapped on (Int(inf), Int32(1e23)).
+            box.inf = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: .infinity)
+            box.huge = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 1e20)
             done.signal()
         }
         onTick = { [self] in
@@ -154,6 +178,80 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         engine.run()
         XCTAssertEqual(box.answer?.ok, true)
         XCTAssertEqual(box.answer?.changed, false)
+        XCTAssertEqual(box.inf?.ok, true)
+        XCTAssertEqual(box.huge?.ok, true)
+    }
+
+    func testClientTimeoutsAreClamped() {
+        XCTAssertEqual(ControlClient.clamped(.infinity), 3600)
+        XCTAssertEqual(ControlClient.clamped(1e20), 3600)
+        XCTAssertEqual(ControlClient.clamped(-.infinity), 0.001)
+        XCTAssertEqual(ControlClient.clamped(.nan), 0.001)
+        XCTAssertEqual(ControlClient.clamped(-5), 0.001)
+        XCTAssertEqual(ControlClient.clamped(2.5), 2.5)
+        // A TCP connect with an infinite timeout to a closed port fails normally.
+        XCTAssertThrowsError(try ControlClient.call(.tcp(host: "127.0.0.1", port: 1), ControlRequest(method: "status", body: "{}"), timeout: .infinity))
+    }
+
+    /// Idle remote TCP connections have their own budget and a short idle timeout: they never lock the local
+    /// control socket out (they shared 64 slots with a 10 s timeout before).
+    func testIdleTCPConnectionsDoNotLockTheUnixSocketOut() throws {
+        let raftPort = port()
+        engine = try LibRaftEngine(dataDir: dir, id: 9, address: "127.0.0.1:\(raftPort)", electionTimeoutMs: 200, heartbeatMs: 20, bootstrap: true)
+        engine.delegate = self
+        let sock = dir + "/c.sock"
+        try engine.listenUnix(path: sock)
+        try engine.listenTCP(host: "127.0.0.1", port: raftPort + 1)
+        try engine.start(pollMs: 10)
+        final class Box: @unchecked Sendable {
+            var fds: [Int32] = []
+            var answer: ControlResponse?
+            var closedByServer = 0
+            var error: String?
+        }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            do {
+                for _ in 0..<80 { box.fds.append(try ControlClient.connect(.tcp(host: "127.0.0.1", port: raftPort + 1), timeout: 2)) }
+            } catch { box.error = "\(error)"; return }
+            box.answer = try? ControlClient.call(.unix(sock), ControlRequest(method: "status", body: "{}"), timeout: 2)
+            // The idle TCP connections are dropped after ~2 s.
+            Thread.sleep(forTimeInterval: 3)
+            for fd in box.fds {
+                var tv = timeval(tv_sec: 1, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                var b: UInt8 = 0
+                let r = recv(fd, &b, 1, 0)
+                if r == 0 || (r < 0 && errno != EAGAIN) { box.closedByServer += 1 }
+                close(fd)
+            }
+        }
+        onTick = { [self] in
+            if done.wait(timeout: .now()) == .success || ticks > 2000 { engine.stop() }
+        }
+        engine.run()
+        XCTAssertNil(box.error)
+        XCTAssertEqual(box.fds.count, 80)
+        XCTAssertEqual(box.answer?.ok, true, "the unix socket answers while 80 idle TCP connections are open")
+        XCTAssertEqual(box.closedByServer, 80, "idle TCP connections are closed by the server (over budget at once, others after 2 s)")
+    }
+
+    /// The lease table keeps working after more than 64 distinct peer ids were seen.
+    func testLeaseSlotReusesDepartedThenOldest() {
+        var ids = (0..<64).map { UInt64(100 + $0) }
+        var ats = (0..<64).map { UInt64(1000 + $0) }
+        let config: [UInt64] = Array(ids[10..<64])   // 100...109 left the configuration
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 3, 64, config, UInt32(config.count), 102), 2, "its own slot")
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 3, 64, config, UInt32(config.count), 500), 3, "room: append")
+        let s = ezlb_lease_slot(ids, ats, 64, 64, config, UInt32(config.count), 500)
+        XCTAssertTrue((0..<10).contains(s), "full: a departed member's slot, got \(s)")
+        // Everyone is still a member: the one heard from longest ago.
+        ats[37] = 5
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 64, 64, ids, 64, 500), 37)
+        ids[37] = 500
+        XCTAssertEqual(ezlb_lease_slot(ids, ats, 64, 64, ids, 64, 500), 37, "found again")
     }
 
     func testBadAddressIsATypedError() {

@@ -89,6 +89,14 @@ const char *ezlb_raft_errmsg(struct ezlb_raft_node *n);
 int ezlb_raft_leader_lease(struct ezlb_raft_node *n);
 const char *ezlb_raft_strerror(int code);
 
+/* Leader-lease bookkeeping (pure; exported for tests). `ids`/`n` are the peer
+ * ids recorded so far (capacity `cap`), `ats` when each was last heard,
+ * `config`/`n_config` the ids of the current configuration. Returns the slot
+ * for `id`: its own, else `n` while there is room, else a slot whose id left
+ * the configuration, else the one heard from longest ago. */
+unsigned ezlb_lease_slot(const uint64_t *ids, const uint64_t *ats, unsigned n, unsigned cap,
+                         const uint64_t *config, unsigned n_config, uint64_t id);
+
 /* Leader operations. Each returns 0 (then cb->done(token, status) follows
  * exactly once) or a RAFT_* code (no callback). */
 int ezlb_raft_add(struct ezlb_raft_node *n, uint64_t token, uint64_t id, const char *address);

@@ -20,14 +20,14 @@ struct RaftJoin: ParsableCommand {
     @Option(help: ArgumentHelp("A member's raft address.", valueName: "host:port"))
     var peer: String
 
-    @Option(help: ArgumentHelp("Give up after this many seconds (retries while no leader is elected).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Give up after this many seconds, at most 3600 (retries while no leader is elected).", valueName: "seconds"))
     var timeout: Double = 60
 
     func validate() throws {
         guard controlEndpoint(forRaftAddress: peer) != nil else {
             throw ValidationError("--peer: '\(peer)': expected a member's raft address host:port")
         }
-        guard timeout > 0 else { throw ValidationError("--timeout: must be > 0") }
+        try RaftRunner.validateTimeout(timeout)
     }
 
     func run() throws {

@@ -24,14 +24,14 @@ struct RaftLeave: ParsableCommand {
     @Option(help: ArgumentHelp("A member's raft address to send the request to (default: the leader known to the local serve).", valueName: "host:port"))
     var peer: String?
 
-    @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Give up after this many seconds (at most 3600).", valueName: "seconds"))
     var timeout: Double = 60
 
     func validate() throws {
         if let p = peer, controlEndpoint(forRaftAddress: p) == nil {
             throw ValidationError("--peer: '\(p)': expected a member's raft address host:port")
         }
-        guard timeout > 0 else { throw ValidationError("--timeout: must be > 0") }
+        try RaftRunner.validateTimeout(timeout)
     }
 
     func run() throws {

@@ -109,6 +109,13 @@ enum RaftRunner {
     }
 
     /// The local `serve`'s status through the unix socket in data_dir.
+    /// `--timeout` of join/leave: a finite number of seconds in (0, 3600] (inf or 1e20 would trap in the client).
+    static func validateTimeout(_ timeout: Double) throws {
+        guard timeout.isFinite, timeout > 0, timeout <= 3600 else {
+            throw ValidationError("--timeout: '\(timeout)': expected seconds in (0, 3600]")
+        }
+    }
+
     static func localStatus(_ dataDir: String, timeout: Double = 5) throws -> RaftStatusInfo {
         let r: ControlResponse
         do {

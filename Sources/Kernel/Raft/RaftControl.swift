@@ -131,7 +131,9 @@ public final class RequestAuthenticator {
         guard let ts = r.ts, let nonce = r.nonce, let sig = r.sig else {
             return "unsigned request refused (this cluster requires the shared secret)"
         }
-        guard abs(now - ts) <= Self.window else {
+        // Client-chosen: compare without arithmetic that can overflow (ts = Int64.min/max).
+        let (delta, overflow) = now.subtractingReportingOverflow(ts)
+        guard !overflow, delta >= -Self.window, delta <= Self.window else {
             return "request timestamp \(ts) is outside ±\(Self.window) s of the server clock \(now)"
         }
         guard (16...64).contains(nonce.count), let mac = hexBytes(sig) else {
@@ -209,6 +211,7 @@ public func isLoopbackHost(_ host: String) -> Bool {
 /// Blocking one-request client.
 public enum ControlClient {
     public static func call(_ endpoint: ControlEndpoint, _ request: ControlRequest, timeout: Double) throws -> ControlResponse {
+        let timeout = clamped(timeout)
         let fd = try connect(endpoint, timeout: timeout)
         defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
@@ -248,7 +251,14 @@ public enum ControlClient {
         }
     }
 
+    /// Timeouts are converted to Int/Int32 milliseconds: keep them finite and in (1 ms, 1 h].
+    static func clamped(_ timeout: Double) -> Double {
+        guard timeout.isFinite else { return timeout.isNaN ? 0.001 : (timeout > 0 ? 3600 : 0.001) }
+        return min(max(timeout, 0.001), 3600)
+    }
+
     static func connect(_ endpoint: ControlEndpoint, timeout: Double) throws -> Int32 {
+        let timeout = clamped(timeout)
         switch endpoint {
         case .unix(let path):
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
