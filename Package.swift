@@ -75,12 +75,14 @@ let package = Package(
                        providers: [.apt(["libuv1-dev"])]),
         .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
 
+        // Helpers shared by the test targets (not part of the product).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
-        .testTarget(name: "EzlbPlannerTests", dependencies: ["EzlbPlanner", "EzlbCore"]),
-        .testTarget(name: "EzlbIPAMTests", dependencies: ["EzlbIPAM", "EzlbCore"]),
+        .testTarget(name: "EzlbPlannerTests", dependencies: ["TestSupport", "EzlbPlanner", "EzlbCore"]),
+        .testTarget(name: "EzlbIPAMTests", dependencies: ["TestSupport", "EzlbIPAM", "EzlbCore"]),
         .testTarget(name: "EzlbRaftTests", dependencies: [
-            "EzlbRaft", "EzlbConfig", .product(name: "Logging", package: "swift-log"),
+            "TestSupport", "EzlbRaft", "EzlbConfig", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),

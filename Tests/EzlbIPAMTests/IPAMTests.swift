@@ -1,5 +1,6 @@
 import EzlbCore
 @testable import EzlbIPAM
+import TestSupport
 import XCTest
 
 func net(_ s: String) -> IPSubnet { try! IPSubnet.parse(s).get() }
@@ -255,7 +256,7 @@ final class IPAMTests: XCTestCase {
 
     /// Seeded random allocate/release sequences against a brute-force model on a /27.
     func testRandomAgainstModel() throws {
-        var rng = SplitMix(seed: 0x5eed)
+        var rng = SplitMix64(seed: 0x5eed)
         let s = net("10.4.0.0/27")
         for round in 0..<50 {
             var st = IPAMState()
@@ -286,14 +287,3 @@ final class IPAMTests: XCTestCase {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

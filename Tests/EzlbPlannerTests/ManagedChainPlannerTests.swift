@@ -1,5 +1,6 @@
 import EzlbCore
 @testable import EzlbPlanner
+import TestSupport
 import XCTest
 
 private func ip(_ s: String) -> IPAddress { IPAddress(s)! }
@@ -238,7 +239,7 @@ final class ManagedChainPlannerTests: XCTestCase {
     /// missing chain): one plan always converges, keeps foreign rules in order, and
     /// a second plan is empty.
     func testPropertyConvergesAndPreservesForeignRules() throws {
-        var rng = SeededRNG(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         let pool = (0..<6).map { snatRule("192.168.1.\(10 + $0)", to: $0 % 2 == 0 ? "10.0.0.3" : nil) }
         let foreigns = (0..<4).map { XTRule(source: XTPrefix(ip("10.\($0).0.0"), length: 16), target: .other("-j LOG \($0)")) }
         for _ in 0..<400 {
@@ -275,17 +276,6 @@ final class ManagedChainPlannerTests: XCTestCase {
     }
 }
 
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func XTAssertOps(_ p: XTTablePlan, _ ops: [XTOperation], file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(p.operations.map { $0.description(in: p.ref) }, ops.map { $0.description(in: p.ref) }, file: file, line: line)

@@ -1,18 +1,7 @@
 import EzlbCore
 @testable import EzlbPlanner
+import TestSupport
 import XCTest
-
-/// A deterministic PRNG so failures reproduce from the printed seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Applies operations to a table the way the kernel does, failing on the
 /// kernel's errors, so the property checks the plan is executable as well as convergent.

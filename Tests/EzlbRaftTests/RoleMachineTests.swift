@@ -1,5 +1,6 @@
 import EzlbConfig
 @testable import EzlbRaft
+import TestSupport
 import XCTest
 
 /// A discrete-time simulation around the pure RoleMachine: samples arrive at given times, every hook takes
@@ -385,7 +386,7 @@ final class RoleMachineTests: XCTestCase {
 
     /// Random leadership histories: the invariants hold for every one.
     func testRandomHistoriesKeepInvariants() {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for round in 0..<300 {
             let guardMs = UInt64(rng.next() % 3) * 500
             let debounce = UInt64(rng.next() % 3) * 300
@@ -454,14 +455,3 @@ final class RoleMachineTests: XCTestCase {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
