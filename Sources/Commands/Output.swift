@@ -189,3 +189,18 @@ struct PhaseClock {
         last = now
     }
 }
+
+/// What every group's `*Session` holds: the shared flags, the logger and the
+/// state directory they name. Structs get `init(opts:log:dir:)` memberwise.
+protocol CommandSession {
+    var opts: CommonOptions { get }
+    var log: Logger { get }
+    var dir: StateDirectory { get }
+    init(opts: CommonOptions, log: Logger, dir: StateDirectory)
+}
+
+extension CommandSession {
+    init(_ opts: CommonOptions, log: Logger) {
+        self.init(opts: opts, log: log, dir: StateDirectory(path: opts.stateDir))
+    }
+}

@@ -9,16 +9,10 @@ import Glibc
 #endif
 
 /// The wiring every `ipam` subcommand (and `bridge`) shares: flags → config → lock → ipam.json.
-struct IPAMSession {
+struct IPAMSession: CommandSession {
     let opts: CommonOptions
     let log: Logger
     let dir: StateDirectory
-
-    init(_ opts: CommonOptions, log: Logger) {
-        self.opts = opts
-        self.log = log
-        dir = StateDirectory(path: opts.stateDir)
-    }
 
     /// CommonOptions' default -c (kept in step with Options.swift).
     static let defaultConfig = "/etc/ezlb/ezlb.yaml"

@@ -10,16 +10,10 @@ import Glibc
 #endif
 
 /// The wiring every `ipvs` subcommand shares: config → ownership → backend → planner → report.
-struct IPVSSession {
+struct IPVSSession: CommandSession {
     let opts: CommonOptions
     let log: Logger
     let dir: StateDirectory
-
-    init(_ opts: CommonOptions, log: Logger) {
-        self.opts = opts
-        self.log = log
-        dir = StateDirectory(path: opts.stateDir)
-    }
 
     /// The desired IPVS table from the config. An unchanged config file (same
     /// inode, size, mtime and ctime, same ezlb binary) is not parsed again: its

@@ -7,16 +7,10 @@ import Kernel
 import Logging
 
 /// The wiring every `snat` subcommand shares: config → ownership → backend → managed-chain planner → report.
-struct SNATSession {
+struct SNATSession: CommandSession {
     let opts: CommonOptions
     let log: Logger
     let dir: StateDirectory
-
-    init(_ opts: CommonOptions, log: Logger) {
-        self.opts = opts
-        self.log = log
-        dir = StateDirectory(path: opts.stateDir)
-    }
 
     /// FullNAT services of the config, in config order (an unchanged config from `snat-config.cache`).
     func fullNATServices(into report: inout CommandReport) throws -> [FullNATService] {

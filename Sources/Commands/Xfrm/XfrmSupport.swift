@@ -7,16 +7,10 @@ import Kernel
 import Logging
 
 /// The wiring every `xfrm` subcommand shares: ownership → backend → planner → report.
-struct XfrmSession {
+struct XfrmSession: CommandSession {
     let opts: CommonOptions
     let log: Logger
     let dir: StateDirectory
-
-    init(_ opts: CommonOptions, log: Logger) {
-        self.opts = opts
-        self.log = log
-        dir = StateDirectory(path: opts.stateDir)
-    }
 
     func openBackend() throws -> XfrmBackend {
         do {
