@@ -29,24 +29,10 @@ final class BridgeNetnsTests: CLITestCase {
         super.tearDown()
     }
 
+    /// A program with ezlb's environment pointed at this test's state dir and the kernel backend.
     @discardableResult
     func sh(_ args: [String], env: [String: String] = [:]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        var e = ProcessInfo.processInfo.environment
-        e["EZLB_STATE_DIR"] = stateDir
-        e["EZLB_BACKEND"] = "kernel"
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let er = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: er, as: UTF8.self))
+        try command(args, env: ["EZLB_STATE_DIR": stateDir, "EZLB_BACKEND": "kernel"].merging(env) { $1 })
     }
 
     func inNS(_ ns: String, _ args: [String]) throws -> CLIResult { try sh([ipTool!, "netns", "exec", ns] + args) }

@@ -62,8 +62,22 @@ class CLITestCase: XCTestCase {
 
     @discardableResult
     func ezlb(_ args: [String], env: [String: String] = [:]) throws -> CLIResult {
-        let p = makeProcess(args, env: env)
-        // Output goes to files, so large outputs cannot fill a pipe and deadlock.
+        try capture(makeProcess(args, env: env))
+    }
+
+    /// Runs any program (no shell; `/usr/bin/env` finds it in PATH when not absolute)
+    /// with this process's environment plus `env`.
+    @discardableResult
+    func command(_ args: [String], env: [String: String] = [:]) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        return try capture(p)
+    }
+
+    /// Runs `p` to its end. Output goes to files, so large outputs cannot fill a pipe and deadlock.
+    func capture(_ p: Process) throws -> CLIResult {
         let outPath = workDir + "/.out-\(UUID().uuidString)", errPath = workDir + "/.err-\(UUID().uuidString)"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -113,3 +127,34 @@ class CLITestCase: XCTestCase {
 }
 
 func endpoint(_ s: String) -> Endpoint { try! Endpoint.parse(s, portOptional: true).get() }
+
+/// A CLI test that runs ezlb on the kernel backend inside one network namespace it
+/// creates and always deletes (never the host's own namespace). Skipped without root,
+/// without the tools `checkTools()` asks for, or where namespaces cannot be made.
+class NetnsCLITestCase: CLITestCase {
+    var netns = ""
+    /// Prefix of the namespace's name (the test's pid and a random number follow).
+    class var netnsPrefix: String { "ezlb" }
+    /// Throws XCTSkip when a tool the subclass needs is missing.
+    func checkTools() throws {}
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard geteuid() == 0 else { throw XCTSkip("needs root (ip netns)") }
+        try checkTools()
+        netns = "\(Self.netnsPrefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard try command(["ip", "netns", "add", netns]).status == 0 else { throw XCTSkip("cannot create a network namespace here") }
+    }
+
+    override func tearDown() {
+        if !netns.isEmpty { _ = try? command(["ip", "netns", "del", netns]) }
+        super.tearDown()
+    }
+
+    func inNS(_ args: [String]) throws -> CLIResult { try command(["ip", "netns", "exec", netns] + args) }
+
+    /// ezlb in the namespace on the kernel backend.
+    func ezlbNS(_ args: [String]) throws -> CLIResult {
+        try inNS([Self.binary.path] + args + ["--backend", "kernel", "--state-dir", stateDir])
+    }
+}

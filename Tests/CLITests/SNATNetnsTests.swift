@@ -5,44 +5,13 @@ import XCTest
 /// creates and always deletes (never the host's own tables), with
 /// iptables-legacy-save as the independent verifier. Needs root and the
 /// iptables-legacy binaries; skipped otherwise.
-final class SNATNetnsTests: CLITestCase {
-    var netns = ""
+final class SNATNetnsTests: NetnsCLITestCase {
+    override class var netnsPrefix: String { "ezlb-snat" }
 
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        guard geteuid() == 0 else { throw XCTSkip("needs root (ip netns, iptables)") }
+    override func checkTools() throws {
         for tool in ["/usr/sbin/iptables-legacy-save", "/usr/sbin/ip6tables-legacy-save", "/usr/sbin/iptables-legacy"] {
             guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("\(tool) missing (apt-get install iptables)") }
         }
-        netns = "ezlb-snat-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard try sh(["ip", "netns", "add", netns]).status == 0 else { throw XCTSkip("cannot create a network namespace here") }
-    }
-
-    override func tearDown() {
-        if !netns.isEmpty { _ = try? sh(["ip", "netns", "del", netns]) }
-        super.tearDown()
-    }
-
-    /// Runs a command (no shell) and returns its status and output.
-    func sh(_ args: [String]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func inNS(_ args: [String]) throws -> CLIResult { try sh(["ip", "netns", "exec", netns] + args) }
-
-    /// ezlb in the namespace on the kernel backend.
-    func ezlbNS(_ args: [String]) throws -> CLIResult {
-        try inNS([Self.binary.path] + args + ["--backend", "kernel", "--state-dir", stateDir])
     }
 
     /// iptables-legacy-save of nat and filter without comments and counters (ip6 with six: true).

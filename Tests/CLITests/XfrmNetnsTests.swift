@@ -8,45 +8,18 @@ import XCTest
 /// independent verifier. This host's kernel has xfrm policies but no ESP, so states are
 /// only checked for the typed error; the VM scenario Tests/vm/xfrm-esp.sh covers ESP.
 /// Needs root and iproute2; skipped otherwise.
-final class XfrmNetnsTests: CLITestCase {
-    var netns = ""
+final class XfrmNetnsTests: NetnsCLITestCase {
+    override class var netnsPrefix: String { "ezlb-xfrm" }
 
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        guard geteuid() == 0 else { throw XCTSkip("needs root (ip netns, xfrm)") }
+    override func checkTools() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
             throw XCTSkip("ip (iproute2) missing")
         }
-        netns = "ezlb-xfrm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard try sh(["ip", "netns", "add", netns]).status == 0 else { throw XCTSkip("cannot create a network namespace here") }
-    }
-
-    override func tearDown() {
-        if !netns.isEmpty { _ = try? sh(["ip", "netns", "del", netns]) }
-        super.tearDown()
-    }
-
-    func sh(_ args: [String]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func ezlbNS(_ args: [String]) throws -> CLIResult {
-        try sh(["ip", "netns", "exec", netns, Self.binary.path] + args + ["--backend", "kernel", "--state-dir", stateDir])
     }
 
     /// `ip xfrm policy` of the namespace, one policy per line, sorted.
     func policies() throws -> [String] {
-        let r = try sh(["ip", "-n", netns, "-o", "xfrm", "policy"])
+        let r = try command(["ip", "-n", netns, "-o", "xfrm", "policy"])
         XCTAssertEqual(r.status, 0, r.stderr)
         return r.stdout.split(separator: "\n").map { $0.replacingOccurrences(of: "\\", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
             .filter { !$0.isEmpty }.sorted()
@@ -73,7 +46,7 @@ final class XfrmNetnsTests: CLITestCase {
                      "tmpl", "src", "192.168.0.1", "dst", "192.168.9.9", "proto", "esp", "reqid", "7", "mode", "tunnel"],
                     ["ip", "-n", netns, "xfrm", "policy", "add", "src", "10.3.0.0/16", "dst", "10.4.0.0/16", "proto", "tcp", "dport", "443",
                      "dir", "in", "priority", "31000", "tmpl", "src", "192.168.9.9", "dst", "192.168.0.1", "proto", "esp", "reqid", "0x0e210001", "mode", "tunnel"]] {
-            let r = try sh(cmd)
+            let r = try command(cmd)
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         let foreign = try policies()
@@ -191,6 +164,6 @@ final class XfrmNetnsTests: CLITestCase {
             XCTAssertTrue(actions.dropFirst().allSatisfy { ($0["error"] as? String ?? "").hasPrefix("not attempted") }, "\(actions)")
             XCTAssertEqual(try policies(), [], "no policy without its SA")
         }
-        XCTAssertEqual(try sh(["ip", "-n", netns, "xfrm", "state"]).stdout, "")
+        XCTAssertEqual(try command(["ip", "-n", netns, "xfrm", "state"]).stdout, "")
     }
 }
