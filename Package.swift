@@ -16,10 +16,11 @@ let package = Package(
     ],
     targets: [
         // @main only. Release builds (shipped with --static-swift-stdlib) link libstdc++
-        // statically and export no dynamic symbols: both cut process start-up, which
-        // dominates the per-operation commands (docs/benchmarks.md, bench/ipam).
+        // statically, export no dynamic symbols and are not PIE (linked by the toolchain's
+        // lld): all cut process start-up, which dominates the per-operation commands
+        // (docs/benchmarks.md, bench/ipam; README "Install" on the non-PIE trade-off).
         .executableTarget(name: "ezlb", dependencies: ["Commands"], linkerSettings: [
-            .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libstdc++", "-Xlinker", "--no-export-dynamic"],
+            .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libstdc++", "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-Xclang-linker", "-no-pie"],
                          .when(platforms: [.linux], configuration: .release)),
         ]),
 
