@@ -154,6 +154,47 @@ public struct StateDirectory: Sendable {
         }
     }
 
+    /// Reads `name` as a `JSONValue` envelope (same header checks as `read`) and hands its
+    /// `data` to `decode`, which names bad values by key path (`JSONShapeError`). For the
+    /// state files of the per-operation commands, which skip Codable (JSONReading.swift).
+    public func readJSON<T>(from name: String, kind: String, schema: Int, recovery: String,
+                            decode: (JSONValue) throws(JSONShapeError) -> T) throws -> T? {
+        let p = file(name)
+        guard let bytes = try readRaw(name) else { return nil }
+        if bytes.isEmpty {
+            throw StateError.corrupted(path: p, detail: "empty file", recovery: recovery)
+        }
+        let envelope: [String: JSONValue]
+        let fileKind: String
+        let fileSchema: Int
+        do {
+            envelope = try JSONValue.parse(bytes).object(at: "")
+            fileSchema = try envelope.required("schema", at: "").int(at: "schema")
+            fileKind = try envelope.required("kind", at: "").string(at: "kind")
+        } catch let e as JSONValue.ParseError {
+            throw StateError.corrupted(path: p, detail: e.description, recovery: recovery)
+        } catch {
+            throw StateError.corrupted(path: p, detail: "\(error)", recovery: recovery)
+        }
+        if fileKind != kind {
+            throw StateError.corrupted(path: p, detail: "kind is '\(fileKind)', expected '\(kind)'", recovery: recovery)
+        }
+        if fileSchema > schema {
+            throw StateError.newerSchema(path: p, found: fileSchema, supported: schema)
+        }
+        do {
+            return try decode(try envelope.required("data", at: ""))
+        } catch {
+            throw StateError.corrupted(path: p, detail: error.description, recovery: recovery)
+        }
+    }
+
+    /// Writes `data` in the envelope, atomically and durably like `write`.
+    public func writeJSON(_ data: JSONValue, to name: String, kind: String, schema: Int, syncDirectory: Bool = true) throws {
+        let doc = JSONValue.object(["schema": .int(schema), "kind": .string(kind), "data": data])
+        try writeRaw(Array(doc.prettyText.utf8), to: name, syncDirectory: syncDirectory)
+    }
+
     /// Writes `value` atomically: temp file, fsync, rename over `name`, fsync the directory.
     /// `syncDirectory: false` leaves the directory fsync to the caller's next write in this
     /// directory (one fsync covers every rename before it), for state files written back to

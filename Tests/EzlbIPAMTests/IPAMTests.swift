@@ -1,4 +1,5 @@
 import EzlbCore
+import Foundation
 @testable import EzlbIPAM
 import TestSupport
 import XCTest
@@ -287,3 +288,55 @@ final class IPAMTests: XCTestCase {
     }
 }
 
+
+/// ipam.json's hand-written JSON codec against the Codable one it replaced in the
+/// commands: same layout, each reads the other's output.
+final class IPAMStateJSONTests: XCTestCase {
+    func sample() -> IPAMState {
+        IPAMState(subnets: [
+            SubnetAllocations(subnet: try! IPSubnet.parse("10.1.0.0/24").get(), allocations: [
+                Allocation(ip: IPAddress("10.1.0.2")!, owner: "ctr-1", allocatedAt: "2026-11-21T05:40:00Z"),
+                Allocation(ip: IPAddress("10.1.0.9")!, owner: nil, allocatedAt: "2026-11-21T05:41:00Z"),
+            ], roundRobinLast: IPAddress("10.1.0.9")),
+            SubnetAllocations(subnet: try! IPSubnet.parse("2001:db8::/64").get(), allocations: [
+                Allocation(ip: IPAddress("2001:db8::5")!, owner: "bridge:\"odd\"\\name", allocatedAt: "2026-11-21T05:42:00Z"),
+            ]),
+        ])
+    }
+
+    func testRoundTripBothWays() throws {
+        let s = sample()
+        XCTAssertEqual(try IPAMState(json: s.json), s)
+        // Codable output read by the JSON codec.
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let codable = try enc.encode(s)
+        XCTAssertEqual(try IPAMState(json: JSONValue.parse([UInt8](codable))), s)
+        // JSON codec output read by Codable, and the same text apart from Foundation's "\/".
+        let mine = s.json.prettyText
+        XCTAssertEqual(try JSONDecoder().decode(IPAMState.self, from: Data(mine.utf8)), s)
+        XCTAssertEqual(mine, String(decoding: codable, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/") + "\n")
+    }
+
+    func testShapeErrors() throws {
+        let cases: [(String, String)] = [
+            (#"{}"#, "missing key data.subnets"),
+            (#"{"subnets":{}}"#, "wrong type at data.subnets"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/33","allocations":[]}]}"#, "invalid value at data.subnets[0].subnet: '10.0.0.0/33' is not a subnet"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/24"}]}"#, "missing key data.subnets[0].allocations"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/24","allocations":[{"ip":"10.0.0.300","allocated_at":"x"}]}]}"#,
+             "invalid value at data.subnets[0].allocations[0].ip: '10.0.0.300' is not an IP address"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/24","allocations":[{"ip":"10.0.0.3","owner":7,"allocated_at":"x"}]}]}"#,
+             "wrong type at data.subnets[0].allocations[0].owner"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/24","allocations":[{"ip":"10.0.0.3"}]}]}"#,
+             "missing key data.subnets[0].allocations[0].allocated_at"),
+            (#"{"subnets":[{"subnet":"10.0.0.0/24","allocations":[],"round_robin_last":true}]}"#,
+             "wrong type at data.subnets[0].round_robin_last"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try IPAMState(json: JSONValue.parse(Array(text.utf8))), text) { e in
+                XCTAssertEqual("\(e)", message, text)
+            }
+        }
+    }
+}

@@ -43,8 +43,8 @@ struct IPAMSession: CommandSession {
     }
 
     func read() throws -> IPAMState {
-        let s = try dir.read(IPAMState.self, from: IPAMState.fileName, kind: IPAMState.kind,
-                             schema: IPAMState.schema, recovery: IPAMState.recovery) ?? IPAMState()
+        let s = try dir.readJSON(from: IPAMState.fileName, kind: IPAMState.kind, schema: IPAMState.schema,
+                                 recovery: IPAMState.recovery) { v throws(JSONShapeError) in try IPAMState(json: v) } ?? IPAMState()
         if let v = s.invariantViolation() {
             throw StateError.corrupted(path: dir.file(IPAMState.fileName), detail: v, recovery: IPAMState.recovery)
         }
@@ -53,7 +53,7 @@ struct IPAMSession: CommandSession {
 
     /// `syncDirectory: false` when another state file of the directory is written right after.
     func write(_ s: IPAMState, syncDirectory: Bool = true) throws {
-        try dir.write(s, to: IPAMState.fileName, kind: IPAMState.kind, schema: IPAMState.schema, syncDirectory: syncDirectory)
+        try dir.writeJSON(s.json, to: IPAMState.fileName, kind: IPAMState.kind, schema: IPAMState.schema, syncDirectory: syncDirectory)
     }
 
     static func subnet(_ text: String, flag: String = "--subnet") throws -> IPSubnet {
