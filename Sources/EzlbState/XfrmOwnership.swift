@@ -46,12 +46,89 @@ public struct XfrmOwnership: Codable, Equatable, Sendable {
 }
 
 extension StateDirectory {
+    /// Read and written as JSONValue, not Codable: `xfrm sync` runs once per change
+    /// and Codable's first use is a large part of a short process (EzlbCore/JSONReading.swift).
     public func readXfrmOwnership() throws -> XfrmOwnership? {
-        try read(XfrmOwnership.self, from: XfrmOwnership.fileName, kind: XfrmOwnership.kind,
-                 schema: XfrmOwnership.schema, recovery: XfrmOwnership.recovery)
+        try readJSON(from: XfrmOwnership.fileName, kind: XfrmOwnership.kind, schema: XfrmOwnership.schema,
+                     recovery: XfrmOwnership.recovery) { v throws(JSONShapeError) in try XfrmOwnership(json: v) }
     }
 
     public func writeXfrmOwnership(_ o: XfrmOwnership) throws {
-        try write(o, to: XfrmOwnership.fileName, kind: XfrmOwnership.kind, schema: XfrmOwnership.schema)
+        try writeJSON(o.json, to: XfrmOwnership.fileName, kind: XfrmOwnership.kind, schema: XfrmOwnership.schema)
+    }
+}
+
+/// The Codable layout, by hand (XfrmOwnershipJSONTests reads each writer's output with the other).
+extension XfrmOwnership {
+    public init(json: JSONValue, path: String = "data") throws(JSONShapeError) {
+        let o = try json.object(at: path)
+        func u32(_ key: String, _ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> UInt32 {
+            guard let n = UInt32(exactly: try v.int(at: at())) else { throw .invalid(at(), "out of range") }
+            return n
+        }
+        func address(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> IPAddress {
+            let t = try v.string(at: at())
+            guard let a = IPAddress(t) else { throw .invalid(at(), "'\(t)' is not an IP address") }
+            return a
+        }
+        let priority = try u32("priority", try o.required("priority", at: path), path + ".priority")
+        let first = try u32("reqid_first", try o.required("reqid_first", at: path), path + ".reqid_first")
+        let last = try u32("reqid_last", try o.required("reqid_last", at: path), path + ".reqid_last")
+        var local: IPAddress? = nil
+        if let v = o.optional("local") { local = try address(v, path + ".local") }
+        var peers: [PeerReqid] = []
+        for (i, v) in try o.required("peers", at: path).array(at: path + ".peers").enumerated() {
+            let p = try v.object(at: "\(path).peers[\(i)]")
+            peers.append(PeerReqid(peer: try address(try p.required("peer", at: "\(path).peers[\(i)]"), "\(path).peers[\(i)].peer"),
+                                   reqid: try u32("reqid", try p.required("reqid", at: "\(path).peers[\(i)]"), "\(path).peers[\(i)].reqid")))
+        }
+        var rotation: XfrmRotation? = nil
+        if let v = o.optional("rotation") {
+            let rp = path + ".rotation"
+            let r = try v.object(at: rp)
+            var accepting: [XfrmRotation.Accepting] = []
+            for (i, a) in try r.required("accepting", at: rp).array(at: rp + ".accepting").enumerated() {
+                let ap = "\(rp).accepting[\(i)]"
+                let ao = try a.object(at: ap)
+                accepting.append(.init(generation: try u32("generation", try ao.required("generation", at: ap), ap + ".generation"),
+                                       since: try Self.double(try ao.required("since", at: ap), ap + ".since")))
+            }
+            rotation = XfrmRotation(out: try u32("out", try r.required("out", at: rp), rp + ".out"),
+                                    outSince: try Self.double(try r.required("out_since", at: rp), rp + ".out_since"),
+                                    accepting: accepting)
+        }
+        self.init(priority: priority, reqidFirst: first, reqidLast: last, local: local, peers: peers, rotation: rotation)
+    }
+
+    static func double(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> Double {
+        switch v {
+        case .int(let i): return Double(i)
+        case .raw(let t): if let d = Double(t), d.isFinite { return d }
+        default: break
+        }
+        throw .wrongType(at())
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "priority": .int(Int(priority)), "reqid_first": .int(Int(reqidFirst)), "reqid_last": .int(Int(reqidLast)),
+            "peers": .array(peers.map { .object(["peer": .string($0.peer.description), "reqid": .int(Int($0.reqid))]) }),
+        ]
+        if let local { o["local"] = .string(local.description) }
+        if let r = rotation {
+            o["rotation"] = .object([
+                "out": .int(Int(r.out)), "out_since": Self.number(r.outSince),
+                "accepting": .array(r.accepting.map { .object(["generation": .int(Int($0.generation)), "since": Self.number($0.since)]) }),
+            ])
+        }
+        return .object(o)
+    }
+
+    /// A finite Double as JSON: whole numbers as integers (as JSONEncoder writes them), others
+    /// in Swift's shortest round-tripping form.
+    static func number(_ d: Double) -> JSONValue {
+        guard d.isFinite else { return .int(0) }  // never written: times come from time(2)
+        if d.rounded() == d, let i = Int(exactly: d) { return .int(i) }
+        return .raw("\(d)")
     }
 }
