@@ -56,12 +56,53 @@ public struct BridgeState: Codable, Equatable, Sendable {
 }
 
 extension StateDirectory {
+    /// Read and written as JSONValue, not Codable: `bridge connect|disconnect` run once per
+    /// container and Codable's first use is a large part of a short process
+    /// (EzlbCore/JSONReading.swift). Same layout as the Codable conformance.
     public func readBridgeState() throws -> BridgeState {
-        try read(BridgeState.self, from: BridgeState.fileName, kind: BridgeState.kind,
-                 schema: BridgeState.schema, recovery: BridgeState.recovery) ?? BridgeState()
+        try readJSON(from: BridgeState.fileName, kind: BridgeState.kind, schema: BridgeState.schema,
+                     recovery: BridgeState.recovery) { v throws(JSONShapeError) in try BridgeState(json: v) } ?? BridgeState()
     }
 
     public func writeBridgeState(_ s: BridgeState) throws {
-        try write(BridgeState(bridges: s.bridges), to: BridgeState.fileName, kind: BridgeState.kind, schema: BridgeState.schema)
+        try writeJSON(BridgeState(bridges: s.bridges).json, to: BridgeState.fileName, kind: BridgeState.kind, schema: BridgeState.schema)
+    }
+}
+
+extension BridgeState {
+    public init(json: JSONValue, path: String = "data") throws(JSONShapeError) {
+        let o = try json.object(at: path)
+        var bridges: [Bridge] = []
+        for (i, v) in try o.required("bridges", at: path).array(at: path + ".bridges").enumerated() {
+            let bp = "\(path).bridges[\(i)]"
+            let b = try v.object(at: bp)
+            func str(_ k: String) throws(JSONShapeError) -> String { try b.required(k, at: bp).string(at: bp + "." + k) }
+            var connections: [Connection] = []
+            for (j, cv) in try b.required("connections", at: bp).array(at: bp + ".connections").enumerated() {
+                let cp = "\(bp).connections[\(j)]"
+                let c = try cv.object(at: cp)
+                func cstr(_ k: String) throws(JSONShapeError) -> String { try c.required(k, at: cp).string(at: cp + "." + k) }
+                connections.append(Connection(owner: try cstr("owner"), netns: try cstr("netns"), ifname: try cstr("ifname"),
+                                              hostVeth: try cstr("host_veth"), ip: try cstr("ip"), mac: try cstr("mac")))
+            }
+            guard case .bool(let masquerade) = try b.required("masquerade", at: bp) else { throw .wrongType(bp + ".masquerade") }
+            bridges.append(Bridge(name: try str("name"), subnet: try str("subnet"), gateway: try str("gateway"),
+                                  mtu: try b.required("mtu", at: bp).int(at: bp + ".mtu"), mac: try str("mac"),
+                                  masquerade: masquerade, connections: connections))
+        }
+        self.init(bridges: bridges)
+    }
+
+    public var json: JSONValue {
+        .object(["bridges": .array(bridges.map { b in
+            .object([
+                "name": .string(b.name), "subnet": .string(b.subnet), "gateway": .string(b.gateway), "mtu": .int(b.mtu),
+                "mac": .string(b.mac), "masquerade": .bool(b.masquerade),
+                "connections": .array(b.connections.map { c in
+                    .object(["owner": .string(c.owner), "netns": .string(c.netns), "ifname": .string(c.ifname),
+                             "host_veth": .string(c.hostVeth), "ip": .string(c.ip), "mac": .string(c.mac)])
+                }),
+            ])
+        })])
     }
 }
