@@ -18,9 +18,11 @@ let package = Package(
         // @main only. Release builds (shipped with --static-swift-stdlib) link libstdc++
         // statically, export no dynamic symbols and are not PIE (linked by the toolchain's
         // lld): all cut process start-up, which dominates the per-operation commands
-        // (docs/benchmarks.md, bench/ipam; README "Install" on the non-PIE trade-off).
+        // (docs/benchmarks.md, bench/ipam; README "Install" on the non-PIE trade-off;
+        // EZLB_PIE=1 in the environment of `swift build` links a PIE instead).
         .executableTarget(name: "ezlb", dependencies: ["Commands"], linkerSettings: [
-            .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libstdc++", "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-Xclang-linker", "-no-pie"],
+            .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libstdc++", "-Xlinker", "--no-export-dynamic", "-use-ld=lld"]
+                         + (Context.environment["EZLB_PIE"] == "1" ? [] : ["-Xclang-linker", "-no-pie"]),
                          .when(platforms: [.linux], configuration: .release)),
         ]),
 
