@@ -13,8 +13,14 @@ import ArgumentParser
 /// it, so help, errors and exit codes are ArgumentParser's own.
 /// `FastParseTests` checks each command's result equals ArgumentParser's for every
 /// option it declares and that no property is left unset.
+/// A parsed per-operation command as plain values; `run()` is the command's own `run()`
+/// (each command's `run()` is `try args.run()`).
+protocol FastRunnable: Equatable {
+    func run() throws
+}
+
 enum FastParse {
-    static func command(_ args: [String]) -> ParsableCommand? {
+    static func command(_ args: [String]) -> (any FastRunnable)? {
         guard args.count >= 2 else { return nil }
         let rest = args.dropFirst(2)
         switch (args[0], args[1]) {
@@ -131,8 +137,8 @@ extension CommonOptions {
     static let fastFlags = ["--dry-run", "-v", "--verbose", "--detailed-exitcode"]
 
     /// The options as ArgumentParser would set them, validated; nil when not.
-    static func fast(_ p: inout FastArguments) -> CommonOptions? {
-        var o = CommonOptions()
+    static func fast(_ p: inout FastArguments) -> CommonValues? {
+        var o = CommonValues()
         o.config = p.string("-c", "--config") ?? "/etc/ezlb/ezlb.yaml"
         o.stateDirOption = p.string("--state-dir")
         guard let backend = p.value("--backend", parse: BackendKind.init(rawValue:)),
@@ -148,80 +154,52 @@ extension CommonOptions {
 }
 
 extension IPAMAllocate {
-    static func fastParse(_ args: ArraySlice<String>) -> IPAMAllocate? {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--subnet", "--owner", "--ip", "--range-start", "--range-end", "--reserve"],
                                     flags: CommonOptions.fastFlags + ["--round-robin"]),
               let options = CommonOptions.fast(&p), let subnet = p.string("--subnet") else { return nil }
-        var c = IPAMAllocate()
-        c.options = options
-        c.target = .fast(subnet)
-        c.owner = p.string("--owner")
-        c.ip = p.string("--ip")
-        c.rangeStart = p.string("--range-start")
-        c.rangeEnd = p.string("--range-end")
-        c.reserve = p.strings("--reserve")
-        c.roundRobin = p.flag("--round-robin")
-        return p.finished ? c : nil
+        let a = Args(options: options, subnet: subnet, owner: p.string("--owner"), ip: p.string("--ip"),
+                     rangeStart: p.string("--range-start"), rangeEnd: p.string("--range-end"),
+                     reserve: p.strings("--reserve"), roundRobin: p.flag("--round-robin"))
+        return p.finished ? a : nil
     }
 }
 
 extension IPAMRelease {
-    static func fastParse(_ args: ArraySlice<String>) -> IPAMRelease? {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--subnet", "--ip", "--owner"],
                                     flags: CommonOptions.fastFlags),
               let options = CommonOptions.fast(&p), let subnet = p.string("--subnet") else { return nil }
-        var c = IPAMRelease()
-        c.options = options
-        c.target = .fast(subnet)
-        c.ip = p.string("--ip")
-        c.owner = p.string("--owner")
-        return p.finished ? c : nil
-    }
-}
-
-extension IPAMSubnetOption {
-    static func fast(_ subnet: String) -> IPAMSubnetOption {
-        var t = IPAMSubnetOption()
-        t.subnet = subnet
-        return t
+        let a = Args(options: options, subnet: subnet, ip: p.string("--ip"), owner: p.string("--owner"))
+        return p.finished ? a : nil
     }
 }
 
 extension BridgeConnect {
-    static func fastParse(_ args: ArraySlice<String>) -> BridgeConnect? {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--netns", "--owner", "--ifname", "--ip"],
                                     flags: CommonOptions.fastFlags),
               let options = CommonOptions.fast(&p), let name = p.positional(),
               let netns = p.string("--netns"), let owner = p.string("--owner") else { return nil }
-        var c = BridgeConnect()
-        c.options = options
-        c.name = name
-        c.netns = netns
-        c.owner = owner
-        c.ifname = p.string("--ifname") ?? "eth0"
-        c.ip = p.string("--ip")
-        return p.finished ? c : nil
+        let a = Args(options: options, name: name, netns: netns, owner: owner, ifname: p.string("--ifname") ?? "eth0", ip: p.string("--ip"))
+        return p.finished ? a : nil
     }
 }
 
 extension BridgeDisconnect {
-    static func fastParse(_ args: ArraySlice<String>) -> BridgeDisconnect? {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--owner"], flags: CommonOptions.fastFlags),
               let options = CommonOptions.fast(&p), let name = p.positional(), let owner = p.string("--owner") else { return nil }
-        var c = BridgeDisconnect()
-        c.options = options
-        c.name = name
-        c.owner = owner
-        return p.finished ? c : nil
+        let a = Args(options: options, name: name, owner: owner)
+        return p.finished ? a : nil
     }
 }
 
 extension XfrmSync {
-    static func fastParse(_ args: ArraySlice<String>) -> XfrmSync? {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags),
               let options = CommonOptions.fast(&p) else { return nil }
-        var c = XfrmSync()
-        c.options = options
-        return p.finished ? c : nil
+        let a = Args(options: options)
+        return p.finished ? a : nil
     }
 }

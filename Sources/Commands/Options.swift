@@ -40,6 +40,42 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
     public var detailedExitcode = false
 
+    /// The parsed values as a plain struct (what sessions and the runner use).
+    public var values: CommonValues {
+        CommonValues(config: config, stateDirOption: stateDirOption, backendOption: backendOption, dryRun: dryRun,
+                     output: output, verbosity: verbosity, detailedExitcode: detailedExitcode)
+    }
+
+    public var lockTimeout: Int { values.lockTimeout }
+    public var stateDir: String { values.stateDir }
+    public func backend() throws -> BackendKind { try values.backend() }
+    public mutating func validate() throws { try values.validate() }
+}
+
+
+/// `CommonOptions` as plain values: what sessions and `Runner` work with, and what the
+/// per-operation fast path (FastParse.swift) builds without creating ArgumentParser's
+/// property wrappers (their first initialisation is a conformance-table scan).
+public struct CommonValues: Equatable, Sendable {
+    public var config = "/etc/ezlb/ezlb.yaml"
+    public var stateDirOption: String? = nil
+    public var backendOption: BackendKind? = nil
+    public var dryRun = false
+    public var output: OutputFormat = .text
+    public var verbosity = 0
+    public var detailedExitcode = false
+
+    public init(config: String = "/etc/ezlb/ezlb.yaml", stateDirOption: String? = nil, backendOption: BackendKind? = nil,
+                dryRun: Bool = false, output: OutputFormat = .text, verbosity: Int = 0, detailedExitcode: Bool = false) {
+        self.config = config
+        self.stateDirOption = stateDirOption
+        self.backendOption = backendOption
+        self.dryRun = dryRun
+        self.output = output
+        self.verbosity = verbosity
+        self.detailedExitcode = detailedExitcode
+    }
+
     /// An environment variable (getenv: ProcessInfo.environment copies the whole environment).
     static func env(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
@@ -67,7 +103,7 @@ public struct CommonOptions: ParsableArguments {
         return .kernel
     }
 
-    public mutating func validate() throws {
+    public func validate() throws {
         if let e = Self.env("EZLB_BACKEND"), !e.isEmpty, backendOption == nil,
            BackendKind(rawValue: e) == nil {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")

@@ -104,6 +104,10 @@ enum Runner {
 
     /// Executes `body`; prints its report; exits with the right status.
     static func run(_ opts: CommonOptions, command: String, _ body: (Logger) throws -> CommandReport) throws {
+        try run(opts.values, command: command, body)
+    }
+
+    static func run(_ opts: CommonValues, command: String, _ body: (Logger) throws -> CommandReport) throws {
         let log = logger(verbosity: opts.verbosity)
         var report: CommandReport
         var status: ExitStatus = .success
@@ -193,14 +197,18 @@ struct PhaseClock {
 /// What every group's `*Session` holds: the shared flags, the logger and the
 /// state directory they name. Structs get `init(opts:log:dir:)` memberwise.
 protocol CommandSession {
-    var opts: CommonOptions { get }
+    var opts: CommonValues { get }
     var log: Logger { get }
     var dir: StateDirectory { get }
-    init(opts: CommonOptions, log: Logger, dir: StateDirectory)
+    init(opts: CommonValues, log: Logger, dir: StateDirectory)
 }
 
 extension CommandSession {
-    init(_ opts: CommonOptions, log: Logger) {
+    init(_ opts: CommonValues, log: Logger) {
         self.init(opts: opts, log: log, dir: StateDirectory(path: opts.stateDir))
+    }
+
+    init(_ opts: CommonOptions, log: Logger) {
+        self.init(opts.values, log: log)
     }
 }

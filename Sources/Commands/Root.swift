@@ -32,8 +32,12 @@ extension Ezlb {
         do {
             // The per-operation commands skip ArgumentParser's reflection when their
             // arguments are plain (FastParse.swift); anything else goes the full way.
-            var command = try FastParse.command(arguments ?? Array(CommandLine.arguments.dropFirst())) ?? parseAsRoot(arguments)
-            try command.run()
+            if let fast = FastParse.command(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+                try fast.run()
+            } else {
+                var command = try parseAsRoot(arguments)
+                try command.run()
+            }
             exit(withError: nil)
         } catch let e as ExitCode {
             exit(withError: e)

@@ -8,7 +8,7 @@ import Logging
 
 /// The wiring every `bridge` subcommand shares: locks (bridges, then ipam), state, backends, MASQUERADE chains.
 final class BridgeSession {
-    let opts: CommonOptions
+    let opts: CommonValues
     let log: Logger
     let dir: StateDirectory
     let ipam: IPAMSession
@@ -17,7 +17,11 @@ final class BridgeSession {
     private var bridgeBackend: BridgeBackend?
     private var xtBackend: XTBackend?
 
-    init(_ opts: CommonOptions, log: Logger) {
+    convenience init(_ opts: CommonOptions, log: Logger) {
+        self.init(opts.values, log: log)
+    }
+
+    init(_ opts: CommonValues, log: Logger) {
         self.opts = opts
         self.log = log
         dir = StateDirectory(path: opts.stateDir)

@@ -35,45 +35,64 @@ struct IPAMAllocate: ParsableCommand {
     @Flag(name: .customLong("round-robin"), help: "Continue after the last address handed out instead of taking the lowest free one.")
     var roundRobin = false
 
-    func run() throws {
-        try Runner.run(options, command: "ipam allocate") { log in
-            var report = CommandReport(command: "ipam allocate", dryRun: options.dryRun)
-            let s = IPAMSession(options, log: log)
-            let subnet = try IPAMSession.subnet(target.subnet)
-            var req = IPAM.Request(subnet: subnet, owner: owner, roundRobin: roundRobin, now: IPAMSession.now())
-            if let t = ip { req.ip = try IPAMSession.address(t, flag: "--ip") }
-            if rangeStart != nil || rangeEnd != nil {
-                let lo = try rangeStart.map { try IPAMSession.address($0, flag: "--range-start") }
-                let hi = try rangeEnd.map { try IPAMSession.address($0, flag: "--range-end") }
-                let fam = lo?.family ?? hi?.family ?? subnet.family
-                guard fam == subnet.family, (lo?.family ?? fam) == (hi?.family ?? fam) else {
-                    throw UsageFailure("--range-start/--range-end: must be \(subnet.family.rawValue) like --subnet \(subnet)")
-                }
-                let a = lo?.value ?? subnet.network, b = hi?.value ?? subnet.last
-                guard a <= b else { throw UsageFailure("--range-start/--range-end: '\(lo!)-\(hi!)': the range ends before it starts") }
-                req.range = IPRange(family: fam, bounds: a...b)
-            }
-            req.reserved = try s.reserved(flags: reserve, report: &report)
+    /// The parsed arguments as plain values (FastParse builds these directly).
+    var args: Args {
+        Args(options: options.values, subnet: target.subnet, owner: owner, ip: ip, rangeStart: rangeStart,
+             rangeEnd: rangeEnd, reserve: reserve, roundRobin: roundRobin)
+    }
 
-            let lock = try s.lock()
-            defer { withExtendedLifetime(lock) {} }
-            var state = try s.read()
-            let out: IPAM.Outcome
-            do { out = try IPAM.allocate(&state, req) } catch let e as IPAMError { throw IPAMSession.failure(e) }
-            let fields = IPAMSession.json(out.allocation, subnet: subnet)
-            report.extra = fields
-            let line = "\(out.allocation.ip)/\(subnet.prefixLength)"
-            if out.created {
-                if !options.dryRun { try s.write(state) }
-                var j = fields
-                j["action"] = "allocate"
-                j["text"] = .string(line)
-                report.actions = [ActionRecord(text: line, json: j, error: nil)]
-            } else {
-                report.body = line
+    func run() throws { try args.run() }
+
+    struct Args: FastRunnable {
+        var options: CommonValues
+        var subnet: String
+        var owner: String?
+        var ip: String?
+        var rangeStart: String?
+        var rangeEnd: String?
+        var reserve: [String]
+        var roundRobin: Bool
+
+        func run() throws {
+            try Runner.run(options, command: "ipam allocate") { log in
+                var report = CommandReport(command: "ipam allocate", dryRun: options.dryRun)
+                let s = IPAMSession(options, log: log)
+                let subnet = try IPAMSession.subnet(self.subnet)
+                var req = IPAM.Request(subnet: subnet, owner: owner, roundRobin: roundRobin, now: IPAMSession.now())
+                if let t = ip { req.ip = try IPAMSession.address(t, flag: "--ip") }
+                if rangeStart != nil || rangeEnd != nil {
+                    let lo = try rangeStart.map { try IPAMSession.address($0, flag: "--range-start") }
+                    let hi = try rangeEnd.map { try IPAMSession.address($0, flag: "--range-end") }
+                    let fam = lo?.family ?? hi?.family ?? subnet.family
+                    guard fam == subnet.family, (lo?.family ?? fam) == (hi?.family ?? fam) else {
+                        throw UsageFailure("--range-start/--range-end: must be \(subnet.family.rawValue) like --subnet \(subnet)")
+                    }
+                    let a = lo?.value ?? subnet.network, b = hi?.value ?? subnet.last
+                    guard a <= b else { throw UsageFailure("--range-start/--range-end: '\(lo!)-\(hi!)': the range ends before it starts") }
+                    req.range = IPRange(family: fam, bounds: a...b)
+                }
+                req.reserved = try s.reserved(flags: reserve, report: &report)
+
+                let lock = try s.lock()
+                defer { withExtendedLifetime(lock) {} }
+                var state = try s.read()
+                let out: IPAM.Outcome
+                do { out = try IPAM.allocate(&state, req) } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                let fields = IPAMSession.json(out.allocation, subnet: subnet)
+                report.extra = fields
+                let line = "\(out.allocation.ip)/\(subnet.prefixLength)"
+                if out.created {
+                    if !options.dryRun { try s.write(state) }
+                    var j = fields
+                    j["action"] = "allocate"
+                    j["text"] = .string(line)
+                    report.actions = [ActionRecord(text: line, json: j, error: nil)]
+                } else {
+                    report.body = line
+                }
+                log.info("\(out.created ? "allocated" : "already held") \(line) owner \(out.allocation.owner ?? "-")")
+                return report
             }
-            log.info("\(out.created ? "allocated" : "already held") \(line) owner \(out.allocation.owner ?? "-")")
-            return report
         }
     }
 }

@@ -10,7 +10,7 @@ import Glibc
 
 /// The wiring every `ipam` subcommand (and `bridge`) shares: flags → config → lock → ipam.json.
 struct IPAMSession: CommandSession {
-    let opts: CommonOptions
+    let opts: CommonValues
     let log: Logger
     let dir: StateDirectory
 

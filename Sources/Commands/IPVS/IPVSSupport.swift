@@ -11,7 +11,7 @@ import Glibc
 
 /// The wiring every `ipvs` subcommand shares: config → ownership → backend → planner → report.
 struct IPVSSession: CommandSession {
-    let opts: CommonOptions
+    let opts: CommonValues
     let log: Logger
     let dir: StateDirectory
 

@@ -8,7 +8,7 @@ import Logging
 
 /// The wiring every `snat` subcommand shares: config → ownership → backend → managed-chain planner → report.
 struct SNATSession: CommandSession {
-    let opts: CommonOptions
+    let opts: CommonValues
     let log: Logger
     let dir: StateDirectory
 

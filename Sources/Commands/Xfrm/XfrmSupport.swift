@@ -8,7 +8,7 @@ import Logging
 
 /// The wiring every `xfrm` subcommand shares: ownership → backend → planner → report.
 struct XfrmSession: CommandSession {
-    let opts: CommonOptions
+    let opts: CommonValues
     let log: Logger
     let dir: StateDirectory
 

@@ -19,47 +19,56 @@ struct XfrmSync: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    func run() throws {
-        try Runner.run(options, command: "xfrm sync") { log in
-            var report = CommandReport(command: "xfrm sync", dryRun: options.dryRun)
-            let s = XfrmSession(options, log: log)
-            let cfg = try IPsecConfig.load(path: options.config)
-            for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
-            let lock = try s.dir.lock("xfrm", timeoutSeconds: options.lockTimeout)
-            defer { withExtendedLifetime(lock) {} }
-            let old = try s.dir.readXfrmOwnership()
-            let rule = XfrmSession.rule(old)
-            let backend = try s.openBackend()
-            let actual = try s.dump(backend)
-            let reqids = XfrmPlanner.assignReqids(peers: cfg.peers.map(\.address), recorded: old?.reqids ?? [:],
-                                                  local: cfg.local, kernel: actual, rule: rule)
-            let rotation = XfrmPlanner.advance(old?.rotation, target: cfg.generation,
-                                               now: Date().timeIntervalSince1970, delay: cfg.rotationDelay)
-            if let o = old?.rotation, o != rotation {
-                log.info("rotation: out generation \(o.out) -> \(rotation.out), accepting \(rotation.acceptedGenerations)")
+    /// The parsed arguments as plain values (FastParse builds these directly).
+    var args: Args { Args(options: options.values) }
+
+    func run() throws { try args.run() }
+
+    struct Args: FastRunnable {
+        var options: CommonValues
+
+        func run() throws {
+            try Runner.run(options, command: "xfrm sync") { log in
+                var report = CommandReport(command: "xfrm sync", dryRun: options.dryRun)
+                let s = XfrmSession(options, log: log)
+                let cfg = try IPsecConfig.load(path: options.config)
+                for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
+                let lock = try s.dir.lock("xfrm", timeoutSeconds: options.lockTimeout)
+                defer { withExtendedLifetime(lock) {} }
+                let old = try s.dir.readXfrmOwnership()
+                let rule = XfrmSession.rule(old)
+                let backend = try s.openBackend()
+                let actual = try s.dump(backend)
+                let reqids = XfrmPlanner.assignReqids(peers: cfg.peers.map(\.address), recorded: old?.reqids ?? [:],
+                                                      local: cfg.local, kernel: actual, rule: rule)
+                let rotation = XfrmPlanner.advance(old?.rotation, target: cfg.generation,
+                                                   now: Date().timeIntervalSince1970, delay: cfg.rotationDelay)
+                if let o = old?.rotation, o != rotation {
+                    log.info("rotation: out generation \(o.out) -> \(rotation.out), accepting \(rotation.acceptedGenerations)")
+                }
+                let intent = XfrmIntent(local: cfg.local, pods: cfg.pods,
+                                        peers: cfg.peers.map { XfrmIntent.Peer(address: $0.address, pods: $0.pods) },
+                                        psk: cfg.psk, algorithm: cfg.algorithm, keyBits: cfg.keyBits, icvBits: cfg.icvBits,
+                                        rotation: rotation, reqids: reqids)
+                let desired = XfrmPlanner.desired(intent, rule: rule)
+                report.errors += desired.problems
+                let plan = XfrmPlanner.plan(desired: desired, actual: actual, local: cfg.local, rule: rule)
+                log.debug("xfrm: \(desired.policies.count) policies, \(desired.states.count) states wanted; \(plan.changes.count) changes")
+                let new = XfrmOwnership(priority: rule.priority, reqidFirst: rule.reqidFirst, reqidLast: rule.reqidLast,
+                                        local: cfg.local,
+                                        peers: reqids.map { XfrmOwnership.PeerReqid(peer: $0.key, reqid: $0.value) },
+                                        rotation: rotation)
+                try s.execute(plan, backend: backend, old: old, new: new, report: &report)
+                report.extra["rotation"] = XfrmSession.rotationJSON(rotation)
+                report.extra["policies"] = .int(desired.policies.count)
+                report.extra["states"] = .int(desired.states.count)
+                if rotation.out != cfg.generation || rotation.accepting.count > 1 {
+                    let step = rotation.out != cfg.generation ? "OUT switches to generation \(cfg.generation)" : "old generations are removed"
+                    let msg = "key rotation in progress: out generation \(rotation.out), accepting \(rotation.acceptedGenerations.map(String.init).joined(separator: " ")); \(step) on a sync at least \(Int(cfg.rotationDelay))s from now"
+                    report.warnings.append(msg)
+                }
+                return report
             }
-            let intent = XfrmIntent(local: cfg.local, pods: cfg.pods,
-                                    peers: cfg.peers.map { XfrmIntent.Peer(address: $0.address, pods: $0.pods) },
-                                    psk: cfg.psk, algorithm: cfg.algorithm, keyBits: cfg.keyBits, icvBits: cfg.icvBits,
-                                    rotation: rotation, reqids: reqids)
-            let desired = XfrmPlanner.desired(intent, rule: rule)
-            report.errors += desired.problems
-            let plan = XfrmPlanner.plan(desired: desired, actual: actual, local: cfg.local, rule: rule)
-            log.debug("xfrm: \(desired.policies.count) policies, \(desired.states.count) states wanted; \(plan.changes.count) changes")
-            let new = XfrmOwnership(priority: rule.priority, reqidFirst: rule.reqidFirst, reqidLast: rule.reqidLast,
-                                    local: cfg.local,
-                                    peers: reqids.map { XfrmOwnership.PeerReqid(peer: $0.key, reqid: $0.value) },
-                                    rotation: rotation)
-            try s.execute(plan, backend: backend, old: old, new: new, report: &report)
-            report.extra["rotation"] = XfrmSession.rotationJSON(rotation)
-            report.extra["policies"] = .int(desired.policies.count)
-            report.extra["states"] = .int(desired.states.count)
-            if rotation.out != cfg.generation || rotation.accepting.count > 1 {
-                let step = rotation.out != cfg.generation ? "OUT switches to generation \(cfg.generation)" : "old generations are removed"
-                let msg = "key rotation in progress: out generation \(rotation.out), accepting \(rotation.acceptedGenerations.map(String.init).joined(separator: " ")); \(step) on a sync at least \(Int(cfg.rotationDelay))s from now"
-                report.warnings.append(msg)
-            }
-            return report
         }
     }
 }
