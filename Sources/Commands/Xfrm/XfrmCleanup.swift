@@ -16,12 +16,8 @@ struct XfrmCleanup: ParsableCommand {
         try Runner.run(options, command: "xfrm cleanup") { log in
             var report = CommandReport(command: "xfrm cleanup", dryRun: options.dryRun)
             let s = XfrmSession(options, log: log)
-            let lock = try s.dir.lock("xfrm", timeoutSeconds: options.lockTimeout)
+            let (lock, old, rule, backend, actual) = try s.begin()
             defer { withExtendedLifetime(lock) {} }
-            let old = try s.dir.readXfrmOwnership()
-            let rule = XfrmSession.rule(old)
-            let backend = try s.openBackend()
-            let actual = try s.dump(backend)
             // Any local address works: with nothing desired every owned object is deleted.
             let local = old?.local ?? IPAddress("0.0.0.0")!
             let plan = XfrmPlanner.plan(desired: XfrmDesired(), actual: actual, local: local, rule: rule)

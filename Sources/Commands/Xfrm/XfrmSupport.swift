@@ -22,6 +22,15 @@ struct XfrmSession: CommandSession {
 
     static func failure(_ e: XfrmError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
 
+    /// What sync and cleanup start with, in this order: the xfrm lock (held while the
+    /// returned `lock` lives), the ownership record, the rule it implies, the kernel's tables.
+    func begin() throws -> (lock: FileLock, old: XfrmOwnership?, rule: XfrmOwnershipRule, backend: XfrmBackend, actual: XfrmTables) {
+        let lock = try dir.lock("xfrm", timeoutSeconds: opts.lockTimeout)
+        let old = try dir.readXfrmOwnership()
+        let backend = try openBackend()
+        return (lock, old, Self.rule(old), backend, try dump(backend))
+    }
+
     func dump(_ backend: XfrmBackend) throws -> XfrmTables {
         do { return try backend.dump() } catch let e as XfrmError { throw Self.failure(e) }
     }

@@ -33,12 +33,8 @@ struct XfrmSync: ParsableCommand {
                 let s = XfrmSession(options, log: log)
                 let cfg = try IPsecConfig.load(path: options.config)
                 for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
-                let lock = try s.dir.lock("xfrm", timeoutSeconds: options.lockTimeout)
+                let (lock, old, rule, backend, actual) = try s.begin()
                 defer { withExtendedLifetime(lock) {} }
-                let old = try s.dir.readXfrmOwnership()
-                let rule = XfrmSession.rule(old)
-                let backend = try s.openBackend()
-                let actual = try s.dump(backend)
                 let reqids = XfrmPlanner.assignReqids(peers: cfg.peers.map(\.address), recorded: old?.reqids ?? [:],
                                                       local: cfg.local, kernel: actual, rule: rule)
                 let rotation = XfrmPlanner.advance(old?.rotation, target: cfg.generation,
