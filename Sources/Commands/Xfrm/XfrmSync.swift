@@ -30,11 +30,14 @@ struct XfrmSync: ParsableCommand {
         func run() throws {
             try Runner.run(options, command: "xfrm sync") { log in
                 var report = CommandReport(command: "xfrm sync", dryRun: options.dryRun)
+                var clock = PhaseClock(log: log)
                 let s = XfrmSession(options, log: log)
-                let cfg = try IPsecConfig.load(path: options.config)
+                let cfg = try s.loadConfig()
                 for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
+                clock.lap("load config")
                 let (lock, old, rule, backend, actual) = try s.begin()
                 defer { withExtendedLifetime(lock) {} }
+                clock.lap("lock, read ownership, dump kernel")
                 let reqids = XfrmPlanner.assignReqids(peers: cfg.peers.map(\.address), recorded: old?.reqids ?? [:],
                                                       local: cfg.local, kernel: actual, rule: rule)
                 let rotation = XfrmPlanner.advance(old?.rotation, target: cfg.generation,
@@ -54,7 +57,9 @@ struct XfrmSync: ParsableCommand {
                                         local: cfg.local,
                                         peers: reqids.map { XfrmOwnership.PeerReqid(peer: $0.key, reqid: $0.value) },
                                         rotation: rotation)
+                clock.lap("plan")
                 try s.execute(plan, backend: backend, old: old, new: new, report: &report)
+                clock.lap("apply and record state")
                 report.extra["rotation"] = XfrmSession.rotationJSON(rotation)
                 report.extra["policies"] = .int(desired.policies.count)
                 report.extra["states"] = .int(desired.states.count)
