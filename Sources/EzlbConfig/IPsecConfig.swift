@@ -70,7 +70,7 @@ public struct IPsecConfig: Equatable, Sendable {
         let keyFile = try s["key_file"].requiredString()
         let base = (file as NSString).deletingLastPathComponent
         let keyPath = keyFile.hasPrefix("/") || base.isEmpty ? keyFile : base + "/" + keyFile
-        let psk = try readKey(keyPath) { s["key_file"].error($0, value: keyPath) }
+        let psk = try readKey(keyPath, cursor: s["key_file"])
         var cfg = IPsecConfig(local: local, keyFile: keyPath, psk: psk)
         cfg.file = file
 
@@ -157,19 +157,19 @@ public struct IPsecConfig: Equatable, Sendable {
 
     /// Reads the PSK: the file must be a regular file not readable or writable by group or others,
     /// holding hex or base64 (surrounding whitespace ignored), at least 16 bytes once decoded.
-    static func readKey(_ path: String, error: (String) -> ConfigError) throws -> XfrmKey {
+    static func readKey(_ path: String, cursor: YAMLCursor) throws -> XfrmKey {
         var st = stat()
         if stat(path, &st) != 0 {
             let e = errno
-            throw error(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))")
+            throw cursor.error(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))", value: path)
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw error("key file is not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw cursor.error("key file is not a regular file", value: path) }
         let mode = st.st_mode & 0o777
         if mode & 0o077 != 0 {
-            throw error("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
+            throw cursor.error("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw error("cannot read key file (permission denied)")
+            throw cursor.error("cannot read key file (permission denied)", value: path)
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes: [UInt8]? = nil
@@ -181,9 +181,9 @@ public struct IPsecConfig: Equatable, Sendable {
         } else if let d = Data(base64Encoded: text) {
             bytes = [UInt8](d)
         }
-        guard let key = bytes else { throw error("key file holds neither hex nor base64") }
+        guard let key = bytes else { throw cursor.error("key file holds neither hex nor base64", value: path) }
         guard key.count >= minimumKeyBytes else {
-            throw error("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))")
+            throw cursor.error("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))", value: path)
         }
         return XfrmKey(key)
     }
@@ -241,76 +241,5 @@ public struct IPsecConfig: Equatable, Sendable {
                                   reason: "overlaps \(a) (\(pa)); managed pod addresses must belong to one node only")
             }
         }
-    }
-}
-
-/// The validated-config cache of `xfrm sync` (Commands/Xfrm/XfrmConfigCache.swift): everything
-/// a full load yields except the pre-shared key, which is read from `key_file` on every run,
-/// with the same checks (it never lands in the cache).
-extension IPsecConfig {
-    public var cacheJSON: JSONValue {
-        var o: [String: JSONValue] = [
-            "local": .string(local.description), "key_file": .string(keyFile), "algorithm": .string(algorithm),
-            "key_bits": .int(keyBits), "icv_bits": .int(Int(icvBits)), "generation": .int(Int(generation)),
-            "rotation_delay": .raw("\(rotationDelay)"),
-            "pods": .array(pods.map { .string($0.description) }),
-            "peers": .array(peers.map { .object(["address": .string($0.address.description), "pods": .array($0.pods.map { .string($0.description) })]) }),
-            "unknown_keys": .array(unknownKeys.map { .string($0) }),
-        ]
-        if let podsFile { o["pods_file"] = .string(podsFile) }
-        return .object(o)
-    }
-
-    /// A config from `cacheJSON`, with its key read again from `key_file`: nil when the cache
-    /// entry does not decode (a miss); a key file that fails the checks is a `ConfigError`,
-    /// exactly as on a full load.
-    public static func fromCache(_ v: JSONValue, file: String) throws -> IPsecConfig? {
-        func prefixes(_ v: JSONValue?) -> [XfrmPrefix]? {
-            guard case .array(let a)? = v else { return nil }
-            var out: [XfrmPrefix] = []
-            out.reserveCapacity(a.count)
-            for item in a {
-                guard case .string(let t) = item, case .success(let p) = XfrmPrefix.parse(t) else { return nil }
-                out.append(p)
-            }
-            return out
-        }
-        guard case .object(let o) = v,
-              case .string(let l)? = o["local"], let local = IPAddress(l),
-              case .string(let keyFile)? = o["key_file"], case .string(let algorithm)? = o["algorithm"],
-              case .int(let keyBits)? = o["key_bits"], case .int(let icv)? = o["icv_bits"], let icvBits = UInt32(exactly: icv),
-              case .int(let gen)? = o["generation"], let generation = UInt32(exactly: gen),
-              case .raw(let rd)? = o["rotation_delay"], let rotationDelay = Double(rd),
-              let pods = prefixes(o["pods"]),
-              case .array(let ps)? = o["peers"], case .array(let uk)? = o["unknown_keys"] else { return nil }
-        var peers: [Peer] = []
-        for p in ps {
-            guard case .object(let po) = p, case .string(let a)? = po["address"], let address = IPAddress(a),
-                  let pp = prefixes(po["pods"]) else { return nil }
-            peers.append(Peer(address: address, pods: pp))
-        }
-        var unknown: [String] = []
-        for k in uk {
-            guard case .string(let t) = k else { return nil }
-            unknown.append(t)
-        }
-        var podsFile: String? = nil
-        if let pf = o["pods_file"] {
-            guard case .string(let t) = pf else { return nil }
-            podsFile = t
-        }
-        let psk = try readKey(keyFile) { ConfigError(file: file, keyPath: "ipsec.key_file", value: keyFile, reason: $0) }
-        var cfg = IPsecConfig(local: local, keyFile: keyFile, psk: psk)
-        cfg.file = file
-        cfg.algorithm = algorithm
-        cfg.keyBits = keyBits
-        cfg.icvBits = icvBits
-        cfg.generation = generation
-        cfg.rotationDelay = rotationDelay
-        cfg.pods = pods
-        cfg.podsFile = podsFile
-        cfg.peers = peers
-        cfg.unknownKeys = unknown
-        return cfg
     }
 }

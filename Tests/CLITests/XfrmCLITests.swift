@@ -162,66 +162,6 @@ final class XfrmCLITests: CLITestCase {
         XCTAssertFalse(try fakeXfrm().tables.states.contains { $0.id.src.description == "192.168.0.3" || $0.id.dst.description == "192.168.0.3" })
     }
 
-    /// `xfrm-config.cache`: an unchanged config (and pods_file) is not parsed again, the key is
-    /// still read and checked on every run and never cached, any edit or a broken cache is a miss.
-    func testValidatedConfigCache() throws {
-        let cfg = config(extra: "  pods_file: pods.json")
-        let podsFile = workDir + "/pods.json"
-        try #"{"peers": {"192.168.0.2": ["10.244.2.64/28"]}}"#.write(toFile: podsFile, atomically: false, encoding: .utf8)
-        let cacheFile = stateDir + "/xfrm-config.cache"
-        let hit = "using xfrm-config.cache"
-        let r1 = try ezlb(["xfrm", "sync", "-c", cfg, "-vv"])
-        XCTAssertEqual(r1.status, 0, r1.stderr)
-        XCTAssertFalse(r1.stderr.contains(hit))
-        let cached = try String(contentsOfFile: cacheFile, encoding: .utf8)
-        XCTAssertFalse(cached.contains(pskHex) || cached.contains("5a5a"), "the key is never cached")
-        XCTAssertTrue(cached.contains("10.244.2.64/28"), "pods_file entries are cached with the config")
-        var st = stat()
-        XCTAssertEqual(stat(cacheFile, &st), 0)
-        XCTAssertEqual(st.st_mode & 0o777, 0o600)
-
-        let r2 = try ezlb(["xfrm", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertTrue(r2.stderr.contains(hit), r2.stderr)
-        XCTAssertEqual(r2.changed, false)
-
-        // A new key under the same config: read on a cache hit, so every SA is replaced.
-        writeKey(String(repeating: "6b", count: 32))
-        let r3 = try ezlb(["xfrm", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertTrue(r3.stderr.contains(hit), r3.stderr)
-        XCTAssertEqual(r3.changed, true)
-        // ... and checked: a key readable by others fails as on a full load, nothing changes.
-        chmod(workDir + "/psk", 0o644)
-        let before = stateSnapshot()
-        let r4 = try ezlb(["xfrm", "sync", "-c", cfg])
-        XCTAssertEqual(r4.status, 78)
-        XCTAssertTrue(r4.stderr.contains("ipsec.key_file: '\(workDir)/psk': key file is accessible by group or others"), r4.stderr)
-        XCTAssertEqual(stateSnapshot(), before)
-        chmod(workDir + "/psk", 0o600)
-
-        // The pods_file changes: a miss, and the new pod is planned.
-        try #"{"peers": {"192.168.0.2": ["10.244.2.80/28"]}}"#.write(toFile: podsFile, atomically: false, encoding: .utf8)
-        let r5 = try ezlb(["xfrm", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertFalse(r5.stderr.contains(hit), r5.stderr)
-        XCTAssertTrue(r5.actionTexts.contains { $0.contains("10.244.2.80/28") }, "\(r5.actionTexts)")
-        // The config changes: a miss (config() also rewrites the first key: the SAs change back).
-        let cfg2 = config(generation: 1, delay: "1s", extra: "  pods_file: pods.json")
-        let r6 = try ezlb(["xfrm", "sync", "-c", cfg2, "-vv", "-o", "json"])
-        XCTAssertFalse(r6.stderr.contains(hit), r6.stderr)
-        XCTAssertEqual(r6.status, 0, r6.stderr)
-        // A broken cache is a miss, not an error.
-        for junk in ["", "{", #"{"tag":"00","config":{}}"#] {
-            try junk.write(toFile: cacheFile, atomically: false, encoding: .utf8)
-            let r = try ezlb(["xfrm", "sync", "-c", cfg2, "-vv", "-o", "json"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertFalse(r.stderr.contains(hit))
-            XCTAssertEqual(r.changed, false)
-        }
-        // Dry runs never write it.
-        try FileManager.default.removeItem(atPath: cacheFile)
-        XCTAssertEqual(try ezlb(["xfrm", "sync", "-c", cfg2, "--dry-run"]).status, 0)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: cacheFile))
-    }
-
     func testStateFileLostIsHarmless() throws {
         XCTAssertEqual(try ezlb(["xfrm", "sync", "-c", config()]).status, 0)
         try FileManager.default.removeItem(atPath: stateDir + "/xfrm.json")

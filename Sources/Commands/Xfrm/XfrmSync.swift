@@ -32,7 +32,7 @@ struct XfrmSync: ParsableCommand {
                 var report = CommandReport(command: "xfrm sync", dryRun: options.dryRun)
                 var clock = PhaseClock(log: log)
                 let s = XfrmSession(options, log: log)
-                let cfg = try s.loadConfig()
+                let cfg = try IPsecConfig.load(path: options.config)
                 for k in cfg.unknownKeys { report.warnings.append("\(cfg.file): \(k): unknown key, ignored") }
                 clock.lap("load config")
                 let (lock, old, rule, backend, actual) = try s.begin()
