@@ -1,6 +1,7 @@
 import EzlbCore
 import EzlbState
 import Foundation
+import Kernel
 import XCTest
 
 let baseConfig = """
@@ -285,5 +286,98 @@ final class OwnershipCacheCLITests: CLITestCase {
         let r = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
         XCTAssertEqual(r.status, 1, r.stdout)
         XCTAssertTrue(((r.json["errors"] as? [String]) ?? []).first?.contains("udp 10.0.0.3:53 (dns) exists in the kernel but was not created by ezlb") == true, r.stdout)
+    }
+}
+
+/// ipvs-converged.cache: a converged re-apply skips planning only while the kernel's
+/// table, the config and ipvs.json are exactly what was last known converged.
+final class ConvergedCacheCLITests: CLITestCase {
+    let config = baseConfig.replacingOccurrences(of: "    scheduler: wrr\n", with: "    scheduler: wrr\n    health_check: {enabled: false}\n")
+    let webKey = ServiceKey.inet(.tcp, endpoint("10.0.0.1:80"))
+    let dnsKey = ServiceKey.inet(.udp, endpoint("10.0.0.3:53"))
+    var cache: String { stateDir + "/ipvs-converged.cache" }
+    let hit = "using ipvs-converged.cache"
+
+    func apply(_ cfg: String, _ extra: [String] = []) throws -> CLIResult {
+        try ezlb(["ipvs", "apply", "-c", cfg, "-vv"] + extra)
+    }
+
+    func testRecordedByTheApplyAndSameOutputAsAFullPlan() throws {
+        let cfg = writeConfig(config)
+        XCTAssertEqual(try apply(cfg).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cache), "the apply that made the changes records the table it made")
+        for format in [["-o", "json"], ["-o", "text"], ["-o", "json", "--detailed-exitcode"]] {
+            let fast = try apply(cfg, format)
+            XCTAssertTrue(fast.stderr.contains(hit), fast.stderr)
+            try FileManager.default.removeItem(atPath: cache)
+            let slow = try apply(cfg, format)
+            XCTAssertFalse(slow.stderr.contains(hit), slow.stderr)
+            XCTAssertEqual(fast.status, 0)
+            XCTAssertEqual(fast.stdout, slow.stdout, "\(format)")
+            XCTAssertEqual(slow.status, fast.status)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: cache), "a converged full plan records it too")
+        }
+    }
+
+    func testEveryHandChangeIsSeenAndRepaired() throws {
+        let cfg = writeConfig(config)
+        XCTAssertEqual(try apply(cfg).status, 0)
+        let changes: [(String, (FakeIPVS) throws -> Void)] = [
+            ("weight", { try $0.updateDestination(self.webKey, RealServer(endpoint: endpoint("192.168.1.10:8080"), weight: 7)) }),
+            ("threshold", { try $0.updateDestination(self.webKey, RealServer(endpoint: endpoint("192.168.1.10:8080"), weight: 3, upperThreshold: 5)) }),
+            ("forward", { try $0.updateDestination(self.webKey, RealServer(endpoint: endpoint("192.168.1.10:8080"), weight: 3, forward: .route)) }),
+            ("deleted destination", { try $0.deleteDestination(self.webKey, endpoint("192.168.1.11:8080")) }),
+            ("stray destination", { try $0.addDestination(self.dnsKey, RealServer(endpoint: endpoint("6.6.6.6:53"))) }),
+            ("scheduler", { try $0.updateService(VirtualService(key: self.webKey, scheduler: "rr")) }),
+            ("persistence", { try $0.updateService(VirtualService(key: self.webKey, scheduler: "wrr", flags: IPVSFlags.persistent, timeout: 60)) }),
+            ("deleted service", { try $0.deleteService(self.dnsKey) }),
+        ]
+        for (name, change) in changes {
+            XCTAssertTrue(try apply(cfg).stderr.contains(hit), "\(name): converged before")
+            try withFakeKernel(change)
+            let r = try apply(cfg, ["-o", "json"])
+            XCTAssertFalse(r.stderr.contains(hit), "\(name): \(r.stderr)")
+            XCTAssertEqual(r.changed, true, "\(name) repaired")
+        }
+        // A foreign service needs no change, but it is not the table last seen: planned in full once.
+        try withFakeKernel { try $0.addService(VirtualService(key: .inet(.tcp, endpoint("10.9.9.9:80")), scheduler: "rr")) }
+        let foreign = try apply(cfg, ["-o", "json"])
+        XCTAssertFalse(foreign.stderr.contains(hit), foreign.stderr)
+        XCTAssertEqual(foreign.changed, false)
+        XCTAssertTrue(try apply(cfg).stderr.contains(hit), "and remembered with it")
+    }
+
+    func testConfigOwnershipHealthAdoptAndDryRun() throws {
+        let cfg = writeConfig(config)
+        XCTAssertEqual(try apply(cfg).status, 0)
+        // The config is edited: a full plan (and the change it asks for).
+        try config.replacingOccurrences(of: "weight: 3", with: "weight: 4").write(toFile: cfg, atomically: false, encoding: .utf8)
+        let edited = try apply(cfg, ["-o", "json"])
+        XCTAssertFalse(edited.stderr.contains(hit))
+        XCTAssertEqual(edited.actionTexts, ["~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 4"])
+        XCTAssertTrue(try apply(cfg).stderr.contains(hit))
+        // ipvs.json rewritten (same content, new version): a full plan.
+        let owned = try String(contentsOfFile: stateDir + "/ipvs.json", encoding: .utf8)
+        try owned.write(toFile: stateDir + "/ipvs.json", atomically: false, encoding: .utf8)
+        XCTAssertFalse(try apply(cfg).stderr.contains(hit))
+        // --adopt always plans.
+        XCTAssertFalse(try apply(cfg, ["--adopt"]).stderr.contains(hit))
+        // A dry run may use it but never writes it.
+        try FileManager.default.removeItem(atPath: cache)
+        XCTAssertEqual(try ezlb(["ipvs", "plan", "-c", cfg]).status, 0)
+        XCTAssertEqual(try apply(cfg, ["--dry-run"]).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache))
+        // A broken cache is a miss.
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: cache))
+        let junk = try apply(cfg, ["-o", "json"])
+        XCTAssertEqual(junk.status, 0)
+        XCTAssertFalse(junk.stderr.contains(hit))
+        XCTAssertEqual(junk.changed, false)
+        // Health checks make every run plan (probe results change the desired weights).
+        let hc = writeConfig(baseConfig, name: "hc.yaml")
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", hc, "--no-probe"]).status, 0)
+        try FileManager.default.removeItem(atPath: cache)
+        for _ in 0..<2 { XCTAssertFalse(try ezlb(["ipvs", "apply", "-c", hc, "--no-probe", "-vv"]).stderr.contains(hit)) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache))
     }
 }

@@ -14,6 +14,7 @@ final class FastParseTests: XCTestCase {
         case let c as BridgeConnect: return c.args
         case let c as BridgeDisconnect: return c.args
         case let c as XfrmSync: return c.args
+        case let c as IPVSApply: return c.args
         default: return nil
         }
     }
@@ -36,6 +37,7 @@ final class FastParseTests: XCTestCase {
             (try Ezlb.parseAsRoot(["bridge", "connect", "b", "--netns", "n", "--owner", "o"]), []),
             (try Ezlb.parseAsRoot(["bridge", "disconnect", "b", "--owner", "o"]), []),
             (try Ezlb.parseAsRoot(["xfrm", "sync"]), []),
+            (try Ezlb.parseAsRoot(["ipvs", "apply"]), []),
         ]
         for (c, groups) in commands {
             let declared = Set(Mirror(reflecting: c).children.compactMap { $0.label.map { String($0.dropFirst()) } })
@@ -63,6 +65,9 @@ final class FastParseTests: XCTestCase {
         try check(["xfrm", "sync"])
         try check(["xfrm", "sync"] + common)
         try check(["xfrm", "sync"] + commonLong)
+        try check(["ipvs", "apply"])
+        try check(["ipvs", "apply", "--adopt", "--no-probe"] + common)
+        try check(["ipvs", "apply", "--no-probe"] + commonLong)
     }
 
     func testGivesUpOnAnythingElse() {
@@ -86,7 +91,8 @@ final class FastParseTests: XCTestCase {
             ["bridge", "connect", "--netns", "c1", "--owner", "c1"],                 // no bridge name
             ["bridge", "connect", "a", "b", "--netns", "c1", "--owner", "c1"],
             ["bridge", "connect", "help"],
-            ["ipam", "list"], ["ipvs", "apply"], ["bridge", "create", "br0", "--subnet", "10.8.0.0/24"],
+            ["ipvs", "apply", "--adopt", "--adopt"], ["ipvs", "apply", "--adopt=yes"], ["ipvs", "apply", "extra"],
+            ["ipam", "list"], ["ipvs", "plan"], ["bridge", "create", "br0", "--subnet", "10.8.0.0/24"],
         ] {
             XCTAssertNil(FastParse.command(argv), "\(argv)")
         }

@@ -134,3 +134,50 @@ assert_ez "cleanup" 0 ipvs cleanup $ST
 check_ipvsadm_equals "only the foreign service is left" "$FOREIGN"
 assert_ez "cleanup again is a no-op" 0 ipvs cleanup $ST --detailed-exitcode
 ipvsadm -C
+
+step "a converged table is remembered (ipvs-converged.cache) and every hand change is still seen"
+# No health checks (they make every run plan): the apply records the table it made; the
+# next run must find the real kernel's dump equal to it (IPv4, IPv6, persistence, fwmark).
+cat > "$W/conv.yaml" <<'CONF'
+services:
+  - name: web
+    listen: "10.0.1.1:80"
+    scheduler: wrr
+    health_check: {enabled: false}
+    backends:
+      - {address: "192.168.1.10:8080", weight: 3}
+      - {address: "192.168.1.11:8080", weight: 1, upper_threshold: 100, lower_threshold: 10}
+  - name: v6
+    listen: "[2001:db8::20]:443"
+    scheduler: sh
+    persistence: 300
+    forward: route
+    health_check: {enabled: false}
+    backends:
+      - {address: "[2001:db8:1::10]:443", weight: 2}
+  - name: marked
+    fwmark: 7
+    family: ipv4
+    scheduler: rr
+    backends:
+      - {address: "192.168.1.20", weight: 1}
+CONF
+CS="--state-dir $W/conv --backend kernel"
+HIT="using ipvs-converged.cache"
+assert_ez "apply" 0 ipvs apply -c "$W/conv.yaml" $CS
+assert_ez "re-apply" 0 ipvs apply -c "$W/conv.yaml" $CS -vv -o json
+assert_contains "the first re-apply finds the kernel equal to the table the apply recorded" "$(cat "$W/err")" "$HIT"
+assert_contains "and reports no change" "$(cat "$W/out")" '"changed":false'
+for change in "ipvsadm -e -t 10.0.1.1:80 -r 192.168.1.10:8080 -m -w 9" \
+              "ipvsadm -e -t 10.0.1.1:80 -r 192.168.1.11:8080 -m -w 1 -x 50 -y 10" \
+              "ipvsadm -e -t 10.0.1.1:80 -r 192.168.1.11:8080 -g -w 1 -x 100 -y 10" \
+              "ipvsadm -d -t [2001:db8::20]:443 -r [2001:db8:1::10]:443" \
+              "ipvsadm -E -t [2001:db8::20]:443 -s sh -p 60" \
+              "ipvsadm -D -f 7"; do
+  $change
+  assert_ez "after '$change': repaired" 2 ipvs apply -c "$W/conv.yaml" $CS -vv --detailed-exitcode
+  assert_not_contains "after '$change': not taken for the remembered table" "$(cat "$W/err")" "$HIT"
+  assert_ez "after '$change': converged again" 0 ipvs apply -c "$W/conv.yaml" $CS -vv --detailed-exitcode
+  assert_contains "after '$change': the repaired table is remembered" "$(cat "$W/err")" "$HIT"
+done
+assert_ez "cleanup" 0 ipvs cleanup $CS

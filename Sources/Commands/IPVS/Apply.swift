@@ -25,13 +25,24 @@ struct IPVSApply: ParsableCommand {
     @Flag(name: .customLong("no-probe"), help: "Run no health probes: apply with the health state stored by earlier runs (<state-dir>/health.json).")
     var noProbe = false
 
-    func run() throws {
-        try Runner.run(options, command: "ipvs apply") { log in
-            try IPVSApply.reconcile(options, adopt: adopt, probe: !noProbe, log: log, command: "ipvs apply")
+    /// The parsed arguments as plain values (FastParse builds these directly).
+    var args: Args { Args(options: options.values, adopt: adopt, noProbe: noProbe) }
+
+    func run() throws { try args.run() }
+
+    struct Args: FastRunnable {
+        var options: CommonValues
+        var adopt: Bool
+        var noProbe: Bool
+
+        func run() throws {
+            try Runner.run(options, command: "ipvs apply") { log in
+                try IPVSApply.reconcile(options, adopt: adopt, probe: !noProbe, log: log, command: "ipvs apply")
+            }
         }
     }
 
-    static func reconcile(_ options: CommonOptions, adopt: Bool, probe: Bool, log: Logger, command: String) throws -> CommandReport {
+    static func reconcile(_ options: CommonValues, adopt: Bool, probe: Bool, log: Logger, command: String) throws -> CommandReport {
         var report = CommandReport(command: command, dryRun: options.dryRun)
         var clock = PhaseClock(log: log)
         let s = IPVSSession(options, log: log)
@@ -46,6 +57,15 @@ struct IPVSApply: ParsableCommand {
         let backend = try s.openBackend()
         let actual = try backend.dump()
         clock.lap("dump kernel")
+        // The kernel holds exactly the table a full plan last found converged, for this
+        // config and ownership record: the plan is empty (IPVSConverged, ipvs-converged.cache).
+        let useConverged = !adopt && !health.active
+        if useConverged, let c = s.convergedKey(actual), s.isKnownConverged(c) {
+            log.debug("kernel table unchanged since it was last found converged: using \(IPVSSession.convergedCacheName)")
+            clock.lap("compare with the last converged table")
+            s.summarize(&report, verb: "applied")
+            return report
+        }
         let plan = IPVSPlanner.plan(desired: health.services, actual: actual, owned: owned, adopt: adopt)
         clock.lap("plan")
         for c in plan.conflicts {
@@ -57,6 +77,15 @@ struct IPVSApply: ParsableCommand {
         try s.execute(plan, backend: backend, owned: owned, reasons: health.reasons, report: &report)
         report.actions += s.healthActions(health, plan: plan)
         if health.active { report.extra["health"] = health.json }
+        // Remember the table the kernel now holds when every step succeeded: the dump when
+        // nothing had to change, else the dump with the plan applied (managed services as
+        // desired, the rest as they were). Keyed on ownership as just written.
+        if useConverged, !options.dryRun, plan.conflicts.isEmpty, report.errors.isEmpty,
+           !report.actions.contains(where: { $0.error != nil }) {
+            let after = plan.operations.isEmpty ? actual
+                : actual.filter { owned[$0.key] == nil && plan.ownedAfter[$0.key] == nil } + health.services.map(\.state)
+            if let c = s.convergedKey(after) { s.recordConverged(c) }
+        }
         clock.lap("apply and record state")
         s.summarize(&report, verb: "applied")
         return report

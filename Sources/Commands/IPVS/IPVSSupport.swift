@@ -84,6 +84,33 @@ struct IPVSSession: CommandSession {
     }
 
     static let ownedCacheName = "ipvs-owned.cache"
+    static let convergedCacheName = "ipvs-converged.cache"
+
+    /// What identifies a converged table: the config's and `ipvs.json`'s versions (nil while
+    /// either is missing or could still change within the same second) and the dump's digest.
+    struct ConvergedKey {
+        let configTag: [UInt8]
+        let ownedTag: [UInt8]
+        let digest: [UInt8]
+    }
+
+    func convergedKey(_ actual: [IPVSServiceState]) -> ConvergedKey? {
+        guard let c = FileVersionTag(path: opts.config), c.isSettled,
+              let o = FileVersionTag(path: dir.file(IPVSOwnership.fileName)), o.isSettled else { return nil }
+        return ConvergedKey(configTag: c.bytes, ownedTag: o.bytes, digest: IPVSConverged.digest(actual))
+    }
+
+    func isKnownConverged(_ k: ConvergedKey) -> Bool {
+        guard let raw = try? dir.readRaw(Self.convergedCacheName) else { return false }
+        return IPVSConverged.matches(raw, configTag: k.configTag, ownedTag: k.ownedTag, digest: k.digest)
+    }
+
+    /// Written without fsync, like the other caches: a lost one is a miss (a full plan).
+    func recordConverged(_ k: ConvergedKey) {
+        let raw = IPVSConverged.encode(configTag: k.configTag, ownedTag: k.ownedTag, digest: k.digest)
+        if (try? dir.readRaw(Self.convergedCacheName)) == raw { return }
+        do { try dir.writeRaw(raw, to: Self.convergedCacheName, durable: false) } catch { log.debug("not caching the converged table: \(error)") }
+    }
 
     func openBackend() throws -> IPVSBackend {
         try KernelBackends.ipvs(kind: opts.backend() == .fake ? .fake : .kernel, stateDir: dir)

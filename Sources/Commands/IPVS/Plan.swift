@@ -15,7 +15,7 @@ struct IPVSPlanCommand: ParsableCommand {
     var noProbe = false
 
     func run() throws {
-        var opts = options
+        var opts = options.values
         opts.dryRun = true
         try Runner.run(opts, command: "ipvs plan") { log in
             try IPVSApply.reconcile(opts, adopt: adopt, probe: !noProbe, log: log, command: "ipvs plan")
