@@ -33,6 +33,7 @@
 #include "ezlb_xt.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -258,6 +259,11 @@ static void put_header(struct fp *f, int v6) {
 
 /* ---- raw tables ---- */
 
+/* One code path reads both families: their GET_INFO and GET_ENTRIES headers agree. */
+_Static_assert(sizeof(struct ipt_getinfo) == sizeof(struct ip6t_getinfo), "getinfo layouts");
+_Static_assert(sizeof(struct ipt_get_entries) == sizeof(struct ip6t_get_entries), "get_entries headers");
+_Static_assert(offsetof(struct ipt_get_entries, size) == offsetof(struct ip6t_get_entries, size), "get_entries size field");
+
 struct ezlb_xt_blob {
     int v6;
     unsigned int size, valid_hooks;
@@ -280,7 +286,7 @@ int ezlb_xt_blob_read(int v6, const char *table, struct ezlb_xt_blob **out) {
         strcpy(info.name, table);
         socklen_t len = sizeof info;
         if (getsockopt(fd, level, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO, &info, &len) < 0) { err = errno; break; }
-        size_t hdr = v6 ? sizeof(struct ip6t_get_entries) : sizeof(struct ipt_get_entries);
+        size_t hdr = sizeof(struct ipt_get_entries);
         struct ipt_get_entries *g = malloc(hdr + info.size);
         if (!g) { err = ENOMEM; break; }
         memset(g, 0, hdr);
