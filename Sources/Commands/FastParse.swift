@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// Reflection-free parsing of the commands a container runtime or a sync loop runs
 /// once per operation or from a sync loop (`ipam allocate|release`, `bridge
-/// connect|disconnect`, `xfrm sync`, `ipvs apply`). swift-argument-parser builds every command's argument set through
+/// connect|disconnect`, `xfrm sync`, `ipvs apply`, `snat sync`). swift-argument-parser builds every command's argument set through
 /// `Mirror` and dynamic casts, and each first cast of a (type, protocol) pair scans
 /// the whole binary's protocol-conformance table (about 7,000 records, most of them
 /// Foundation's): two thirds of an `ipam allocate` process's instructions were
@@ -30,6 +30,7 @@ enum FastParse {
         case ("bridge", "disconnect"): return BridgeDisconnect.fastParse(rest)
         case ("xfrm", "sync"): return XfrmSync.fastParse(rest)
         case ("ipvs", "apply"): return IPVSApply.fastParse(rest)
+        case ("snat", "sync"): return SNATSync.fastParse(rest)
         default: return nil
         }
     }
@@ -210,6 +211,15 @@ extension IPVSApply {
         guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags + ["--adopt", "--no-probe"]),
               let options = CommonOptions.fast(&p) else { return nil }
         let a = Args(options: options, adopt: p.flag("--adopt"), noProbe: p.flag("--no-probe"))
+        return p.finished ? a : nil
+    }
+}
+
+extension SNATSync {
+    static func fastParse(_ args: ArraySlice<String>) -> Args? {
+        guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags),
+              let options = CommonOptions.fast(&p) else { return nil }
+        let a = Args(options: options)
         return p.finished ? a : nil
     }
 }

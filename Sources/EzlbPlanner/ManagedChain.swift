@@ -138,6 +138,18 @@ public enum ManagedChainPlanner {
         return names
     }
 
+    /// What a table digest must cover for the plan of `desired` and `owned` to be
+    /// known from it: the managed chains' names (desired, then owned) and the hooks
+    /// that jump into them. The plan is a function of exactly these chains' rules.
+    public static func digestScope(desired: [ManagedChain], owned: [ManagedChainID]) -> XTDigestScope {
+        var chains: [String] = [], hooks: [String] = []
+        for (name, hook) in desired.map({ ($0.name, $0.hook) }) + owned.map({ ($0.name, $0.hook) }) {
+            if !chains.contains(name) { chains.append(name) }
+            if !hooks.contains(hook) { hooks.append(hook) }
+        }
+        return XTDigestScope(chains: chains, hooks: hooks)
+    }
+
     /// Plans one table. `desired` and `owned` must belong to `actual.ref`. Owned
     /// chains that are not desired lose their jumps and are deleted; desired chains
     /// are created or rewritten (flush + append, committed atomically) when their

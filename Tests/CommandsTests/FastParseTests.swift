@@ -15,6 +15,7 @@ final class FastParseTests: XCTestCase {
         case let c as BridgeDisconnect: return c.args
         case let c as XfrmSync: return c.args
         case let c as IPVSApply: return c.args
+        case let c as SNATSync: return c.args
         default: return nil
         }
     }
@@ -38,6 +39,7 @@ final class FastParseTests: XCTestCase {
             (try Ezlb.parseAsRoot(["bridge", "disconnect", "b", "--owner", "o"]), []),
             (try Ezlb.parseAsRoot(["xfrm", "sync"]), []),
             (try Ezlb.parseAsRoot(["ipvs", "apply"]), []),
+            (try Ezlb.parseAsRoot(["snat", "sync"]), []),
         ]
         for (c, groups) in commands {
             let declared = Set(Mirror(reflecting: c).children.compactMap { $0.label.map { String($0.dropFirst()) } })
@@ -68,6 +70,9 @@ final class FastParseTests: XCTestCase {
         try check(["ipvs", "apply"])
         try check(["ipvs", "apply", "--adopt", "--no-probe"] + common)
         try check(["ipvs", "apply", "--no-probe"] + commonLong)
+        try check(["snat", "sync"])
+        try check(["snat", "sync"] + common)
+        try check(["snat", "sync"] + commonLong)
     }
 
     func testGivesUpOnAnythingElse() {
@@ -92,6 +97,7 @@ final class FastParseTests: XCTestCase {
             ["bridge", "connect", "a", "b", "--netns", "c1", "--owner", "c1"],
             ["bridge", "connect", "help"],
             ["ipvs", "apply", "--adopt", "--adopt"], ["ipvs", "apply", "--adopt=yes"], ["ipvs", "apply", "extra"],
+            ["snat", "sync", "extra"], ["snat", "sync", "--help"], ["snat", "show"], ["snat", "cleanup"],
             ["ipam", "list"], ["ipvs", "plan"], ["bridge", "create", "br0", "--subnet", "10.8.0.0/24"],
         ] {
             XCTAssertNil(FastParse.command(argv), "\(argv)")

@@ -10,9 +10,8 @@ import Glibc
 /// The iptables backend contract: the same operations on the fake and on libiptc
 /// give the same results (per commit: done, or the same XTError kind, with the
 /// table unchanged) and read back the same rules. libiptc runs in a network
-/// namespace of its own, made with unshare(CLONE_NEWNET) on a dedicated thread
-/// (namespaces are per thread), so the host's tables are never touched; that
-/// half needs root and is skipped otherwise.
+/// namespace of its own (`inPrivateNetns`), so the host's tables are never
+/// touched; that half needs root and is skipped otherwise.
 final class XTContractTests: XCTestCase {
     static func ip(_ s: String) -> IPAddress { IPAddress(s)! }
 
@@ -103,31 +102,7 @@ final class XTContractTests: XCTestCase {
 
     /// The scenario on libiptc inside a fresh network namespace (on its own thread).
     func kernelTranscript() throws -> [String] {
-        guard geteuid() == 0 else { throw XCTSkip("libiptc half needs root") }
-        final class Box: @unchecked Sendable { var result: Result<[String], Error> = .success([]) }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let lock = NSTemporaryDirectory() + "ezlb-xt-\(UUID().uuidString).lock"
-        setenv("XTABLES_LOCKFILE", lock, 1)
-        let thread = Thread {
-            defer { done.signal() }
-            // unshare(2) is a _GNU_SOURCE declaration Glibc's module does not show.
-            typealias Unshare = @convention(c) (Int32) -> Int32
-            guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "unshare"),
-                  unsafeBitCast(sym, to: Unshare.self)(0x4000_0000 /* CLONE_NEWNET */) == 0 else {
-                box.result = .failure(XCTSkip("unshare(CLONE_NEWNET) failed: errno \(errno)"))
-                return
-            }
-            do {
-                let b = try LibIPTCBackend(lockTimeout: 5)
-                box.result = .success(Self.scenario(b))
-            } catch { box.result = .failure(error) }
-        }
-        thread.start()
-        done.wait()
-        unsetenv("XTABLES_LOCKFILE")
-        unlink(lock)
-        return try box.result.get()
+        try inPrivateNetns { Self.scenario(try LibIPTCBackend(lockTimeout: 5)) }
     }
 
     func testFakeSemantics() throws {

@@ -71,4 +71,38 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
 /* Builds the entry (malloc'd, caller frees) for tests; *len receives its size. */
 void *ezlb_xt_build(int v6, const struct ezlb_xt_rule *r, size_t *len);
 
+/* Digests of what the managed-chain planner looks at in one table (xtdigest.c),
+ * so that a converged `snat sync` can be recognised without libiptc's cache.
+ *
+ * A scope names `nchains` managed chains followed by `nhooks` chains holding
+ * jumps into them, each NUL-terminated, back to back in `names`. The digest
+ * covers, for each managed chain, whether it exists and every rule in order;
+ * for each hook, the position and the rule of every entry whose target is one
+ * of the managed chains. A rule is its user-visible bytes: the ipt_ip/ip6t_ip6
+ * header, the matches and the target with their data, and for a standard
+ * target (verdict or jump) the verdict's name or the target chain's name
+ * instead of the blob offset. Counters, comefrom and nfcache are left out, so
+ * traffic and `iptables -Z` do not change it; everything libiptc would parse
+ * differently does. Two ways to compute the same digest: from a raw copy of the
+ * kernel's table, and from a libiptc handle (as read, or as about to be
+ * committed). */
+enum { EZLB_XT_DIGEST_LEN = 16 };
+
+/* One table as IPT_SO_GET_ENTRIES (IP6T_SO_GET_ENTRIES) returns it. */
+struct ezlb_xt_blob;
+
+/* Reads `table` from the kernel (GET_INFO, then GET_ENTRIES; retried when the
+ * table is replaced in between). Returns 0 and *out, or an errno value. */
+int ezlb_xt_blob_read(int v6, const char *table, struct ezlb_xt_blob **out);
+void ezlb_xt_blob_free(struct ezlb_xt_blob *b);
+
+/* The digest of the scope in a raw table. Returns 0, or EINVAL when the blob
+ * is not laid out as libiptc lays tables out (then nothing can be said). */
+int ezlb_xt_blob_digest(const struct ezlb_xt_blob *b, const char *names, int nchains, int nhooks,
+                        uint8_t out[EZLB_XT_DIGEST_LEN]);
+
+/* The same digest from a libiptc handle. Returns 0 or EINVAL. */
+int ezlb_xt_handle_digest(int v6, struct xtc_handle *h, const char *names, int nchains, int nhooks,
+                          uint8_t out[EZLB_XT_DIGEST_LEN]);
+
 #endif

@@ -210,18 +210,28 @@ struct FileVersionTag {
 
     init?(path: String) {
         var st = stat()
-        var exe = stat()
-        guard stat(path, &st) == 0, stat("/proc/self/exe", &exe) == 0 else { return nil }
-        var w: [UInt8] = Array("\(path)\u{0}\(Ezlb.version)\u{0}".utf8)
+        guard stat(path, &st) == 0, let exe = Self.binaryIdentity else { return nil }
+        var w: [UInt8] = Array("\(path)\u{0}".utf8)
         for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(bitPattern: Int64(st.st_size)),
                   UInt64(bitPattern: Int64(st.st_mtim.tv_sec)), UInt64(bitPattern: Int64(st.st_mtim.tv_nsec)),
-                  UInt64(bitPattern: Int64(st.st_ctim.tv_sec)), UInt64(bitPattern: Int64(st.st_ctim.tv_nsec)),
-                  UInt64(exe.st_ino), UInt64(bitPattern: Int64(exe.st_size)),
+                  UInt64(bitPattern: Int64(st.st_ctim.tv_sec)), UInt64(bitPattern: Int64(st.st_ctim.tv_nsec))] {
+            withUnsafeBytes(of: v.bigEndian) { w += $0 }
+        }
+        bytes = w + exe
+        let age = Int64(time(nil)) - Int64(st.st_ctim.tv_sec)
+        isSettled = st.st_ctim.tv_nsec != 0 || age >= 2
+    }
+
+    /// The running ezlb binary: its version, inode, size and mtime. A cache made by
+    /// another build (which may validate or lay out rules differently) never matches.
+    static var binaryIdentity: [UInt8]? {
+        var exe = stat()
+        guard stat("/proc/self/exe", &exe) == 0 else { return nil }
+        var w: [UInt8] = Array("\(Ezlb.version)\u{0}".utf8)
+        for v in [UInt64(exe.st_ino), UInt64(bitPattern: Int64(exe.st_size)),
                   UInt64(bitPattern: Int64(exe.st_mtim.tv_sec)), UInt64(bitPattern: Int64(exe.st_mtim.tv_nsec))] {
             withUnsafeBytes(of: v.bigEndian) { w += $0 }
         }
-        bytes = w
-        let age = Int64(time(nil)) - Int64(st.st_ctim.tv_sec)
-        isSettled = st.st_ctim.tv_nsec != 0 || age >= 2
+        return w
     }
 }

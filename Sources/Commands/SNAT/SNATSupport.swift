@@ -53,9 +53,13 @@ struct SNATSession: CommandSession {
     }
 
     /// Plans every table, commits the ones that differ (one commit each), records ownership.
+    /// With `convergedInputs` (`SNATRules.inputDigest` of what `desired` was built from),
+    /// a run that leaves every table converged records their digests in
+    /// `snat-kernel.cache` for the next run's fast path.
     func reconcile(desired: [ManagedChain], owned: [ManagedChainID], backend: XTBackend,
-                   report: inout CommandReport) throws {
+                   report: inout CommandReport, convergedInputs: [UInt8]? = nil) throws {
         var plans: [XTTablePlan] = []
+        var scopes: [XTTableRef: XTDigestScope] = [:]
         for ref in SNATRules.tables {
             let d = desired.filter { $0.ref == ref }
             let o = owned.filter { $0.ref == ref }
@@ -70,7 +74,10 @@ struct SNATSession: CommandSession {
             let plan = ManagedChainPlanner.plan(desired: d, owned: o, actual: actual)
             log.debug("\(ref): \(plan.operations.count) operations")
             plans.append(plan)
+            scopes[ref] = ManagedChainPlanner.digestScope(desired: d, owned: o)
         }
+        let digesting = convergedInputs == nil || opts.dryRun ? nil : backend as? XTDigestingBackend
+        var converged: [ConvergedTables.Table]? = digesting == nil ? nil : []
         let desiredIDs = desired.map(\.id)
         var commits = 0
         if opts.dryRun {
@@ -83,16 +90,23 @@ struct SNATSession: CommandSession {
             var final: [ManagedChainID] = []
             for p in plans {
                 var error: String? = nil
+                let scope = scopes[p.ref]!
+                var digest: [UInt8]? = nil
                 if p.needsCommit {
                     do {
-                        try backend.commit(p.ref, p.operations)
+                        if let db = digesting { digest = try db.commit(p.ref, p.operations, digest: scope) }
+                        else { try backend.commit(p.ref, p.operations) }
                         commits += 1
                         log.info("\(p.ref): committed \(p.operations.count) operations")
                     } catch let e as XTError {
                         if e.kind == .lockTimeout { throw Self.failure(e) }
                         error = e.description
                     }
+                } else {
+                    digest = digesting?.readDigest(p.ref, scope: scope)
                 }
+                if let d = digest, error == nil { converged?.append(ConvergedTables.Table(ref: p.ref, scope: scope, digest: d)) }
+                else { converged = nil }
                 if error == nil {
                     final += desiredIDs.filter { $0.ref == p.ref }
                 } else {
@@ -104,6 +118,11 @@ struct SNATSession: CommandSession {
             // Tables not read keep nothing (they had neither desired nor owned chains).
             let after = SNATOwnership(chains: final)
             if after != before || (plans.contains(where: \.needsCommit) && after != intent) { try dir.writeSNATOwnership(after) }
+            // Every table converged (committed or verified): the next run with the same
+            // inputs and this ownership can tell from the digests alone.
+            if let tables = converged, let inputs = convergedInputs, let key = convergedKey(inputs: inputs) {
+                recordConverged(key: key, tables: tables)
+            }
         }
         report.extra["commits"] = .int(commits)
         summarize(&report)

@@ -9,26 +9,46 @@ struct SNATSync: ParsableCommand {
         Builds the desired EZLB-SNAT (nat) and EZLB-FORWARD (filter) chains in memory, reads what \
         the kernel holds and commits each table that differs once, atomically, under /run/xtables.lock. \
         Rules flushed or edited by hand are restored, stale ones removed; a re-run with no change \
-        makes no commit. With no full_nat service left, the chains and jumps are removed.
+        makes no commit. With no full_nat service left, the chains and jumps are removed. A run \
+        that finds the tables exactly as the last sync left them (digests in \
+        <state-dir>/snat-kernel.cache; counters do not count) stops there.
         """
     )
 
     @OptionGroup var options: CommonOptions
 
-    func run() throws {
-        try Runner.run(options, command: "snat sync") { log in
-            var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
-            let s = SNATSession(options, log: log)
-            let services = try s.fullNATServices(into: &report)
-            let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
-            defer { withExtendedLifetime(lock) {} }
-            let desired = SNATRules.chains(services, health: try s.health())
-            // A desired chain that exists but is not recorded (state lost) is simply rewritten:
-            // EZLB-* names are ezlb's own.
-            let owned = try s.owned(takeOver: false)
-            let backend = try s.openBackend()
-            try s.reconcile(desired: desired, owned: owned, backend: backend, report: &report)
-            return report
+    /// The parsed arguments as plain values (FastParse builds these directly).
+    var args: Args { Args(options: options.values) }
+
+    func run() throws { try args.run() }
+
+    struct Args: FastRunnable {
+        var options: CommonValues
+
+        func run() throws {
+            try Runner.run(options, command: "snat sync") { log in
+                var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
+                let s = SNATSession(options, log: log)
+                let services = try s.fullNATServices(into: &report)
+                let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
+                defer { withExtendedLifetime(lock) {} }
+                let health = try s.health()
+                let backend = try s.openBackend()
+                // Converged fast path: the kernel's tables as the last sync with these inputs
+                // (and this snat.json) left them.
+                let inputs = SNATRules.inputDigest(services, health: health)
+                if let key = s.convergedKey(inputs: inputs), s.kernelIsAsRecorded(key: key, backend: backend) {
+                    report.extra["commits"] = .int(0)
+                    s.summarize(&report)
+                    return report
+                }
+                // A desired chain that exists but is not recorded (state lost) is simply rewritten:
+                // EZLB-* names are ezlb's own.
+                let owned = try s.owned(takeOver: false)
+                let desired = SNATRules.chains(services, health: health)
+                try s.reconcile(desired: desired, owned: owned, backend: backend, report: &report, convergedInputs: inputs)
+                return report
+            }
         }
     }
 }

@@ -113,6 +113,40 @@ public final class IPTCTable {
         }
     }
 
+    /// The digest of `scope` in the handle's table as it is now (as read, plus the
+    /// operations applied so far); nil when the handle is spent or the digest fails.
+    public func digest(_ scope: XTDigestScope) -> [UInt8]? {
+        guard let h = handle else { return nil }
+        return Self.withNames(scope) { names, nc, nh in
+            var out = [UInt8](repeating: 0, count: Int(EZLB_XT_DIGEST_LEN))
+            return ezlb_xt_handle_digest(v6, h, names, nc, nh, &out) == 0 ? out : nil
+        }
+    }
+
+    /// The scope's names NUL-terminated back to back, managed chains first, as the C side takes them.
+    static func withNames<T>(_ scope: XTDigestScope, _ body: (UnsafePointer<CChar>, Int32, Int32) -> T) -> T {
+        var names: [CChar] = []
+        for n in scope.chains + scope.hooks {
+            names += n.utf8.map { CChar(bitPattern: $0) }
+            names.append(0)
+        }
+        names.append(0)
+        return names.withUnsafeBufferPointer { body($0.baseAddress!, Int32(scope.chains.count), Int32(scope.hooks.count)) }
+    }
+
+    /// The digest of `scope` in the kernel's table now, from a raw copy of the
+    /// table (no libiptc handle, no per-rule parsing); nil when the table cannot be
+    /// read (not loaded, no permission) or is not laid out as libiptc writes tables.
+    public static func kernelDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? {
+        var blob: OpaquePointer?
+        guard ezlb_xt_blob_read(ref.family == .ipv6 ? 1 : 0, ref.table.rawValue, &blob) == 0, let blob else { return nil }
+        defer { ezlb_xt_blob_free(blob) }
+        return withNames(scope) { names, nc, nh in
+            var out = [UInt8](repeating: 0, count: Int(EZLB_XT_DIGEST_LEN))
+            return ezlb_xt_blob_digest(blob, names, nc, nh, &out) == 0 ? out : nil
+        }
+    }
+
     /// Writes the table back to the kernel; the handle is spent afterwards.
     public func commit() throws {
         let h = try self.h
@@ -246,7 +280,7 @@ public final class IPTCTable {
 /// `iptables -w` does; env XTABLES_LOCKFILE overrides the path, like iptables) from
 /// creation until freed, so a read → plan → commit cycle is never interleaved with
 /// another iptables writer. Each table read keeps its handle for the commit.
-public final class LibIPTCBackend: XTBackend {
+public final class LibIPTCBackend: XTDigestingBackend {
     public static var lockPath: String {
         if let p = getenv("XTABLES_LOCKFILE"), p.pointee != 0 { return String(cString: p) }
         return "/run/xtables.lock"
@@ -286,11 +320,30 @@ public final class LibIPTCBackend: XTBackend {
     }
 
     public func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws {
-        guard !ops.isEmpty else { return }
+        _ = try commit(ref, ops, scope: nil)
+    }
+
+    public func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope) throws -> [UInt8]? {
+        try commit(ref, ops, scope: scope)
+    }
+
+    private func commit(_ ref: XTTableRef, _ ops: [XTOperation], scope: XTDigestScope?) throws -> [UInt8]? {
+        guard !ops.isEmpty else { return scope.flatMap { readDigest(ref, scope: $0) } }
         let t = try table(ref)
         handles[ref] = nil
         for op in ops { try t.apply(op) }
+        // What the commit writes is exactly the handle now: its digest is the table's after the commit.
+        let digest = scope.flatMap { t.digest($0) }
         try t.commit()
         commits += 1
+        return digest
+    }
+
+    public func currentDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? {
+        IPTCTable.kernelDigest(ref, scope: scope)
+    }
+
+    public func readDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? {
+        handles[ref]?.digest(scope)
     }
 }
