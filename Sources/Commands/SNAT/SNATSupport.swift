@@ -86,7 +86,8 @@ struct SNATSession: CommandSession {
             // Intent first: own everything about to be created (and what is still to be removed).
             let intent = SNATOwnership(chains: owned.filter { o in plans.contains { $0.ref == o.ref && $0.needsCommit } || desiredIDs.contains(o) } + desiredIDs)
             let before = SNATOwnership(chains: owned)
-            if plans.contains(where: \.needsCommit), intent != before { try dir.writeSNATOwnership(intent) }
+            let wroteIntent = plans.contains(where: \.needsCommit) && intent != before
+            if wroteIntent { try dir.writeSNATOwnership(intent) }
             var final: [ManagedChainID] = []
             for p in plans {
                 var error: String? = nil
@@ -116,8 +117,10 @@ struct SNATSession: CommandSession {
                 if let e = error, p.changes.isEmpty { report.errors.append(e) }
             }
             // Tables not read keep nothing (they had neither desired nor owned chains).
+            // Written only when it differs from what snat.json already says: after adding
+            // chains the intent record is already exactly this (two fewer fsyncs per sync).
             let after = SNATOwnership(chains: final)
-            if after != before || (plans.contains(where: \.needsCommit) && after != intent) { try dir.writeSNATOwnership(after) }
+            if after != (wroteIntent ? intent : before) { try dir.writeSNATOwnership(after) }
             // Every table converged (committed or verified): the next run with the same
             // inputs and this ownership can tell from the digests alone.
             if let tables = converged, let inputs = convergedInputs, let key = convergedKey(inputs: inputs) {
