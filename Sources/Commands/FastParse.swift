@@ -19,6 +19,17 @@ protocol FastRunnable: Equatable {
     func run() throws
 }
 
+/// A command FastParse covers: its parsed values as plain `Args`, whose `run()` is the
+/// command's body (so both ways of parsing run the same code).
+protocol FastCommand: ParsableCommand {
+    associatedtype Args: FastRunnable
+    var args: Args { get }
+}
+
+extension FastCommand {
+    func run() throws { try args.run() }
+}
+
 enum FastParse {
     static func command(_ args: [String]) -> (any FastRunnable)? {
         guard args.count >= 2 else { return nil }

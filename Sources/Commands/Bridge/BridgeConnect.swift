@@ -4,7 +4,7 @@ import EzlbIPAM
 import EzlbPlanner
 import EzlbState
 
-struct BridgeConnect: ParsableCommand {
+struct BridgeConnect: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
         abstract: "Connect a network namespace to a bridge: veth, address from IPAM, default route via the gateway.",
@@ -35,8 +35,6 @@ struct BridgeConnect: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values, name: name, netns: netns, owner: owner, ifname: ifname, ip: ip) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

@@ -3,7 +3,7 @@ import EzlbCore
 import EzlbIPAM
 import EzlbState
 
-struct BridgeDisconnect: ParsableCommand {
+struct BridgeDisconnect: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "disconnect",
         abstract: "Delete an owner's veth and release its address (idempotent)."
@@ -19,8 +19,6 @@ struct BridgeDisconnect: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values, name: name, owner: owner) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

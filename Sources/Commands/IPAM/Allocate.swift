@@ -2,7 +2,7 @@ import ArgumentParser
 import EzlbCore
 import EzlbIPAM
 
-struct IPAMAllocate: ParsableCommand {
+struct IPAMAllocate: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "allocate",
         abstract: "Allocate an address and print it (10.1.0.5/24).",
@@ -40,8 +40,6 @@ struct IPAMAllocate: ParsableCommand {
         Args(options: options.values, subnet: target.subnet, owner: owner, ip: ip, rangeStart: rangeStart,
              rangeEnd: rangeEnd, reserve: reserve, roundRobin: roundRobin)
     }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

@@ -2,7 +2,7 @@ import ArgumentParser
 import EzlbCore
 import EzlbIPAM
 
-struct IPAMRelease: ParsableCommand {
+struct IPAMRelease: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "release",
         abstract: "Release an address (by --ip or --owner).",
@@ -20,8 +20,6 @@ struct IPAMRelease: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values, subnet: target.subnet, ip: ip, owner: owner) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

@@ -2,7 +2,7 @@ import ArgumentParser
 import EzlbCore
 import EzlbPlanner
 
-struct IPVSApply: ParsableCommand {
+struct IPVSApply: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Make the kernel's IPVS table match the config (only services ezlb owns).",
@@ -27,8 +27,6 @@ struct IPVSApply: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values, adopt: adopt, noProbe: noProbe) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EzlbPlanner
 
-struct SNATSync: ParsableCommand {
+struct SNATSync: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Make ezlb's FullNAT iptables chains match the config (full_nat services).",
@@ -19,8 +19,6 @@ struct SNATSync: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues

@@ -5,7 +5,7 @@ import EzlbPlanner
 import EzlbState
 import Foundation
 
-struct XfrmSync: ParsableCommand {
+struct XfrmSync: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Make ezlb's xfrm policies and ESP states match the ipsec: section of the config.",
@@ -21,8 +21,6 @@ struct XfrmSync: ParsableCommand {
 
     /// The parsed arguments as plain values (FastParse builds these directly).
     var args: Args { Args(options: options.values) }
-
-    func run() throws { try args.run() }
 
     struct Args: FastRunnable {
         var options: CommonValues
