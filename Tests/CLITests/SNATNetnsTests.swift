@@ -235,7 +235,9 @@ final class SNATNetnsTests: NetnsCLITestCase {
             let r = try inNS(cmd)
             XCTAssertEqual(r.status, 0, "\(cmd): \(r.stderr)")
         }
-        let counted = { try self.inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout }
+        // Without iptables-save's "# Generated/Completed on <time>" lines (a second may pass).
+        let counted = { try self.inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") }
         let before = try counted()
         XCTAssertTrue(before.contains("[1:29] -A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53"), before)
         try assertConvergedFast(cfg, "after traffic")
