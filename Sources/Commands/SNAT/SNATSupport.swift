@@ -58,6 +58,7 @@ struct SNATSession: CommandSession {
     /// `snat-kernel.cache` for the next run's fast path.
     func reconcile(desired: [ManagedChain], owned: [ManagedChainID], backend: XTBackend,
                    report: inout CommandReport, convergedInputs: [UInt8]? = nil) throws {
+        var clock = PhaseClock(log: log)
         var plans: [XTTablePlan] = []
         var scopes: [XTTableRef: XTDigestScope] = [:]
         for ref in SNATRules.tables {
@@ -76,6 +77,7 @@ struct SNATSession: CommandSession {
             plans.append(plan)
             scopes[ref] = ManagedChainPlanner.digestScope(desired: d, owned: o)
         }
+        clock.lap("read tables and plan")
         let digesting = convergedInputs == nil || opts.dryRun ? nil : backend as? XTDigestingBackend
         var converged: [ConvergedTables.Table]? = digesting == nil ? nil : []
         let desiredIDs = desired.map(\.id)
@@ -127,6 +129,7 @@ struct SNATSession: CommandSession {
                 recordConverged(key: key, tables: tables)
             }
         }
+        clock.lap("commit and record state")
         report.extra["commits"] = .int(commits)
         summarize(&report)
     }

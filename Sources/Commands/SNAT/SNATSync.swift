@@ -27,11 +27,14 @@ struct SNATSync: FastCommand {
             try Runner.run(options, command: "snat sync") { log in
                 var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
                 let s = SNATSession(options, log: log)
+                var clock = PhaseClock(log: log)
                 let services = try s.fullNATServices(into: &report)
+                clock.lap("load config")
                 let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
                 defer { withExtendedLifetime(lock) {} }
                 let health = try s.health()
                 let backend = try s.openBackend()
+                clock.lap("lock, health, open backend")
                 // Converged fast path: the kernel's tables as the last sync with these inputs
                 // (and this snat.json) left them.
                 let inputs = SNATRules.inputDigest(services, health: health)
@@ -42,8 +45,10 @@ struct SNATSync: FastCommand {
                 }
                 // A desired chain that exists but is not recorded (state lost) is simply rewritten:
                 // EZLB-* names are ezlb's own.
+                clock.lap("compare with the last converged tables")
                 let owned = try s.owned(takeOver: false)
                 let desired = SNATRules.chains(services, health: health)
+                clock.lap("build desired chains")
                 try s.reconcile(desired: desired, owned: owned, backend: backend, report: &report, convergedInputs: inputs)
                 return report
             }
