@@ -15,7 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // @main only. Release builds (shipped with --static-swift-stdlib) link libstdc++
+        // @main only. Release builds (scripts/build-release: --static-swift-stdlib, and libnl/libraft/
+        // libuv static through link/pkgconfig) link libstdc++
         // statically, export no dynamic symbols and are not PIE (linked by the toolchain's
         // lld): all cut process start-up, which dominates the per-operation commands
         // (docs/benchmarks.md, bench/ipam; README "Install" on the non-PIE trade-off;
