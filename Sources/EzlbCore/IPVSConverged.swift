@@ -47,14 +47,11 @@ public enum IPVSConverged {
 
     /// The cache file's bytes.
     public static func encode(configTag: [UInt8], ownedTag: [UInt8], digest: [UInt8]) -> [UInt8] {
-        var out = magic
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { out += $0 } }
-        u32(formatVersion)
-        for b in [configTag, ownedTag, digest] {
-            u32(UInt32(b.count))
-            out += b
-        }
-        return out
+        var w = ByteWriter()
+        w.bytes(magic)
+        w.u32(formatVersion)
+        for b in [configTag, ownedTag, digest] { w.blob(b) }
+        return w.out
     }
 
     /// True when `raw` records exactly these versions and this digest.

@@ -117,6 +117,15 @@ extension JSONValue {
     }
 }
 
+extension IPAddress {
+    /// An address written as a JSON string; anything else is an error naming `path`.
+    public init(json: JSONValue, at path: @autoclosure () -> String) throws(JSONShapeError) {
+        let text = try json.string(at: path())
+        guard let a = IPAddress(text) else { throw .invalid(path(), "'\(text)' is not an IP address") }
+        self = a
+    }
+}
+
 extension Dictionary where Key == String, Value == JSONValue {
     /// The value under `key`; a missing key (or null) is an error naming `path.key`.
     public func required(_ key: String, at path: @autoclosure () -> String) throws(JSONShapeError) -> JSONValue {

@@ -35,7 +35,7 @@ extension SubnetAllocations {
         }
         var rr: IPAddress? = nil
         if let v = o.optional("round_robin_last") {
-            rr = try IPAddress(json: v, path: path() + ".round_robin_last")
+            rr = try IPAddress(json: v, at: path() + ".round_robin_last")
         }
         self.init(subnet: s, allocations: allocations, roundRobinLast: rr)
     }
@@ -50,7 +50,7 @@ extension SubnetAllocations {
 extension Allocation {
     init(json: JSONValue, path: @autoclosure () -> String) throws(JSONShapeError) {
         let o = try json.object(at: path())
-        let ip = try IPAddress(json: try o.required("ip", at: path()), path: path() + ".ip")
+        let ip = try IPAddress(json: try o.required("ip", at: path()), at: path() + ".ip")
         let owner = try o.optional("owner").map { v throws(JSONShapeError) in try v.string(at: path() + ".owner") }
         let at = try o.required("allocated_at", at: path()).string(at: path() + ".allocated_at")
         self.init(ip: ip, owner: owner, allocatedAt: at)
@@ -60,13 +60,5 @@ extension Allocation {
         var o: [String: JSONValue] = ["ip": .string(ip.description), "allocated_at": .string(allocatedAt)]
         if let owner { o["owner"] = .string(owner) }
         return .object(o)
-    }
-}
-
-extension IPAddress {
-    init(json: JSONValue, path: @autoclosure () -> String) throws(JSONShapeError) {
-        let text = try json.string(at: path())
-        guard let a = IPAddress(text) else { throw .invalid(path(), "'\(text)' is not an IP address") }
-        self = a
     }
 }

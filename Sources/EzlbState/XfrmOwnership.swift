@@ -62,25 +62,20 @@ extension StateDirectory {
 extension XfrmOwnership {
     public init(json: JSONValue, path: String = "data") throws(JSONShapeError) {
         let o = try json.object(at: path)
-        func u32(_ key: String, _ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> UInt32 {
+        func u32(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> UInt32 {
             guard let n = UInt32(exactly: try v.int(at: at())) else { throw .invalid(at(), "out of range") }
             return n
         }
-        func address(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> IPAddress {
-            let t = try v.string(at: at())
-            guard let a = IPAddress(t) else { throw .invalid(at(), "'\(t)' is not an IP address") }
-            return a
-        }
-        let priority = try u32("priority", try o.required("priority", at: path), path + ".priority")
-        let first = try u32("reqid_first", try o.required("reqid_first", at: path), path + ".reqid_first")
-        let last = try u32("reqid_last", try o.required("reqid_last", at: path), path + ".reqid_last")
+        let priority = try u32(try o.required("priority", at: path), path + ".priority")
+        let first = try u32(try o.required("reqid_first", at: path), path + ".reqid_first")
+        let last = try u32(try o.required("reqid_last", at: path), path + ".reqid_last")
         var local: IPAddress? = nil
-        if let v = o.optional("local") { local = try address(v, path + ".local") }
+        if let v = o.optional("local") { local = try IPAddress(json: v, at: path + ".local") }
         var peers: [PeerReqid] = []
         for (i, v) in try o.required("peers", at: path).array(at: path + ".peers").enumerated() {
             let p = try v.object(at: "\(path).peers[\(i)]")
-            peers.append(PeerReqid(peer: try address(try p.required("peer", at: "\(path).peers[\(i)]"), "\(path).peers[\(i)].peer"),
-                                   reqid: try u32("reqid", try p.required("reqid", at: "\(path).peers[\(i)]"), "\(path).peers[\(i)].reqid")))
+            peers.append(PeerReqid(peer: try IPAddress(json: try p.required("peer", at: "\(path).peers[\(i)]"), at: "\(path).peers[\(i)].peer"),
+                                   reqid: try u32(try p.required("reqid", at: "\(path).peers[\(i)]"), "\(path).peers[\(i)].reqid")))
         }
         var rotation: XfrmRotation? = nil
         if let v = o.optional("rotation") {
@@ -90,10 +85,10 @@ extension XfrmOwnership {
             for (i, a) in try r.required("accepting", at: rp).array(at: rp + ".accepting").enumerated() {
                 let ap = "\(rp).accepting[\(i)]"
                 let ao = try a.object(at: ap)
-                accepting.append(.init(generation: try u32("generation", try ao.required("generation", at: ap), ap + ".generation"),
+                accepting.append(.init(generation: try u32(try ao.required("generation", at: ap), ap + ".generation"),
                                        since: try Self.double(try ao.required("since", at: ap), ap + ".since")))
             }
-            rotation = XfrmRotation(out: try u32("out", try r.required("out", at: rp), rp + ".out"),
+            rotation = XfrmRotation(out: try u32(try r.required("out", at: rp), rp + ".out"),
                                     outSince: try Self.double(try r.required("out_since", at: rp), rp + ".out_since"),
                                     accepting: accepting)
         }

@@ -108,7 +108,6 @@ struct IPVSSession: CommandSession {
     /// Written without fsync, like the other caches: a lost one is a miss (a full plan).
     func recordConverged(_ k: ConvergedKey) {
         let raw = IPVSConverged.encode(configTag: k.configTag, ownedTag: k.ownedTag, digest: k.digest)
-        if (try? dir.readRaw(Self.convergedCacheName)) == raw { return }
         do { try dir.writeRaw(raw, to: Self.convergedCacheName, durable: false) } catch { log.debug("not caching the converged table: \(error)") }
     }
 
