@@ -58,7 +58,8 @@ struct IPVSApply: FastCommand {
         // The kernel holds exactly the table a full plan last found converged, for this
         // config and ownership record: the plan is empty (IPVSConverged, ipvs-converged.cache).
         let useConverged = !adopt && !health.active
-        if useConverged, let c = s.convergedKey(actual), s.isKnownConverged(c) {
+        let checked = useConverged ? s.convergedKey(actual) : nil
+        if let c = checked, s.isKnownConverged(c) {
             log.debug("kernel table unchanged since it was last found converged: using \(IPVSSession.convergedCacheName)")
             clock.lap("compare with the last converged table")
             s.summarize(&report, verb: "applied")
@@ -80,9 +81,11 @@ struct IPVSApply: FastCommand {
         // desired, the rest as they were). Keyed on ownership as just written.
         if useConverged, !options.dryRun, plan.conflicts.isEmpty, report.errors.isEmpty,
            !report.actions.contains(where: { $0.error != nil }) {
+            // Nothing changed and ipvs.json was not rewritten: the key checked above still holds.
+            let unchanged = plan.operations.isEmpty && plan.ownedAfter == owned
             let after = plan.operations.isEmpty ? actual
                 : actual.filter { owned[$0.key] == nil && plan.ownedAfter[$0.key] == nil } + health.services.map(\.state)
-            if let c = s.convergedKey(after) { s.recordConverged(c) }
+            if let c = unchanged ? checked : s.convergedKey(after) { s.recordConverged(c) }
         }
         clock.lap("apply and record state")
         s.summarize(&report, verb: "applied")
