@@ -38,14 +38,72 @@ public struct EzlbFailure: Error, CustomStringConvertible {
 
 func UsageFailure(_ message: String) -> EzlbFailure { EzlbFailure(.usage, message) }
 
+/// An action that renders its own text line and JSON object when the report is
+/// written: a report of tens of thousands of actions then builds no string per
+/// action (`snat sync` of 10,000 backends reports 20,000 rules).
+public protocol ReportAction {
+    /// The first byte of the text line (`+`, `-`, `~`).
+    var sign: UInt8 { get }
+    /// The text line, without a newline.
+    @discardableResult func appendText(to out: inout ByteText) -> Int
+    /// The JSON object, `done` and `error` included; `scratch` is working space
+    /// reused from one action to the next.
+    func appendJSON(to out: inout ByteText, done: Bool, error: String?, scratch: inout ByteText)
+}
+
 /// One planned or performed action.
 public struct ActionRecord {
-    public var text: String
+    private var storedText: String
     public var json: [String: JSONValue]
     public var error: String?
     /// The whole JSON object already rendered (including `done`/`error`), for
     /// commands that report tens of thousands of actions; used instead of `json`.
     public var rawJSON: String? = nil
+    /// Renders text and JSON at output time; used instead of the fields above.
+    public private(set) var renderer: (any ReportAction)? = nil
+
+    public init(text: String, json: [String: JSONValue], error: String?) {
+        storedText = text
+        self.json = json
+        self.error = error
+    }
+
+    public init(_ action: any ReportAction, error: String?) {
+        storedText = ""
+        json = [:]
+        self.error = error
+        renderer = action
+    }
+
+    public var text: String {
+        get {
+            guard let r = renderer else { return storedText }
+            var t = ByteText(capacity: 160)
+            r.appendText(to: &t)
+            return t.string
+        }
+        set {
+            storedText = newValue
+            renderer = nil
+        }
+    }
+
+    /// The first byte of `text` (0 for an empty one).
+    public var sign: UInt8 { renderer?.sign ?? storedText.utf8.first ?? 0 }
+
+    func appendText(to out: inout ByteText) {
+        if let r = renderer { r.appendText(to: &out) } else { out.append(storedText) }
+    }
+
+    func appendJSON(to out: inout ByteText, dryRun: Bool, scratch: inout ByteText) {
+        let done = !dryRun && error == nil
+        if let r = renderer { return r.appendJSON(to: &out, done: done, error: error, scratch: &scratch) }
+        if let raw = rawJSON { return out.append(raw) }
+        var j = json
+        j["done"] = .bool(done)
+        if let e = error { j["error"] = .string(e) }
+        JSONValue.object(j).write(into: &out)
+    }
 }
 
 /// What a command reports: rendered as text lines or one JSON object on stdout.
@@ -74,16 +132,74 @@ public struct CommandReport {
         o["command"] = .string(command)
         o["changed"] = .bool(changed)
         o["dry_run"] = .bool(dryRun)
+        var scratch = ByteText()
         o["actions"] = .array(actions.map { a in
-            if let r = a.rawJSON { return .raw(r) }
-            var j = a.json
-            j["done"] = .bool(!dryRun && a.error == nil)
-            if let e = a.error { j["error"] = .string(e) }
-            return .object(j)
+            var t = ByteText()
+            a.appendJSON(to: &t, dryRun: dryRun, scratch: &scratch)
+            return .raw(t.string)
         })
         o["errors"] = .array(errors.map { .string($0) })
         o["warnings"] = .array(warnings.map { .string($0) })
         return .object(o)
+    }
+
+    /// `json().text` and a newline, written to `out` as it is made: the actions are
+    /// rendered one by one into the buffer, which goes out every megabyte.
+    func writeJSON(to out: inout OutputBuffer) {
+        var o = extra
+        o["command"] = .string(command)
+        o["changed"] = .bool(changed)
+        o["dry_run"] = .bool(dryRun)
+        o["errors"] = .array(errors.map { .string($0) })
+        o["warnings"] = .array(warnings.map { .string($0) })
+        o["actions"] = .null // its place in the key order; rendered below
+        var scratch = ByteText(capacity: 256)
+        out.text.bytes.append(UInt8(ascii: "{"))
+        for (i, k) in o.keys.sorted().enumerated() {
+            if i > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
+            out.text.appendJSONString(k)
+            out.text.bytes.append(UInt8(ascii: ":"))
+            guard k == "actions" else {
+                o[k]!.write(into: &out.text)
+                continue
+            }
+            out.text.bytes.append(UInt8(ascii: "["))
+            for (n, a) in actions.enumerated() {
+                if n > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
+                a.appendJSON(to: &out.text, dryRun: dryRun, scratch: &scratch)
+                out.flushIfFull()
+            }
+            out.text.bytes.append(UInt8(ascii: "]"))
+        }
+        out.text.append("}\n" as StaticString)
+    }
+}
+
+/// Standard output written in large blocks straight to fd 1 (stdio's buffer is
+/// flushed first, so nothing printed earlier is reordered).
+struct OutputBuffer {
+    var text = ByteText(capacity: 1 << 16)
+    static let block = 1 << 20
+
+    init() { fflush(nil) } // every stdio output stream, stdout included
+
+    mutating func flushIfFull() {
+        if text.bytes.count >= Self.block { flush() }
+    }
+
+    /// Writes everything buffered (a closed pipe or a full disk ends the output quietly;
+    /// the exit status is the command's).
+    mutating func flush() {
+        text.bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = write(1, b.baseAddress! + off, b.count - off)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                off += n
+            }
+        }
+        text.bytes.removeAll(keepingCapacity: true)
     }
 }
 
@@ -140,15 +256,31 @@ enum Runner {
 
     static func emit(_ r: CommandReport, format: OutputFormat) {
         for w in r.warnings { stderr("ezlb: warning: \(w)") }
+        var out = OutputBuffer()
         switch format {
         case .json:
-            print(r.json().text)
+            r.writeJSON(to: &out)
+            out.flush()
         case .text:
-            if let b = r.body { print(b, terminator: b.hasSuffix("\n") || b.isEmpty ? "" : "\n") }
-            for a in r.actions {
-                if let e = a.error { print("! \(a.text)"); stderr("ezlb: error: \(e)") } else { print(a.text) }
+            if let b = r.body {
+                out.text.append(b)
+                if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
             }
-            if let s = r.summary { print(s) }
+            for a in r.actions {
+                if let e = a.error {
+                    out.text.append("! " as StaticString)
+                    a.appendText(to: &out.text)
+                    out.text.bytes.append(UInt8(ascii: "\n"))
+                    out.flush() // the line before its error on stderr
+                    stderr("ezlb: error: \(e)")
+                } else {
+                    a.appendText(to: &out.text)
+                    out.text.bytes.append(UInt8(ascii: "\n"))
+                    out.flushIfFull()
+                }
+            }
+            if let s = r.summary { out.text.append(s); out.text.bytes.append(UInt8(ascii: "\n")) }
+            out.flush()
             for e in r.errors { stderr("ezlb: error: \(e)") }
         }
     }

@@ -34,10 +34,10 @@ enum YAMLEvents {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw ParseError(problem: "out of memory", line: 0, column: 0) }
         defer { yaml_parser_delete(&parser) }
-        var bytes = Array(text.utf8)
+        var text = text // libyaml reads the string's own UTF-8 storage (no copy of a 1 MB config)
         var doc = YAMLNodes()
-        doc.text.reserveCapacity(bytes.count / 2)
-        try bytes.withUnsafeMutableBufferPointer { buf in
+        doc.text.reserveCapacity(text.utf8.count / 2)
+        try text.withUTF8 { buf in
             yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             var stack: [Frame] = []

@@ -93,9 +93,16 @@ public struct ByteText {
         Array(text).withUnsafeBufferPointer { appendJSONString(buffer: $0) }
     }
 
-    /// The escaping itself: runs that need none are copied whole.
-    @inlinable @usableFromInline mutating func appendJSONString(buffer text: UnsafeBufferPointer<UInt8>) {
+    /// UTF-8 `text` as a JSON string literal (quotes included).
+    @inlinable public mutating func appendJSONString(buffer text: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
+        appendJSONEscaped(buffer: text)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The escaping itself, without the quotes: runs that need none are copied whole.
+    /// Escaping is byte by byte, so the pieces of one string may be escaped apart.
+    @inlinable public mutating func appendJSONEscaped(buffer text: UnsafeBufferPointer<UInt8>) {
         var runStart = 0
         var i = 0
         while i < text.count {
@@ -121,6 +128,11 @@ public struct ByteText {
             runStart = i
         }
         if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
-        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `s` escaped for the inside of a JSON string literal (no quotes).
+    @inlinable public mutating func appendJSONEscaped(_ s: String) {
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendJSONEscaped(buffer: $0) }) { return done }
+        Array(s.utf8).withUnsafeBufferPointer { appendJSONEscaped(buffer: $0) }
     }
 }

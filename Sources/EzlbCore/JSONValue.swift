@@ -47,6 +47,33 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         }
     }
 
+    /// The same text as `text`, appended as UTF-8 bytes.
+    public func write(into out: inout ByteText) {
+        switch self {
+        case .null: out.append("null" as StaticString)
+        case .bool(let b): out.append(b ? "true" as StaticString : "false" as StaticString)
+        case .int(let i): out.append(decimal: i)
+        case .string(let s): out.appendJSONString(s)
+        case .raw(let r): out.append(r)
+        case .array(let a):
+            out.bytes.append(UInt8(ascii: "["))
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
+                v.write(into: &out)
+            }
+            out.bytes.append(UInt8(ascii: "]"))
+        case .object(let o):
+            out.bytes.append(UInt8(ascii: "{"))
+            for (i, k) in o.keys.sorted().enumerated() {
+                if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
+                out.appendJSONString(k)
+                out.bytes.append(UInt8(ascii: ":"))
+                o[k]!.write(into: &out)
+            }
+            out.bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
     /// `s` as a JSON string literal.
     public static func quoted(_ s: String) -> String {
         var out = ""

@@ -57,14 +57,28 @@ public struct XTChange: Equatable, Sendable {
     }
 
     /// `text`, and `json` plus `done`/`error` rendered straight to one JSON
-    /// object (keys sorted, as the generic rendering): for reports of tens of
-    /// thousands of rules. The rule's arguments are rendered once for both.
+    /// object (keys sorted, as the generic rendering).
     public func rendered(done: Bool, error: String?) -> (text: String, json: String) {
-        // The text line, in bytes: `+ ip4 -t nat -A CHAIN ARGS`.
-        var t = ByteText(capacity: 160)
-        let add = kind.rawValue.hasPrefix("add")
-        t.append(add ? "+ " as StaticString : "- " as StaticString)
-        t.append(ref.family == .ipv4 ? "ip4 -t " as StaticString : "ip6 -t " as StaticString)
+        var t = ByteText(capacity: 160), w = ByteText(capacity: 400), scratch = ByteText()
+        appendText(to: &t)
+        appendJSON(to: &w, done: done, error: error, scratch: &scratch)
+        return (t.string, w.string)
+    }
+
+    /// `+` for additions, `-` for removals: the first byte of `text`.
+    public var sign: UInt8 {
+        switch kind {
+        case .addChain, .addRule, .addJump: return UInt8(ascii: "+")
+        case .deleteChain, .deleteRule, .deleteJump: return UInt8(ascii: "-")
+        }
+    }
+
+    /// Appends `text` (`+ ip4 -t nat -A CHAIN ARGS`) and returns where ` ARGS` starts in `t`
+    /// (the end, for chain changes).
+    @discardableResult
+    public func appendText(to t: inout ByteText) -> Int {
+        t.bytes.append(sign)
+        t.append(ref.family == .ipv4 ? " ip4 -t " as StaticString : " ip6 -t " as StaticString)
         t.append(ref.table.rawValue)
         switch kind {
         case .addChain: t.append(" -N " as StaticString)
@@ -80,7 +94,18 @@ public struct XTChange: Equatable, Sendable {
             t.append(" " as StaticString)
             rule?.writeSaveArguments(into: &t)
         }
-        var w = ByteText(capacity: 2 * t.bytes.count + 160)
+        return argsAt
+    }
+
+    /// Appends the JSON object of `json` plus `done`/`error` (keys sorted, byte for byte
+    /// the generic rendering) without building a string for it; `scratch` is working
+    /// space the caller may reuse from one change to the next. For reports of tens of
+    /// thousands of rules.
+    public func appendJSON(to w: inout ByteText, done: Bool, error: String?, scratch t: inout ByteText) {
+        // The text line once, in bytes; the rule's save line is `-A CHAIN` + its tail.
+        t.bytes.removeAll(keepingCapacity: true)
+        let argsAt = appendText(to: &t)
+        let add = sign == UInt8(ascii: "+")
         w.append(add ? "{\"action\":\"add\",\"chain\":" as StaticString : "{\"action\":\"delete\",\"chain\":" as StaticString)
         w.appendJSONString(chain)
         w.append(done ? ",\"done\":true" as StaticString : ",\"done\":false" as StaticString)
@@ -92,17 +117,17 @@ public struct XTChange: Equatable, Sendable {
         case .addJump, .deleteJump: w.append(",\"object\":\"jump\"" as StaticString)
         }
         if rule != nil {
-            // `-A CHAIN ARGS`: the save line, whatever the change's own verb.
-            var line = ByteText(capacity: t.bytes.count)
-            line.append("-A " as StaticString)
-            line.append(chain)
-            line.bytes.append(contentsOf: t.bytes[argsAt...])
-            w.append(",\"rule\":" as StaticString); w.appendJSONString(bytes: line.bytes)
+            // `-A CHAIN ARGS`: the save line, whatever the change's own verb (escaping is
+            // per byte, so its pieces are escaped one after the other).
+            w.append(",\"rule\":\"-A " as StaticString)
+            w.appendJSONEscaped(chain)
+            t.bytes.withUnsafeBufferPointer { w.appendJSONEscaped(buffer: UnsafeBufferPointer(rebasing: $0[argsAt...])) }
+            w.bytes.append(UInt8(ascii: "\""))
         }
         w.append(",\"table\":" as StaticString); w.appendJSONString(ref.table.rawValue)
-        w.append(",\"text\":" as StaticString); w.appendJSONString(bytes: t.bytes)
+        w.append(",\"text\":" as StaticString)
+        t.bytes.withUnsafeBufferPointer { w.appendJSONString(buffer: $0) }
         w.append("}" as StaticString)
-        return (t.string, w.string)
     }
 
     public var json: [String: JSONValue] {
@@ -156,6 +181,10 @@ public enum ManagedChainPlanner {
     /// content differs, and their jump is put in place. Nothing else is touched.
     public static func plan(desired: [ManagedChain], owned: [ManagedChainID], actual: XTTableState) -> XTTablePlan {
         var b = Builder(state: actual, plan: XTTablePlan(ref: actual.ref, after: actual))
+        // Sized up front: a from-empty plan of 10,000 rules would otherwise regrow (and copy) both arrays.
+        let expected = desired.reduce(0) { $0 + $1.rules.count + 3 } + owned.reduce(0) { $0 + (actual.chains[$1.name]?.count ?? 0) + 3 }
+        b.plan.operations.reserveCapacity(expected)
+        b.plan.changes.reserveCapacity(expected)
         let ref = actual.ref
         let desiredNames = Set(desired.map(\.name))
 
@@ -176,7 +205,7 @@ public enum ManagedChainPlanner {
             if let have = b.state.chains[d.name] {
                 if have != d.rules {
                     b.emit(.flushChain(d.name))
-                    for r in d.rules { b.emit(.appendRule(d.name, r)) }
+                    b.emitAppends(d.name, d.rules)
                     var remaining = have
                     var added: [XTRule] = []
                     for r in d.rules {
@@ -193,10 +222,8 @@ public enum ManagedChainPlanner {
             } else {
                 b.emit(.createChain(d.name))
                 b.change(.addChain, d.name, nil)
-                for r in d.rules {
-                    b.emit(.appendRule(d.name, r))
-                    b.change(.addRule, d.name, r)
-                }
+                b.emitAppends(d.name, d.rules)
+                for r in d.rules { b.change(.addRule, d.name, r) }
             }
             // The jump.
             let hookRules = b.state.chains[d.hook] ?? []
@@ -233,6 +260,29 @@ public enum ManagedChainPlanner {
             plan.operations.append(op)
             // Planned against what was read; the simulation keeps later indices right.
             try? state.apply(op)
+        }
+
+        /// `emit(.appendRule(chain, r))` for each rule of `rules` into a chain that is empty
+        /// now: the simulated chain is set at once (to the rules whose append the
+        /// simulation would take), not grown one rule at a time.
+        mutating func emitAppends(_ chain: String, _ rules: [XTRule]) {
+            for r in rules { plan.operations.append(.appendRule(chain, r)) }
+            guard state.chains[chain]?.isEmpty == true else {
+                for r in rules { try? state.apply(.appendRule(chain, r)) }
+                return
+            }
+            let simulated = Self.accepted(rules, by: state)
+            state.chains[chain] = simulated
+        }
+
+        /// The rules whose append `XTTableState.apply` takes.
+        static func accepted(_ rules: [XTRule], by state: XTTableState) -> [XTRule] {
+            func ok(_ r: XTRule) -> Bool {
+                if r.hasInvalidInterface { return false }
+                if case .jump(let t) = r.target, state.chains[t] == nil || state.isBuiltin(t) { return false }
+                return true
+            }
+            return rules.allSatisfy(ok) ? rules : rules.filter(ok)
         }
 
         mutating func change(_ kind: XTChange.Kind, _ chain: String, _ rule: XTRule?) {

@@ -69,10 +69,14 @@ public enum SNATRules {
         for family in IPFamily.allCases {
             // Sized up front: XTRule is large, and growing arrays and sets of 10,000 of them copies megabytes.
             let n = services.reduce(0) { $0 + $1.backends.count }
-            var nat: [XTRule] = [], fwd = [XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept)]
+            var nat: [XTRule] = [], fwd: [XTRule] = []
             nat.reserveCapacity(n); fwd.reserveCapacity(n + 1)
-            // Rules already listed (several services may share a backend); sets keep this linear.
-            var seenNat = Set<XTRule>(minimumCapacity: n), seenFwd = Set<XTRule>(minimumCapacity: n + 1).union(fwd)
+            // Rules already listed (a backend listed twice, a sorry server that is also a
+            // backend, comments cut to the same 255 bytes) are skipped: found by their full
+            // hash, then `==` against the rules with that hash (a set of the rules themselves
+            // would copy megabytes of them).
+            var seenNat = RuleIndex(capacity: n), seenFwd = RuleIndex(capacity: n + 1)
+            seenFwd.append(XTRule(ctstate: [.established, .related], comment: commonComment, target: .accept), to: &fwd)
             for s in services {
                 let extra = health.extraBackends(service: s.name)
                 for b in (extra.isEmpty ? s.backends : s.backends + extra)
@@ -83,8 +87,8 @@ public enum SNATRules {
                     let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, comment: c,
                                       target: s.snatIP.map { .snat($0) } ?? .masquerade)
                     let accept = XTRule(source: XTPrefix(b.address), proto: proto, sourcePort: port, comment: c, target: .accept)
-                    if seenNat.insert(snat).inserted { nat.append(snat) }
-                    if seenFwd.insert(accept).inserted { fwd.append(accept) }
+                    seenNat.append(snat, to: &nat)
+                    seenFwd.append(accept, to: &fwd)
                 }
             }
             if nat.isEmpty { continue }
@@ -92,6 +96,26 @@ public enum SNATRules {
             out.append(ManagedChain(ref: XTTableRef(family, .filter), name: forwardChain, hook: "FORWARD", position: .first, rules: fwd))
         }
         return out
+    }
+
+    /// Positions of rules in an array, by their full hash.
+    struct RuleIndex {
+        private var first: [Int: Int32]
+        /// Further positions of distinct rules whose hash was taken.
+        private var more: [Int: [Int32]] = [:]
+        init(capacity: Int) { first = Dictionary(minimumCapacity: capacity) }
+
+        /// Appends `r` to `rules` unless an equal rule is there already.
+        mutating func append(_ r: XTRule, to rules: inout [XTRule]) {
+            let h = r.fullHash
+            if let i = first[h] {
+                if rules[Int(i)] == r || (more[h]?.contains { rules[Int($0)] == r } ?? false) { return }
+                more[h, default: []].append(Int32(rules.count))
+            } else {
+                first[h] = Int32(rules.count)
+            }
+            rules.append(r)
+        }
     }
 
     /// A SHA-256 of everything `chains(services, health:)` reads: the services as

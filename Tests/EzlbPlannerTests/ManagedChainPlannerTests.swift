@@ -225,6 +225,53 @@ final class ManagedChainPlannerTests: XCTestCase {
         XCTAssertEqual(SNATRules.chains(Array(services.prefix(1))).count, 2)
     }
 
+    struct SorryServer: BackendHealthView {
+        func isHealthy(service: String, backend: Endpoint) -> Bool { true }
+        func extraBackends(service: String) -> [Endpoint] { [try! Endpoint.parse("192.168.1.10:8080").get()] }
+    }
+
+    /// One rule per distinct rule, in first-seen order: a backend listed twice, a sorry
+    /// server (used by every service here) that is also a backend, and two long service
+    /// names whose comments are cut to the same 255 bytes; backends shared by services
+    /// with other names keep a rule each.
+    func testSNATRulesSkipRepeatedRulesOnly() {
+        let long = String(repeating: "x", count: 300)
+        let services = [
+            FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080"), ep("192.168.1.10:8080")], snatIP: nil),
+            FullNATService(name: "api", proto: .tcp, backends: [ep("192.168.1.10:8080")], snatIP: nil),
+            FullNATService(name: long + "a", proto: .tcp, backends: [ep("192.168.1.12:8080")], snatIP: nil),
+            FullNATService(name: long + "b", proto: .tcp, backends: [ep("192.168.1.12:8080")], snatIP: nil),
+        ]
+        let c = SNATRules.chains(services, health: SorryServer())
+        let cut = SNATRules.comment(long + "a")
+        XCTAssertEqual(cut, SNATRules.comment(long + "b"))
+        XCTAssertEqual(c[0].rules.map { "\($0.destination!.address) \($0.comment!)" },
+                       ["192.168.1.10 ezlb:web", "192.168.1.11 ezlb:web", "192.168.1.10 ezlb:api", "192.168.1.12 \(cut)", "192.168.1.10 \(cut)"])
+        XCTAssertEqual(c[1].rules.map { $0.source.map { "\($0.address)" } ?? "-" }, ["-", "192.168.1.10", "192.168.1.11", "192.168.1.10", "192.168.1.12", "192.168.1.10"])
+        // The full hash tells apart what the cheap one lumps together (same addresses, ports, comment length).
+        let a = XTRule(destination: XTPrefix(ip("192.168.1.10")), proto: .tcp, destinationPort: 80, comment: "ezlb:aaa", target: .masquerade)
+        var b = a
+        b.comment = "ezlb:bbb"
+        XCTAssertEqual(a.hashValue, b.hashValue)
+        XCTAssertNotEqual(a.fullHash, b.fullHash)
+        XCTAssertEqual(a.fullHash, XTRule(destination: XTPrefix(ip("192.168.1.10")), proto: .tcp, destinationPort: 80, comment: "ezlb:aaa", target: .masquerade).fullHash)
+    }
+
+    /// The simulated table a plan leaves (`after`) is what applying its operations one by
+    /// one gives, also when the simulation refuses some appends (a bad interface name).
+    func testAfterMatchesOperationsAppliedOneByOne() throws {
+        var bad = snatRule("192.168.1.12")
+        bad.outInterface = XTInterface("name-far-too-long-for-linux")
+        for rules in [[snatRule("192.168.1.10"), snatRule("192.168.1.11")], [snatRule("192.168.1.10"), bad, snatRule("192.168.1.11")]] {
+            for actual in [emptyNat(), try applied(ManagedChainPlanner.plan(desired: [chain([snatRule("192.168.9.9")])], owned: [], actual: emptyNat()), to: emptyNat())] {
+                let p = ManagedChainPlanner.plan(desired: [chain(rules)], owned: [], actual: actual)
+                var oneByOne = actual
+                for op in p.operations { try? oneByOne.apply(op) }
+                XCTAssertEqual(oneByOne, p.after)
+            }
+        }
+    }
+
     struct NoneHealthy: BackendHealthView {
         func isHealthy(service: String, backend: Endpoint) -> Bool { backend.port != 8080 }
     }

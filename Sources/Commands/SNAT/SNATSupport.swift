@@ -91,17 +91,25 @@ struct SNATSession: CommandSession {
             let wroteIntent = plans.contains(where: \.needsCommit) && intent != before
             if wroteIntent { try dir.writeSNATOwnership(intent) }
             var final: [ManagedChainID] = []
+            // Every table that differs, committed in one batch (the live backend
+            // commits the tables concurrently; each commit is atomic on its own).
+            let committing = plans.filter(\.needsCommit)
+            let results = backend.commit(committing.map {
+                XTCommitRequest(ref: $0.ref, operations: $0.operations, scope: digesting == nil ? nil : scopes[$0.ref])
+            })
+            var outcome: [XTTableRef: Result<[UInt8]?, XTError>] = [:]
+            for (p, r) in zip(committing, results) { outcome[p.ref] = r }
             for p in plans {
                 var error: String? = nil
                 let scope = scopes[p.ref]!
                 var digest: [UInt8]? = nil
-                if p.needsCommit {
-                    do {
-                        if let db = digesting { digest = try db.commit(p.ref, p.operations, digest: scope) }
-                        else { try backend.commit(p.ref, p.operations) }
+                if let r = outcome[p.ref] {
+                    switch r {
+                    case .success(let d):
+                        digest = d
                         commits += 1
                         log.info("\(p.ref): committed \(p.operations.count) operations")
-                    } catch let e as XTError {
+                    case .failure(let e):
                         if e.kind == .lockTimeout { throw Self.failure(e) }
                         error = e.description
                     }
@@ -145,7 +153,7 @@ struct SNATSession: CommandSession {
         if report.actions.isEmpty { report.summary = "no changes"; return }
         var add = 0, del = 0, failed = 0
         for a in report.actions {
-            if a.error != nil { failed += 1 } else if a.text.utf8.first == UInt8(ascii: "+") { add += 1 } else if a.text.utf8.first == UInt8(ascii: "-") { del += 1 }
+            if a.error != nil { failed += 1 } else if a.sign == UInt8(ascii: "+") { add += 1 } else if a.sign == UInt8(ascii: "-") { del += 1 }
         }
         var s = opts.dryRun ? "plan: \(add) to add, \(del) to delete" : "applied: \(add) added, \(del) deleted"
         if failed > 0 { s += ", \(failed) failed" }
