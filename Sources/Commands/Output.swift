@@ -118,6 +118,9 @@ public struct CommandReport {
     /// Text to print instead of action lines (show).
     public var body: String? = nil
     public var summary: String? = nil
+    /// This report's output, made ahead of time (see `PrerenderedReport`); written
+    /// instead of rendering the report again when it still describes this report.
+    var prerendered: PrerenderedReport? = nil
 
     public init(command: String, dryRun: Bool) {
         self.command = command
@@ -176,20 +179,26 @@ public struct CommandReport {
 }
 
 /// Standard output written in large blocks straight to fd 1 (stdio's buffer is
-/// flushed first, so nothing printed earlier is reordered).
+/// flushed first, so nothing printed earlier is reordered), or only collected.
 struct OutputBuffer {
     var text = ByteText(capacity: 1 << 16)
+    /// Collects the whole output in `text` instead of writing it.
+    let collecting: Bool
     static let block = 1 << 20
 
-    init() { fflush(nil) } // every stdio output stream, stdout included
+    init(collecting: Bool = false) {
+        self.collecting = collecting
+        if !collecting { fflush(nil) } // every stdio output stream, stdout included
+    }
 
     mutating func flushIfFull() {
-        if text.bytes.count >= Self.block { flush() }
+        if !collecting && text.bytes.count >= Self.block { flush() }
     }
 
     /// Writes everything buffered (a closed pipe or a full disk ends the output quietly;
     /// the exit status is the command's).
     mutating func flush() {
+        guard !collecting else { return }
         text.bytes.withUnsafeBytes { b in
             var off = 0
             while off < b.count {
@@ -256,7 +265,18 @@ enum Runner {
 
     static func emit(_ r: CommandReport, format: OutputFormat) {
         for w in r.warnings { stderr("ezlb: warning: \(w)") }
+        if let p = r.prerendered, p.format == format, p.describes(r) {
+            var out = OutputBuffer()
+            out.text = p.output
+            out.flush()
+            return
+        }
         var out = OutputBuffer()
+        render(r, format: format, into: &out)
+    }
+
+    /// The report on stdout (through `out`), errors on stderr.
+    static func render(_ r: CommandReport, format: OutputFormat, into out: inout OutputBuffer) {
         switch format {
         case .json:
             r.writeJSON(to: &out)
@@ -283,6 +303,50 @@ enum Runner {
             out.flush()
             for e in r.errors { stderr("ezlb: error: \(e)") }
         }
+    }
+}
+
+/// The output of a report rendered on another thread while the command still works
+/// (`snat sync` renders its 20,000 actions while the kernel takes the tables): the
+/// report as it will be if everything goes as planned, and its rendering. `emit`
+/// writes it only when the final report still describes the same thing; otherwise
+/// the final report is rendered as usual.
+final class PrerenderedReport: @unchecked Sendable {
+    let expected: CommandReport
+    let format: OutputFormat
+    private(set) var output = ByteText()
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts rendering `expected` (no errors in it: stderr is never written from here).
+    init(_ expected: CommandReport, format: OutputFormat) {
+        self.expected = expected
+        self.format = format
+        guard expected.errors.isEmpty, !expected.actions.contains(where: { $0.error != nil }) else {
+            done.signal() // nothing rendered; `describes` says no
+            return
+        }
+        let t = Thread { [self] in
+            var out = OutputBuffer(collecting: true)
+            out.text.bytes.reserveCapacity(self.expected.actions.count * 400 + 4096)
+            Runner.render(self.expected, format: self.format, into: &out)
+            output = out.text
+            done.signal()
+        }
+        t.start()
+    }
+
+    /// Waits for the rendering to finish.
+    func wait() { done.wait(); done.signal() }
+
+    /// True when `r` has the expected report's fields, as many actions, and no errors
+    /// (the actions are the ones rendered: the caller makes both from one plan).
+    func describes(_ r: CommandReport) -> Bool {
+        wait()
+        let e = expected
+        return r.command == e.command && r.dryRun == e.dryRun && r.errors.isEmpty && e.errors.isEmpty
+            && r.warnings == e.warnings && r.extra == e.extra && r.body == e.body && r.summary == e.summary
+            && r.actions.count == e.actions.count && !r.actions.contains { $0.error != nil }
+            && !e.actions.contains { $0.error != nil }
     }
 }
 

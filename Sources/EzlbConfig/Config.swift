@@ -105,19 +105,41 @@ public struct EzlbConfiguration: Sendable {
     }
 
     /// The config file's text, or a one-line `ConfigError` saying why it cannot be read.
+    /// The whole file as UTF-8 text, read with open/read (Foundation's URL-based
+    /// reading looks up protocol conformances at run time on its first use, which a
+    /// short-lived command pays for on every run).
     public static func readText(path: String) throws -> String {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let ns = error as NSError
+        func failure(_ e: Int32) -> ConfigError {
             let why: String
-            if ns.code == NSFileReadNoSuchFileError || ns.code == 260 { why = "no such file (pass -c PATH)" }
-            else if ns.code == NSFileReadNoPermissionError || ns.code == 257 { why = "permission denied" }
-            else { why = "cannot read: \(ns.localizedDescription)" }
-            throw ConfigError(file: path, keyPath: "", reason: why)
+            switch e {
+            case ENOENT, ENOTDIR: why = "no such file (pass -c PATH)"
+            case EACCES, EPERM: why = "permission denied"
+            default: why = "cannot read: \(String(cString: strerror(e)))"
+            }
+            return ConfigError(file: path, keyPath: "", reason: why)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        var fd: Int32
+        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { throw failure(errno) }
+        defer { close(fd) }
+        var st = stat()
+        var size = 0
+        if fstat(fd, &st) == 0 {
+            if st.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }
+            size = Int(st.st_size)
+        }
+        var bytes = [UInt8](repeating: 0, count: max(size + 1, 4096))
+        var used = 0
+        while true {
+            if used == bytes.count { bytes += [UInt8](repeating: 0, count: bytes.count) }
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw failure(errno) }
+            if n == 0 { break }
+            used += n
+        }
+        bytes.removeSubrange(used...)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
         }
         return text

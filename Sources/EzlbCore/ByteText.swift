@@ -100,18 +100,33 @@ public struct ByteText {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// The escaping itself, without the quotes: runs that need none are copied whole.
-    /// Escaping is byte by byte, so the pieces of one string may be escaped apart.
+    /// The escaping itself, without the quotes: runs that need none are copied whole,
+    /// found eight bytes at a time. Escaping is byte by byte, so the pieces of one
+    /// string may be escaped apart.
     @inlinable public mutating func appendJSONEscaped(buffer text: UnsafeBufferPointer<UInt8>) {
+        guard let base = text.baseAddress else { return }
+        let n = text.count
         var runStart = 0
         var i = 0
-        while i < text.count {
-            let b = text[i]
+        while i < n {
+            // Whole words with no byte below 0x20, no '"' and no '\\' (SWAR: a flag may
+            // also be set above a flagged byte, which only ends the word loop early).
+            while i + 8 <= n {
+                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+                let quote = w ^ 0x2222_2222_2222_2222, slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                let control = (w &- 0x2020_2020_2020_2020) & ~w & high  // a byte below 0x20
+                let quotes = (quote &- ones) & ~quote & high, slashes = (slash &- ones) & ~slash & high
+                if control | quotes | slashes != 0 { break }
+                i += 8
+            }
+            if i >= n { break }
+            let b = base[i]
             if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
                 i += 1
                 continue
             }
-            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
+            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart)) }
             switch b {
             case UInt8(ascii: "\""): append("\\\"" as StaticString)
             case UInt8(ascii: "\\"): append("\\\\" as StaticString)
@@ -127,7 +142,17 @@ public struct ByteText {
             i += 1
             runStart = i
         }
-        if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<i])) }
+        if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: n - runStart)) }
+    }
+
+    /// Appends a copy of `bytes[range]` (no copy of the whole buffer, which appending a
+    /// slice of the array to itself would make).
+    @inlinable public mutating func appendCopy(of range: Range<Int>) {
+        let at = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: range.count))
+        bytes.withUnsafeMutableBufferPointer { b in
+            (b.baseAddress! + at).update(from: b.baseAddress! + range.lowerBound, count: range.count)
+        }
     }
 
     /// `s` escaped for the inside of a JSON string literal (no quotes).

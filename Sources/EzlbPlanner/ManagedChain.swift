@@ -116,18 +116,27 @@ public struct XTChange: Equatable, Sendable {
         case .addRule, .deleteRule: w.append(",\"object\":\"rule\"" as StaticString)
         case .addJump, .deleteJump: w.append(",\"object\":\"jump\"" as StaticString)
         }
+        // ` ARGS` escaped once, in `w`, for both the rule and the text (escaping is per
+        // byte, so the pieces of one string may be escaped one after the other).
+        var args = 0..<0
         if rule != nil {
-            // `-A CHAIN ARGS`: the save line, whatever the change's own verb (escaping is
-            // per byte, so its pieces are escaped one after the other).
+            // `-A CHAIN ARGS`: the save line, whatever the change's own verb.
             w.append(",\"rule\":\"-A " as StaticString)
             w.appendJSONEscaped(chain)
+            let start = w.bytes.count
             t.bytes.withUnsafeBufferPointer { w.appendJSONEscaped(buffer: UnsafeBufferPointer(rebasing: $0[argsAt...])) }
+            args = start..<w.bytes.count
             w.bytes.append(UInt8(ascii: "\""))
         }
         w.append(",\"table\":" as StaticString); w.appendJSONString(ref.table.rawValue)
-        w.append(",\"text\":" as StaticString)
-        t.bytes.withUnsafeBufferPointer { w.appendJSONString(buffer: $0) }
-        w.append("}" as StaticString)
+        w.append(",\"text\":\"" as StaticString)
+        if rule != nil {
+            t.bytes.withUnsafeBufferPointer { w.appendJSONEscaped(buffer: UnsafeBufferPointer(rebasing: $0[..<argsAt])) }
+            w.appendCopy(of: args)
+        } else {
+            t.bytes.withUnsafeBufferPointer { w.appendJSONEscaped(buffer: $0) }
+        }
+        w.append("\"}" as StaticString)
     }
 
     public var json: [String: JSONValue] {

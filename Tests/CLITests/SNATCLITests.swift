@@ -186,6 +186,36 @@ final class SNATCLITests: CLITestCase {
         XCTAssertEqual(try ezlb(["snat", "show"]).stdout, "")
     }
 
+    /// A table whose commit fails (another tool jumps into EZLB-SNAT, so cleanup cannot
+    /// delete it) reports its actions not done, with the error, while the other tables'
+    /// actions are done; text and JSON say the same (the report made ahead of time for
+    /// the all-committed case is not the one printed).
+    func testFailedCommitIsReportedPerTable() throws {
+        let cfg = writeConfig(snatConfig)
+        XCTAssertEqual(try ezlb(["snat", "sync", "-c", cfg]).status, 0)
+        try withFakeXT { x in
+            var n = x.table(nat4)
+            n.chains[n.chains.firstIndex { $0.name == "OUTPUT" }!].rules.append(.jump(to: "EZLB-SNAT"))
+            x.setTable(n)
+        }
+        let r = try ezlb(["snat", "cleanup", "-o", "json"])
+        XCTAssertEqual(r.status, 1, r.stdout)
+        let actions = (r.json["actions"] as? [[String: Any]]) ?? []
+        let failed = actions.filter { $0["done"] as? Bool == false }
+        XCTAssertFalse(failed.isEmpty)
+        XCTAssertTrue(failed.allSatisfy { $0["table"] as? String == "nat" && $0["family"] as? String == "ipv4" })
+        XCTAssertTrue(failed.allSatisfy { ($0["error"] as? String)?.contains("still referenced") == true }, "\(failed)")
+        XCTAssertTrue(actions.filter { $0["table"] as? String == "filter" }.allSatisfy { $0["done"] as? Bool == true && $0["error"] == nil })
+        XCTAssertEqual(r.json["commits"] as? Int, 3)
+        // Again in text: the failed lines marked, the errors on stderr, the summary counts them.
+        let t = try ezlb(["snat", "cleanup"])
+        XCTAssertEqual(t.status, 1)
+        let lines = t.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.contains("! - ip4 -t nat -X EZLB-SNAT"), t.stdout)
+        XCTAssertTrue(t.stderr.contains("ezlb: error: ip4 -t nat -X EZLB-SNAT: chain is still referenced"), t.stderr)
+        XCTAssertTrue(lines.last?.hasPrefix("applied: 0 added, 0 deleted, ") == true && lines.last?.hasSuffix(" failed") == true, t.stdout)
+    }
+
     /// An unchanged config is taken from snat-config.cache (validated FullNAT
     /// services and warnings); any edit is seen at once; the kernel is still read.
     func testConfigCache() throws {

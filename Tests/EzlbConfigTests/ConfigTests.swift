@@ -317,6 +317,28 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testUnreadableFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ezlb-read-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertThrowsError(try EzlbConfiguration.load(path: dir)) { e in
+            XCTAssertEqual((e as? ConfigError)?.description, "\(dir): cannot read: Is a directory")
+        }
+        let bad = dir + "/latin1.yaml"
+        XCTAssertTrue(FileManager.default.createFile(atPath: bad, contents: Data([0x73, 0x3a, 0x20, 0xe9, 0x0a])))
+        XCTAssertThrowsError(try EzlbConfiguration.load(path: bad)) { e in
+            XCTAssertEqual((e as? ConfigError)?.description, "\(bad): not UTF-8 text")
+        }
+        // A file larger than its first read buffer, and an empty one.
+        let big = dir + "/big.yaml"
+        let text = "services: []\n" + String(repeating: "# comment line\n", count: 2_000)
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: Data(text.utf8)))
+        XCTAssertEqual(try EzlbConfiguration.readText(path: big), text)
+        let empty = dir + "/empty.yaml"
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
+        XCTAssertEqual(try EzlbConfiguration.readText(path: empty), "")
+    }
+
     func testDurations() {
         XCTAssertEqual(Duration.parse("5s"), 5)
         XCTAssertEqual(Duration.parse("300ms"), 0.3)

@@ -79,6 +79,36 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// The word-at-a-time scan finds every byte to escape wherever it sits in a word
+    /// (and around multi-byte characters): random strings against a plain reference.
+    func testJSONEscapingOfRandomStrings() {
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for b in s.utf8 {
+                switch b {
+                case UInt8(ascii: "\""): out += "\\\""
+                case UInt8(ascii: "\\"): out += "\\\\"
+                case UInt8(ascii: "\n"): out += "\\n"
+                case UInt8(ascii: "\r"): out += "\\r"
+                case UInt8(ascii: "\t"): out += "\\t"
+                case 0..<0x20: out += String(format: "\\u%04x", b)
+                default: out.unicodeScalars.append(UnicodeScalar(b)) // compared for ASCII strings only
+                }
+            }
+            return out + "\""
+        }
+        let alphabet: [String] = ["a", "Z", "0", " ", "~", "\"", "\\", "\n", "\t", "\u{0}", "\u{1f}", "\u{20}", "\u{7f}", "é", "✓", "🚀", "!", "#"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let s = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()
+            var w = ByteText()
+            w.appendJSONString(s)
+            if s.unicodeScalars.allSatisfy(\.isASCII) { XCTAssertEqual(w.string, reference(s), s.debugDescription) }
+            let back = try? JSONSerialization.jsonObject(with: Data("[\(w.string)]".utf8)) as? [String]
+            XCTAssertEqual(back, [s], s.debugDescription)
+        }
+    }
+
     func testRuleHashingIsConsistentWithEquality() {
         let a = XTRule(destination: XTPrefix(IPAddress("10.0.0.1")!), proto: .tcp, destinationPort: 80, comment: "ezlb:a", target: .masquerade)
         var b = a

@@ -1,11 +1,30 @@
 import EzlbCore
 import EzlbPlanner
 
-extension XTChange: ReportAction {}
+/// A plan's changes, shared by the report's actions (20,000 actions refer to one array
+/// instead of each holding a copy of its change).
+final class XTChangeList {
+    let items: [XTChange]
+    init(_ items: [XTChange]) { self.items = items }
+}
+
+/// One change of a plan as a report action, rendered only when the report is written.
+/// Two words: it fits an existential's inline buffer, so an action allocates nothing.
+struct XTChangeAction: ReportAction {
+    let list: XTChangeList
+    let index: Int
+    var sign: UInt8 { list.items[index].sign }
+    @discardableResult func appendText(to out: inout ByteText) -> Int { list.items[index].appendText(to: &out) }
+    func appendJSON(to out: inout ByteText, done: Bool, error: String?, scratch: inout ByteText) {
+        list.items[index].appendJSON(to: &out, done: done, error: error, scratch: &scratch)
+    }
+}
 
 extension SNATSession {
-    /// An action for the report, rendered (text or JSON) only when the report is written.
-    func record(_ change: XTChange, error: String?) -> ActionRecord {
-        ActionRecord(change, error: error)
+    /// The report's actions for a plan's changes, all with the plan's outcome.
+    func record(_ changes: [XTChange], error: String?, into report: inout CommandReport) {
+        let list = XTChangeList(changes)
+        report.actions.reserveCapacity(report.actions.count + changes.count)
+        for i in changes.indices { report.actions.append(ActionRecord(XTChangeAction(list: list, index: i), error: error)) }
     }
 }

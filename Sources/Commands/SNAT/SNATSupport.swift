@@ -83,7 +83,7 @@ struct SNATSession: CommandSession {
         let desiredIDs = desired.map(\.id)
         var commits = 0
         if opts.dryRun {
-            for p in plans { report.actions += p.changes.map { record($0, error: nil) } }
+            for p in plans { record(p.changes, error: nil, into: &report) }
         } else {
             // Intent first: own everything about to be created (and what is still to be removed).
             let intent = SNATOwnership(chains: owned.filter { o in plans.contains { $0.ref == o.ref && $0.needsCommit } || desiredIDs.contains(o) } + desiredIDs)
@@ -91,9 +91,20 @@ struct SNATSession: CommandSession {
             let wroteIntent = plans.contains(where: \.needsCommit) && intent != before
             if wroteIntent { try dir.writeSNATOwnership(intent) }
             var final: [ManagedChainID] = []
-            // Every table that differs, committed in one batch (the live backend
-            // commits the tables concurrently; each commit is atomic on its own).
             let committing = plans.filter(\.needsCommit)
+            // The report as it will be when every commit succeeds, rendered on another
+            // thread while the kernel takes the tables (10,000 backends: 20,000 actions);
+            // any other outcome is rendered as usual at the end.
+            var prerender: PrerenderedReport? = nil
+            if !committing.isEmpty && report.errors.isEmpty {
+                var expected = report
+                for p in plans { record(p.changes, error: nil, into: &expected) }
+                expected.extra["commits"] = .int(committing.count)
+                summarize(&expected)
+                prerender = PrerenderedReport(expected, format: opts.output)
+            }
+            defer { report.prerendered = prerender }
+            // Every table that differs, committed in one batch (each commit atomic on its own).
             let results = backend.commit(committing.map {
                 XTCommitRequest(ref: $0.ref, operations: $0.operations, scope: digesting == nil ? nil : scopes[$0.ref])
             })
@@ -123,7 +134,7 @@ struct SNATSession: CommandSession {
                 } else {
                     final += intent.chains.filter { $0.ref == p.ref }
                 }
-                report.actions += p.changes.map { record($0, error: error) }
+                record(p.changes, error: error, into: &report)
                 if let e = error, p.changes.isEmpty { report.errors.append(e) }
             }
             // Tables not read keep nothing (they had neither desired nor owned chains).

@@ -339,59 +339,6 @@ public final class LibIPTCBackend: XTDigestingBackend {
         return digest
     }
 
-    /// Commits the tables of `batch` concurrently, one thread each (the calling
-    /// thread takes the last): every table has its own handle and socket, and the
-    /// kernel checks and translates one table's new blob (most of a commit of
-    /// thousands of rules) while it takes the other's. Each commit is still
-    /// atomic on its own; the xtables lock is held throughout. libiptc's only
-    /// mutable global is the name of the function last called, which picks the
-    /// wording of an error message (`iptc_strerror`); the error kind comes from
-    /// errno, per thread.
-    public func commit(_ batch: [XTCommitRequest]) -> [Result<[UInt8]?, XTError>] {
-        var results = [Result<[UInt8]?, XTError>](repeating: .success(nil), count: batch.count)
-        final class Job: @unchecked Sendable {
-            let index: Int, table: IPTCTable, request: XTCommitRequest
-            var result: Result<[UInt8]?, XTError> = .success(nil)
-            init(_ index: Int, _ table: IPTCTable, _ request: XTCommitRequest) { self.index = index; self.table = table; self.request = request }
-            func run() { result = LibIPTCBackend.commit(table, request) }
-        }
-        var jobs: [Job] = []
-        for (i, r) in batch.enumerated() {
-            if r.operations.isEmpty { results[i] = .success(r.scope.flatMap { readDigest(r.ref, scope: $0) }); continue }
-            do {
-                let t = try table(r.ref)
-                handles[r.ref] = nil
-                jobs.append(Job(i, t, r))
-            } catch let e as XTError { results[i] = .failure(e) }
-            catch { results[i] = .failure(XTError(.other, operation: "\(r.ref)", detail: "\(error)")) }
-        }
-        if let last = jobs.last {
-            let done = DispatchSemaphore(value: 0)
-            for j in jobs.dropLast() {
-                let t = Thread { j.run(); done.signal() }
-                t.start()
-            }
-            last.run()
-            for _ in jobs.dropLast() { done.wait() }
-        }
-        for j in jobs {
-            results[j.index] = j.result
-            if case .success = j.result { commits += 1 }
-        }
-        return results
-    }
-
-    /// Applies the request's operations to `t`, takes the digest asked for and commits.
-    static func commit(_ t: IPTCTable, _ r: XTCommitRequest) -> Result<[UInt8]?, XTError> {
-        do {
-            for op in r.operations { try t.apply(op) }
-            let digest = r.scope.flatMap { t.digest($0) }
-            try t.commit()
-            return .success(digest)
-        } catch let e as XTError { return .failure(e) }
-        catch { return .failure(XTError(.other, operation: "\(r.ref)", detail: "\(error)")) }
-    }
-
     public func currentDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? {
         IPTCTable.kernelDigest(ref, scope: scope)
     }
