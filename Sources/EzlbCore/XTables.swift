@@ -392,35 +392,6 @@ public protocol XTBackend: AnyObject {
     func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState
     /// Applies `ops` in order and commits the table once (atomically: all or nothing).
     func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws
-    /// Commits several tables, each atomically and independently of the others, and
-    /// returns per request (in order) the table's digest of the request's scope as
-    /// committed (nil without a scope, or from a backend that cannot make one), or
-    /// the request's error. A backend may commit the tables concurrently.
-    func commit(_ batch: [XTCommitRequest]) -> [Result<[UInt8]?, XTError>]
-}
-
-/// One table's operations in a `commit(_ batch:)`.
-public struct XTCommitRequest: Sendable {
-    public var ref: XTTableRef
-    public var operations: [XTOperation]
-    /// The digest to return for the table as committed (digesting backends only).
-    public var scope: XTDigestScope?
-    public init(ref: XTTableRef, operations: [XTOperation], scope: XTDigestScope? = nil) {
-        self.ref = ref
-        self.operations = operations
-        self.scope = scope
-    }
-}
-
-extension XTBackend {
-    /// One table after the other, without digests.
-    public func commit(_ batch: [XTCommitRequest]) -> [Result<[UInt8]?, XTError>] {
-        batch.map { r in
-            do { try commit(r.ref, r.operations); return .success(nil) }
-            catch let e as XTError { return .failure(e) }
-            catch { return .failure(XTError(.other, operation: "\(r.ref)", detail: "\(error)")) }
-        }
-    }
 }
 
 /// The part of a table a digest covers: the managed chains (whether each exists,
@@ -450,20 +421,6 @@ public protocol XTDigestingBackend: XTBackend {
     /// `commit`, returning the digest of `scope` in the table as committed (nil when
     /// it cannot be made; the commit happened all the same).
     func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope) throws -> [UInt8]?
-}
-
-extension XTDigestingBackend {
-    /// One table after the other, with the digests asked for.
-    public func commit(_ batch: [XTCommitRequest]) -> [Result<[UInt8]?, XTError>] {
-        batch.map { r in
-            do {
-                if let s = r.scope { return .success(try commit(r.ref, r.operations, digest: s)) }
-                try commit(r.ref, r.operations)
-                return .success(nil)
-            } catch let e as XTError { return .failure(e) }
-            catch { return .failure(XTError(.other, operation: "\(r.ref)", detail: "\(error)")) }
-        }
-    }
 }
 
 /// What ownership records: which chain, in which table, jumped from where.

@@ -104,23 +104,17 @@ struct SNATSession: CommandSession {
                 prerender = PrerenderedReport(expected, format: opts.output)
             }
             defer { report.prerendered = prerender }
-            // Every table that differs, committed in one batch (each commit atomic on its own).
-            let results = backend.commit(committing.map {
-                XTCommitRequest(ref: $0.ref, operations: $0.operations, scope: digesting == nil ? nil : scopes[$0.ref])
-            })
-            var outcome: [XTTableRef: Result<[UInt8]?, XTError>] = [:]
-            for (p, r) in zip(committing, results) { outcome[p.ref] = r }
             for p in plans {
                 var error: String? = nil
                 let scope = scopes[p.ref]!
                 var digest: [UInt8]? = nil
-                if let r = outcome[p.ref] {
-                    switch r {
-                    case .success(let d):
-                        digest = d
+                if p.needsCommit {
+                    do {
+                        if let db = digesting { digest = try db.commit(p.ref, p.operations, digest: scope) }
+                        else { try backend.commit(p.ref, p.operations) }
                         commits += 1
                         log.info("\(p.ref): committed \(p.operations.count) operations")
-                    case .failure(let e):
+                    } catch let e as XTError {
                         if e.kind == .lockTimeout { throw Self.failure(e) }
                         error = e.description
                     }
