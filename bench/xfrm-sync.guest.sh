@@ -96,7 +96,7 @@ for shape in blocks scattered; do
     grep -q '"writes":0' "$W/conv.json" || { echo "BENCH-FAIL converged sync wrote: $(head -c 300 "$W/conv.json")"; exit 1; }
     if [ "$r" = 1 ]; then  # where a converged run's time goes (-vv phase laps; not timed itself)
       ezlb xfrm sync -c "$W/$shape.yaml" --state-dir "$W/state" --backend kernel -o json -vv 2> "$W/phases.txt" > /dev/null
-      grep -o '\] [a-z ,]*: [0-9]* ms' "$W/phases.txt" | sed "s/^\] /BENCH-PHASE shape=$shape converged /"
+      grep -o '\] [a-z ,]*: [0-9.]* ms' "$W/phases.txt" | sed "s/^\] /BENCH-PHASE shape=$shape converged /"
     fi
     to_batch "$E" > "$W/batch.txt"
     t0=$(now_us); ip -n "$I" -batch "$W/batch.txt"; t1=$(now_us)

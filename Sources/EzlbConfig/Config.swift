@@ -106,18 +106,18 @@ public struct EzlbConfiguration: Sendable {
 
     /// The config file's text, or a one-line `ConfigError` saying why it cannot be read.
     public static func readText(path: String) throws -> String {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let ns = error as NSError
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(let f):
+            let e = f.errno
             let why: String
-            if ns.code == NSFileReadNoSuchFileError || ns.code == 260 { why = "no such file (pass -c PATH)" }
-            else if ns.code == NSFileReadNoPermissionError || ns.code == 257 { why = "permission denied" }
-            else { why = "cannot read: \(ns.localizedDescription)" }
+            if e == ENOENT || e == ENOTDIR { why = "no such file (pass -c PATH)" }
+            else if e == EACCES || e == EPERM { why = "permission denied" }
+            else { why = "cannot read: \(FileBytes.describe(e))" }
             throw ConfigError(file: path, keyPath: "", reason: why)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
         }
         return text
