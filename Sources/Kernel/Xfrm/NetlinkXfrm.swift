@@ -8,8 +8,9 @@ import Glibc
 
 /// `XfrmBackend` on the running kernel through libnl-xfrm-3: one NETLINK_XFRM socket
 /// owned by the object (freed in deinit), dumps through libnl caches (freed after
-/// each read), one acknowledged netlink request per write. The socket belongs to the
-/// network namespace the process runs in.
+/// each read), writes built by libnl-xfrm and sent in batches (`applyBatch`: up to 64
+/// requests per datagram, each refusal reported and matched to its request). The socket
+/// belongs to the network namespace the process runs in.
 public final class NetlinkXfrm: XfrmBackend {
     private var sock: OpaquePointer?
     public private(set) var writes = 0
@@ -63,9 +64,9 @@ public final class NetlinkXfrm: XfrmBackend {
             nl_socket_free(s)
             throw Self.error(err, operation: "connect NETLINK_XFRM")
         }
-        // Pipelined writes match their acks by sequence number themselves, and need room for a
-        // window of acks: libnl's default receive buffer (32 KiB) holds ~40 (each ack skb costs
-        // ~768 bytes of buffer); the kernel caps this request at net.core.rmem_max.
+        // Batched writes match replies by sequence number themselves, and need room for up to a
+        // batch of error replies: libnl's default receive buffer (32 KiB) holds ~40 (each reply skb
+        // costs ~768 bytes of buffer); the kernel caps this request at net.core.rmem_max.
         nl_socket_disable_seq_check(s)
         _ = nl_socket_set_buffer_size(s, 1 << 20, 0)
         // One recvmsg per datagram instead of a MSG_PEEK for its size first: replies (dump parts
