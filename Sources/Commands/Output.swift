@@ -384,8 +384,8 @@ struct PhaseClock {
     mutating func lap(_ phase: String) {
         let now = clock.now
         let d = now - last
-        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-        log.debug("\(phase): \(Int(ms.rounded())) ms")
+        let tenths = d.components.seconds * 10_000 + d.components.attoseconds / 100_000_000_000_000
+        log.debug("\(phase): \(tenths / 10).\(tenths % 10) ms")
         last = now
     }
 }

@@ -105,40 +105,18 @@ public struct EzlbConfiguration: Sendable {
     }
 
     /// The config file's text, or a one-line `ConfigError` saying why it cannot be read.
-    /// The whole file as UTF-8 text, read with open/read (Foundation's URL-based
-    /// reading looks up protocol conformances at run time on its first use, which a
-    /// short-lived command pays for on every run).
     public static func readText(path: String) throws -> String {
-        func failure(_ e: Int32) -> ConfigError {
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(let f):
+            let e = f.errno
             let why: String
-            switch e {
-            case ENOENT, ENOTDIR: why = "no such file (pass -c PATH)"
-            case EACCES, EPERM: why = "permission denied"
-            default: why = "cannot read: \(String(cString: strerror(e)))"
-            }
-            return ConfigError(file: path, keyPath: "", reason: why)
+            if e == ENOENT || e == ENOTDIR { why = "no such file (pass -c PATH)" }
+            else if e == EACCES || e == EPERM { why = "permission denied" }
+            else { why = "cannot read: \(FileBytes.describe(e))" }
+            throw ConfigError(file: path, keyPath: "", reason: why)
         }
-        var fd: Int32
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw failure(errno) }
-        defer { close(fd) }
-        var st = stat()
-        var size = 0
-        if fstat(fd, &st) == 0 {
-            if st.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }
-            size = Int(st.st_size)
-        }
-        var bytes = [UInt8](repeating: 0, count: max(size + 1, 4096))
-        var used = 0
-        while true {
-            if used == bytes.count { bytes += [UInt8](repeating: 0, count: bytes.count) }
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw failure(errno) }
-            if n == 0 { break }
-            used += n
-        }
-        bytes.removeSubrange(used...)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
         }

@@ -143,7 +143,7 @@ public struct IPsecConfig: Equatable, Sendable {
 
     static func address(_ c: YAMLCursor) throws -> IPAddress {
         let t = try c.requiredString()
-        guard let a = IPAddress(t.trimmingCharacters(in: .whitespaces)) else { throw c.error("not an IP address") }
+        guard let a = IPAddress(t.trimmingASCIIWhitespace) else { throw c.error("not an IP address") }
         return a
     }
 
@@ -168,17 +168,33 @@ public struct IPsecConfig: Equatable, Sendable {
         if mode & 0o077 != 0 {
             throw cursor.error("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard case .success(let data) = FileBytes.read(path) else {
             throw cursor.error("cannot read key file (permission denied)", value: path)
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Byte level: hex digits or base64 (ASCII), surrounding whitespace ignored.
+        var lo = 0, hi = data.count
+        while lo < hi, data[lo].isASCIISpaceByte { lo += 1 }
+        while hi > lo, data[hi - 1].isASCIISpaceByte { hi -= 1 }
+        let text = data[lo..<hi]
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
         var bytes: [UInt8]? = nil
-        if !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
+        if !text.isEmpty, text.count % 2 == 0, text.allSatisfy({ nibble($0) != nil }) {
             var b: [UInt8] = []
-            var it = text.makeIterator()
-            while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16)!) }
+            b.reserveCapacity(text.count / 2)
+            var i = text.startIndex
+            while i < text.endIndex {
+                b.append(nibble(text[i])! << 4 | nibble(text[i + 1])!)
+                i += 2
+            }
             bytes = b
-        } else if let d = Data(base64Encoded: text) {
+        } else if let d = Data(base64Encoded: String(decoding: text, as: UTF8.self)) {
             bytes = [UInt8](d)
         }
         guard let key = bytes else { throw cursor.error("key file holds neither hex nor base64", value: path) }

@@ -30,27 +30,41 @@ public struct ByteText {
             bytes.append(0x30 + UInt8(n))
             return
         }
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &tmp) { buf in
-            var i = buf.count
-            while n > 0 {
-                i -= 1
-                buf[i] = 0x30 + UInt8(n % 10)
-                n /= 10
-            }
-            bytes.append(contentsOf: buf[i...])
+        // Least significant digit first, then reversed in place: no temporary buffer.
+        let start = bytes.count
+        while n > 0 {
+            bytes.append(0x30 + UInt8(truncatingIfNeeded: n % 10))
+            n /= 10
+        }
+        var i = start, j = bytes.count - 1
+        while i < j {
+            bytes.swapAt(i, j)
+            i += 1
+            j -= 1
         }
     }
 
     /// `IPAddress.description`.
     @inlinable public mutating func append(_ a: IPAddress) {
         guard let v = a.v4 else { return append(a.description) }
-        for shift in stride(from: 24, through: 0, by: -8) {
-            append(decimal: v >> UInt32(shift) & 0xff)
-            if shift > 0 { bytes.append(UInt8(ascii: ".")) }
+        appendOctet(v >> 24)
+        bytes.append(UInt8(ascii: "."))
+        appendOctet((v >> 16) & 0xff)
+        bytes.append(UInt8(ascii: "."))
+        appendOctet((v >> 8) & 0xff)
+        bytes.append(UInt8(ascii: "."))
+        appendOctet(v & 0xff)
+    }
+
+    /// 0...255 in decimal.
+    @inlinable mutating func appendOctet(_ v: UInt32) {
+        if v >= 100 {
+            bytes.append(0x30 + UInt8(truncatingIfNeeded: v / 100))
+            bytes.append(0x30 + UInt8(truncatingIfNeeded: v / 10 % 10))
+        } else if v >= 10 {
+            bytes.append(0x30 + UInt8(truncatingIfNeeded: v / 10))
         }
+        bytes.append(0x30 + UInt8(truncatingIfNeeded: v % 10))
     }
 
     /// `Endpoint.description`: `1.2.3.4:80`, `[2001:db8::1]:80`.

@@ -16,61 +16,36 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
 
     /// Compact JSON text, object keys sorted.
     public var text: String {
-        var out = ""
-        write(into: &out)
-        return out
+        var w = ByteText(capacity: 256)
+        write(into: &w)
+        return w.string
     }
 
-    private func write(into out: inout String) {
+    /// Appends the compact text to a byte buffer (reports of thousands of actions are
+    /// rendered here: bytes, not `String` appends).
+    public func write(into w: inout ByteText) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .string(let s): JSONValue.quote(s, into: &out)
-        case .raw(let r): out += r
+        case .null: w.append("null" as StaticString)
+        case .bool(let b): w.append(b ? "true" as StaticString : "false" as StaticString)
+        case .int(let i): w.append(decimal: i)
+        case .string(let s): w.appendJSONString(s)
+        case .raw(let r): w.append(r)
         case .array(let a):
-            out += "["
+            w.bytes.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
-                v.write(into: &out)
+                if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                v.write(into: &w)
             }
-            out += "]"
+            w.bytes.append(UInt8(ascii: "]"))
         case .object(let o):
-            out += "{"
+            w.bytes.append(UInt8(ascii: "{"))
             for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                JSONValue.quote(k, into: &out)
-                out += ":"
-                o[k]!.write(into: &out)
+                if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.appendJSONString(k)
+                w.bytes.append(UInt8(ascii: ":"))
+                o[k]!.write(into: &w)
             }
-            out += "}"
-        }
-    }
-
-    /// The same text as `text`, appended as UTF-8 bytes.
-    public func write(into out: inout ByteText) {
-        switch self {
-        case .null: out.append("null" as StaticString)
-        case .bool(let b): out.append(b ? "true" as StaticString : "false" as StaticString)
-        case .int(let i): out.append(decimal: i)
-        case .string(let s): out.appendJSONString(s)
-        case .raw(let r): out.append(r)
-        case .array(let a):
-            out.bytes.append(UInt8(ascii: "["))
-            for (i, v) in a.enumerated() {
-                if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                v.write(into: &out)
-            }
-            out.bytes.append(UInt8(ascii: "]"))
-        case .object(let o):
-            out.bytes.append(UInt8(ascii: "{"))
-            for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                out.appendJSONString(k)
-                out.bytes.append(UInt8(ascii: ":"))
-                o[k]!.write(into: &out)
-            }
-            out.bytes.append(UInt8(ascii: "}"))
+            w.bytes.append(UInt8(ascii: "}"))
         }
     }
 

@@ -289,9 +289,11 @@ extension XfrmBackend {
 }
 
 public enum XfrmFormat {
+    /// `0x` and eight lower-case hex digits.
     public static func hex(_ v: UInt32) -> String {
-        let h = String(v, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, 8 - h.count)) + h
+        var w = ByteText(capacity: 10)
+        w.append(hex: v)
+        return w.string
     }
 }
 

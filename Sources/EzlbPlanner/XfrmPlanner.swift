@@ -70,16 +70,82 @@ public struct XfrmDesired: Equatable, Sendable {
     public init() {}
 }
 
-/// One reportable change.
+/// One reportable change. Its report line (`text`) is rendered when planned; its JSON object
+/// is built only when asked for (`json`), or rendered straight to text (`jsonText`) for
+/// reports of thousands of changes.
 public struct XfrmChange: Equatable, Sendable {
     public enum Kind: String, Sendable { case add, update, delete }
+    /// What the change is about: a state (with its report note, `in gen 2`) or a policy.
+    public enum Object: Equatable, Sendable {
+        case state(XfrmState, note: String?)
+        case policy(XfrmPolicy)
+    }
     public var kind: Kind
     public var operation: XfrmOperation
     public var text: String
-    public var json: [String: JSONValue]
+    public var object: Object
+    /// The delete half of a state replaced in place (same SPI, other content).
+    public var replace = false
     /// 0 new IN SAs, 1 new OUT SAs, 2 policies added or updated, 3 stale policies, 4 stale OUT SAs,
     /// 5 stale IN SAs: a phase runs only when every earlier one succeeded.
     public var phase: Int = 0
+
+    public init(kind: Kind, operation: XfrmOperation, text: String, object: Object, replace: Bool = false, phase: Int = 0) {
+        self.kind = kind
+        self.operation = operation
+        self.text = text
+        self.object = object
+        self.replace = replace
+        self.phase = phase
+    }
+
+    /// The report's JSON object for this change (without `done`/`error`).
+    public var json: [String: JSONValue] {
+        var j: [String: JSONValue] = ["action": .string(kind.rawValue), "text": .string(text)]
+        switch object {
+        case .state(let s, let note):
+            j["object"] = "state"
+            j["state"] = XfrmPlanner.stateJSON(s)
+            if let n = note { j["note"] = .string(n) }
+        case .policy(let p):
+            j["object"] = "policy"
+            j["policy"] = XfrmPlanner.policyJSON(p)
+        }
+        if replace { j["replace"] = .bool(true) }
+        return j
+    }
+
+    /// `json` plus `done` and `error`, as compact JSON text with sorted keys: the same bytes as
+    /// `JSONValue.object(json + done + error).text`, without building the dictionaries.
+    public func jsonText(done: Bool, error: String?) -> String {
+        var w = ByteText(capacity: 512)
+        w.append("{\"action\":\"" as StaticString)
+        w.append(kind.rawValue)
+        w.append(done ? "\",\"done\":true" as StaticString : "\",\"done\":false" as StaticString)
+        if let e = error {
+            w.append(",\"error\":" as StaticString)
+            w.appendJSONString(e)
+        }
+        switch object {
+        case .state(let s, let note):
+            if let n = note {
+                w.append(",\"note\":" as StaticString)
+                w.appendJSONString(n)
+            }
+            w.append(",\"object\":\"state\"" as StaticString)
+            if replace { w.append(",\"replace\":true" as StaticString) }
+            w.append(",\"state\":" as StaticString)
+            w.appendJSON(s)
+        case .policy(let p):
+            w.append(",\"object\":\"policy\",\"policy\":" as StaticString)
+            w.appendJSON(p)
+            if replace { w.append(",\"replace\":true" as StaticString) }
+        }
+        w.append(",\"text\":" as StaticString)
+        w.appendJSONString(text)
+        w.append("}" as StaticString)
+        return w.string
+    }
 }
 
 public struct XfrmPlan: Equatable, Sendable {
@@ -255,7 +321,7 @@ public enum XfrmPlanner {
                 // Same SPI, other content (reqid, key, algorithm): an SA cannot be rekeyed in place.
                 var c = [change(.delete, .deleteState(s.id), stateText(a, note: note, sign: "-"), state: a, note: note),
                          change(.add, .addState(s), stateText(s, note: note, sign: "+"), state: s, note: note)]
-                c[0].json["replace"] = .bool(true)
+                c[0].replace = true
                 if bucketIsIn { addIn += c } else { addOut += c }
                 continue
             }
@@ -274,44 +340,62 @@ public enum XfrmPlanner {
                     continue
                 }
                 if a == p { continue }
-                policyChanges.append(change(.update, .updatePolicy(p), "~ policy \(p)", policy: p))
+                policyChanges.append(change(.update, .updatePolicy(p), policyText(p, sign: "~"), policy: p))
                 continue
             }
-            policyChanges.append(change(.add, .addPolicy(p), "+ policy \(p)", policy: p))
+            policyChanges.append(change(.add, .addPolicy(p), policyText(p, sign: "+"), policy: p))
         }
 
         var delPolicies: [XfrmChange] = []
         for p in actual.policies where rule.owns(p) && !keepPolicies.contains(p.id) {
-            delPolicies.append(change(.delete, .deletePolicy(p.id), "- policy \(p)", policy: p))
+            delPolicies.append(change(.delete, .deletePolicy(p.id), policyText(p, sign: "-"), policy: p))
         }
         var delOut: [XfrmChange] = [], delIn: [XfrmChange] = []
         for s in actual.states where rule.owns(s) && !keepStates.contains(s.id) {
             let c = change(.delete, .deleteState(s.id), stateText(s, note: nil, sign: "-"), state: s, note: nil)
             if s.id.dst == local { delIn.append(c) } else { delOut.append(c) }
         }
+        plan.changes.reserveCapacity(addIn.count + addOut.count + policyChanges.count + delPolicies.count + delOut.count + delIn.count)
         for (phase, group) in [addIn, addOut, policyChanges, delPolicies, delOut, delIn].enumerated() {
-            plan.changes += group.map { var c = $0; c.phase = phase; return c }
+            for var c in group {
+                c.phase = phase
+                plan.changes.append(c)
+            }
         }
         return plan
     }
 
-    static func stateText(_ s: XfrmState, note: String?, sign: String) -> String {
-        "\(sign) state \(s.id) reqid \(XfrmFormat.hex(s.reqid)) \(s.aead)" + (note.map { " (\($0))" } ?? "")
+    /// `"\(sign) state \(s.id) reqid \(hex(s.reqid)) \(s.aead)"` and ` (note)`.
+    static func stateText(_ s: XfrmState, note: String?, sign: StaticString) -> String {
+        var w = ByteText(capacity: 128)
+        w.append(sign)
+        w.append(" state " as StaticString)
+        w.append(s.id)
+        w.append(" reqid " as StaticString)
+        w.append(hex: s.reqid)
+        w.append(" " as StaticString)
+        w.append(s.aead)
+        if let n = note {
+            w.append(" (" as StaticString)
+            w.append(n)
+            w.append(")" as StaticString)
+        }
+        return w.string
+    }
+
+    /// `"\(sign) policy \(p)"`.
+    static func policyText(_ p: XfrmPolicy, sign: StaticString) -> String {
+        var w = ByteText(capacity: 160)
+        w.append(sign)
+        w.append(" policy " as StaticString)
+        w.append(p)
+        return w.string
     }
 
     static func change(_ kind: XfrmChange.Kind, _ op: XfrmOperation, _ text: String,
                        state: XfrmState? = nil, note: String? = nil, policy: XfrmPolicy? = nil) -> XfrmChange {
-        var j: [String: JSONValue] = ["action": .string(kind.rawValue), "text": .string(text)]
-        if let s = state {
-            j["object"] = "state"
-            j["state"] = stateJSON(s)
-            if let n = note { j["note"] = .string(n) }
-        }
-        if let p = policy {
-            j["object"] = "policy"
-            j["policy"] = policyJSON(p)
-        }
-        return XfrmChange(kind: kind, operation: op, text: text, json: j)
+        let object: XfrmChange.Object = policy.map { .policy($0) } ?? .state(state!, note: note)
+        return XfrmChange(kind: kind, operation: op, text: text, object: object)
     }
 
     /// JSON of a state without its key (only its length).

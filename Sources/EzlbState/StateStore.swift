@@ -111,11 +111,22 @@ public struct StateDirectory: Sendable {
             if !k.isDirectory { throw StateError.io(path: path, operation: "use as state directory", errno: ENOTDIR) }
             return
         }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
-        } catch {
-            throw StateError.io(path: path, operation: "create state directory", errno: (error as NSError).code == 513 ? EACCES : EIO)
+        // mkdir -p with mkdir(2) (mode 0755 on every directory created, like FileManager's
+        // createDirectory with posixPermissions did, without its first-use cost).
+        var missing: [String] = []
+        var p = path
+        while !p.isEmpty, p != "/", !Self.kind(of: p).exists {
+            missing.append(p)
+            p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)])
+            while p.hasSuffix("/"), p != "/" { p.removeLast() }
+        }
+        for d in missing.reversed() {
+            if mkdir(d, 0o755) != 0 {
+                let e = errno
+                if e == EEXIST, Self.kind(of: d).isDirectory { continue }
+                throw StateError.io(path: path, operation: "create state directory", errno: e)
+            }
+            chmod(d, 0o755)
         }
     }
 

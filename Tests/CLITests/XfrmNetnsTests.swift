@@ -102,8 +102,9 @@ final class XfrmNetnsTests: NetnsCLITestCase {
         }
     }
 
-    /// Pipelined writes: 600 policies in one batch (several windows of requests in flight), one
-    /// duplicate in the middle fails alone with its own typed error, every ack matched to its request.
+    /// Batched writes: 600 policies in one call (several datagrams of up to 64 requests, only the
+    /// last of each acked); duplicates in the middle of a datagram, as the last (acked) request of
+    /// one and as the very last request fail alone with their own typed error, matched to them.
     func testPipelinedBatchMatchesEachAck() throws {
         let k = try NetlinkXfrm(netns: "/run/netns/\(netns)")
         let t = XfrmTemplate(src: A, dst: B, reqid: 0x0E21_0001)
@@ -113,14 +114,20 @@ final class XfrmNetnsTests: NetnsCLITestCase {
                                   priority: 31000, templates: [t]))
         }
         ops.insert(ops[10], at: 300)
+        ops.insert(ops[20], at: 63)
+        ops.append(ops[5])
+        let failing = [63, 301, 602]
         let results = k.applyBatch(ops)
-        XCTAssertEqual(results.count, 601)
-        XCTAssertEqual(results.enumerated().filter { $0.element != nil }.map(\.offset), [300])
-        XCTAssertEqual(results[300]?.kind, .exists)
+        XCTAssertEqual(results.count, 603)
+        XCTAssertEqual(results.enumerated().filter { $0.element != nil }.map(\.offset), failing)
+        for i in failing {
+            XCTAssertEqual(results[i]?.kind, .exists)
+            XCTAssertTrue(results[i]?.description.hasPrefix("xfrm: add policy src 10.244.1.0/28 dst 10.") ?? false, "\(String(describing: results[i]))")
+        }
         XCTAssertEqual(k.writes, 600)
         XCTAssertEqual(try policies().count, 600)
         XCTAssertEqual(try k.dump().policies.count, 600)
-        let del = k.applyBatch(ops.enumerated().filter { $0.offset != 300 }.map { op -> XfrmOperation in
+        let del = k.applyBatch(ops.enumerated().filter { !failing.contains($0.offset) }.map { op -> XfrmOperation in
             guard case .addPolicy(let p) = op.element else { fatalError() }
             return .deletePolicy(p.id)
         })

@@ -47,7 +47,7 @@ final class FastPathTests: XCTestCase {
     }
 
     func testByteTextMatchesDescriptions() {
-        let addresses = ["0.0.0.0", "10.0.0.1", "255.255.255.255", "2001:db8::1", "::", "::ffff:10.0.0.1"].map { IPAddress($0)! }
+        let addresses = ["0.0.0.0", "10.0.0.1", "255.255.255.255", "9.99.100.109", "199.200.250.1", "2001:db8::1", "::", "::ffff:10.0.0.1"].map { IPAddress($0)! }
         for a in addresses {
             var w = ByteText()
             w.append(a)
@@ -61,7 +61,7 @@ final class FastPathTests: XCTestCase {
             w.append(k)
             XCTAssertEqual(w.string, k.description)
         }
-        for n in [0, 7, 10, 99, 65535, Int(UInt32.max), -12] {
+        for n in [0, 7, 10, 99, 100, 101, 1_000_000, 65535, Int(UInt32.max), -12, Int.min, Int.max] {
             var w = ByteText()
             w.append(decimal: n)
             XCTAssertEqual(w.string, String(n))

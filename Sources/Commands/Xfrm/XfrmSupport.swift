@@ -45,8 +45,9 @@ struct XfrmSession: CommandSession {
     func execute(_ plan: XfrmPlan, backend: XfrmBackend, old: XfrmOwnership?, new: XfrmOwnership?,
                  report: inout CommandReport) throws {
         report.errors += plan.conflicts
+        report.actions.reserveCapacity(plan.changes.count)
         if opts.dryRun {
-            report.actions += plan.changes.map { ActionRecord(text: $0.text, json: $0.json, error: nil) }
+            report.actions += plan.changes.map { record($0, error: nil) }
         } else {
             if let new, new != old { try dir.writeXfrmOwnership(new) }
             // One batch per planner phase (pipelined on the kernel backend); a phase starts only
@@ -59,11 +60,11 @@ struct XfrmSession: CommandSession {
                 while j < changes.count && changes[j].phase == changes[i].phase { j += 1 }
                 let group = Array(changes[i..<j])
                 if let f = failed {
-                    report.actions += group.map { ActionRecord(text: $0.text, json: $0.json, error: "not attempted: \(f)") }
+                    report.actions += group.map { record($0, error: "not attempted: \(f)") }
                 } else {
                     let results = backend.applyBatch(group.map(\.operation))
                     for (c, e) in zip(group, results) {
-                        report.actions.append(ActionRecord(text: c.text, json: c.json, error: e?.description))
+                        report.actions.append(record(c, error: e?.description))
                         if let e, failed == nil { failed = "an earlier operation failed (\(e.operation))" }
                     }
                 }
@@ -73,6 +74,14 @@ struct XfrmSession: CommandSession {
         }
         report.extra["writes"] = .int(backend.writes)
         summarize(&report)
+    }
+
+    /// The report entry of one change: its JSON rendered straight to text for `-o json`
+    /// (thousands of changes; the same bytes the dictionary would print), none for text output.
+    func record(_ c: XfrmChange, error: String?) -> ActionRecord {
+        var r = ActionRecord(text: c.text, json: [:], error: error)
+        if opts.output == .json { r.rawJSON = c.jsonText(done: !opts.dryRun && error == nil, error: error) }
+        return r
     }
 
     func summarize(_ report: inout CommandReport) {

@@ -8,8 +8,9 @@ import Glibc
 
 /// `XfrmBackend` on the running kernel through libnl-xfrm-3: one NETLINK_XFRM socket
 /// owned by the object (freed in deinit), dumps through libnl caches (freed after
-/// each read), one acknowledged netlink request per write. The socket belongs to the
-/// network namespace the process runs in.
+/// each read), writes built by libnl-xfrm and sent in batches (`applyBatch`: up to 64
+/// requests per datagram, each refusal reported and matched to its request). The socket
+/// belongs to the network namespace the process runs in.
 public final class NetlinkXfrm: XfrmBackend {
     private var sock: OpaquePointer?
     public private(set) var writes = 0
@@ -63,11 +64,15 @@ public final class NetlinkXfrm: XfrmBackend {
             nl_socket_free(s)
             throw Self.error(err, operation: "connect NETLINK_XFRM")
         }
-        // Pipelined writes match their acks by sequence number themselves, and need room for a
-        // window of acks: libnl's default receive buffer (32 KiB) holds ~40 (each ack skb costs
-        // ~768 bytes of buffer); the kernel caps this request at net.core.rmem_max.
+        // Batched writes match replies by sequence number themselves, and need room for up to a
+        // batch of error replies: libnl's default receive buffer (32 KiB) holds ~40 (each reply skb
+        // costs ~768 bytes of buffer); the kernel caps this request at net.core.rmem_max.
         nl_socket_disable_seq_check(s)
         _ = nl_socket_set_buffer_size(s, 1 << 20, 0)
+        // One recvmsg per datagram instead of a MSG_PEEK for its size first: replies (dump parts
+        // included) are at most 32 KiB, and a longer one is reported (NLE_MSG_TRUNC), not cut.
+        _ = nl_socket_set_msg_buf_size(s, 64 * 1024)
+        nl_socket_disable_msg_peek(s)
         // An ack the kernel could not queue is lost for good: never wait for one forever.
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         _ = setsockopt(nl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -228,63 +233,101 @@ public final class NetlinkXfrm: XfrmBackend {
         if let e = applyBatch([op]).first ?? nil { throw e }
     }
 
-    /// Requests in flight before their acks are read (acks of failed requests carry the request: ~300 bytes each).
+    /// Requests per batch: sent in one `sendmsg`, answered by one ack (plus an error per refused one).
     static let window = 64
+    /// Bytes per batch (a policy request is ~250 bytes): below the socket's send buffer.
+    static let windowBytes = 24 * 1024
 
-    /// Sends the operations pipelined (up to `window` unacknowledged requests; the kernel handles
-    /// them in order) and matches each ack to its request by sequence number. Every operation is
-    /// attempted; the result per operation is nil (done) or its error.
+    /// Sends the operations in batches: up to `window` requests packed into one `sendmsg`
+    /// (the kernel handles the messages of one datagram in order, each on its own), only
+    /// the last one asking for an ack. The kernel reports every refused request anyway
+    /// (an NLMSG_ERROR carrying its sequence number), so when the last request's ack
+    /// arrives every earlier one of the batch is known: done, or refused with the error
+    /// matched by sequence number. Every operation is attempted; the result per operation
+    /// is nil (done) or its error. (One acked request per `sendmsg` cost two system calls
+    /// per object, which under emulation weighed more than building the messages.)
     public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
         var results = [XfrmError?](repeating: nil, count: ops.count)
         guard let s = sock else {
             return ops.map { XfrmError(.other, operation: $0.description, detail: "socket closed") }
         }
+        var buf: [UInt8] = []
+        buf.reserveCapacity(Self.windowBytes + 4096)
         var start = 0
         while start < ops.count {
-            let end = min(ops.count, start + Self.window)
-            var inFlight: [UInt32: Int] = [:]
-            for i in start..<end {
+            // Build the batch: complete each libnl message (port, sequence number, flags) and copy it.
+            buf.removeAll(keepingCapacity: true)
+            var inBatch: [UInt32: Int] = [:]
+            var lastSeq: UInt32? = nil
+            var lastAt = 0           // byte offset of the last message (its flags get NLM_F_ACK)
+            var i = start
+            while i < ops.count && i - start < Self.window && buf.count < Self.windowBytes {
                 do {
                     let msg = try message(ops[i])
                     defer { nlmsg_free(msg) }
-                    let sent = nl_send_auto(s, msg)
-                    if sent < 0 { results[i] = Self.error(sent, operation: ops[i].description); continue }
-                    inFlight[nlmsg_hdr(msg).pointee.nlmsg_seq] = i
+                    nl_complete_msg(s, msg)
+                    let hdr = nlmsg_hdr(msg)!
+                    hdr.pointee.nlmsg_flags &= ~UInt16(NLM_F_ACK)
+                    let len = Int(hdr.pointee.nlmsg_len)
+                    lastAt = buf.count
+                    buf.append(contentsOf: UnsafeRawBufferPointer(start: hdr, count: len))
+                    let pad = ((len + 3) & ~3) - len
+                    if pad > 0 { buf.append(contentsOf: repeatElement(0, count: pad)) }
+                    inBatch[hdr.pointee.nlmsg_seq] = i
+                    lastSeq = hdr.pointee.nlmsg_seq
                 } catch let e as XfrmError {
                     results[i] = e
                 } catch {
                     results[i] = XfrmError(.other, operation: ops[i].description, detail: "\(error)")
                 }
+                i += 1
             }
-            while !inFlight.isEmpty {
-                var buf: UnsafeMutablePointer<UInt8>? = nil
+            let end = i
+            guard let last = lastSeq else { start = end; continue }
+            buf.withUnsafeMutableBytes { b in
+                let flags = b.baseAddress! + lastAt + MemoryLayout<nlmsghdr>.offset(of: \nlmsghdr.nlmsg_flags)!
+                flags.storeBytes(of: flags.loadUnaligned(as: UInt16.self) | UInt16(NLM_F_ACK), as: UInt16.self)
+            }
+            let sent = buf.withUnsafeMutableBytes { nl_sendto(s, $0.baseAddress, $0.count) }
+            if sent < 0 {
+                for (_, j) in inBatch { results[j] = Self.error(sent, operation: ops[j].description) }
+                start = end
+                continue
+            }
+            // Read until the last request's ack: refusals of earlier ones come before it.
+            var acked = false
+            while !acked {
+                var rbuf: UnsafeMutablePointer<UInt8>? = nil
                 var peer = sockaddr_nl()
-                let n = nl_recv(s, &peer, &buf, nil)
-                if n == -NLE_INTR { free(buf); continue }
+                let n = nl_recv(s, &peer, &rbuf, nil)
+                if n == -NLE_INTR { free(rbuf); continue }
                 if n <= 0 {
-                    free(buf)
-                    // NLE_NOMEM is ENOBUFS (acks dropped: receive buffer overrun), NLE_AGAIN the timeout:
+                    free(rbuf)
+                    // NLE_NOMEM is ENOBUFS (replies dropped: receive buffer overrun), NLE_AGAIN the timeout:
                     // the requests may or may not have been applied; the next sync reads the kernel again.
                     var e = n < 0 ? Self.error(n, operation: "read acks") : XfrmError(.other, operation: "read acks", detail: "socket closed")
                     e.detail = "no ack (\(e.detail)); the kernel may or may not have applied it: run sync again"
-                    for (_, i) in inFlight { results[i] = XfrmError(e.kind, operation: ops[i].description, detail: e.detail) }
-                    inFlight.removeAll()
+                    for (_, j) in inBatch { results[j] = XfrmError(e.kind, operation: ops[j].description, detail: e.detail) }
+                    inBatch.removeAll()
                     break
                 }
-                let raw = UnsafeRawPointer(buf!)
+                let raw = UnsafeRawPointer(rbuf!)
                 var off = 0
                 while off + MemoryLayout<nlmsghdr>.size <= Int(n) {
                     let hdr = raw.loadUnaligned(fromByteOffset: off, as: nlmsghdr.self)
                     let len = Int(hdr.nlmsg_len)
                     guard len >= MemoryLayout<nlmsghdr>.size, off + len <= Int(n) else { break }
-                    if hdr.nlmsg_type == UInt16(NLMSG_ERROR), let i = inFlight.removeValue(forKey: hdr.nlmsg_seq) {
+                    if hdr.nlmsg_type == UInt16(NLMSG_ERROR), let j = inBatch.removeValue(forKey: hdr.nlmsg_seq) {
                         let code = raw.loadUnaligned(fromByteOffset: off + MemoryLayout<nlmsghdr>.size, as: Int32.self)
-                        if code < 0 { results[i] = Self.kernelError(-code, op: ops[i]) } else { writes += 1 }
+                        if code < 0 { results[j] = Self.kernelError(-code, op: ops[j]) } else { writes += 1 }
+                        if hdr.nlmsg_seq == last { acked = true }
                     }
                     off += (len + 3) & ~3
                 }
-                free(buf)
+                free(rbuf)
             }
+            // No refusal reported before the last ack: done.
+            writes += inBatch.count
             start = end
         }
         return results
