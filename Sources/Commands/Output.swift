@@ -62,10 +62,15 @@ public struct ActionRecord {
     /// Renders text and JSON at output time; used instead of the fields above.
     public private(set) var renderer: (any ReportAction)? = nil
 
+    /// The first byte of `text` (0 for an empty one), kept: summaries count the signs of
+    /// tens of thousands of actions.
+    public private(set) var sign: UInt8
+
     public init(text: String, json: [String: JSONValue], error: String?) {
         storedText = text
         self.json = json
         self.error = error
+        sign = text.utf8.first ?? 0
     }
 
     public init(_ action: any ReportAction, error: String?) {
@@ -73,6 +78,7 @@ public struct ActionRecord {
         json = [:]
         self.error = error
         renderer = action
+        sign = action.sign
     }
 
     public var text: String {
@@ -85,11 +91,9 @@ public struct ActionRecord {
         set {
             storedText = newValue
             renderer = nil
+            sign = newValue.utf8.first ?? 0
         }
     }
-
-    /// The first byte of `text` (0 for an empty one).
-    public var sign: UInt8 { renderer?.sign ?? storedText.utf8.first ?? 0 }
 
     func appendText(to out: inout ByteText) {
         if let r = renderer { r.appendText(to: &out) } else { out.append(storedText) }

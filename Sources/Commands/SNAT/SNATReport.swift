@@ -9,11 +9,12 @@ final class XTChangeList {
 }
 
 /// One change of a plan as a report action, rendered only when the report is written.
-/// Two words: it fits an existential's inline buffer, so an action allocates nothing.
+/// It fits an existential's three-word inline buffer, so an action allocates nothing;
+/// its sign is kept (summaries read it for every action without touching the change).
 struct XTChangeAction: ReportAction {
     let list: XTChangeList
     let index: Int
-    var sign: UInt8 { list.items[index].sign }
+    let sign: UInt8
     @discardableResult func appendText(to out: inout ByteText) -> Int { list.items[index].appendText(to: &out) }
     func appendJSON(to out: inout ByteText, done: Bool, error: String?, scratch: inout ByteText) {
         list.items[index].appendJSON(to: &out, done: done, error: error, scratch: &scratch)
@@ -25,6 +26,6 @@ extension SNATSession {
     func record(_ changes: [XTChange], error: String?, into report: inout CommandReport) {
         let list = XTChangeList(changes)
         report.actions.reserveCapacity(report.actions.count + changes.count)
-        for i in changes.indices { report.actions.append(ActionRecord(XTChangeAction(list: list, index: i), error: error)) }
+        for i in changes.indices { report.actions.append(ActionRecord(XTChangeAction(list: list, index: i, sign: changes[i].sign), error: error)) }
     }
 }
