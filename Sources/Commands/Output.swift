@@ -316,24 +316,30 @@ enum Runner {
 /// writes it only when the final report still describes the same thing; otherwise
 /// the final report is rendered as usual.
 final class PrerenderedReport: @unchecked Sendable {
-    let expected: CommandReport
     let format: OutputFormat
+    /// Set by the rendering thread; read after `wait()`.
+    private(set) var expected: CommandReport? = nil
     private(set) var output = ByteText()
     private let done = DispatchSemaphore(value: 0)
 
-    /// Starts rendering `expected` (no errors in it: stderr is never written from here).
-    init(_ expected: CommandReport, format: OutputFormat) {
-        self.expected = expected
+    /// Starts a thread that makes the expected report with `make` and renders it (a
+    /// report with errors is not rendered: stderr is never written from there).
+    init(format: OutputFormat, make: @escaping () -> CommandReport) {
         self.format = format
-        guard expected.errors.isEmpty, !expected.actions.contains(where: { $0.error != nil }) else {
-            done.signal() // nothing rendered; `describes` says no
-            return
+        final class Maker: @unchecked Sendable {
+            let make: () -> CommandReport
+            init(_ make: @escaping () -> CommandReport) { self.make = make }
         }
+        let maker = Maker(make)
         let t = Thread { [self] in
-            var out = OutputBuffer(collecting: true)
-            out.text.bytes.reserveCapacity(self.expected.actions.count * 400 + 4096)
-            Runner.render(self.expected, format: self.format, into: &out)
-            output = out.text
+            let e = maker.make()
+            if e.errors.isEmpty && !e.actions.contains(where: { $0.error != nil }) {
+                var out = OutputBuffer(collecting: true)
+                out.text.bytes.reserveCapacity(e.actions.count * 400 + 4096)
+                Runner.render(e, format: self.format, into: &out)
+                output = out.text
+                expected = e
+            }
             done.signal()
         }
         t.start()
@@ -346,7 +352,7 @@ final class PrerenderedReport: @unchecked Sendable {
     /// (the actions are the ones rendered: the caller makes both from one plan).
     func describes(_ r: CommandReport) -> Bool {
         wait()
-        let e = expected
+        guard let e = expected else { return false }
         return r.command == e.command && r.dryRun == e.dryRun && r.errors.isEmpty && e.errors.isEmpty
             && r.warnings == e.warnings && r.extra == e.extra && r.body == e.body && r.summary == e.summary
             && r.actions.count == e.actions.count && !r.actions.contains { $0.error != nil }

@@ -90,6 +90,7 @@ struct SNATSession: CommandSession {
             let before = SNATOwnership(chains: owned)
             let wroteIntent = plans.contains(where: \.needsCommit) && intent != before
             if wroteIntent { try dir.writeSNATOwnership(intent) }
+            clock.lap("intent record")
             var final: [ManagedChainID] = []
             let committing = plans.filter(\.needsCommit)
             // The report as it will be when every commit succeeds, rendered on another
@@ -97,13 +98,17 @@ struct SNATSession: CommandSession {
             // any other outcome is rendered as usual at the end.
             var prerender: PrerenderedReport? = nil
             if !committing.isEmpty && report.errors.isEmpty {
-                var expected = report
-                for p in plans { record(p.changes, error: nil, into: &expected) }
-                expected.extra["commits"] = .int(committing.count)
-                summarize(&expected)
-                prerender = PrerenderedReport(expected, format: opts.output)
+                let base = report, session = self, planned = plans // copies: the thread reads nothing shared
+                prerender = PrerenderedReport(format: opts.output) {
+                    var expected = base
+                    for p in planned { session.record(p.changes, error: nil, into: &expected) }
+                    expected.extra["commits"] = .int(committing.count)
+                    session.summarize(&expected)
+                    return expected
+                }
             }
             defer { report.prerendered = prerender }
+            clock.lap("report rendering started")
             for p in plans {
                 var error: String? = nil
                 let scope = scopes[p.ref]!
@@ -114,6 +119,7 @@ struct SNATSession: CommandSession {
                         else { try backend.commit(p.ref, p.operations) }
                         commits += 1
                         log.info("\(p.ref): committed \(p.operations.count) operations")
+                        clock.lap("\(p.ref): commit")
                     } catch let e as XTError {
                         if e.kind == .lockTimeout { throw Self.failure(e) }
                         error = e.description
@@ -142,7 +148,7 @@ struct SNATSession: CommandSession {
                 recordConverged(key: key, tables: tables)
             }
         }
-        clock.lap("commit and record state")
+        clock.lap("record state")
         report.extra["commits"] = .int(commits)
         summarize(&report)
     }

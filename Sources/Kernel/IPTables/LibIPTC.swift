@@ -234,6 +234,11 @@ public final class IPTCTable {
         func put(_ a: IPAddress, into t: inout (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) throws {
             guard a.family == family else { throw XTError(.invalidArgument, operation: operation, detail: "\(a) is not \(family.rawValue)") }
             withUnsafeMutableBytes(of: &t) { raw in
+                if let v = a.v4 { // no byte array per rule for IPv4
+                    raw[0] = UInt8(truncatingIfNeeded: v >> 24); raw[1] = UInt8(truncatingIfNeeded: v >> 16)
+                    raw[2] = UInt8(truncatingIfNeeded: v >> 8); raw[3] = UInt8(truncatingIfNeeded: v)
+                    return
+                }
                 for (i, b) in a.bytes.enumerated() { raw[i] = b }
             }
         }
@@ -255,8 +260,11 @@ public final class IPTCTable {
         c.dport = r.destinationPort ?? 0
         c.ctstate = r.ctstate?.rawValue ?? 0
         func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
-            var i = 0
-            for b in s.utf8 where i < t.count - 1 { t[i] = b; i += 1 } // no array per rule
+            var s = s
+            s.withUTF8 { b in // one copy, NUL-terminated by the zeroed struct
+                let n = min(b.count, t.count - 1)
+                if n > 0 { t.baseAddress!.copyMemory(from: b.baseAddress!, byteCount: n) }
+            }
         }
         if let cm = r.comment { withUnsafeMutableBytes(of: &c.comment) { putString(XTRule.fitComment(cm), into: $0) } }
         var label = ""
