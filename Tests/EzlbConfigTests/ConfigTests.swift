@@ -317,6 +317,23 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Duplicate backends are found in short lists (looked through) and long ones (indexed
+    /// from the 17th backend on), naming both positions.
+    func testDuplicateBackendsInShortAndLongLists() {
+        for (n, dup, of) in [(3, 2, 0), (16, 15, 3), (17, 16, 3), (40, 39, 20), (40, 39, 2)] {
+            var items = (0..<n).map { "{address: '10.1.1.\($0 + 1):80'}" }
+            items[dup] = "{address: '10.1.1.\(of + 1):80'}"
+            let yaml = "services: [{name: a, listen: '10.0.0.1:80', backends: [\(items.joined(separator: ", "))]}]"
+            XCTAssertThrowsError(try EzlbConfiguration.parse(yaml, file: "t.yaml"), "\(n)") { e in
+                XCTAssertEqual((e as? ConfigError)?.description,
+                               "t.yaml: services[0].backends[\(dup)].address: '10.1.1.\(of + 1):80': duplicate backend (also backends[\(of)])")
+            }
+            items[dup] = "{address: '10.1.2.1:80'}"
+            let ok = "services: [{name: a, listen: '10.0.0.1:80', backends: [\(items.joined(separator: ", "))]}]"
+            XCTAssertEqual(try EzlbConfiguration.parse(ok, file: "t.yaml").services.first?.backends.count, n)
+        }
+    }
+
     func testUnreadableFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ezlb-read-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
