@@ -186,6 +186,26 @@ final class SNATCLITests: CLITestCase {
         XCTAssertEqual(try ezlb(["snat", "show"]).stdout, "")
     }
 
+    /// The text and JSON reports of a sync (rendered ahead on another thread) say the same
+    /// thing, line for line, as each other and as a dry run of the same change.
+    func testTextAndJSONReportsAgree() throws {
+        let cfg = writeConfig(snatConfig)
+        let dry = try ezlb(["snat", "sync", "-c", cfg, "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        let text = try ezlb(["snat", "sync", "-c", cfg])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(try ezlb(["snat", "cleanup"]).status, 0)
+        let json = try ezlb(["snat", "sync", "-c", cfg, "-o", "json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        var lines = text.stdout.split(separator: "\n").map(String.init)
+        let summary = lines.removeLast()
+        XCTAssertEqual(lines, json.actionTexts)
+        XCTAssertEqual(summary, "applied: \(lines.count) added, 0 deleted")
+        XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("+ ") })
+        XCTAssertEqual(dry.stdout.split(separator: "\n").map(String.init), lines + ["plan: \(lines.count) to add, 0 to delete"])
+        XCTAssertEqual(json.json["commits"] as? Int, 4)
+    }
+
     /// A table whose commit fails (another tool jumps into EZLB-SNAT, so cleanup cannot
     /// delete it) reports its actions not done, with the error, while the other tables'
     /// actions are done; text and JSON say the same (the report made ahead of time for
