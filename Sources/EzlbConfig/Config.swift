@@ -139,11 +139,14 @@ public struct EzlbConfiguration: Sendable {
         ipsecSection.markSubtreeRead()
         if !ipsecSection.isNull { unused.append("ipsec") }
 
+        let items = try root["services"].items()
+        // Sized up front: 2,500 services would regrow (and rehash) both tables a dozen times.
         var services: [ServiceConfig] = []
-        var names: [String: Int] = [:]
-        var keys: [ServiceKey: Int] = [:]
+        services.reserveCapacity(items.count)
+        var names = [String: Int](minimumCapacity: items.count)
+        var keys = [ServiceKey: Int](minimumCapacity: items.count)
         var warnings: [String] = []
-        for svc in try root["services"].items() {
+        for svc in items {
             let s = try parseService(svc, unused: &unused, warnings: &warnings)
             if let other = names[s.name] {
                 throw svc["name"].error("duplicate service name (also services[\(other)].name)")
