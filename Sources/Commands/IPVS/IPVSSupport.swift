@@ -176,22 +176,13 @@ struct IPVSSession: CommandSession {
     }
 
     func summarize(_ report: inout CommandReport, verb: String) {
-        var counts = [0, 0, 0], failed = 0
-        for a in report.actions {
-            guard a.error == nil else { failed += 1; continue }
-            switch a.text.utf8.first {
-            case UInt8(ascii: "+"): counts[0] += 1
-            case UInt8(ascii: "~"): counts[1] += 1
-            case UInt8(ascii: "-"): counts[2] += 1
-            default: break
-            }
-        }
+        let (added, changed, deleted, failed) = report.tally()
         if report.actions.isEmpty {
             report.summary = "no changes"
         } else {
             let prefix = opts.dryRun ? "plan" : verb
-            var s = "\(prefix): \(counts[0]) to add, \(counts[1]) to change, \(counts[2]) to delete"
-            if !opts.dryRun { s = "\(prefix): \(counts[0]) added, \(counts[1]) changed, \(counts[2]) deleted" }
+            var s = "\(prefix): \(added) to add, \(changed) to change, \(deleted) to delete"
+            if !opts.dryRun { s = "\(prefix): \(added) added, \(changed) changed, \(deleted) deleted" }
             if failed > 0 { s += ", \(failed) failed" }
             report.summary = s
         }

@@ -162,15 +162,7 @@ struct SNATSession: CommandSession {
 
     func summarize(_ report: inout CommandReport) {
         if report.actions.isEmpty { report.summary = "no changes"; return }
-        var add = 0, del = 0, failed = 0
-        // Through the buffer: no copy of each of 20,000 actions.
-        report.actions.withUnsafeBufferPointer { actions in
-            for i in actions.indices {
-                if actions[i].error != nil { failed += 1; continue }
-                let sign = actions[i].sign
-                if sign == UInt8(ascii: "+") { add += 1 } else if sign == UInt8(ascii: "-") { del += 1 }
-            }
-        }
+        let (add, _, del, failed) = report.tally()
         var s = opts.dryRun ? "plan: \(add) to add, \(del) to delete" : "applied: \(add) added, \(del) deleted"
         if failed > 0 { s += ", \(failed) failed" }
         report.summary = s

@@ -85,12 +85,8 @@ struct XfrmSession: CommandSession {
     }
 
     func summarize(_ report: inout CommandReport) {
-        let ok = report.actions.filter { $0.error == nil }
-        let failed = report.actions.count - ok.count
         if report.actions.isEmpty { report.summary = "no changes"; return }
-        let add = ok.filter { $0.text.hasPrefix("+") }.count
-        let upd = ok.filter { $0.text.hasPrefix("~") }.count
-        let del = ok.filter { $0.text.hasPrefix("-") }.count
+        let (add, upd, del, failed) = report.tally()
         var s = opts.dryRun ? "plan: \(add) to add, \(upd) to update, \(del) to delete"
             : "applied: \(add) added, \(upd) updated, \(del) deleted"
         if failed > 0 { s += ", \(failed) failed" }
