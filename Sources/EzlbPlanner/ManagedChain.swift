@@ -41,19 +41,11 @@ public struct XTChange: Equatable, Sendable {
     /// For a jump inserted at the top: `-I CHAIN 1`.
     public var insertedFirst = false
 
-    /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT`.
-    public var text: String { text(arguments: rule?.saveArguments ?? "") }
-
-    /// `text` with the rule's `saveArguments` already made.
-    func text(arguments: String) -> String {
-        let t = "\(ref.family == .ipv4 ? "ip4" : "ip6") -t \(ref.table.rawValue)"
-        switch kind {
-        case .addChain: return "+ \(t) -N \(chain)"
-        case .deleteChain: return "- \(t) -X \(chain)"
-        case .addJump where insertedFirst: return "+ \(t) -I \(chain) 1 \(arguments)"
-        case .addRule, .addJump: return "+ \(t) -A \(chain) \(arguments)"
-        case .deleteRule, .deleteJump: return "- \(t) -D \(chain) \(arguments)"
-        }
+    /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT` (`appendText`'s bytes).
+    public var text: String {
+        var t = ByteText(capacity: 160)
+        appendText(to: &t)
+        return t.string
     }
 
     /// `text`, and `json` plus `done`/`error` rendered straight to one JSON
