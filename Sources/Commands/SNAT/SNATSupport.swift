@@ -85,14 +85,14 @@ struct SNATSession: CommandSession {
         if opts.dryRun {
             for p in plans { record(p.changes, error: nil, into: &report) }
         } else {
+            let committing = plans.filter(\.needsCommit)
             // Intent first: own everything about to be created (and what is still to be removed).
             let intent = SNATOwnership(chains: owned.filter { o in plans.contains { $0.ref == o.ref && $0.needsCommit } || desiredIDs.contains(o) } + desiredIDs)
             let before = SNATOwnership(chains: owned)
-            let wroteIntent = plans.contains(where: \.needsCommit) && intent != before
+            let wroteIntent = !committing.isEmpty && intent != before
             if wroteIntent { try dir.writeSNATOwnership(intent) }
             clock.lap("intent record")
             var final: [ManagedChainID] = []
-            let committing = plans.filter(\.needsCommit)
             // The report as it will be when every commit succeeds, rendered on another
             // thread while the kernel takes the tables (10,000 backends: 20,000 actions);
             // any other outcome is rendered as usual at the end.
