@@ -1,7 +1,7 @@
 extension XTRule {
     /// Hashes the addresses, ports and comment length only: cheap for sets of tens of thousands
-    /// of rules (no comment strings hashed), and consistent with the synthesized
-    /// `==` (equal rules have equal addresses, ports and comments). Rules differing only
+    /// of rules (no comment strings hashed), and consistent with
+    /// `==` (the fields'; equal rules have equal addresses, ports and comments). Rules differing only
     /// in other fields collide, which sets and dictionaries resolve with `==`.
     public func hash(into h: inout Hasher) {
         h.combine(source?.address.hashWord ?? 0)

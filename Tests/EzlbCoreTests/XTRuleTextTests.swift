@@ -31,4 +31,27 @@ final class XTRuleTextTests: XCTestCase {
         let fields = Mirror(reflecting: XTRule(target: .accept)).children.compactMap(\.label)
         XCTAssertEqual(fields, ["source", "destination", "inInterface", "outInterface", "proto", "sourcePort", "destinationPort", "ctstate", "comment", "target"])
     }
+
+    /// Rules share one box between copies: a setter must copy it first (value semantics),
+    /// and equality, hashing and the JSON form are the fields'.
+    func testCopiesAreValues() throws {
+        let a = XTRule(destination: XTPrefix(IPAddress("10.0.0.1")!), proto: .tcp, destinationPort: 80, comment: "ezlb:web", target: .accept)
+        var b = a
+        b.destinationPort = 81
+        b.comment = nil
+        XCTAssertEqual(a.destinationPort, 80)
+        XCTAssertEqual(a.comment, "ezlb:web")
+        XCTAssertEqual(b.destinationPort, 81)
+        XCTAssertNotEqual(a, b)
+        var c = b
+        c.destinationPort = 80
+        c.comment = "ezlb:web"
+        XCTAssertEqual(a, c) // built apart, equal by fields
+        XCTAssertEqual(Set([a, c]).count, 1)
+        XCTAssertEqual(a.fullHash, c.fullHash)
+        let json = try JSONEncoder().encode(a)
+        let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any]).keys.sorted()
+        XCTAssertEqual(keys, ["comment", "destination", "destinationPort", "proto", "target"])
+        XCTAssertEqual(try JSONDecoder().decode(XTRule.self, from: json), a)
+    }
 }
