@@ -168,9 +168,21 @@ public struct CommandReport {
         return .object(o)
     }
 
+    /// True when the report's output starts with its actions: a prefix of them can then be
+    /// written before the rest of the report is known (`PrerenderedReport` streaming).
+    /// JSON: `actions` is the first key; text: there is no body before the action lines.
+    func actionsComeFirst(_ format: OutputFormat) -> Bool {
+        switch format {
+        case .json: return !extra.keys.contains { $0 < "actions" }
+        case .text: return body == nil
+        }
+    }
+
     /// `json().text` and a newline, written to `out` as it is made: the actions are
-    /// rendered one by one into the buffer, which goes out every megabyte.
-    func writeJSON(to out: inout OutputBuffer) {
+    /// rendered one by one into the buffer, which goes out every megabyte. With `skip`
+    /// (only when `actionsComeFirst`), the output starts where that many actions were
+    /// already written: after the `skip`-th action, before its separating comma.
+    func writeJSON(to out: inout OutputBuffer, skip: Int = 0) {
         var o = extra
         o["command"] = .string(command)
         o["changed"] = .bool(changed)
@@ -179,19 +191,22 @@ public struct CommandReport {
         o["warnings"] = .array(warnings.map { .string($0) })
         o["actions"] = .null // its place in the key order; rendered below
         var scratch = ByteText(capacity: 256)
-        out.text.bytes.append(UInt8(ascii: "{"))
+        if skip == 0 { out.text.bytes.append(UInt8(ascii: "{")) }
         for (i, k) in o.keys.sorted().enumerated() {
-            if i > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
-            out.text.appendJSONString(k)
-            out.text.bytes.append(UInt8(ascii: ":"))
+            if skip == 0 || k != "actions" {
+                if i > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
+                out.text.appendJSONString(k)
+                out.text.bytes.append(UInt8(ascii: ":"))
+            }
             guard k == "actions" else {
                 o[k]!.write(into: &out.text)
                 continue
             }
-            out.text.bytes.append(UInt8(ascii: "["))
-            for (n, a) in actions.enumerated() {
+            if skip == 0 { out.text.bytes.append(UInt8(ascii: "[")) }
+            for n in skip..<actions.count {
                 if n > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
-                a.appendJSON(to: &out.text, dryRun: dryRun, scratch: &scratch)
+                actions[n].appendJSON(to: &out.text, dryRun: dryRun, scratch: &scratch)
+                out.noteActions(n + 1)
                 out.flushIfFull()
             }
             out.text.bytes.append(UInt8(ascii: "]"))
@@ -207,6 +222,23 @@ struct OutputBuffer {
     /// Collects the whole output in `text` instead of writing it.
     let collecting: Bool
     static let block = 1 << 20
+    /// Action counts (ascending) after which a collecting render notes its offset in
+    /// `text` (`markOffsets`, same order): where a streamed prefix may end.
+    var marks: [Int] = []
+    private(set) var markOffsets: [Int] = []
+
+    /// A stream that writes confirmed prefixes of this (collecting) rendering as it goes.
+    var stream: PrerenderedReport? = nil
+
+    /// Called after the `n`-th action is rendered.
+    mutating func noteActions(_ n: Int) {
+        if markOffsets.count < marks.count && marks[markOffsets.count] == n {
+            markOffsets.append(text.bytes.count)
+            stream?.writeConfirmed(text, counts: marks, offsets: markOffsets)
+        } else if n & 1023 == 0 {
+            stream?.writeConfirmed(text, counts: marks, offsets: markOffsets)
+        }
+    }
 
     init(collecting: Bool = false) {
         self.collecting = collecting
@@ -221,16 +253,24 @@ struct OutputBuffer {
     /// the exit status is the command's).
     mutating func flush() {
         guard !collecting else { return }
-        text.bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(1, b.baseAddress! + off, b.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                off += n
-            }
-        }
+        text.bytes.withUnsafeBytes { Self.write($0) }
         text.bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `b` to fd 1 whole (a closed pipe or a full disk ends the output quietly).
+    static func write(_ b: UnsafeRawBufferPointer) {
+        var off = 0
+        while off < b.count {
+            let n = Glibc.write(1, b.baseAddress! + off, b.count - off)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            off += n
+        }
+    }
+
+    /// Writes bytes `range` of a rendering without copying them.
+    static func write(_ t: ByteText, _ range: Range<Int>) {
+        t.bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 }
 
@@ -287,6 +327,25 @@ enum Runner {
 
     static func emit(_ r: CommandReport, format: OutputFormat) {
         for w in r.warnings { stderr("ezlb: warning: \(w)") }
+        if let p = PrerenderedReport.active {
+            PrerenderedReport.active = nil
+            let (written, k) = p.close()
+            if r.prerendered === p, p.format == format, p.describes(r) {
+                fflush(nil)
+                OutputBuffer.write(p.output, written..<p.output.bytes.count)
+                return
+            }
+            if k > 0, let e = p.expected {
+                // The first k actions (and whatever comes before actions) are out already:
+                // render the rest of this report after them. A report made after the stream
+                // began (a command that failed later) still lists those actions: they happened.
+                var rest = r
+                if r.prerendered !== p { rest.actions = Array(e.actions[..<k]) + r.actions }
+                var out = OutputBuffer()
+                render(rest, format: format, into: &out, skip: k)
+                return
+            }
+        }
         if let p = r.prerendered, p.format == format, p.describes(r) {
             var out = OutputBuffer()
             out.text = p.output
@@ -297,18 +356,20 @@ enum Runner {
         render(r, format: format, into: &out)
     }
 
-    /// The report on stdout (through `out`), errors on stderr.
-    static func render(_ r: CommandReport, format: OutputFormat, into out: inout OutputBuffer) {
+    /// The report on stdout (through `out`), errors on stderr. With `skip`, the first
+    /// `skip` actions (and what comes before them) are already out (see `writeJSON`).
+    static func render(_ r: CommandReport, format: OutputFormat, into out: inout OutputBuffer, skip: Int = 0) {
         switch format {
         case .json:
-            r.writeJSON(to: &out)
+            r.writeJSON(to: &out, skip: skip)
             out.flush()
         case .text:
-            if let b = r.body {
+            if skip == 0, let b = r.body {
                 out.text.append(b)
                 if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
             }
-            for a in r.actions {
+            for n in skip..<r.actions.count {
+                let a = r.actions[n]
                 if let e = a.error {
                     out.text.append("! " as StaticString)
                     a.appendText(to: &out.text)
@@ -318,6 +379,7 @@ enum Runner {
                 } else {
                     a.appendText(to: &out.text)
                     out.text.bytes.append(UInt8(ascii: "\n"))
+                    out.noteActions(n + 1)
                     out.flushIfFull()
                 }
             }
@@ -333,43 +395,119 @@ enum Runner {
 /// report as it will be if everything goes as planned, and its rendering. `emit`
 /// writes it only when the final report still describes the same thing; otherwise
 /// the final report is rendered as usual.
+///
+/// Streaming: the command `confirm`s, table by table, that the first n actions are
+/// final (that table's commit succeeded); the thread then writes the rendering up to
+/// the end of those actions to stdout at once, while the command goes on with the next
+/// table, when n is one of the `segments` given at the start and the report's output
+/// begins with its actions (`actionsComeFirst`). `Runner.emit` closes the stream and
+/// writes only what is not out yet — the rest of the rendering, or of the final report
+/// when it turned out otherwise. One stream per process (`active`).
 final class PrerenderedReport: @unchecked Sendable {
     let format: OutputFormat
-    /// Set by the rendering thread; read after `wait()`.
+    /// Set by the rendering thread; read after `close()`.
     private(set) var expected: CommandReport? = nil
     private(set) var output = ByteText()
-    private let done = DispatchSemaphore(value: 0)
+    private var markCounts: [Int] = []
+    private var markOffsets: [Int] = []
+
+    private let cond = NSCondition()
+    private var confirmed = 0
+    private var closed = false
+    private var finished = false
+    private var written = 0
+    private var writtenActions = 0
+
+    /// The stream `Runner.emit` completes (set on the main thread only).
+    nonisolated(unsafe) static var active: PrerenderedReport? = nil
 
     /// Starts a thread that makes the expected report with `make` and renders it (a
-    /// report with errors is not rendered: stderr is never written from there).
-    init(format: OutputFormat, make: @escaping () -> CommandReport) {
+    /// report with errors is not rendered: stderr is never written from there), then
+    /// writes confirmed prefixes ending at one of `segments` (cumulative action counts).
+    init(format: OutputFormat, segments: [Int] = [], make: @escaping () -> CommandReport) {
         self.format = format
         final class Maker: @unchecked Sendable {
             let make: () -> CommandReport
             init(_ make: @escaping () -> CommandReport) { self.make = make }
         }
         let maker = Maker(make)
+        let marks = segments.filter { $0 > 0 }.sorted()
         let t = Thread { [self] in
             let e = maker.make()
             if e.errors.isEmpty && !e.actions.contains(where: { $0.error != nil }) {
                 var out = OutputBuffer(collecting: true)
                 out.text.bytes.reserveCapacity(e.actions.count * 400 + 4096)
+                if e.actionsComeFirst(self.format) {
+                    out.marks = marks
+                    out.stream = self // confirmed prefixes go out while the rest is rendered
+                }
                 Runner.render(e, format: self.format, into: &out)
+                out.stream = nil
+                cond.lock()
                 output = out.text
+                markOffsets = out.markOffsets
+                markCounts = Array(out.marks.prefix(markOffsets.count))
                 expected = e
+            } else {
+                cond.lock()
             }
-            done.signal()
+            while true {
+                cond.unlock()
+                writeConfirmed(output, counts: markCounts, offsets: markOffsets)
+                cond.lock()
+                if closed && !(markCounts.contains { $0 <= confirmed && $0 > writtenActions }) { break }
+                if !closed { cond.wait() }
+            }
+            finished = true
+            cond.broadcast()
+            cond.unlock()
         }
+        PrerenderedReport.active = self
         t.start()
     }
 
-    /// Waits for the rendering to finish.
-    func wait() { done.wait(); done.signal() }
+    /// On the rendering thread: writes `text` up to the end of the last confirmed
+    /// segment rendered so far (`offsets[i]` ends the first `counts[i]` actions), if
+    /// that is more than is out already.
+    func writeConfirmed(_ text: ByteText, counts: [Int], offsets: [Int]) {
+        cond.lock()
+        let i = offsets.indices.last { counts[$0] <= confirmed }
+        let start = written
+        guard let i, counts[i] > writtenActions else { cond.unlock(); return }
+        cond.unlock()
+        fflush(nil) // nothing printed through stdio before is reordered
+        OutputBuffer.write(text, start..<offsets[i])
+        cond.lock()
+        written = offsets[i]
+        writtenActions = counts[i]
+        cond.unlock()
+    }
+
+    /// The first `actions` actions of the command's report are final and the same as
+    /// the expected report's (call with the counts given as `segments`, in order).
+    func confirm(actions: Int) {
+        cond.lock()
+        confirmed = max(confirmed, actions)
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Ends the stream: waits for the thread, and returns how many bytes of `output`
+    /// and how many actions are on stdout already.
+    func close() -> (written: Int, actions: Int) {
+        cond.lock()
+        closed = true
+        cond.broadcast()
+        while !finished { cond.wait() }
+        let r = (written, writtenActions)
+        cond.unlock()
+        return r
+    }
 
     /// True when `r` has the expected report's fields, as many actions, and no errors
     /// (the actions are the ones rendered: the caller makes both from one plan).
     func describes(_ r: CommandReport) -> Bool {
-        wait()
+        _ = close()
         guard let e = expected else { return false }
         return r.command == e.command && r.dryRun == e.dryRun && r.errors.isEmpty && e.errors.isEmpty
             && r.warnings == e.warnings && r.extra == e.extra && r.body == e.body && r.summary == e.summary

@@ -236,6 +236,50 @@ final class SNATCLITests: CLITestCase {
         XCTAssertTrue(lines.last?.hasPrefix("applied: 0 added, 0 deleted, ") == true && lines.last?.hasSuffix(" failed") == true, t.stdout)
     }
 
+    /// Each table's actions go to stdout as soon as its commit succeeds (while the next
+    /// table is committed); a later table that fails is reported after them in the same
+    /// one JSON object or text, exactly as when nothing was streamed.
+    func testStreamedTablesThenAFailure() throws {
+        let cfg = writeConfig(snatConfig)
+        XCTAssertEqual(try ezlb(["snat", "sync", "-c", cfg]).status, 0)
+        let foreignJump = { (x: inout FakeXTables) in
+            var f = x.table(self.filter4)
+            f.chains[f.chains.firstIndex { $0.name == "INPUT" }!].rules.append(.jump(to: "EZLB-FORWARD"))
+            x.setTable(f)
+        }
+        try withFakeXT(foreignJump)
+        let r = try ezlb(["snat", "cleanup", "-o", "json"])
+        XCTAssertEqual(r.status, 1, r.stdout)
+        XCTAssertEqual(r.stdout.filter { $0 == "\n" }.count, 1, "one JSON object: \(r.stdout)")
+        let actions = (r.json["actions"] as? [[String: Any]]) ?? []
+        let tables = actions.map { "\($0["family"] as? String ?? "?")/\($0["table"] as? String ?? "?")" }
+        XCTAssertEqual(tables.first, "ipv4/nat", "\(tables)")
+        XCTAssertTrue(actions.filter { $0["table"] as? String == "nat" && $0["family"] as? String == "ipv4" }
+            .allSatisfy { $0["done"] as? Bool == true && $0["error"] == nil }, "\(actions)")
+        let failed = actions.filter { $0["done"] as? Bool == false }
+        XCTAssertFalse(failed.isEmpty)
+        XCTAssertTrue(failed.allSatisfy { $0["table"] as? String == "filter" && ($0["error"] as? String)?.contains("still referenced") == true }, "\(failed)")
+        XCTAssertEqual(r.json["changed"] as? Bool, true)
+        XCTAssertEqual(r.json["errors"] as? [String], [])
+
+        // The same in text, from the same starting point.
+        XCTAssertEqual(try ezlb(["snat", "sync", "-c", cfg]).status, 0)
+        try withFakeXT { x in
+            var f = x.table(self.filter4)
+            f.chains[f.chains.firstIndex { $0.name == "INPUT" }!].rules.removeAll { $0 == .jump(to: "EZLB-FORWARD") }
+            x.setTable(f)
+        }
+        XCTAssertEqual(try ezlb(["snat", "sync", "-c", cfg]).status, 0)
+        try withFakeXT(foreignJump)
+        let t = try ezlb(["snat", "cleanup"])
+        XCTAssertEqual(t.status, 1)
+        let lines = t.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, actions.count + 1, t.stdout) // every action, then the summary
+        XCTAssertTrue(lines[0].hasPrefix("- ip4 -t nat "), t.stdout)
+        XCTAssertTrue(lines.contains("! - ip4 -t filter -X EZLB-FORWARD"), t.stdout)
+        XCTAssertTrue(lines.last?.hasPrefix("applied: 0 added, ") == true && lines.last?.hasSuffix(" failed") == true, t.stdout)
+    }
+
     /// An unchanged config is taken from snat-config.cache (validated FullNAT
     /// services and warnings); any edit is seen at once; the kernel is still read.
     func testConfigCache() throws {

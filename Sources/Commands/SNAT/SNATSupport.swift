@@ -99,7 +99,12 @@ struct SNATSession: CommandSession {
             var prerender: PrerenderedReport? = nil
             if !committing.isEmpty && report.errors.isEmpty {
                 let base = report, session = self, planned = plans // copies: the thread reads nothing shared
-                prerender = PrerenderedReport(format: opts.output) {
+                // After each table's commit its actions are final: the thread writes them out
+                // while the next table is committed (the report's action count after each plan).
+                var segments: [Int] = []
+                var n = base.actions.count
+                for p in plans { n += p.changes.count; segments.append(n) }
+                prerender = PrerenderedReport(format: opts.output, segments: segments) {
                     var expected = base
                     for p in planned { session.record(p.changes, error: nil, into: &expected) }
                     expected.extra["commits"] = .int(committing.count)
@@ -109,6 +114,7 @@ struct SNATSession: CommandSession {
             }
             defer { report.prerendered = prerender }
             clock.lap("report rendering started")
+            var streaming = true // every table so far committed as planned
             for p in plans {
                 var error: String? = nil
                 let scope = scopes[p.ref]!
@@ -136,6 +142,8 @@ struct SNATSession: CommandSession {
                 }
                 record(p.changes, error: error, into: &report)
                 if let e = error, p.changes.isEmpty { report.errors.append(e) }
+                if error != nil { streaming = false }
+                if streaming { prerender?.confirm(actions: report.actions.count) }
             }
             // Tables not read keep nothing (they had neither desired nor owned chains).
             // Written only when it differs from what snat.json already says: after adding
