@@ -197,24 +197,22 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
 
     private var box: Box
 
-    private var f: Fields { box.f }
-
     private mutating func update(_ body: (inout Fields) -> Void) {
         if !isKnownUniquelyReferenced(&box) { box = Box(box.f) }
         body(&box.f)
     }
 
-    public var source: XTPrefix? { get { f.source } set { update { $0.source = newValue } } }
-    public var destination: XTPrefix? { get { f.destination } set { update { $0.destination = newValue } } }
+    public var source: XTPrefix? { get { box.f.source } set { update { $0.source = newValue } } }
+    public var destination: XTPrefix? { get { box.f.destination } set { update { $0.destination = newValue } } }
     /// `-i` (PREROUTING, INPUT, FORWARD) and `-o` (FORWARD, OUTPUT, POSTROUTING).
-    public var inInterface: XTInterface? { get { f.inInterface } set { update { $0.inInterface = newValue } } }
-    public var outInterface: XTInterface? { get { f.outInterface } set { update { $0.outInterface = newValue } } }
-    public var proto: IPVSProtocol? { get { f.proto } set { update { $0.proto = newValue } } }
-    public var sourcePort: UInt16? { get { f.sourcePort } set { update { $0.sourcePort = newValue } } }
-    public var destinationPort: UInt16? { get { f.destinationPort } set { update { $0.destinationPort = newValue } } }
-    public var ctstate: XTConntrackState? { get { f.ctstate } set { update { $0.ctstate = newValue } } }
-    public var comment: String? { get { f.comment } set { update { $0.comment = newValue } } }
-    public var target: XTTarget { get { f.target } set { update { $0.target = newValue } } }
+    public var inInterface: XTInterface? { get { box.f.inInterface } set { update { $0.inInterface = newValue } } }
+    public var outInterface: XTInterface? { get { box.f.outInterface } set { update { $0.outInterface = newValue } } }
+    public var proto: IPVSProtocol? { get { box.f.proto } set { update { $0.proto = newValue } } }
+    public var sourcePort: UInt16? { get { box.f.sourcePort } set { update { $0.sourcePort = newValue } } }
+    public var destinationPort: UInt16? { get { box.f.destinationPort } set { update { $0.destinationPort = newValue } } }
+    public var ctstate: XTConntrackState? { get { box.f.ctstate } set { update { $0.ctstate = newValue } } }
+    public var comment: String? { get { box.f.comment } set { update { $0.comment = newValue } } }
+    public var target: XTTarget { get { box.f.target } set { update { $0.target = newValue } } }
 
     public init(source: XTPrefix? = nil, destination: XTPrefix? = nil,
                 inInterface: XTInterface? = nil, outInterface: XTInterface? = nil, proto: IPVSProtocol? = nil,
