@@ -289,6 +289,9 @@ enum Runner {
 
     static var stderrIsTTY: Bool { isatty(2) == 1 }
 
+    /// The last report written, kept until the process exits (see `run`).
+    nonisolated(unsafe) static var finishedReport: CommandReport? = nil
+
     /// Executes `body`; prints its report; exits with the right status.
     static func run(_ opts: CommonOptions, command: String, _ body: (Logger) throws -> CommandReport) throws {
         try run(opts.values, command: command, body)
@@ -322,6 +325,9 @@ enum Runner {
         var clock = PhaseClock(log: log)
         emit(report, format: opts.output)
         clock.lap("write result")
+        // The process ends right after this: no freeing 20,000 actions, their changes
+        // and rules one by one on the way out (~1.5 ms of a 10,000-backend snat sync).
+        finishedReport = report
         if status != .success { throw ExitCode(status.rawValue) }
     }
 
