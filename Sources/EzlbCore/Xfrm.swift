@@ -278,6 +278,20 @@ public protocol XfrmBackend: AnyObject {
     func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?]
 }
 
+/// A backend that can tell cheaply whether the kernel's xfrm objects are exactly as they
+/// were when a sync last left them converged (`xfrm sync`'s fast path, `XfrmConverged`).
+/// The digest covers every policy and SA, ezlb's and any other tool's, but not what traffic
+/// and time change (lifetime counters, statistics, replay counters, last use), and not the
+/// order the kernel lists them in. Two equal digests mean two equal dumps for the planner.
+public protocol XfrmDigestingBackend: XfrmBackend {
+    /// The digest of what the kernel holds now, read without parsing objects; nil when it
+    /// cannot be made (the caller then takes the full path).
+    func currentDigest() -> [UInt8]?
+    /// The digest of exactly what the last `dump()` returned; nil before any dump (or when
+    /// it could not be made).
+    var dumpDigest: [UInt8]? { get }
+}
+
 extension XfrmBackend {
     public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
         ops.map { op in
