@@ -214,13 +214,22 @@ static void put(struct sink *s, const void *p, size_t n) {
 
 static void put16(struct sink *s, uint16_t v) { put(s, &v, sizeof(v)); }
 
-/* The fixed struct without [skip_from, skip_to), then the attributes. */
-static int canonical(struct sink *s, const struct nlmsghdr *h, size_t fixed, size_t skip_from, size_t skip_to) {
+/* Byte ranges of a fixed struct left out of its canonical bytes, in ascending order. */
+struct skip {
+    size_t from, to;
+};
+
+/* The fixed struct without the `nskips` ranges, then the attributes. */
+static int canonical(struct sink *s, const struct nlmsghdr *h, size_t fixed, const struct skip *skips, int nskips) {
     if (h->nlmsg_len < NLMSG_LENGTH(fixed)) return -EPROTO;
     const uint8_t *body = NLMSG_DATA(h);
     put16(s, h->nlmsg_type);
-    put(s, body, skip_from);
-    put(s, body + skip_to, fixed - skip_to);
+    size_t at = 0;
+    for (int i = 0; i < nskips; i++) {
+        put(s, body + at, skips[i].from - at);
+        at = skips[i].to;
+    }
+    put(s, body + at, fixed - at);
     size_t off = NLMSG_ALIGN(fixed);
     size_t end = h->nlmsg_len - NLMSG_HDRLEN;
     while (off + NLA_HDRLEN <= end) {
@@ -268,9 +277,14 @@ int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d
             struct ohash oh;
             oh_init(&oh);
             struct sink s = { &oh, NULL, 0 };
-            int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info),
-                                offsetof(struct xfrm_userpolicy_info, curlft),
-                                offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur));
+            static const struct skip skips[] = {
+                { offsetof(struct xfrm_userpolicy_info, curlft),
+                  offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur) },
+                { offsetof(struct xfrm_userpolicy_info, index),
+                  offsetof(struct xfrm_userpolicy_info, index) + sizeof(((struct xfrm_userpolicy_info *)0)->index) },
+            };
+            _Static_assert(offsetof(struct xfrm_userpolicy_info, index) > offsetof(struct xfrm_userpolicy_info, curlft), "order");
+            int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
             if (err) return err;
             uint64_t v[4];
             oh_final(&oh, v);
@@ -285,9 +299,10 @@ int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d
             int err = buf_append(sa_streams, &zero, sizeof(zero));
             if (err) return err;
             struct sink s = { NULL, sa_streams, 0 };
-            err = canonical(&s, h, sizeof(struct xfrm_usersa_info),
-                            offsetof(struct xfrm_usersa_info, curlft),
-                            offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats));
+            static const struct skip skips[] = {
+                { offsetof(struct xfrm_usersa_info, curlft), offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats) },
+            };
+            err = canonical(&s, h, sizeof(struct xfrm_usersa_info), skips, 1);
             if (err) return err;
             uint32_t n = (uint32_t)(sa_streams->len - at - sizeof(n));
             memcpy(sa_streams->data + at, &n, sizeof(n));

@@ -42,8 +42,11 @@ enum {
  *    buffer with ezlb_xfrm_buf_free.
  * Canonical bytes: the message type (u16), then the fixed struct
  * (xfrm_userpolicy_info / xfrm_usersa_info) without its current lifetime
- * (curlft: bytes, packets, add and use time) and, for an SA, its statistics
- * (stats), then every attribute in the kernel's order as type (u16), length
+ * (curlft: bytes, packets, add and use time), for an SA its statistics
+ * (stats), for a policy its index (kernel-assigned, new when a policy is
+ * re-added; nothing ezlb plans on: without it, a policy deleted and added
+ * again as it was is the same digest, and the order of insertion shows in
+ * nothing), then every attribute in the kernel's order as type (u16), length
  * (u16) and payload, except XFRMA_LASTUSED, XFRMA_REPLAY_VAL, XFRMA_LTIME_VAL
  * and XFRMA_PAD (alignment padding, present or not depending on LASTUSED);
  * of XFRMA_REPLAY_ESN_VAL only bmp_len and replay_window (the sequence
