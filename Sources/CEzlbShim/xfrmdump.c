@@ -54,7 +54,10 @@ static int buf_append(struct ezlb_xfrm_buf *b, const void *p, size_t n) {
 /* Replies are read into this (the kernel caps a dump part at 32 KiB). */
 #define RECV_SIZE (64 * 1024)
 
-static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, struct ezlb_xfrm_buf *out) {
+/* Each reply message of the wanted type goes to `each` (0 to go on, else an error to stop with). */
+typedef int (*each_fn)(const struct nlmsghdr *h, size_t room, void *ctx);
+
+static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn each, void *ctx) {
     struct nlmsghdr req;
     memset(&req, 0, sizeof(req));
     req.nlmsg_len = NLMSG_LENGTH(0);
@@ -105,28 +108,39 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, struct e
                 return e.error < 0 ? e.error : -EPROTO;
             }
             if (h->nlmsg_type != want) continue;
-            size_t len = NLMSG_ALIGN(h->nlmsg_len);
-            if (len > (size_t)left) len = h->nlmsg_len; /* last message, unpadded */
-            int err = buf_append(out, h, len);
+            int err = each(h, (size_t)left, ctx);
             if (err) return err;
-            if (len != NLMSG_ALIGN(h->nlmsg_len)) {
-                static const uint8_t zero[NLMSG_ALIGNTO] = { 0 };
-                err = buf_append(out, zero, NLMSG_ALIGN(h->nlmsg_len) - len);
-                if (err) return err;
-            }
         }
         if (left != 0) return -EPROTO; /* a truncated message */
     }
 }
 
-int ezlb_xfrm_dump(int fd, uint32_t seq, struct ezlb_xfrm_buf *out) {
+/* Keeps a message (padded to NLMSG_ALIGNTO) in the buffer `ctx`. */
+static int keep(const struct nlmsghdr *h, size_t room, void *ctx) {
+    struct ezlb_xfrm_buf *out = ctx;
+    size_t len = NLMSG_ALIGN(h->nlmsg_len);
+    size_t have = len > room ? h->nlmsg_len : len; /* the last message of a datagram may be unpadded */
+    int err = buf_append(out, h, have);
+    if (err) return err;
+    if (have != len) {
+        static const uint8_t zero[NLMSG_ALIGNTO] = { 0 };
+        err = buf_append(out, zero, len - have);
+    }
+    return err;
+}
+
+static int dump_both(int fd, uint32_t seq, each_fn each, void *ctx) {
     uint8_t *rbuf = malloc(RECV_SIZE);
     if (!rbuf) return -ENOMEM;
-    int err = dump_one(fd, XFRM_MSG_GETPOLICY, seq, rbuf, out);
-    if (!err) err = dump_one(fd, XFRM_MSG_GETSA, seq + 1, rbuf, out);
+    int err = dump_one(fd, XFRM_MSG_GETPOLICY, seq, rbuf, each, ctx);
+    if (!err) err = dump_one(fd, XFRM_MSG_GETSA, seq + 1, rbuf, each, ctx);
     explicit_bzero(rbuf, RECV_SIZE);
     free(rbuf);
     return err;
+}
+
+int ezlb_xfrm_dump(int fd, uint32_t seq, struct ezlb_xfrm_buf *out) {
+    return dump_both(fd, seq, keep, out);
 }
 
 /* ---- digest ---- */
@@ -264,6 +278,49 @@ static int canonical(struct sink *s, const struct nlmsghdr *h, size_t fixed, con
     return s->err;
 }
 
+/* Adds one NEWPOLICY or NEWSA message (aligned in memory) to the digest. */
+static int digest_one(const struct nlmsghdr *h, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+    if (h->nlmsg_type == XFRM_MSG_NEWPOLICY) {
+        struct ohash oh;
+        oh_init(&oh);
+        struct sink s = { &oh, NULL, 0 };
+        static const struct skip skips[] = {
+            { offsetof(struct xfrm_userpolicy_info, curlft),
+              offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur) },
+            { offsetof(struct xfrm_userpolicy_info, index),
+              offsetof(struct xfrm_userpolicy_info, index) + sizeof(((struct xfrm_userpolicy_info *)0)->index) },
+        };
+        _Static_assert(offsetof(struct xfrm_userpolicy_info, index) > offsetof(struct xfrm_userpolicy_info, curlft), "order");
+        int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
+        if (err) return err;
+        uint64_t v[4];
+        oh_final(&oh, v);
+        for (int i = 0; i < 4; i++) d->lanes[i] += v[i];
+        d->policies++;
+        return 0;
+    }
+    if (h->nlmsg_type == XFRM_MSG_NEWSA) {
+        /* curlft and stats are adjacent: one range. */
+        _Static_assert(offsetof(struct xfrm_usersa_info, stats) ==
+                       offsetof(struct xfrm_usersa_info, curlft) + sizeof(struct xfrm_lifetime_cur), "curlft, stats");
+        size_t at = sa_streams->len;
+        uint32_t zero = 0;
+        int err = buf_append(sa_streams, &zero, sizeof(zero));
+        if (err) return err;
+        struct sink s = { NULL, sa_streams, 0 };
+        static const struct skip skips[] = {
+            { offsetof(struct xfrm_usersa_info, curlft), offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats) },
+        };
+        err = canonical(&s, h, sizeof(struct xfrm_usersa_info), skips, 1);
+        if (err) return err;
+        uint32_t n = (uint32_t)(sa_streams->len - at - sizeof(n));
+        memcpy(sa_streams->data + at, &n, sizeof(n));
+        d->states++;
+        return 0;
+    }
+    return -EPROTO;
+}
+
 int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
     memset(d, 0, sizeof(*d));
     size_t off = 0;
@@ -272,45 +329,26 @@ int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d
         memcpy(&h0, data + off, sizeof(h0));
         if (h0.nlmsg_len < NLMSG_HDRLEN || off + h0.nlmsg_len > len) return -EPROTO;
         /* ezlb_xfrm_dump keeps messages aligned: the header can be used in place. */
-        const struct nlmsghdr *h = (const struct nlmsghdr *)(data + off);
-        if (h0.nlmsg_type == XFRM_MSG_NEWPOLICY) {
-            struct ohash oh;
-            oh_init(&oh);
-            struct sink s = { &oh, NULL, 0 };
-            static const struct skip skips[] = {
-                { offsetof(struct xfrm_userpolicy_info, curlft),
-                  offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur) },
-                { offsetof(struct xfrm_userpolicy_info, index),
-                  offsetof(struct xfrm_userpolicy_info, index) + sizeof(((struct xfrm_userpolicy_info *)0)->index) },
-            };
-            _Static_assert(offsetof(struct xfrm_userpolicy_info, index) > offsetof(struct xfrm_userpolicy_info, curlft), "order");
-            int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
-            if (err) return err;
-            uint64_t v[4];
-            oh_final(&oh, v);
-            for (int i = 0; i < 4; i++) d->lanes[i] += v[i];
-            d->policies++;
-        } else if (h0.nlmsg_type == XFRM_MSG_NEWSA) {
-            /* curlft and stats are adjacent: one range. */
-            _Static_assert(offsetof(struct xfrm_usersa_info, stats) ==
-                           offsetof(struct xfrm_usersa_info, curlft) + sizeof(struct xfrm_lifetime_cur), "curlft, stats");
-            size_t at = sa_streams->len;
-            uint32_t zero = 0;
-            int err = buf_append(sa_streams, &zero, sizeof(zero));
-            if (err) return err;
-            struct sink s = { NULL, sa_streams, 0 };
-            static const struct skip skips[] = {
-                { offsetof(struct xfrm_usersa_info, curlft), offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats) },
-            };
-            err = canonical(&s, h, sizeof(struct xfrm_usersa_info), skips, 1);
-            if (err) return err;
-            uint32_t n = (uint32_t)(sa_streams->len - at - sizeof(n));
-            memcpy(sa_streams->data + at, &n, sizeof(n));
-            d->states++;
-        } else {
-            return -EPROTO;
-        }
+        int err = digest_one((const struct nlmsghdr *)(data + off), d, sa_streams);
+        if (err) return err;
         off += NLMSG_ALIGN(h0.nlmsg_len);
     }
     return off == len ? 0 : -EPROTO;
+}
+
+struct digest_ctx {
+    struct ezlb_xfrm_digest *d;
+    struct ezlb_xfrm_buf *sa_streams;
+};
+
+static int digest_each(const struct nlmsghdr *h, size_t room, void *ctx) {
+    (void)room;
+    struct digest_ctx *c = ctx;
+    return digest_one(h, c->d, c->sa_streams);
+}
+
+int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+    memset(d, 0, sizeof(*d));
+    struct digest_ctx c = { d, sa_streams };
+    return dump_both(fd, seq, digest_each, &c);
 }

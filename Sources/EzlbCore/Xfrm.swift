@@ -276,6 +276,10 @@ public protocol XfrmBackend: AnyObject {
     /// Several writes whose order among themselves is kept but that do not depend on each
     /// other's success (one planner phase): every one is attempted; nil = done.
     func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?]
+    /// This backend as an `XfrmDigestingBackend`, or nil. A requirement rather than an `as?`
+    /// cast: a cast to a protocol looks the conformance up in the binary's conformance
+    /// records on first use, a few ms of process start under emulation on the fast path.
+    var digesting: (any XfrmDigestingBackend)? { get }
 }
 
 /// A backend that can tell cheaply whether the kernel's xfrm objects are exactly as they
@@ -293,6 +297,8 @@ public protocol XfrmDigestingBackend: XfrmBackend {
 }
 
 extension XfrmBackend {
+    public var digesting: (any XfrmDigestingBackend)? { nil }
+
     public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
         ops.map { op in
             do { try apply(op); return nil } catch let e as XfrmError { return e } catch {

@@ -60,4 +60,9 @@ struct ezlb_xfrm_digest {
 
 int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams);
 
+/* ezlb_xfrm_dump and ezlb_xfrm_digest in one pass: each reply message is
+ * digested as it is received, nothing kept (the converged fast path). The
+ * same result as the two calls, or their errors. */
+int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams);
+
 #endif

@@ -3,6 +3,9 @@ import EzlbCore
 import EzlbPlanner
 import EzlbState
 import Kernel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The converged fast path of `xfrm sync`: `<state-dir>/xfrm-kernel.cache` records, after
 /// every sync that left the kernel converged (it planned nothing, or applied every change
@@ -19,6 +22,14 @@ import Kernel
 extension XfrmSession {
     static let kernelCacheName = "xfrm-kernel.cache"
 
+    /// Seconds since the epoch from clock_gettime, as `Date().timeIntervalSince1970` gives
+    /// them, without Foundation's first-use cost on the fast path.
+    static func unixTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
+    }
+
     /// The key of the converged state (`XfrmConverged.key`) with xfrm.json as it is on disk
     /// now; nil when that or the binary cannot be read.
     func convergedKey(configBytes: [UInt8], psk: XfrmKey, podsFile: [UInt8]?) -> [UInt8]? {
@@ -32,7 +43,8 @@ extension XfrmSession {
     /// `-vv` logs which path and why.
     func convergedRecord(configBytes: [UInt8], backend: XfrmBackend, now: Double) -> XfrmConverged? {
         let name = Self.kernelCacheName
-        guard let db = backend as? XfrmDigestingBackend else { return nil }
+        guard let db = backend.digesting else { return nil }
+        var clock = PhaseClock(log: log)
         guard let raw = try? dir.readRaw(name) else {
             log.debug("\(name): none; full path")
             return nil
@@ -61,7 +73,10 @@ extension XfrmSession {
             log.debug("\(name): recorded for another config, key, pods file, xfrm.json or ezlb binary; full path")
             return nil
         }
-        guard let digest = db.currentDigest() else {
+        clock.lap("\(name): record, inputs and key")
+        let current = db.currentDigest()
+        clock.lap("\(name): kernel dump digest")
+        guard let digest = current else {
             log.debug("\(name): the kernel cannot be read raw; full path")
             return nil
         }
@@ -80,7 +95,7 @@ extension XfrmSession {
     func recordIfConverged(cfg: IPsecConfig, desired: XfrmDesired, plan: XfrmPlan, rule: XfrmOwnershipRule,
                            rotation: XfrmRotation, backend: XfrmBackend, report: CommandReport) {
         guard !opts.dryRun, report.errors.isEmpty, !report.actions.contains(where: { $0.error != nil }),
-              let db = backend as? XfrmDigestingBackend else { return }
+              let db = backend.digesting else { return }
         let name = Self.kernelCacheName
         if !plan.changes.isEmpty {
             guard let after = try? backend.dump() else {

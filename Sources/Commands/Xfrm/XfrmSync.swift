@@ -39,7 +39,7 @@ struct XfrmSync: FastCommand {
                 clock.lap("lock, open backend")
                 // Converged fast path: inputs, xfrm.json and the kernel as the last converged sync left them.
                 if case .success(let bytes) = FileBytes.read(options.config),
-                   let rec = s.convergedRecord(configBytes: bytes, backend: backend, now: Date().timeIntervalSince1970) {
+                   let rec = s.convergedRecord(configBytes: bytes, backend: backend, now: XfrmSession.unixTime()) {
                     clock.lap("compare with the last converged kernel")
                     report.warnings = rec.warnings
                     report.extra["writes"] = .int(backend.writes)

@@ -23,6 +23,7 @@ public final class FakeXfrmBackend: XfrmDigestingBackend {
     let kernel: FakeKernel
     public private(set) var writes = 0
     public private(set) var dumpDigest: [UInt8]? = nil
+    public var digesting: (any XfrmDigestingBackend)? { self }
 
     public init(kernel: FakeKernel) {
         self.kernel = kernel

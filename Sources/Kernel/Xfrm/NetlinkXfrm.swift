@@ -129,6 +129,7 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
     // MARK: dump
 
     public private(set) var dumpDigest: [UInt8]? = nil
+    public var digesting: (any XfrmDigestingBackend)? { self }
     private var dumpSeq: UInt32 = 0x4558_0000
 
     /// Every policy and SA, read raw (`ezlb_xfrm_dump`: the kernel's reply messages as sent)
@@ -169,11 +170,12 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
         return t
     }
 
-    /// The digest of the kernel's policies and SAs now (`XfrmDumpDigest`), without parsing them.
+    /// The digest of the kernel's policies and SAs now (`XfrmDumpDigest`), digested as the
+    /// replies arrive: nothing parsed, nothing kept.
     public func currentDigest() -> [UInt8]? {
-        guard var raw = try? rawDump() else { return nil }
-        defer { ezlb_xfrm_buf_free(&raw) }
-        return XfrmDumpDigest.digest(raw)
+        guard let s = sock else { return nil }
+        dumpSeq &+= 2
+        return XfrmDumpDigest.current(fd: nl_socket_get_fd(s), seq: dumpSeq)
     }
 
     /// The policy dump's and the SA dump's reply messages (caller frees with ezlb_xfrm_buf_free).

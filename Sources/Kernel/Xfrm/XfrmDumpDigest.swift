@@ -11,11 +11,27 @@ import EzlbCore
 enum XfrmDumpDigest {
     static let label = Array("ezlb xfrm kernel digest v1".utf8)
 
+    /// The digest of a dump kept by `ezlb_xfrm_dump`.
     static func digest(_ raw: ezlb_xfrm_buf) -> [UInt8]? {
         var d = ezlb_xfrm_digest()
         var streams = ezlb_xfrm_buf()
         defer { ezlb_xfrm_buf_free(&streams) }
         guard ezlb_xfrm_digest(raw.data, raw.len, &d, &streams) == 0 else { return nil }
+        return finish(d, streams)
+    }
+
+    /// The digest of what the kernel holds now, dumped through `fd` and digested as received
+    /// (`ezlb_xfrm_dump_digest`: nothing kept); nil when the dump fails.
+    static func current(fd: Int32, seq: UInt32) -> [UInt8]? {
+        var d = ezlb_xfrm_digest()
+        var streams = ezlb_xfrm_buf()
+        defer { ezlb_xfrm_buf_free(&streams) }
+        guard ezlb_xfrm_dump_digest(fd, seq, &d, &streams) == 0 else { return nil }
+        return finish(d, streams)
+    }
+
+    /// SHA-256 of the policy part and the sorted SHA-256 of each SA's canonical bytes.
+    static func finish(_ d: ezlb_xfrm_digest, _ streams: ezlb_xfrm_buf) -> [UInt8]? {
         var states: [[UInt8]] = []
         states.reserveCapacity(Int(d.states))
         var off = 0
