@@ -98,11 +98,14 @@ extension XfrmSession {
               let db = backend.digesting else { return }
         let name = Self.kernelCacheName
         if !plan.changes.isEmpty {
+            var clock = PhaseClock(log: log)
             guard let after = try? backend.dump() else {
                 log.debug("not recording \(name): the kernel could not be read back")
                 return
             }
+            clock.lap("\(name): read back")
             let again = XfrmPlanner.plan(desired: desired, actual: after, local: cfg.local, rule: rule)
+            clock.lap("\(name): plan again")
             guard again.changes.isEmpty, again.conflicts.isEmpty else {
                 log.debug("not recording \(name): the kernel read back still differs (\(again.changes.count) changes)")
                 return
