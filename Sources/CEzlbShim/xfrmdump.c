@@ -111,7 +111,8 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn 
             int err = each(h, (size_t)left, ctx);
             if (err) return err;
         }
-        if (left != 0) return -EPROTO; /* a truncated message */
+        /* Bytes left that hold no whole message: a truncated one (below 0: the last one unpadded). */
+        if (left > 0) return -EPROTO;
     }
 }
 
