@@ -20,6 +20,16 @@ enum XfrmDumpDigest {
         return finish(d, streams)
     }
 
+    /// The digest of dump messages given as bytes (tests; `digest(_:)` for a kept dump).
+    static func digest(bytes: [UInt8]) -> [UInt8]? {
+        var d = ezlb_xfrm_digest()
+        var streams = ezlb_xfrm_buf()
+        defer { ezlb_xfrm_buf_free(&streams) }
+        let rc = bytes.withUnsafeBufferPointer { ezlb_xfrm_digest($0.baseAddress, $0.count, &d, &streams) }
+        guard rc == 0 else { return nil }
+        return finish(d, streams)
+    }
+
     /// The digest of what the kernel holds now, dumped through `fd` and digested as received
     /// (`ezlb_xfrm_dump_digest`: nothing kept); nil when the dump fails.
     static func current(fd: Int32, seq: UInt32) -> [UInt8]? {
