@@ -106,9 +106,13 @@ public struct EzlbConfiguration: Sendable {
 
     /// The config file's text, or a one-line `ConfigError` saying why it cannot be read.
     public static func readText(path: String) throws -> String {
-        let bytes: [UInt8]
+        try text(readBytes(path: path), path: path)
+    }
+
+    /// The bytes of the config file at `path`; a missing or unreadable file is a `ConfigError`.
+    public static func readBytes(path: String) throws -> [UInt8] {
         switch FileBytes.read(path) {
-        case .success(let b): bytes = b
+        case .success(let b): return b
         case .failure(let f):
             let e = f.errno
             let why: String
@@ -117,6 +121,10 @@ public struct EzlbConfiguration: Sendable {
             else { why = "cannot read: \(FileBytes.describe(e))" }
             throw ConfigError(file: path, keyPath: "", reason: why)
         }
+    }
+
+    /// `bytes` (the file at `path`) as text; not UTF-8 is a `ConfigError`.
+    public static func text(_ bytes: [UInt8], path: String) throws -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, keyPath: "", reason: "not UTF-8 text")
         }

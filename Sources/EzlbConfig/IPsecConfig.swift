@@ -48,6 +48,10 @@ public struct IPsecConfig: Equatable, Sendable {
     public var peers: [Peer] = []
     /// Keys under `ipsec` that ezlb does not know (likely typos).
     public var unknownKeys: [String] = []
+    /// The config file's bytes as parsed (by `load`), and the pods file's as merged: with
+    /// the key, what `xfrm sync`'s converged fast path compares instead of parsing again.
+    public var configBytes: [UInt8] = []
+    public var podsFileBytes: [UInt8]? = nil
 
     public init(local: IPAddress, keyFile: String, psk: XfrmKey) {
         self.local = local
@@ -57,7 +61,10 @@ public struct IPsecConfig: Equatable, Sendable {
 
     /// Reads the `ipsec` section of `path` (and the key file and pods file it names).
     public static func load(path: String) throws -> IPsecConfig {
-        try parse(EzlbConfiguration.readText(path: path), file: path)
+        let bytes = try EzlbConfiguration.readBytes(path: path)
+        var cfg = try parse(EzlbConfiguration.text(bytes, path: path), file: path)
+        cfg.configBytes = bytes
+        return cfg
     }
 
     public static func parse(_ text: String, file: String) throws -> IPsecConfig {
@@ -158,18 +165,33 @@ public struct IPsecConfig: Equatable, Sendable {
     /// Reads the PSK: the file must be a regular file not readable or writable by group or others,
     /// holding hex or base64 (surrounding whitespace ignored), at least 16 bytes once decoded.
     static func readKey(_ path: String, cursor: YAMLCursor) throws -> XfrmKey {
+        switch key(at: path) {
+        case .success(let k): return k
+        case .failure(let e): throw cursor.error(e.reason, value: path)
+        }
+    }
+
+    /// The pre-shared key in `path` exactly as `load` reads and checks it; nil for anything
+    /// `load` would refuse. For `xfrm sync`'s converged fast path, which does not parse the
+    /// config but must see a changed key, or a key file that became unusable.
+    public static func validatedKey(at path: String) -> XfrmKey? {
+        if case .success(let k) = key(at: path) { return k }
+        return nil
+    }
+
+    static func key(at path: String) -> Result<XfrmKey, XfrmInputError> {
         var st = stat()
         if stat(path, &st) != 0 {
             let e = errno
-            throw cursor.error(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))", value: path)
+            return .failure(XfrmInputError(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))"))
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw cursor.error("key file is not a regular file", value: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(XfrmInputError("key file is not a regular file")) }
         let mode = st.st_mode & 0o777
         if mode & 0o077 != 0 {
-            throw cursor.error("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
+            return .failure(XfrmInputError("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it"))
         }
         guard case .success(let data) = FileBytes.read(path) else {
-            throw cursor.error("cannot read key file (permission denied)", value: path)
+            return .failure(XfrmInputError("cannot read key file (permission denied)"))
         }
         // Byte level: hex digits or base64 (ASCII), surrounding whitespace ignored.
         var lo = 0, hi = data.count
@@ -197,11 +219,11 @@ public struct IPsecConfig: Equatable, Sendable {
         } else if let d = Data(base64Encoded: String(decoding: text, as: UTF8.self)) {
             bytes = [UInt8](d)
         }
-        guard let key = bytes else { throw cursor.error("key file holds neither hex nor base64", value: path) }
+        guard let key = bytes else { return .failure(XfrmInputError("key file holds neither hex nor base64")) }
         guard key.count >= minimumKeyBytes else {
-            throw cursor.error("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))", value: path)
+            return .failure(XfrmInputError("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))"))
         }
-        return XfrmKey(key)
+        return .success(XfrmKey(key))
     }
 
     /// `{"local": ["10.244.1.5", …], "peers": {"192.168.0.2": ["10.244.2.0/28", …]}}`: added to the config's lists.
@@ -210,6 +232,7 @@ public struct IPsecConfig: Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
         }
+        cfg.podsFileBytes = [UInt8](data)
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")
         }

@@ -247,6 +247,20 @@ public enum XfrmPlanner {
         return r
     }
 
+    /// The earliest `now` at which `advance(r, target:, now:, delay:)` would return something
+    /// other than `r`: -inf when it would at once (nothing accepted yet, or `target` not
+    /// accepted yet), +inf when never (no rotation in progress). Before it, a sync with this
+    /// rotation, target and delay keeps the rotation as it is.
+    public static func rotationDeadline(_ r: XfrmRotation, target: UInt32, delay: Double) -> Double {
+        guard !r.accepting.isEmpty, r.acceptedGenerations.contains(target) else { return -.infinity }
+        if r.out != target {
+            guard let since = r.accepting.first(where: { $0.generation == target })?.since else { return -.infinity }
+            return since + delay
+        }
+        if r.accepting.count > 1 { return r.outSince + delay }
+        return .infinity
+    }
+
     // MARK: desired objects
 
     public static func desired(_ i: XfrmIntent, rule: XfrmOwnershipRule = XfrmOwnershipRule()) -> XfrmDesired {

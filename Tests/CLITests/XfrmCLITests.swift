@@ -220,6 +220,209 @@ final class XfrmCLITests: CLITestCase {
         XCTAssertFalse(json.stdout.contains("abcd"))
     }
 
+    // MARK: converged fast path (xfrm-kernel.cache)
+
+    static let hit = "xfrm-kernel.cache: the kernel is as the last sync left it and no input changed (converged)"
+    var cacheFile: String { stateDir + "/xfrm-kernel.cache" }
+
+    /// A sync with `-vv`: its result and which path it took.
+    func sync(_ cfg: String, _ extra: [String] = []) throws -> (r: CLIResult, fast: Bool) {
+        let r = try ezlb(["xfrm", "sync", "-c", cfg, "-o", "json", "-vv"] + extra)
+        let fast = r.stderr.contains(Self.hit)
+        XCTAssertEqual(fast, !r.stderr.contains("full path"), r.stderr)
+        return (r, fast)
+    }
+
+    /// A hit reports what the full path would, byte for byte, without planning or writing.
+    func testConvergedRunTakesTheFastPathWithTheSameReport() throws {
+        try addForeign()
+        let cfg = config(extra: "  typo: 1")
+        let first = try sync(cfg)
+        XCTAssertFalse(first.fast)
+        XCTAssertTrue(first.r.stderr.contains("xfrm-kernel.cache: none; full path"), first.r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cacheFile), "recorded after applying (verified by a second dump)")
+        let writes = try fakeXfrm().writes
+        let hit = try sync(cfg)
+        XCTAssertTrue(hit.fast, hit.r.stderr)
+        XCTAssertFalse(hit.r.stderr.contains("xfrm: 6 policies"), "no plan on the fast path")
+        XCTAssertEqual(hit.r.changed, false)
+        XCTAssertEqual(try fakeXfrm().writes, writes)
+        // The same report as the full path (cache removed), in JSON and text, warnings included.
+        for format in ["json", "text"] {
+            let fast = try ezlb(["xfrm", "sync", "-c", cfg, "-o", format])
+            try FileManager.default.removeItem(atPath: cacheFile)
+            let full = try ezlb(["xfrm", "sync", "-c", cfg, "-o", format])
+            XCTAssertEqual(fast.stdout, full.stdout)
+            XCTAssertEqual(fast.stderr, full.stderr)
+            XCTAssertEqual(fast.status, full.status)
+            XCTAssertTrue(fast.stderr.contains("ipsec.typo: unknown key, ignored"), fast.stderr)
+        }
+        let json = try ezlb(["xfrm", "sync", "-c", cfg, "-o", "json"]).json
+        XCTAssertEqual(json["writes"] as? Int, 0)
+        XCTAssertEqual(json["policies"] as? Int, 6)
+        XCTAssertEqual(json["states"] as? Int, 4)
+        XCTAssertNotNil(json["rotation"] as? [String: Any])
+        // A dry run takes it too, and records nothing either way.
+        XCTAssertTrue(try sync(cfg, ["--dry-run"]).fast)
+        try FileManager.default.removeItem(atPath: cacheFile)
+        XCTAssertFalse(try sync(cfg, ["--dry-run"]).fast)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cacheFile), "a dry run never records")
+        XCTAssertFalse(try sync(cfg).fast)
+        XCTAssertTrue(try sync(cfg).fast, "a converged full path (nothing applied) records too")
+        // The cache holds no key material.
+        let cache = try Data(contentsOf: URL(fileURLWithPath: cacheFile))
+        for st in try fakeXfrm().tables.states {
+            XCTAssertNil(cache.range(of: Data(st.key.bytes.prefix(8))))
+        }
+        XCTAssertNil(cache.range(of: Data([UInt8](repeating: 0x5a, count: 8))))
+    }
+
+    /// Anything the full path would see differently takes it, with the full path's result.
+    func testAnyChangeTakesTheFullPath() throws {
+        let cfg = config()
+        XCTAssertFalse(try sync(cfg).fast)
+        XCTAssertTrue(try sync(cfg).fast)
+
+        // Another tool's policy added: full path, nothing of ours to do, recorded again.
+        try addForeign()
+        var s = try sync(cfg)
+        XCTAssertFalse(s.fast)
+        XCTAssertTrue(s.r.stderr.contains("policies or SAs changed since the last sync; full path"), s.r.stderr)
+        XCTAssertEqual(s.r.changed, false)
+        XCTAssertTrue(try sync(cfg).fast)
+
+        // One of ezlb's policies deleted by hand: put back.
+        let victim: XfrmPolicy
+        do {
+            let k = try FakeKernel(dir: StateDirectory(path: stateDir))
+            victim = k.model.xfrm.tables.policies.first { $0.priority == 31000 }!
+            k.model.xfrm.tables.policies.removeAll { $0 == victim }
+            k.markDirty()
+            try k.save()
+        }
+        s = try sync(cfg)
+        XCTAssertFalse(s.fast)
+        XCTAssertEqual(s.r.actionTexts, ["+ policy \(victim)"])
+        XCTAssertTrue(try sync(cfg).fast)
+
+        // A state edited by hand (another key): replaced.
+        do {
+            let k = try FakeKernel(dir: StateDirectory(path: stateDir))
+            let i = k.model.xfrm.tables.states.firstIndex { $0.reqid != 7 }!
+            k.model.xfrm.tables.states[i].key = XfrmKey([UInt8](repeating: 1, count: 20))
+            k.markDirty()
+            try k.save()
+        }
+        s = try sync(cfg)
+        XCTAssertFalse(s.fast)
+        XCTAssertEqual(s.r.actionTexts.count, 2, "\(s.r.actionTexts)")
+        XCTAssertTrue(try sync(cfg).fast)
+
+        // The config changed, even by a comment only: full path (which finds nothing to do).
+        let commented = writeConfig(try String(contentsOfFile: cfg, encoding: .utf8) + "\n# a comment\n")
+        s = try sync(commented)
+        XCTAssertFalse(s.fast)
+        XCTAssertTrue(s.r.stderr.contains("recorded for another config"), s.r.stderr)
+        XCTAssertEqual(s.r.changed, false)
+        XCTAssertTrue(try sync(commented).fast)
+
+        // A peer removed from the config: full path, its objects go.
+        let onePeer = config(peers: """
+            - address: 192.168.0.2
+              pods: [10.244.2.0/28]
+        """)
+        s = try sync(onePeer)
+        XCTAssertFalse(s.fast)
+        XCTAssertEqual(s.r.actionTexts.count, 5, "\(s.r.actionTexts)")
+        XCTAssertTrue(try sync(onePeer).fast)
+
+        // xfrm.json changed (here: lost): full path, reqids recovered from the kernel.
+        try FileManager.default.removeItem(atPath: stateDir + "/xfrm.json")
+        s = try sync(onePeer)
+        XCTAssertFalse(s.fast)
+        XCTAssertEqual(s.r.changed, false)
+        XCTAssertTrue(try sync(onePeer).fast)
+
+        // The key changed: every SA is replaced.
+        writeKey(String(repeating: "6b", count: 32))
+        s = try sync(onePeer)
+        XCTAssertFalse(s.fast)
+        XCTAssertTrue(s.r.stderr.contains("recorded for another config, key"), s.r.stderr)
+        XCTAssertEqual(s.r.actionTexts.filter { $0.hasPrefix("+ state") }.count, 2, "\(s.r.actionTexts)")
+        XCTAssertTrue(try sync(onePeer).fast)
+
+        // The key file became unusable: full path, which reports the config error.
+        chmod(workDir + "/psk", 0o644)
+        s = try sync(onePeer)
+        XCTAssertFalse(s.fast)
+        XCTAssertEqual(s.r.status, 78, s.r.stderr)
+        XCTAssertTrue(s.r.stdout.contains("key file is accessible by group or others"), s.r.stdout)
+    }
+
+    /// A pods file the orchestrator rewrites: each new content takes the full path.
+    func testPodsFileChangeTakesTheFullPath() throws {
+        let pods = workDir + "/pods.json"
+        try #"{"peers": {"192.168.0.2": ["10.244.2.0/28"]}}"#.write(toFile: pods, atomically: true, encoding: .utf8)
+        let cfg = config(peers: """
+            - address: 192.168.0.2
+        """, extra: "  pods_file: pods.json")
+        XCTAssertEqual(try sync(cfg).r.actionTexts.count, 5)
+        XCTAssertTrue(try sync(cfg).fast)
+        try #"{"peers": {"192.168.0.2": ["10.244.2.0/28", "10.244.2.16/28"]}}"#.write(toFile: pods, atomically: true, encoding: .utf8)
+        let s = try sync(cfg)
+        XCTAssertFalse(s.fast)
+        XCTAssertTrue(s.r.stderr.contains("pods file"), s.r.stderr)
+        XCTAssertEqual(s.r.actionTexts.count, 6, "the /27's 3 policies replace the /28's: \(s.r.actionTexts)")
+        XCTAssertTrue(try sync(cfg).fast)
+        try FileManager.default.removeItem(atPath: pods)
+        let gone = try sync(cfg)
+        XCTAssertFalse(gone.fast)
+        XCTAssertEqual(gone.r.status, 78, gone.r.stderr)
+    }
+
+    /// Errors (here a conflict with a foreign policy) never record.
+    func testARunWithErrorsRecordsNothing() throws {
+        do {
+            let b = FakeXfrmBackend(kernel: try FakeKernel(dir: StateDirectory(path: stateDir)))
+            try b.apply(.addPolicy(XfrmPolicy(dir: .out, selector: XfrmSelector(src: XfrmPrefix(IPAddress("10.244.1.0")!, length: 28), dst: XfrmPrefix(IPAddress("10.244.2.0")!, length: 28)),
+                                              priority: 5, templates: [XfrmTemplate(src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.2")!, reqid: 1)])))
+            try b.commit()
+        }
+        let cfg = config()
+        XCTAssertEqual(try sync(cfg).r.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cacheFile))
+        let again = try sync(cfg)
+        XCTAssertFalse(again.fast)
+        XCTAssertEqual(again.r.status, 1, "the conflict is reported on every run")
+    }
+
+    /// A rotation in progress: the fast path until its next step is due, then the full path.
+    func testRotationStepDueTakesTheFullPath() throws {
+        XCTAssertEqual(try sync(config(generation: 1, delay: "1s")).r.status, 0)
+        let gen2 = config(generation: 2, delay: "1s")
+        let step1 = try sync(gen2)
+        XCTAssertEqual(step1.r.actionTexts.count, 2)
+        let wait = try sync(gen2)
+        XCTAssertTrue(wait.fast, "before the delay: nothing to do")
+        XCTAssertEqual(wait.r.changed, false)
+        XCTAssertTrue(wait.r.stderr.contains("OUT switches to generation 2 on a sync at least 1s from now"), wait.r.stderr)
+        XCTAssertEqual((wait.r.json["rotation"] as? [String: Any])?["out"] as? Int, 1)
+        Thread.sleep(forTimeInterval: 1.1)
+        let step2 = try sync(gen2)
+        XCTAssertFalse(step2.fast)
+        XCTAssertTrue(step2.r.stderr.contains("a key rotation step is due"), step2.r.stderr)
+        XCTAssertEqual(step2.r.actionTexts.map { String($0.prefix(7)) }, ["+ state", "+ state", "- state", "- state"], "\(step2.r.actionTexts)")
+        XCTAssertTrue(try sync(gen2).fast)
+        Thread.sleep(forTimeInterval: 1.1)
+        let step3 = try sync(gen2)
+        XCTAssertFalse(step3.fast)
+        XCTAssertEqual(step3.r.actionTexts.count, 2)
+        XCTAssertFalse(step3.r.stderr.contains("key rotation in progress"))
+        let done = try sync(gen2)
+        XCTAssertTrue(done.fast)
+        XCTAssertEqual((done.r.json["rotation"] as? [String: Any])?["accepting"] as? [Int], [2])
+    }
+
     func testHelpListsTheGroup() throws {
         let r = try ezlb(["--help"])
         XCTAssertTrue(r.stdout.contains("xfrm"), r.stdout)

@@ -102,6 +102,55 @@ final class XfrmNetnsTests: NetnsCLITestCase {
         }
     }
 
+    /// The converged fast path's digest on a real kernel (policies: this host has no ESP): the
+    /// same for every read and for the parsing dump, blind to traffic (a policy's use time)
+    /// and to the order policies were added in; changed by any policy added, removed or edited.
+    func testDigestIgnoresTrafficAndOrderAndSeesEdits() throws {
+        let k = try NetlinkXfrm(netns: "/run/netns/\(netns)")
+        let empty = try XCTUnwrap(k.currentDigest())
+        XCTAssertEqual(k.currentDigest(), empty)
+        for p in ours() { try k.apply(.addPolicy(p)) }
+        // A policy traffic out of a veth matches (no template: allowed; the lookup sets its use time).
+        for cmd in [["link", "add", "va", "type", "veth", "peer", "name", "vb"], ["addr", "add", "10.99.0.1/24", "dev", "va"],
+                    ["link", "set", "va", "up"], ["link", "set", "vb", "up"],
+                    ["xfrm", "policy", "add", "src", "10.99.0.1/32", "dst", "10.99.0.2/32", "dir", "out", "priority", "100"]] {
+            let r = try command(["ip", "-n", netns] + cmd)
+            XCTAssertEqual(r.status, 0, "\(cmd): \(r.stderr)")
+        }
+        let d1 = try XCTUnwrap(k.currentDigest())
+        XCTAssertNotEqual(d1, empty)
+        XCTAssertEqual(k.currentDigest(), d1)
+        XCTAssertEqual(try k.dump().policies.count, 5)
+        XCTAssertEqual(k.dumpDigest, d1, "the parsing dump digests the same bytes")
+
+        let stats = ["ip", "-n", netns, "-s", "xfrm", "policy", "list", "src", "10.99.0.1/32"]
+        let before = try command(stats).stdout
+        XCTAssertTrue(before.contains("use -"), before)
+        _ = try command(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", "10.99.0.2"]) // no one answers
+        XCTAssertNotEqual(try command(stats).stdout, before, "traffic moved the policy's lifetime counters")
+        XCTAssertEqual(k.currentDigest(), d1, "counters and use time are not in the digest")
+
+        // Any edit changes it: one of ours deleted, a priority changed, a foreign policy added.
+        try k.apply(.deletePolicy(ours()[1].id))
+        let d2 = try XCTUnwrap(k.currentDigest())
+        XCTAssertNotEqual(d2, d1)
+        var other = ours()[0]
+        other.priority = 31001
+        try k.apply(.updatePolicy(other))
+        XCTAssertNotEqual(k.currentDigest(), d2)
+        try k.apply(.updatePolicy(ours()[0]))
+        XCTAssertEqual(k.currentDigest(), d2, "edited back: the same objects, the same digest")
+        // Re-added (another kernel index, another place in the dump): the same digest as before.
+        try k.apply(.addPolicy(ours()[1]))
+        XCTAssertEqual(k.currentDigest(), d1)
+        let reversed = Array(ours().reversed())
+        for p in reversed { try k.apply(.deletePolicy(p.id)) }
+        for p in reversed { try k.apply(.addPolicy(p)) }
+        XCTAssertEqual(k.currentDigest(), d1, "another insertion (and dump) order")
+        XCTAssertEqual(try command(["ip", "-n", netns, "xfrm", "policy", "add", "src", "10.9.0.0/16", "dst", "10.8.0.0/16", "dir", "in", "priority", "7"]).status, 0)
+        XCTAssertNotEqual(k.currentDigest(), d1)
+    }
+
     /// Batched writes: 600 policies in one call (several datagrams of up to 64 requests, only the
     /// last of each acked); duplicates in the middle of a datagram, as the last (acked) request of
     /// one and as the very last request fail alone with their own typed error, matched to them.

@@ -8,7 +8,8 @@
 # peer's address. ezlb runs inside each node namespace with managed pods 10.244.X.0/28.
 # Checks: managed<->managed is ESP on the wire (capture on node B's link, SA byte counters
 # rise) and never plaintext; unmanaged<->managed and node<->pod flow in plaintext and are
-# not dropped (the Kmesh regression); a converged sync makes no write; a generation bump
+# not dropped (the Kmesh regression); a converged sync makes no write, and after traffic
+# takes the fast path while a hand edit does not; a generation bump
 # (three syncs per node) under a continuous ping loses no packet; cleanup leaves other
 # tools' policies and SAs alone.
 . "${0%/*}/lib.sh"
@@ -149,6 +150,23 @@ assert_contains "node A changed false" "$js" '"changed":false'
 assert_contains "node A writes 0" "$js" '"writes":0'
 assert_contains "node B writes 0" "$(sync_ B -o json)" '"writes":0'
 
+step "converged fast path (xfrm-kernel.cache): traffic does not count, a hand edit does"
+# The SAs' counters, replay state and last use moved with the pings above: still a hit.
+vv=$(sync_ A -vv 2>&1)
+assert_contains "node A: fast path after traffic" "$vv" "xfrm-kernel.cache: the kernel is as the last sync left it"
+ns a1 ping -c 2 -W 3 10.244.2.2 >/dev/null 2>&1 || true
+assert_contains "node A: fast path after more traffic" "$(sync_ A -vv 2>&1)" "(converged)"
+ip -n nodeA xfrm policy delete src 10.244.1.0/28 dst 10.244.2.0/28 dir out
+vv=$(sync_ A -o json -vv 2>&1)
+assert_contains "node A: a policy deleted by hand takes the full path" "$vv" "policies or SAs changed since the last sync; full path"
+assert_contains "node A: ... and is put back" "$vv" '"changed":true'
+assert_eq "node A: 3 ezlb policies again" 3 "$(ip -n nodeA xfrm policy | grep -c 'priority 31000 ')"
+assert_contains "node A: then converged again" "$(sync_ A -vv 2>&1)" "(converged)"
+ip -n nodeA xfrm policy add src 172.18.0.0/16 dst 172.19.0.0/16 dir in priority 200
+assert_contains "node A: a foreign policy added takes the full path" "$(sync_ A -o json -vv 2>&1)" "changed since the last sync; full path"
+ip -n nodeA xfrm policy delete src 172.18.0.0/16 dst 172.19.0.0/16 dir in
+assert_contains "node A: converged (full path) after it is gone" "$(sync_ A -o json)" '"changed":false'
+
 step "key rotation under a continuous ping (generation 1 -> 2)"
 ns a1 ping -i 0.1 -c 80 -W 2 10.244.2.2 > $D/rot.out 2>&1 &
 rot=$!
@@ -158,7 +176,9 @@ assert_ok "A step 1 (accept gen 2)" sync_ A
 assert_ok "B step 1 (accept gen 2)" sync_ B
 assert_eq "node A: 3 SAs of ezlb (IN 1+2, OUT 1)" 3 "$(ip -n nodeA xfrm state | grep -c 'reqid 237043713')"
 sleep 1.2
-assert_ok "A step 2 (OUT -> gen 2)" sync_ A
+vv=$(sync_ A -o json -vv 2>&1)
+assert_contains "A step 2 (OUT -> gen 2): the rotation deadline passed, full path" "$vv" "a key rotation step is due"
+assert_contains "A step 2 (OUT -> gen 2) switched" "$vv" '"out":2'
 sleep 0.5
 assert_ok "B step 2 (OUT -> gen 2)" sync_ B
 sleep 1.2

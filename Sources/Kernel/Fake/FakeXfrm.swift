@@ -1,5 +1,7 @@
+import Crypto
 import EzlbCore
 import EzlbState
+import Foundation
 
 /// The fake kernel's xfrm database: policies and SAs with the kernel's identity
 /// rules and errors (EEXIST on a duplicate, ENOENT on a missing object, EINVAL
@@ -14,16 +16,40 @@ public struct FakeXfrmModel: Codable, Equatable, Sendable {
     }
 }
 
-/// `XfrmBackend` on the fake kernel in the state directory; `commit()` saves it.
-public final class FakeXfrmBackend: XfrmBackend {
+/// `XfrmBackend` on the fake kernel in the state directory; `commit()` saves it. Its
+/// digest (for `xfrm sync`'s converged fast path) is SHA-256 over every object's JSON,
+/// sorted: any edit of the fake kernel's xfrm tables changes it, their order does not.
+public final class FakeXfrmBackend: XfrmDigestingBackend {
     let kernel: FakeKernel
     public private(set) var writes = 0
+    public private(set) var dumpDigest: [UInt8]? = nil
+    public var digesting: (any XfrmDigestingBackend)? { self }
 
     public init(kernel: FakeKernel) {
         self.kernel = kernel
     }
 
-    public func dump() throws -> XfrmTables { kernel.model.xfrm.tables }
+    public func dump() throws -> XfrmTables {
+        let t = kernel.model.xfrm.tables
+        dumpDigest = Self.digest(t)
+        return t
+    }
+
+    public func currentDigest() -> [UInt8]? { Self.digest(kernel.model.xfrm.tables) }
+
+    static func digest(_ t: XfrmTables) -> [UInt8]? {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        guard let ps = try? t.policies.map({ [UInt8](try enc.encode($0)) }),
+              let ss = try? t.states.map({ [UInt8](try enc.encode($0)) }) else { return nil }
+        var w = ByteWriter()
+        w.bytes(Array("ezlb fake xfrm digest v1".utf8))
+        for group in [ps, ss] {
+            w.u32(UInt32(group.count))
+            for o in group.sorted(by: { $0.lexicographicallyPrecedes($1) }) { w.blob(o) }
+        }
+        return Array(SHA256.hash(data: w.out))
+    }
 
     public func apply(_ op: XfrmOperation) throws {
         var t = kernel.model.xfrm.tables

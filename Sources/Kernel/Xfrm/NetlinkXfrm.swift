@@ -1,3 +1,4 @@
+import CEzlbShim
 import CNetlinkXfrm
 import EzlbCore
 import Foundation
@@ -7,11 +8,12 @@ import Glibc
 #endif
 
 /// `XfrmBackend` on the running kernel through libnl-xfrm-3: one NETLINK_XFRM socket
-/// owned by the object (freed in deinit), dumps through libnl caches (freed after
-/// each read), writes built by libnl-xfrm and sent in batches (`applyBatch`: up to 64
+/// owned by the object (freed in deinit), dumps read raw (`ezlb_xfrm_dump`: the kernel's
+/// reply messages, each parsed by libnl, no cache; their digest kept for `xfrm sync`'s
+/// converged fast path, `XfrmDumpDigest`), writes built by libnl-xfrm and sent in batches (`applyBatch`: up to 64
 /// requests per datagram, each refusal reported and matched to its request). The socket
 /// belongs to the network namespace the process runs in.
-public final class NetlinkXfrm: XfrmBackend {
+public final class NetlinkXfrm: XfrmDigestingBackend {
     private var sock: OpaquePointer?
     public private(set) var writes = 0
 
@@ -126,28 +128,79 @@ public final class NetlinkXfrm: XfrmBackend {
 
     // MARK: dump
 
+    public private(set) var dumpDigest: [UInt8]? = nil
+    public var digesting: (any XfrmDigestingBackend)? { self }
+    private var dumpSeq: UInt32 = 0x4558_0000
+
+    /// Every policy and SA, read raw (`ezlb_xfrm_dump`: the kernel's reply messages as sent)
+    /// and parsed by libnl message by message; `dumpDigest` becomes the digest of exactly
+    /// those messages.
     public func dump() throws -> XfrmTables {
-        let s = try self.s
+        var raw = try rawDump()
+        defer { ezlb_xfrm_buf_free(&raw) }
+        dumpDigest = XfrmDumpDigest.digest(raw)
         var t = XfrmTables()
-        var cache: OpaquePointer? = nil
-        var err = xfrmnl_sp_alloc_cache(s, &cache)
-        if err < 0 { throw Self.error(err, operation: "dump policies") }
-        var o = nl_cache_get_first(cache)
-        while let obj = o {
-            if let p = Self.policy(obj) { t.policies.append(p) }
-            o = nl_cache_get_next(obj)
+        var off = 0
+        let hdrSize = MemoryLayout<nlmsghdr>.size
+        while off + hdrSize <= raw.len {
+            let hdr = UnsafeMutableRawPointer(raw.data + off).assumingMemoryBound(to: nlmsghdr.self)
+            let len = Int(hdr.pointee.nlmsg_len)
+            guard len >= hdrSize, off + len <= raw.len else { break }
+            switch Int(hdr.pointee.nlmsg_type) {
+            case Int(EZLB_XFRM_MSG_NEWPOLICY):
+                var sp: OpaquePointer? = nil
+                let err = xfrmnl_sp_parse(hdr, &sp)
+                if err < 0 { throw Self.error(err, operation: "dump policies") }
+                if let sp {
+                    if let p = Self.policy(sp) { t.policies.append(p) }
+                    xfrmnl_sp_put(sp)
+                }
+            case Int(EZLB_XFRM_MSG_NEWSA):
+                var sa: OpaquePointer? = nil
+                let err = xfrmnl_sa_parse(hdr, &sa)
+                if err < 0 { throw Self.error(err, operation: "dump states") }
+                if let sa {
+                    if let st = Self.state(sa) { t.states.append(st) }
+                    xfrmnl_sa_put(sa)
+                }
+            default: break
+            }
+            off += (len + 3) & ~3
         }
-        nl_cache_free(cache)
-        cache = nil
-        err = xfrmnl_sa_alloc_cache(s, &cache)
-        if err < 0 { throw Self.error(err, operation: "dump states") }
-        o = nl_cache_get_first(cache)
-        while let obj = o {
-            if let st = Self.state(obj) { t.states.append(st) }
-            o = nl_cache_get_next(obj)
-        }
-        nl_cache_free(cache)
         return t
+    }
+
+    /// The digest of the kernel's policies and SAs now (`XfrmDumpDigest`), digested as the
+    /// replies arrive: nothing parsed, nothing kept.
+    public func currentDigest() -> [UInt8]? {
+        guard let s = sock else { return nil }
+        dumpSeq &+= 2
+        return XfrmDumpDigest.current(fd: nl_socket_get_fd(s), seq: dumpSeq)
+    }
+
+    /// The policy dump's and the SA dump's reply messages (caller frees with ezlb_xfrm_buf_free).
+    private func rawDump() throws -> ezlb_xfrm_buf {
+        let fd = nl_socket_get_fd(try s)
+        var raw = ezlb_xfrm_buf()
+        dumpSeq &+= 2
+        let err = ezlb_xfrm_dump(fd, dumpSeq, &raw)
+        if err < 0 {
+            ezlb_xfrm_buf_free(&raw)
+            throw Self.kernelDumpError(-err)
+        }
+        return raw
+    }
+
+    static func kernelDumpError(_ errno: Int32) -> XfrmError {
+        var detail = String(cString: strerror(errno))
+        let kind: XfrmError.Kind
+        switch errno {
+        case EPERM, EACCES: kind = .permission; detail += " (needs CAP_NET_ADMIN: run as root)"
+        case EPROTONOSUPPORT, ENOSYS, EOPNOTSUPP, EAFNOSUPPORT:
+            kind = .unsupported; detail += " (does the kernel have xfrm_user?)"
+        default: kind = .other
+        }
+        return XfrmError(kind, operation: "dump policies and states", detail: detail)
     }
 
     static func policy(_ sp: OpaquePointer) -> XfrmPolicy? {

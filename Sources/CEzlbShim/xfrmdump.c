@@ -1,0 +1,355 @@
+/* The xfrm database read raw, and its digest (see ezlb_xfrm.h). */
+#include "ezlb_xfrm.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <linux/netlink.h>
+#include <linux/xfrm.h>
+
+_Static_assert(EZLB_XFRM_MSG_NEWPOLICY == XFRM_MSG_NEWPOLICY, "XFRM_MSG_NEWPOLICY");
+_Static_assert(EZLB_XFRM_MSG_NEWSA == XFRM_MSG_NEWSA, "XFRM_MSG_NEWSA");
+
+/* ---- buffer ---- */
+
+void ezlb_xfrm_buf_free(struct ezlb_xfrm_buf *b) {
+    if (b->data) {
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Room for `more` bytes; the old block is scrubbed before it is freed (no realloc). */
+static int buf_reserve(struct ezlb_xfrm_buf *b, size_t more) {
+    if (b->len + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap < b->len + more) cap *= 2;
+    uint8_t *n = malloc(cap);
+    if (!n) return -ENOMEM;
+    if (b->len) memcpy(n, b->data, b->len);
+    if (b->data) {
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
+    b->data = n;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_append(struct ezlb_xfrm_buf *b, const void *p, size_t n) {
+    int err = buf_reserve(b, n);
+    if (err) return err;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* ---- dump ---- */
+
+/* Replies are read into this (the kernel caps a dump part at 32 KiB). */
+#define RECV_SIZE (64 * 1024)
+
+/* Each reply message of the wanted type goes to `each` (0 to go on, else an error to stop with). */
+typedef int (*each_fn)(const struct nlmsghdr *h, size_t room, void *ctx);
+
+static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn each, void *ctx) {
+    struct nlmsghdr req;
+    memset(&req, 0, sizeof(req));
+    req.nlmsg_len = NLMSG_LENGTH(0);
+    req.nlmsg_type = type;
+    req.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.nlmsg_seq = seq;
+    struct sockaddr_nl kernel;
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    for (;;) {
+        ssize_t n = sendto(fd, &req, req.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel));
+        if (n >= 0) break;
+        if (errno != EINTR) return -errno;
+    }
+    uint16_t want = type == XFRM_MSG_GETPOLICY ? XFRM_MSG_NEWPOLICY : XFRM_MSG_NEWSA;
+    for (;;) {
+        struct sockaddr_nl from;
+        struct iovec iov = { rbuf, RECV_SIZE };
+        struct msghdr m;
+        memset(&m, 0, sizeof(m));
+        m.msg_name = &from;
+        m.msg_namelen = sizeof(from);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        ssize_t n = recvmsg(fd, &m, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (m.msg_flags & MSG_TRUNC) return -EMSGSIZE;
+        if (n == 0) return -EPROTO;
+        if (from.nl_pid != 0) continue; /* not from the kernel */
+        int left = (int)n;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_seq != seq) continue; /* a late reply to something else */
+            if (h->nlmsg_type == NLMSG_DONE) {
+                if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+                    int e;
+                    memcpy(&e, NLMSG_DATA(h), sizeof(e));
+                    if (e < 0) return e;
+                }
+                return 0;
+            }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) return -EPROTO;
+                struct nlmsgerr e;
+                memcpy(&e, NLMSG_DATA(h), sizeof(e));
+                return e.error < 0 ? e.error : -EPROTO;
+            }
+            if (h->nlmsg_type != want) continue;
+            int err = each(h, (size_t)left, ctx);
+            if (err) return err;
+        }
+        /* Bytes left that hold no whole message: a truncated one (below 0: the last one unpadded). */
+        if (left > 0) return -EPROTO;
+    }
+}
+
+/* Keeps a message (padded to NLMSG_ALIGNTO) in the buffer `ctx`. */
+static int keep(const struct nlmsghdr *h, size_t room, void *ctx) {
+    struct ezlb_xfrm_buf *out = ctx;
+    size_t len = NLMSG_ALIGN(h->nlmsg_len);
+    size_t have = len > room ? h->nlmsg_len : len; /* the last message of a datagram may be unpadded */
+    int err = buf_append(out, h, have);
+    if (err) return err;
+    if (have != len) {
+        static const uint8_t zero[NLMSG_ALIGNTO] = { 0 };
+        err = buf_append(out, zero, len - have);
+    }
+    return err;
+}
+
+static int dump_both(int fd, uint32_t seq, each_fn each, void *ctx) {
+    uint8_t *rbuf = malloc(RECV_SIZE);
+    if (!rbuf) return -ENOMEM;
+    int err = dump_one(fd, XFRM_MSG_GETPOLICY, seq, rbuf, each, ctx);
+    if (!err) err = dump_one(fd, XFRM_MSG_GETSA, seq + 1, rbuf, each, ctx);
+    explicit_bzero(rbuf, RECV_SIZE);
+    free(rbuf);
+    return err;
+}
+
+int ezlb_xfrm_dump(int fd, uint32_t seq, struct ezlb_xfrm_buf *out) {
+    return dump_both(fd, seq, keep, out);
+}
+
+/* ---- digest ---- */
+
+/* Four 64-bit lanes; each word of a 32-byte stripe is mixed into its own lane
+ * by a bijective step (xor, multiply by an odd constant, xor-shift, twice);
+ * the finalisation mixes the lanes into each other and the length. Not
+ * cryptographic (policies hold nothing secret; SAs are hashed by the caller). */
+static const uint64_t MUL1 = 0x9E3779B97F4A7C15ull, MUL2 = 0xC2B2AE3D27D4EB4Full;
+
+static inline uint64_t step(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= MUL1;
+    h ^= h >> 29;
+    h *= MUL2;
+    h ^= h >> 32;
+    return h;
+}
+
+struct ohash {
+    uint64_t h[4];
+    uint64_t total;
+    size_t n;
+    uint8_t buf[32];
+};
+
+static void oh_init(struct ohash *o) {
+    o->h[0] = 0x243F6A8885A308D3ull;
+    o->h[1] = 0x13198A2E03707344ull;
+    o->h[2] = 0xA4093822299F31D0ull;
+    o->h[3] = 0x082EFA98EC4E6C89ull;
+    o->total = 0;
+    o->n = 0;
+}
+
+static void oh_stripe(struct ohash *o, const uint8_t *p) {
+    uint64_t w[4];
+    memcpy(w, p, 32);
+    for (int i = 0; i < 4; i++) o->h[i] = step(o->h[i], w[i]);
+}
+
+static void oh_feed(struct ohash *o, const void *p, size_t len) {
+    const uint8_t *b = p;
+    o->total += len;
+    if (o->n) {
+        size_t take = 32 - o->n < len ? 32 - o->n : len;
+        memcpy(o->buf + o->n, b, take);
+        o->n += take;
+        b += take;
+        len -= take;
+        if (o->n < 32) return;
+        oh_stripe(o, o->buf);
+        o->n = 0;
+    }
+    while (len >= 32) {
+        oh_stripe(o, b);
+        b += 32;
+        len -= 32;
+    }
+    memcpy(o->buf, b, len);
+    o->n = len;
+}
+
+static void oh_final(struct ohash *o, uint64_t out[4]) {
+    if (o->n) {
+        memset(o->buf + o->n, 0, 32 - o->n);
+        oh_stripe(o, o->buf);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 4; i++) o->h[i] = step(o->h[i], o->h[(i + 1) & 3] ^ o->total ^ (uint64_t)(r * 4 + i));
+    memcpy(out, o->h, sizeof(o->h));
+}
+
+/* Where a canonical stream goes: a policy's hash, or an SA's bytes. */
+struct sink {
+    struct ohash *oh;
+    struct ezlb_xfrm_buf *bytes;
+    int err;
+};
+
+static void put(struct sink *s, const void *p, size_t n) {
+    if (s->oh) oh_feed(s->oh, p, n);
+    else if (!s->err) s->err = buf_append(s->bytes, p, n);
+}
+
+static void put16(struct sink *s, uint16_t v) { put(s, &v, sizeof(v)); }
+
+/* Byte ranges of a fixed struct left out of its canonical bytes, in ascending order. */
+struct skip {
+    size_t from, to;
+};
+
+/* The fixed struct without the `nskips` ranges, then the attributes. */
+static int canonical(struct sink *s, const struct nlmsghdr *h, size_t fixed, const struct skip *skips, int nskips) {
+    if (h->nlmsg_len < NLMSG_LENGTH(fixed)) return -EPROTO;
+    const uint8_t *body = NLMSG_DATA(h);
+    put16(s, h->nlmsg_type);
+    size_t at = 0;
+    for (int i = 0; i < nskips; i++) {
+        put(s, body + at, skips[i].from - at);
+        at = skips[i].to;
+    }
+    put(s, body + at, fixed - at);
+    size_t off = NLMSG_ALIGN(fixed);
+    size_t end = h->nlmsg_len - NLMSG_HDRLEN;
+    while (off + NLA_HDRLEN <= end) {
+        struct nlattr a;
+        memcpy(&a, body + off, sizeof(a));
+        if (a.nla_len < NLA_HDRLEN || off + a.nla_len > end) return -EPROTO;
+        uint16_t type = a.nla_type & NLA_TYPE_MASK;
+        const uint8_t *payload = body + off + NLA_HDRLEN;
+        size_t plen = a.nla_len - NLA_HDRLEN;
+        switch (type) {
+        case XFRMA_LASTUSED:
+        case XFRMA_REPLAY_VAL:
+        case XFRMA_LTIME_VAL:
+        case XFRMA_PAD:
+            break;
+        case XFRMA_REPLAY_ESN_VAL: {
+            struct xfrm_replay_state_esn esn;
+            if (plen < sizeof(esn)) return -EPROTO;
+            memcpy(&esn, payload, sizeof(esn));
+            put16(s, a.nla_type);
+            put(s, &esn.bmp_len, sizeof(esn.bmp_len));
+            put(s, &esn.replay_window, sizeof(esn.replay_window));
+            break;
+        }
+        default:
+            put16(s, a.nla_type);
+            put16(s, (uint16_t)plen);
+            put(s, payload, plen);
+        }
+        off += NLA_ALIGN(a.nla_len);
+    }
+    return s->err;
+}
+
+/* Adds one NEWPOLICY or NEWSA message (aligned in memory) to the digest. */
+static int digest_one(const struct nlmsghdr *h, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+    if (h->nlmsg_type == XFRM_MSG_NEWPOLICY) {
+        struct ohash oh;
+        oh_init(&oh);
+        struct sink s = { &oh, NULL, 0 };
+        static const struct skip skips[] = {
+            { offsetof(struct xfrm_userpolicy_info, curlft),
+              offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur) },
+            { offsetof(struct xfrm_userpolicy_info, index),
+              offsetof(struct xfrm_userpolicy_info, index) + sizeof(((struct xfrm_userpolicy_info *)0)->index) },
+        };
+        _Static_assert(offsetof(struct xfrm_userpolicy_info, index) > offsetof(struct xfrm_userpolicy_info, curlft), "order");
+        int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
+        if (err) return err;
+        uint64_t v[4];
+        oh_final(&oh, v);
+        for (int i = 0; i < 4; i++) d->lanes[i] += v[i];
+        d->policies++;
+        return 0;
+    }
+    if (h->nlmsg_type == XFRM_MSG_NEWSA) {
+        /* curlft and stats are adjacent: one range. */
+        _Static_assert(offsetof(struct xfrm_usersa_info, stats) ==
+                       offsetof(struct xfrm_usersa_info, curlft) + sizeof(struct xfrm_lifetime_cur), "curlft, stats");
+        size_t at = sa_streams->len;
+        uint32_t zero = 0;
+        int err = buf_append(sa_streams, &zero, sizeof(zero));
+        if (err) return err;
+        struct sink s = { NULL, sa_streams, 0 };
+        static const struct skip skips[] = {
+            { offsetof(struct xfrm_usersa_info, curlft), offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats) },
+        };
+        err = canonical(&s, h, sizeof(struct xfrm_usersa_info), skips, 1);
+        if (err) return err;
+        uint32_t n = (uint32_t)(sa_streams->len - at - sizeof(n));
+        memcpy(sa_streams->data + at, &n, sizeof(n));
+        d->states++;
+        return 0;
+    }
+    return -EPROTO;
+}
+
+int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+    memset(d, 0, sizeof(*d));
+    size_t off = 0;
+    while (off + NLMSG_HDRLEN <= len) {
+        struct nlmsghdr h0;
+        memcpy(&h0, data + off, sizeof(h0));
+        if (h0.nlmsg_len < NLMSG_HDRLEN || off + h0.nlmsg_len > len) return -EPROTO;
+        /* ezlb_xfrm_dump keeps messages aligned: the header can be used in place. */
+        int err = digest_one((const struct nlmsghdr *)(data + off), d, sa_streams);
+        if (err) return err;
+        off += NLMSG_ALIGN(h0.nlmsg_len);
+    }
+    return off == len ? 0 : -EPROTO;
+}
+
+struct digest_ctx {
+    struct ezlb_xfrm_digest *d;
+    struct ezlb_xfrm_buf *sa_streams;
+};
+
+static int digest_each(const struct nlmsghdr *h, size_t room, void *ctx) {
+    (void)room;
+    struct digest_ctx *c = ctx;
+    return digest_one(h, c->d, c->sa_streams);
+}
+
+int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+    memset(d, 0, sizeof(*d));
+    struct digest_ctx c = { d, sa_streams };
+    return dump_both(fd, seq, digest_each, &c);
+}
