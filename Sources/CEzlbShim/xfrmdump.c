@@ -1,5 +1,6 @@
 /* The xfrm database read raw, and its digest (see ezlb_xfrm.h). */
 #include "ezlb_xfrm.h"
+#include "lanehash.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -146,21 +147,9 @@ int ezlb_xfrm_dump(int fd, uint32_t seq, struct ezlb_xfrm_buf *out) {
 
 /* ---- digest ---- */
 
-/* Four 64-bit lanes; each word of a 32-byte stripe is mixed into its own lane
- * by a bijective step (xor, multiply by an odd constant, xor-shift, twice);
- * the finalisation mixes the lanes into each other and the length. Not
- * cryptographic (policies hold nothing secret; SAs are hashed by the caller). */
-static const uint64_t MUL1 = 0x9E3779B97F4A7C15ull, MUL2 = 0xC2B2AE3D27D4EB4Full;
-
-static inline uint64_t step(uint64_t h, uint64_t w) {
-    h ^= w;
-    h *= MUL1;
-    h ^= h >> 29;
-    h *= MUL2;
-    h ^= h >> 32;
-    return h;
-}
-
+/* The lanes of lanehash.h (as the x_tables digest); the finalisation here
+ * mixes the lanes into each other and the length. Not cryptographic
+ * (policies hold nothing secret; SAs are hashed by the caller). */
 struct ohash {
     uint64_t h[4];
     uint64_t total;
@@ -169,19 +158,12 @@ struct ohash {
 };
 
 static void oh_init(struct ohash *o) {
-    o->h[0] = 0x243F6A8885A308D3ull;
-    o->h[1] = 0x13198A2E03707344ull;
-    o->h[2] = 0xA4093822299F31D0ull;
-    o->h[3] = 0x082EFA98EC4E6C89ull;
+    lh_init(o->h);
     o->total = 0;
     o->n = 0;
 }
 
-static void oh_stripe(struct ohash *o, const uint8_t *p) {
-    uint64_t w[4];
-    memcpy(w, p, 32);
-    for (int i = 0; i < 4; i++) o->h[i] = step(o->h[i], w[i]);
-}
+static void oh_stripe(struct ohash *o, const uint8_t *p) { lh_stripe(o->h, p); }
 
 static void oh_feed(struct ohash *o, const void *p, size_t len) {
     const uint8_t *b = p;
@@ -211,7 +193,7 @@ static void oh_final(struct ohash *o, uint64_t out[4]) {
         oh_stripe(o, o->buf);
     }
     for (int r = 0; r < 2; r++)
-        for (int i = 0; i < 4; i++) o->h[i] = step(o->h[i], o->h[(i + 1) & 3] ^ o->total ^ (uint64_t)(r * 4 + i));
+        for (int i = 0; i < 4; i++) o->h[i] = lh_step(o->h[i], o->h[(i + 1) & 3] ^ o->total ^ (uint64_t)(r * 4 + i));
     memcpy(out, o->h, sizeof(o->h));
 }
 

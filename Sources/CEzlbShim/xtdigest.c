@@ -31,6 +31,7 @@
  * cryptographic; a change to a rule changes its lane's state for certain and
  * the digest with overwhelming probability. */
 #include "ezlb_xt.h"
+#include "lanehash.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -53,33 +54,14 @@ struct fp {
     uint8_t buf[4096];
 };
 
-static const uint64_t MUL1 = 0x9E3779B97F4A7C15ull, MUL2 = 0xC2B2AE3D27D4EB4Full;
-
-static inline uint64_t fp_step(uint64_t h, uint64_t w) {
-    h ^= w;
-    h *= MUL1;
-    h ^= h >> 29;
-    h *= MUL2;
-    h ^= h >> 32;
-    return h;
-}
-
 static void fp_init(struct fp *f) {
-    f->h[0] = 0x243F6A8885A308D3ull;
-    f->h[1] = 0x13198A2E03707344ull;
-    f->h[2] = 0xA4093822299F31D0ull;
-    f->h[3] = 0x082EFA98EC4E6C89ull;
+    lh_init(f->h);
     f->hashed = 0;
     f->n = 0;
 }
 
 static inline void fp_stripe(struct fp *f, const uint8_t *p) {
-    uint64_t w[4];
-    memcpy(w, p, 32);
-    f->h[0] = fp_step(f->h[0], w[0]);
-    f->h[1] = fp_step(f->h[1], w[1]);
-    f->h[2] = fp_step(f->h[2], w[2]);
-    f->h[3] = fp_step(f->h[3], w[3]);
+    lh_stripe(f->h, p);
     f->hashed += 32;
 }
 
@@ -124,10 +106,10 @@ static void fp_final(struct fp *f, uint8_t out[EZLB_XT_DIGEST_LEN]) {
         fp_stripe(f, f->buf);
     }
     uint64_t a = 0x452821E638D01377ull ^ total, b = 0xBE5466CF34E90C6Cull ^ ~total;
-    for (int i = 0; i < 4; i++) a = fp_step(a, f->h[i]);
-    for (int i = 3; i >= 0; i--) b = fp_step(b, f->h[i]);
-    a = fp_step(a, b);
-    b = fp_step(b, a);
+    for (int i = 0; i < 4; i++) a = lh_step(a, f->h[i]);
+    for (int i = 3; i >= 0; i--) b = lh_step(b, f->h[i]);
+    a = lh_step(a, b);
+    b = lh_step(b, a);
     memcpy(out, &a, 8);
     memcpy(out + 8, &b, 8);
 }
