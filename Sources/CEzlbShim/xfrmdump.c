@@ -74,6 +74,9 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn 
         if (errno != EINTR) return -errno;
     }
     uint16_t want = type == XFRM_MSG_GETPOLICY ? XFRM_MSG_NEWPOLICY : XFRM_MSG_NEWSA;
+    /* After a failure the rest of the dump is still read (and dropped) up to its DONE:
+     * a dump left running on the socket would make the next one on it fail with EBUSY. */
+    int failed = 0;
     for (;;) {
         struct sockaddr_nl from;
         struct iovec iov = { rbuf, RECV_SIZE };
@@ -86,15 +89,17 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn 
         ssize_t n = recvmsg(fd, &m, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return -errno;
+            if (errno == ENOBUFS) { if (!failed) failed = -ENOBUFS; continue; } /* replies lost; DONE still comes */
+            return failed ? failed : -errno;
         }
-        if (m.msg_flags & MSG_TRUNC) return -EMSGSIZE;
-        if (n == 0) return -EPROTO;
+        if (n == 0) return failed ? failed : -EPROTO;
+        if (m.msg_flags & MSG_TRUNC) { if (!failed) failed = -EMSGSIZE; continue; }
         if (from.nl_pid != 0) continue; /* not from the kernel */
         int left = (int)n;
         for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
             if (h->nlmsg_seq != seq) continue; /* a late reply to something else */
             if (h->nlmsg_type == NLMSG_DONE) {
+                if (failed) return failed;
                 if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
                     int e;
                     memcpy(&e, NLMSG_DATA(h), sizeof(e));
@@ -103,17 +108,18 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, uint8_t *rbuf, each_fn 
                 return 0;
             }
             if (h->nlmsg_type == NLMSG_ERROR) {
+                if (failed) return failed;
                 if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) return -EPROTO;
                 struct nlmsgerr e;
                 memcpy(&e, NLMSG_DATA(h), sizeof(e));
                 return e.error < 0 ? e.error : -EPROTO;
             }
-            if (h->nlmsg_type != want) continue;
+            if (h->nlmsg_type != want || failed) continue;
             int err = each(h, (size_t)left, ctx);
-            if (err) return err;
+            if (err) failed = err;
         }
         /* Bytes left that hold no whole message: a truncated one (below 0: the last one unpadded). */
-        if (left > 0) return -EPROTO;
+        if (left > 0 && !failed) failed = -EPROTO;
     }
 }
 

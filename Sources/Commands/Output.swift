@@ -192,7 +192,14 @@ public struct CommandReport {
         o["actions"] = .null // its place in the key order; rendered below
         var scratch = ByteText(capacity: 256)
         if skip == 0 { out.text.bytes.append(UInt8(ascii: "{")) }
-        for (i, k) in o.keys.sorted().enumerated() {
+        var keys = o.keys.sorted()
+        if skip > 0 {
+            // What is out already began with `{"actions":[`: any key that sorts before
+            // "actions" (none in the reports that stream) follows the actions instead.
+            keys.removeAll { $0 == "actions" }
+            keys.insert("actions", at: 0)
+        }
+        for (i, k) in keys.enumerated() {
             if skip == 0 || k != "actions" {
                 if i > 0 { out.text.bytes.append(UInt8(ascii: ",")) }
                 out.text.appendJSONString(k)
@@ -321,6 +328,11 @@ enum Runner {
             report = CommandReport(command: command, dryRun: opts.dryRun)
             report.errors = [e.description]
             status = .failure
+        } catch where PrerenderedReport.active != nil {
+            // Part of a streamed report may be on stdout already: finish it as one report.
+            report = CommandReport(command: command, dryRun: opts.dryRun)
+            report.errors = ["\(error)"]
+            status = .failure
         }
         var clock = PhaseClock(log: log)
         emit(report, format: opts.output)
@@ -389,6 +401,10 @@ enum Runner {
                     out.flushIfFull()
                 }
             }
+            if skip > 0, let b = r.body { // (none in the reports that stream) never lost
+                out.text.append(b)
+                if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
+            }
             if let s = r.summary { out.text.append(s); out.text.bytes.append(UInt8(ascii: "\n")) }
             out.flush()
             for e in r.errors { stderr("ezlb: error: \(e)") }
@@ -437,8 +453,15 @@ final class PrerenderedReport: @unchecked Sendable {
             init(_ make: @escaping () -> CommandReport) { self.make = make }
         }
         let maker = Maker(make)
-        let marks = segments.filter { $0 > 0 }.sorted()
+        let marks = Array(Set(segments.filter { $0 > 0 })).sorted() // a table without changes repeats a count
         let t = Thread { [self] in
+            // A reader gone away must not kill the process between two table commits:
+            // this thread's writes then fail with EPIPE and end the output quietly, and
+            // only the main thread's write after the last commit can raise SIGPIPE, as before.
+            var pipe = sigset_t()
+            sigemptyset(&pipe)
+            sigaddset(&pipe, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipe, nil)
             let e = maker.make()
             if e.errors.isEmpty && !e.actions.contains(where: { $0.error != nil }) {
                 var out = OutputBuffer(collecting: true)
@@ -461,8 +484,9 @@ final class PrerenderedReport: @unchecked Sendable {
                 cond.unlock()
                 writeConfirmed(output, counts: markCounts, offsets: markOffsets)
                 cond.lock()
-                if closed && !(markCounts.contains { $0 <= confirmed && $0 > writtenActions }) { break }
-                if !closed { cond.wait() }
+                let pending = markCounts.contains { $0 <= confirmed && $0 > writtenActions }
+                if closed && !pending { break }
+                if !closed && !pending { cond.wait() } // a confirm made while writing is not missed
             }
             finished = true
             cond.broadcast()
