@@ -49,6 +49,12 @@ public struct ByteReader {
         guard let n = u32(), Int(n) == b.count else { return false }
         return match(b)
     }
+    /// The next `ByteWriter.blob`, when it holds at most `max` bytes.
+    public mutating func blob(max: Int) -> [UInt8]? {
+        guard let n = u32(), Int(n) <= max, pos + Int(n) <= data.count else { return nil }
+        defer { pos += Int(n) }
+        return Array(data[pos..<pos + Int(n)])
+    }
     public mutating func string() -> String? {
         guard let n = u32(), pos + Int(n) <= data.count else { return nil }
         defer { pos += Int(n) }

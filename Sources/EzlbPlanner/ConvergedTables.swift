@@ -63,12 +63,7 @@ public struct ConvergedTables: Equatable, Sendable {
         var tables: [Table] = []
         for _ in 0..<n {
             guard let f = r.u8(), f == 4 || f == 6, let tn = r.string(), let table = XTTable(rawValue: tn),
-                  let chains = strings(), let hooks = strings(), let dl = r.u32(), dl >= 8, dl <= 64 else { return nil }
-            var digest: [UInt8] = []
-            for _ in 0..<dl {
-                guard let b = r.u8() else { return nil }
-                digest.append(b)
-            }
+                  let chains = strings(), let hooks = strings(), let digest = r.blob(max: 64), digest.count >= 8 else { return nil }
             tables.append(Table(ref: XTTableRef(f == 4 ? .ipv4 : .ipv6, table), scope: XTDigestScope(chains: chains, hooks: hooks),
                                 digest: digest))
         }

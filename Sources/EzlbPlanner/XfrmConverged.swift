@@ -108,7 +108,7 @@ public struct XfrmConverged: Equatable, Sendable {
 
     public static func decode(_ data: [UInt8]) -> XfrmConverged? {
         var r = ByteReader(data)
-        guard r.match(magic), r.u32() == formatVersion, let key = blob(&r), key.count == 32, let digest = blob(&r), digest.count == 32,
+        guard r.match(magic), r.u32() == formatVersion, let key = r.blob(max: 1 << 20), key.count == 32, let digest = r.blob(max: 1 << 20), digest.count == 32,
               let keyFile = r.string(), let hasPods = r.u8(), hasPods <= 1 else { return nil }
         var podsFile: String? = nil
         if hasPods == 1 {
@@ -144,16 +144,5 @@ public struct XfrmConverged: Equatable, Sendable {
         guard let hi = r.u32(), let lo = r.u32() else { return nil }
         let d = Double(bitPattern: UInt64(hi) << 32 | UInt64(lo))
         return d.isNaN ? nil : d
-    }
-
-    static func blob(_ r: inout ByteReader) -> [UInt8]? {
-        guard let n = r.u32(), n <= 1 << 20 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(n))
-        for _ in 0..<n {
-            guard let b = r.u8() else { return nil }
-            out.append(b)
-        }
-        return out
     }
 }
