@@ -23,16 +23,20 @@ extension ByteText {
         append(decimal: p.length)
     }
 
+    /// ` other` when there is one (the part of a selector, template or policy ezlb does not model).
+    mutating func append(spaced other: String?) {
+        guard let o = other else { return }
+        bytes.append(UInt8(ascii: " "))
+        append(o)
+    }
+
     /// `XfrmSelector.description`.
     public mutating func append(_ s: XfrmSelector) {
         append("src " as StaticString)
         append(s.src)
         append(" dst " as StaticString)
         append(s.dst)
-        if let o = s.other {
-            bytes.append(UInt8(ascii: " "))
-            append(o)
-        }
+        append(spaced: s.other)
     }
 
     /// `XfrmTemplate.description`.
@@ -44,10 +48,7 @@ extension ByteText {
         append(" proto esp reqid " as StaticString)
         append(hex: t.reqid)
         append(" mode tunnel" as StaticString)
-        if let o = t.other {
-            bytes.append(UInt8(ascii: " "))
-            append(o)
-        }
+        append(spaced: t.other)
     }
 
     /// `XfrmPolicy.description`.
@@ -57,10 +58,7 @@ extension ByteText {
         append(p.dir.rawValue)
         append(" priority " as StaticString)
         append(decimal: p.priority)
-        if let o = p.other {
-            bytes.append(UInt8(ascii: " "))
-            append(o)
-        }
+        append(spaced: p.other)
         for t in p.templates {
             bytes.append(UInt8(ascii: " "))
             append(t)
