@@ -364,12 +364,6 @@ enum Runner {
                 return
             }
         }
-        if let p = r.prerendered, p.format == format, p.describes(r) {
-            var out = OutputBuffer()
-            out.text = p.output
-            out.flush()
-            return
-        }
         var out = OutputBuffer()
         render(r, format: format, into: &out)
     }
@@ -382,10 +376,12 @@ enum Runner {
             r.writeJSON(to: &out, skip: skip)
             out.flush()
         case .text:
-            if skip == 0, let b = r.body {
+            func body() {
+                guard let b = r.body else { return }
                 out.text.append(b)
                 if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
             }
+            if skip == 0 { body() }
             for n in skip..<r.actions.count {
                 let a = r.actions[n]
                 if let e = a.error {
@@ -401,10 +397,7 @@ enum Runner {
                     out.flushIfFull()
                 }
             }
-            if skip > 0, let b = r.body { // (none in the reports that stream) never lost
-                out.text.append(b)
-                if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
-            }
+            if skip > 0 { body() } // (none in the reports that stream) never lost
             if let s = r.summary { out.text.append(s); out.text.bytes.append(UInt8(ascii: "\n")) }
             out.flush()
             for e in r.errors { stderr("ezlb: error: \(e)") }
