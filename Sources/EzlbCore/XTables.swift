@@ -175,8 +175,8 @@ public enum XTTarget: Hashable, Codable, Sendable {
 /// are the fields' (the JSON is the same as before the box; the cheap `hash(into:)` is in
 /// XTRuleHashing.swift).
 public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
-    /// The stored fields (synthesized Hashable/Codable: same keys as the properties).
-    struct Fields: Hashable, Codable, Sendable {
+    /// The stored fields (synthesized Equatable/Codable: same keys as the properties).
+    struct Fields: Equatable, Codable, Sendable {
         var source: XTPrefix?
         var destination: XTPrefix?
         var inInterface: XTInterface?
