@@ -422,6 +422,8 @@ final class PrerenderedReport: @unchecked Sendable {
     let format: OutputFormat
     /// Set by the rendering thread; read after `close()`.
     private(set) var expected: CommandReport? = nil
+    /// What `make` returned, as soon as it did (see `madeReport`).
+    private var made: CommandReport? = nil
     private(set) var output = ByteText()
     private var markCounts: [Int] = []
     private var markOffsets: [Int] = []
@@ -456,6 +458,10 @@ final class PrerenderedReport: @unchecked Sendable {
             sigaddset(&pipe, SIGPIPE)
             pthread_sigmask(SIG_BLOCK, &pipe, nil)
             let e = maker.make()
+            cond.lock()
+            made = e
+            cond.broadcast()
+            cond.unlock()
             if e.errors.isEmpty && !e.actions.contains(where: { $0.error != nil }) {
                 var out = OutputBuffer(collecting: true)
                 out.text.bytes.reserveCapacity(e.actions.count * 400 + 4096)
@@ -513,6 +519,17 @@ final class PrerenderedReport: @unchecked Sendable {
         confirmed = max(confirmed, actions)
         cond.broadcast()
         cond.unlock()
+    }
+
+    /// The report `make` returned (waits for it: the thread makes it before rendering).
+    /// A command whose every step went as planned takes its actions from here instead of
+    /// making the same 20,000 records again on its own thread.
+    func madeReport() -> CommandReport {
+        cond.lock()
+        while made == nil { cond.wait() }
+        let r = made!
+        cond.unlock()
+        return r
     }
 
     /// Ends the stream: waits for the thread, and returns how many bytes of `output`

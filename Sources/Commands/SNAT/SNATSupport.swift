@@ -13,8 +13,10 @@ struct SNATSession: CommandSession {
     let dir: StateDirectory
 
     /// FullNAT services of the config, in config order (an unchanged config from `snat-config.cache`).
-    func fullNATServices(into report: inout CommandReport) throws -> [FullNATService] {
+    /// `parsing` runs first when the file has to be parsed.
+    func fullNATServices(into report: inout CommandReport, parsing: () -> Void = {}) throws -> [FullNATService] {
         if let cached = cachedFullNATServices(into: &report) { return cached }
+        parsing()
         let cfg = try EzlbConfiguration.load(path: opts.config)
         let warnings = cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         report.warnings += warnings
@@ -97,13 +99,13 @@ struct SNATSession: CommandSession {
             // thread while the kernel takes the tables (10,000 backends: 20,000 actions);
             // any other outcome is rendered as usual at the end.
             var prerender: PrerenderedReport? = nil
+            // After each table's commit its actions are final: the thread writes them out
+            // while the next table is committed (the report's action count after each plan).
+            var segments: [Int] = []
+            var n = report.actions.count
+            for p in plans { n += p.changes.count; segments.append(n) }
             if !committing.isEmpty && report.errors.isEmpty {
                 let base = report, session = self, planned = plans // copies: the thread reads nothing shared
-                // After each table's commit its actions are final: the thread writes them out
-                // while the next table is committed (the report's action count after each plan).
-                var segments: [Int] = []
-                var n = base.actions.count
-                for p in plans { n += p.changes.count; segments.append(n) }
                 prerender = PrerenderedReport(format: opts.output, segments: segments) {
                     var expected = base
                     for p in planned { session.record(p.changes, error: nil, into: &expected) }
@@ -115,7 +117,12 @@ struct SNATSession: CommandSession {
             defer { report.prerendered = prerender }
             clock.lap("report rendering started")
             var streaming = true // every table so far committed as planned
-            for p in plans {
+            // While every table goes as planned, the actions of the first `deferred` plans are
+            // not recorded here: the prerendered report has exactly those records (made on its
+            // thread from the same plans, before the first commit returns) and they are taken
+            // from it at the end. Anything else records them here first, in order, as usual.
+            var deferred = 0
+            for (i, p) in plans.enumerated() {
                 var error: String? = nil
                 let scope = scopes[p.ref]!
                 var digest: [UInt8]? = nil
@@ -140,10 +147,20 @@ struct SNATSession: CommandSession {
                 } else {
                     final += intent.chains.filter { $0.ref == p.ref }
                 }
-                record(p.changes, error: error, into: &report)
+                if error == nil && streaming && prerender != nil {
+                    deferred += 1
+                } else {
+                    for q in plans.prefix(deferred) { record(q.changes, error: nil, into: &report) }
+                    deferred = 0
+                    record(p.changes, error: error, into: &report)
+                }
                 if let e = error, p.changes.isEmpty { report.errors.append(e) }
                 if error != nil { streaming = false }
-                if streaming { prerender?.confirm(actions: report.actions.count) }
+                if streaming { prerender?.confirm(actions: segments[i]) }
+            }
+            if deferred > 0, let p = prerender {
+                // Every plan went as planned: the report is the base plus all plans' records.
+                report.actions = p.madeReport().actions
             }
             // Tables not read keep nothing (they had neither desired nor owned chains).
             // Written only when it differs from what snat.json already says: after adding
