@@ -45,4 +45,8 @@ uint32_t ezlb_nlmsg_seq(struct nl_msg *msg);
 /* Heap tuning for large tables (see shim.c); memory only. */
 void ezlb_tune_malloc(void);
 
+/* Grows this thread's heap by `bytes` now and has another thread populate the new pages
+ * (MADV_POPULATE_WRITE) while this one goes on; returns 0 when that thread started. */
+int ezlb_prefault_heap(size_t bytes);
+
 #endif

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EzlbPlanner
+import Kernel
 
 struct SNATSync: FastCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,12 @@ struct SNATSync: FastCommand {
                 var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
                 let s = SNATSession(options, log: log)
                 var clock = PhaseClock(log: log)
-                let services = try s.fullNATServices(into: &report)
+                // A run that plans needs heap in proportion to its backends (10,000: ~27 MB,
+                // parsing included): populated on the other core while this one works.
+                var prefaulted = false
+                let services = try s.fullNATServices(into: &report) {
+                    prefaulted = KernelBackends.prefaultHeap(forConfigFile: options.config)
+                }
                 clock.lap("load config")
                 let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
                 defer { withExtendedLifetime(lock) {} }
@@ -46,6 +52,7 @@ struct SNATSync: FastCommand {
                 // A desired chain that exists but is not recorded (state lost) is simply rewritten:
                 // EZLB-* names are ezlb's own.
                 clock.lap("compare with the last converged tables")
+                if !prefaulted { KernelBackends.prefaultHeap(forBackends: services.reduce(0) { $0 + $1.backends.count }) }
                 let owned = try s.owned(takeOver: false)
                 let desired = SNATRules.chains(services, health: health)
                 clock.lap("build desired chains")
