@@ -49,6 +49,14 @@ final class XfrmCLITests: CLITestCase {
         try b.commit()
     }
 
+    /// Adds another tool's out policy on exactly the selector ezlb's config wants (10.244.1.0/28 → 10.244.2.0/28).
+    func addForeignOnOurSelector() throws {
+        let b = FakeXfrmBackend(kernel: try FakeKernel(dir: StateDirectory(path: stateDir)))
+        try b.apply(.addPolicy(XfrmPolicy(dir: .out, selector: XfrmSelector(src: XfrmPrefix(IPAddress("10.244.1.0")!, length: 28), dst: XfrmPrefix(IPAddress("10.244.2.0")!, length: 28)),
+                                          priority: 5, templates: [XfrmTemplate(src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.2")!, reqid: 1)])))
+        try b.commit()
+    }
+
     func testSyncResyncShowCleanup() throws {
         try addForeign()
         let cfg = config()
@@ -173,12 +181,7 @@ final class XfrmCLITests: CLITestCase {
     }
 
     func testForeignPolicyOnOurSelectorIsAConflict() throws {
-        do {
-            let b = FakeXfrmBackend(kernel: try FakeKernel(dir: StateDirectory(path: stateDir)))
-            try b.apply(.addPolicy(XfrmPolicy(dir: .out, selector: XfrmSelector(src: XfrmPrefix(IPAddress("10.244.1.0")!, length: 28), dst: XfrmPrefix(IPAddress("10.244.2.0")!, length: 28)),
-                                              priority: 5, templates: [XfrmTemplate(src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.2")!, reqid: 1)])))
-            try b.commit()
-        }
+        try addForeignOnOurSelector()
         let r = try ezlb(["xfrm", "sync", "-c", config(), "-o", "json"])
         XCTAssertEqual(r.status, 1)
         XCTAssertEqual((r.json["errors"] as? [String])?.count, 1)
@@ -382,12 +385,7 @@ final class XfrmCLITests: CLITestCase {
 
     /// Errors (here a conflict with a foreign policy) never record.
     func testARunWithErrorsRecordsNothing() throws {
-        do {
-            let b = FakeXfrmBackend(kernel: try FakeKernel(dir: StateDirectory(path: stateDir)))
-            try b.apply(.addPolicy(XfrmPolicy(dir: .out, selector: XfrmSelector(src: XfrmPrefix(IPAddress("10.244.1.0")!, length: 28), dst: XfrmPrefix(IPAddress("10.244.2.0")!, length: 28)),
-                                              priority: 5, templates: [XfrmTemplate(src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.2")!, reqid: 1)])))
-            try b.commit()
-        }
+        try addForeignOnOurSelector()
         let cfg = config()
         XCTAssertEqual(try sync(cfg).r.status, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: cacheFile))
