@@ -2,7 +2,11 @@ import ArgumentParser
 import EzlbConfig
 import EzlbCore
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -97,7 +101,7 @@ enum Runner {
     }
 
     static func stderr(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeStandardError(line + "\n")
     }
 
     static var stderrIsTTY: Bool { isatty(2) == 1 }
@@ -162,11 +166,11 @@ struct Progress {
     }
     func update(_ done: Int) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)".utf8))
+        writeStandardError("\r\(label) \(done)/\(total)")
     }
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        writeStandardError("\r\u{1B}[K")
     }
 }
 

@@ -1,5 +1,9 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Health-check settings: upstream ezlb's keys plus `http_host`, `command`/`args`
 /// (type exec) and `on_unhealthy`. `type` absent means tcp for tcp services and
@@ -110,11 +114,12 @@ public struct EzlbConfiguration: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            let ns = error as NSError
+            let code = (error as? CocoaError)?.code
             let why: String
-            if ns.code == NSFileReadNoSuchFileError || ns.code == 260 { why = "no such file (pass -c PATH)" }
-            else if ns.code == NSFileReadNoPermissionError || ns.code == 257 { why = "permission denied" }
-            else { why = "cannot read: \(ns.localizedDescription)" }
+            if code == .fileReadNoSuchFile { why = "no such file (pass -c PATH)" }
+            else if code == .fileReadNoPermission { why = "permission denied" }
+            else if let code { why = "cannot read: The operation could not be completed. (NSCocoaErrorDomain error \(code.rawValue).)" }
+            else { why = "cannot read: \(error)" }
             throw ConfigError(file: path, keyPath: "", reason: why)
         }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -212,7 +217,7 @@ public struct EzlbConfiguration: Sendable {
         if case .sequence? = sf.node {
             for item in try sf.items() { flagTexts.append((try item.requiredString(), item)) }
         } else if let s = try sf.string() {
-            flagTexts = s.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), sf) }
+            flagTexts = s.split(separator: ",").map { ($0.trimmedSpaces(), sf) }
         }
         for (t, cur) in flagTexts {
             guard let f = SchedulerFlag(rawValue: t) else {

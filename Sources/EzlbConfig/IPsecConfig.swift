@@ -1,5 +1,9 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +72,7 @@ public struct IPsecConfig: Equatable, Sendable {
 
         let local = try address(s["local"])
         let keyFile = try s["key_file"].requiredString()
-        let base = (file as NSString).deletingLastPathComponent
+        let base = deletingLastPathComponent(file)
         let keyPath = keyFile.hasPrefix("/") || base.isEmpty ? keyFile : base + "/" + keyFile
         let psk = try readKey(keyPath, cursor: s["key_file"])
         var cfg = IPsecConfig(local: local, keyFile: keyPath, psk: psk)
@@ -142,7 +146,7 @@ public struct IPsecConfig: Equatable, Sendable {
 
     static func address(_ c: YAMLCursor) throws -> IPAddress {
         let t = try c.requiredString()
-        guard let a = IPAddress(t.trimmingCharacters(in: .whitespaces)) else { throw c.error("not an IP address") }
+        guard let a = IPAddress(t.trimmedSpaces()) else { throw c.error("not an IP address") }
         return a
     }
 
@@ -170,7 +174,7 @@ public struct IPsecConfig: Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw cursor.error("cannot read key file (permission denied)", value: path)
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmed()
         var bytes: [UInt8]? = nil
         if !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
             var b: [UInt8] = []
@@ -193,14 +197,14 @@ public struct IPsecConfig: Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
         }
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard case .object(let obj)? = try? JSONDecoder().decode(PodsJSON.self, from: data) else {
             throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")
         }
-        func prefixes(_ v: Any?, key: String) throws -> [(XfrmPrefix, Origin)] {
+        func prefixes(_ v: PodsJSON?, key: String) throws -> [(XfrmPrefix, Origin)] {
             guard let v else { return [] }
-            guard let list = v as? [Any] else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
+            guard case .array(let list) = v else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
             return try list.enumerated().map { i, x in
-                guard let t = x as? String else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
+                guard case .string(let t) = x else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
                 switch XfrmPrefix.parse(t) {
                 case .success(let p): return (p, .text("\(path): \(key)[\(i)]"))
                 case .failure(let e): throw ConfigError(file: path, keyPath: "\(key)[\(i)]", value: t, reason: e.reason)
@@ -215,7 +219,7 @@ public struct IPsecConfig: Equatable, Sendable {
             seen.append((p, where_))
         }
         if let peers = obj["peers"] {
-            guard let m = peers as? [String: Any] else { throw ConfigError(file: path, keyPath: "peers", reason: "expected an object keyed by peer address") }
+            guard case .object(let m) = peers else { throw ConfigError(file: path, keyPath: "peers", reason: "expected an object keyed by peer address") }
             for k in m.keys.sorted() {
                 guard let a = IPAddress(k), let i = peerIndex[a] else {
                     throw ConfigError(file: path, keyPath: "peers", value: k, reason: "not a peer listed in ipsec.peers")
@@ -225,6 +229,21 @@ public struct IPsecConfig: Equatable, Sendable {
                     seen.append((p, where_))
                 }
             }
+        }
+    }
+
+    /// A JSON value (the pods file), decoded with FoundationEssentials' JSONDecoder.
+    enum PodsJSON: Decodable {
+        case null, bool(Bool), number(Double), string(String), array([PodsJSON]), object([String: PodsJSON])
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .null }
+            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let n = try? c.decode(Double.self) { self = .number(n) }
+            else if let t = try? c.decode(String.self) { self = .string(t) }
+            else if let a = try? c.decode([PodsJSON].self) { self = .array(a) }
+            else { self = .object(try c.decode([String: PodsJSON].self)) }
         }
     }
 

@@ -1,4 +1,9 @@
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A plain tree of the YAML document, built from libyaml's events
 /// (`YAMLEvents`); lookups are O(1). Every mapping key gets a document-wide
@@ -164,7 +169,7 @@ final class YAMLCursor {
     func int(in range: ClosedRange<Int64>) throws -> Int64? {
         if isNull { return nil }
         guard case .scalar(let s, _)? = node else { throw error("expected an integer", value: kindName) }
-        let t = s.trimmingCharacters(in: .whitespaces)
+        let t = s.trimmedSpaces()
         guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }), let v = Int64(t) else {
             throw error("expected an integer")
         }

@@ -1,5 +1,9 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -115,7 +119,7 @@ public struct StateDirectory: Sendable {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o755])
         } catch {
-            throw StateError.io(path: path, operation: "create state directory", errno: (error as NSError).code == 513 ? EACCES : EIO)
+            throw StateError.io(path: path, operation: "create state directory", errno: (error as? CocoaError)?.code.rawValue == 513 ? EACCES : EIO)
         }
     }
 
@@ -252,6 +256,6 @@ public struct StateDirectory: Sendable {
     }
 
     static func path(_ keys: [CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimming(where: { $0 == "." })
     }
 }
