@@ -11,10 +11,11 @@ import Darwin
 #endif
 
 extension Unicode.Scalar {
-    /// `CharacterSet.whitespacesAndNewlines`: Unicode White_Space (Zs, tab, U+000A–U+000D, U+0085, U+2028, U+2029).
-    var isWhitespaceOrNewline: Bool { properties.isWhitespace }
-    /// `CharacterSet.whitespaces`: Unicode general category Zs plus tab.
-    var isSpaceOrTab: Bool { value == 0x09 || properties.generalCategory == .spaceSeparator }
+    /// `CharacterSet.whitespacesAndNewlines`: Unicode White_Space (Zs, tab, U+000A–U+000D, U+0085,
+    /// U+2028, U+2029) plus U+200B, which Foundation's set also holds (FoundationFreeTests).
+    var isWhitespaceOrNewline: Bool { value == 0x200B || properties.isWhitespace }
+    /// `CharacterSet.whitespaces`: Unicode general category Zs, tab and U+200B.
+    var isSpaceOrTab: Bool { value == 0x09 || value == 0x200B || properties.generalCategory == .spaceSeparator }
 }
 
 extension StringProtocol {
