@@ -9,7 +9,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.1"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -47,7 +46,9 @@ let package = Package(
         .target(name: "EzlbCore", dependencies: [
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
-        .target(name: "EzlbConfig", dependencies: ["EzlbCore", "EzlbIPAM", "Yams"]),
+        .target(name: "EzlbConfig", dependencies: ["EzlbCore", "EzlbIPAM", "CYaml"], linkerSettings: [
+            .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libyaml"]),
+        ]),
         // Pure planners; Crypto only for the IPsec key derivation (HKDF-SHA256).
         .target(name: "EzlbPlanner", dependencies: ["EzlbCore", .product(name: "Crypto", package: "swift-crypto")]),
         // IP address management: subnets, ranges, allocation (interval based, no per-address structures).
@@ -73,6 +74,9 @@ let package = Package(
                        providers: [.apt(["libiptc-dev"])]),
         .systemLibrary(name: "CNetlinkXfrm", pkgConfig: "libnl-xfrm-3.0",
                        providers: [.apt(["libnl-xfrm-3-dev"])]),
+        // libyaml (libyaml-dev: <yaml.h>, libyaml.a), the event parser EzlbConfig drives, linked
+        // statically (link/static-libyaml/). No pkg-config: its `-lyaml` would link libyaml.so.
+        .systemLibrary(name: "CYaml"),
         .systemLibrary(name: "CRaft", pkgConfig: "raft",
                        providers: [.apt(["libraft-dev"])]),
         .systemLibrary(name: "CUV", pkgConfig: "libuv",

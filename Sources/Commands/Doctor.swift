@@ -2,7 +2,11 @@ import ArgumentParser
 import EzlbConfig
 import EzlbCore
 import EzlbPlanner
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,7 +67,7 @@ struct Doctor: ParsableCommand {
             var body = ""
             for c in checks {
                 let tag = c.status == .fail ? "FAIL" : c.status.rawValue
-                body += "\(tag.padding(toLength: 5, withPad: " ", startingAt: 0)) \(c.name): \(c.value)"
+                body += "\(tag.padded(to: 5)) \(c.name): \(c.value)"
                 body += c.message.isEmpty ? "\n" : " — \(c.message)\n"
             }
             report.body = body
@@ -83,7 +87,7 @@ struct Doctor: ParsableCommand {
 
     func read(_ path: String) -> String? {
         guard let d = FileManager.default.contents(atPath: path) else { return nil }
-        return String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: d, as: UTF8.self).trimmed()
     }
 
     func write(_ value: String, to path: String) -> Bool {
@@ -94,7 +98,7 @@ struct Doctor: ParsableCommand {
         return Glibc.write(fd, bytes, bytes.count) == bytes.count
     }
 
-    func sysctl(_ name: String) -> String { procRoot + "/sys/" + name.replacingOccurrences(of: ".", with: "/") }
+    func sysctl(_ name: String) -> String { procRoot + "/sys/" + name.replacing(".", with: "/") }
 
     func gather(_ cfg: EzlbConfiguration?) -> [Check] {
         var out: [Check] = []
@@ -154,9 +158,9 @@ struct Doctor: ParsableCommand {
         let builtin = read("\(modulesRoot)/\(release)/modules.builtin") ?? ""
         func available(_ m: String) -> Bool? {
             if FileManager.default.fileExists(atPath: "/sys/module/\(m)") { return true }
-            if builtin.contains("/\(m).ko") { return true }
+            if builtin.firstRange(of: "/\(m).ko") != nil { return true }
             guard let dep else { return nil }
-            return dep.contains("/\(m).ko")
+            return dep.firstRange(of: "/\(m).ko") != nil
         }
         var mods = ["ip_vs"]
         for s in cfg?.services.map(\.scheduler.rawValue) ?? [] where !mods.contains("ip_vs_\(s)") { mods.append("ip_vs_\(s)") }
@@ -193,6 +197,36 @@ struct Doctor: ParsableCommand {
         return out
     }
 
+    /// Runs `path args` (stdin inherited, stderr to /dev/null) and returns its standard output;
+    /// nil when it cannot be started.
+    static func runCapturingStdout(_ path: String, _ args: [String]) -> String? {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 1)
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&fa, fds[0])
+        posix_spawn_file_actions_addclose(&fa, fds[1])
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, path, &fa, nil, argv, environ)
+        close(fds[1])
+        guard rc == 0 else { close(fds[0]); return nil }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = Glibc.read(fds[0], &buf, buf.count)
+            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return String(decoding: out, as: UTF8.self)
+    }
+
     func iptablesVariant() -> Check {
         let note = "ezlb writes its rules with libiptc into the legacy x_tables: list them with iptables-legacy-save"
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -200,24 +234,16 @@ struct Doctor: ParsableCommand {
         guard let path else {
             return Check(name: "iptables variant", status: .info, value: "no iptables command", message: note)
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-V"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else {
+        guard let output = Self.runCapturingStdout(path, ["-V"]) else {
             return Check(name: "iptables variant", status: .warn, value: "unknown", message: "\(path) -V failed; " + note)
         }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        p.waitUntilExit()
-        if text.contains("nf_tables") {
+        let text = output.trimmed()
+        if text.firstRange(of: "nf_tables") != nil {
             return Check(name: "iptables variant", status: .warn, value: "nf_tables (\(text))",
                          message: "'iptables' here shows the nft tables only; " + note +
                          ". Both run: a DROP in the nft FORWARD chain still drops what ezlb's legacy chain accepts")
         }
-        return Check(name: "iptables variant", status: .ok, value: text.contains("legacy") ? "legacy (\(text))" : text,
+        return Check(name: "iptables variant", status: .ok, value: text.firstRange(of: "legacy") != nil ? "legacy (\(text))" : text,
                      message: note)
     }
 }

@@ -2,7 +2,11 @@ import ArgumentParser
 import EzlbConfig
 import EzlbCore
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -291,7 +295,7 @@ enum Runner {
     }
 
     static func stderr(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeStandardError(line + "\n")
     }
 
     static var stderrIsTTY: Bool { isatty(2) == 1 }
@@ -428,7 +432,7 @@ final class PrerenderedReport: @unchecked Sendable {
     private var markCounts: [Int] = []
     private var markOffsets: [Int] = []
 
-    private let cond = NSCondition()
+    private let cond = Condition()
     private var confirmed = 0
     private var closed = false
     private var finished = false
@@ -449,7 +453,7 @@ final class PrerenderedReport: @unchecked Sendable {
         }
         let maker = Maker(make)
         let marks = Array(Set(segments.filter { $0 > 0 })).sorted() // a table without changes repeats a count
-        let t = Thread { [self] in
+        let t = PosixThread { [self] in
             // A reader gone away must not kill the process between two table commits:
             // this thread's writes then fail with EPIPE and end the output quietly, and
             // only the main thread's write after the last commit can raise SIGPIPE, as before.
@@ -492,7 +496,10 @@ final class PrerenderedReport: @unchecked Sendable {
             cond.unlock()
         }
         PrerenderedReport.active = self
-        t.start()
+        if !t.start() { // no thread to be had (EAGAIN): the command renders its own report as usual
+            made = maker.make()
+            finished = true
+        }
     }
 
     /// On the rendering thread: writes `text` up to the end of the last confirmed
@@ -568,11 +575,11 @@ struct Progress {
     }
     func update(_ done: Int) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)".utf8))
+        writeStandardError("\r\(label) \(done)/\(total)")
     }
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        writeStandardError("\r\u{1B}[K")
     }
 }
 

@@ -49,10 +49,15 @@ extension Ezlb {
             let message = Ezlb.message(for: error)
                 .split(separator: "\n", omittingEmptySubsequences: true)
                 .first.map(String.init) ?? "invalid arguments"
-            FileHandle.standardError.write(Data("ezlb: error: \(message) (see --help)\n".utf8))
+            writeStandardError("ezlb: error: \(message) (see --help)\n")
             exit(withError: ExitCode(ExitStatus.usage.rawValue))
         }
     }
 }
 
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

@@ -1,5 +1,12 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Health-check settings: upstream ezlb's keys plus `http_host`, `command`/`args`
 /// (type exec) and `on_unhealthy`. `type` absent means tcp for tcp services and
@@ -223,7 +230,7 @@ public struct EzlbConfiguration: Sendable {
         if case .sequence? = sf.node {
             for item in try sf.items() { flagTexts.append((try item.requiredString(), item)) }
         } else if let s = try sf.string() {
-            flagTexts = s.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), sf) }
+            flagTexts = s.split(separator: ",").map { ($0.trimmedSpaces(), sf) }
         }
         for (t, cur) in flagTexts {
             guard let f = SchedulerFlag(rawValue: t) else {

@@ -55,7 +55,7 @@ public enum Duration {
 
     public static func parse(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmedSpaces())
         if rest.isEmpty { return nil }
         if rest == "0" { return 0 }
         var total = 0.0
@@ -71,4 +71,9 @@ public enum Duration {
     }
 }
 
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

@@ -1,5 +1,10 @@
 import EzlbIPAM
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The `ipam:` section of the config file (optional; only `ezlb ipam` and `ezlb bridge` read it).
 ///
@@ -27,7 +32,7 @@ public struct IPAMConfig: Equatable, Sendable {
         try section.requireMapping()
         for item in try section["reserved"].items() {
             let t = try item.requiredString()
-            switch IPRange.parse(t.trimmingCharacters(in: .whitespaces)) {
+            switch IPRange.parse(t.trimmedSpaces()) {
             case .success(let r): cfg.reserved.append(r)
             case .failure(let e): throw item.error(e.reason)
             }

@@ -1,5 +1,9 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,7 +79,7 @@ public struct IPsecConfig: Equatable, Sendable {
 
         let local = try address(s["local"])
         let keyFile = try s["key_file"].requiredString()
-        let base = (file as NSString).deletingLastPathComponent
+        let base = deletingLastPathComponent(file)
         let keyPath = keyFile.hasPrefix("/") || base.isEmpty ? keyFile : base + "/" + keyFile
         let psk = try readKey(keyPath, cursor: s["key_file"])
         var cfg = IPsecConfig(local: local, keyFile: keyPath, psk: psk)
@@ -232,15 +236,16 @@ public struct IPsecConfig: Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
         }
-        cfg.podsFileBytes = [UInt8](data)
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        let bytes = [UInt8](data)
+        cfg.podsFileBytes = bytes
+        guard case .object(let obj)? = try? JSONValue.parse(bytes) else {
             throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")
         }
-        func prefixes(_ v: Any?, key: String) throws -> [(XfrmPrefix, Origin)] {
+        func prefixes(_ v: JSONValue?, key: String) throws -> [(XfrmPrefix, Origin)] {
             guard let v else { return [] }
-            guard let list = v as? [Any] else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
+            guard case .array(let list) = v else { throw ConfigError(file: path, keyPath: key, reason: "expected a list of addresses or CIDRs") }
             return try list.enumerated().map { i, x in
-                guard let t = x as? String else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
+                guard case .string(let t) = x else { throw ConfigError(file: path, keyPath: "\(key)[\(i)]", reason: "expected a string") }
                 switch XfrmPrefix.parse(t) {
                 case .success(let p): return (p, .text("\(path): \(key)[\(i)]"))
                 case .failure(let e): throw ConfigError(file: path, keyPath: "\(key)[\(i)]", value: t, reason: e.reason)
@@ -255,7 +260,7 @@ public struct IPsecConfig: Equatable, Sendable {
             seen.append((p, where_))
         }
         if let peers = obj["peers"] {
-            guard let m = peers as? [String: Any] else { throw ConfigError(file: path, keyPath: "peers", reason: "expected an object keyed by peer address") }
+            guard case .object(let m) = peers else { throw ConfigError(file: path, keyPath: "peers", reason: "expected an object keyed by peer address") }
             for k in m.keys.sorted() {
                 guard let a = IPAddress(k), let i = peerIndex[a] else {
                     throw ConfigError(file: path, keyPath: "peers", value: k, reason: "not a peer listed in ipsec.peers")

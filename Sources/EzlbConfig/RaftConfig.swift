@@ -1,5 +1,9 @@
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -311,7 +315,7 @@ extension RaftSettings {
             s.secret = t
         }
         if let p = try sf.string() {
-            let base = (file as NSString).deletingLastPathComponent
+            let base = deletingLastPathComponent(file)
             let path = p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p
             s.secretFile = path
             s.secret = try readSecret(path, cursor: sf)
@@ -335,7 +339,7 @@ extension RaftSettings {
 
     /// `IP:port` / `[v6]:port` in canonical form; the unspecified address is refused (peers must dial it).
     public static func canonicalAddress(_ text: String) -> Result<String, ConfigError> {
-        switch Endpoint.parse(text.trimmingCharacters(in: .whitespaces)) {
+        switch Endpoint.parse(text.trimmedSpaces()) {
         case .failure(let e):
             return .failure(ConfigError(file: "", keyPath: "", value: text, reason: e.description))
         case .success(let ep):
@@ -471,7 +475,7 @@ extension RaftSettings {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw cursor.error("cannot read secret file (permission denied)", value: path)
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmed()
         guard text.utf8.count >= minimumSecretBytes else {
             throw cursor.error("secret is too short (\(text.utf8.count) bytes; at least \(minimumSecretBytes))", value: path)
         }
@@ -503,14 +507,14 @@ public enum HookTemplate {
     static func expand(_ text: String, _ value: (String) -> String, onError: (String) -> Void) -> String {
         var out = ""
         var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstRange(of: "{{") {
             out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
                 onError(String(rest[open.lowerBound...]))
                 out += rest[open.lowerBound...]
                 return out
             }
-            let inner = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            let inner = rest[open.upperBound..<close.lowerBound].trimmedSpaces()
             if inner.hasPrefix(".") {
                 out += value(String(inner.dropFirst()))
             } else {

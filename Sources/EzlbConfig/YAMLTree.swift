@@ -1,4 +1,12 @@
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A parsed YAML document held in flat arrays: one entry per node, no object
 /// per node, scalar text in one byte buffer (turned into a `String` only when
@@ -323,7 +331,7 @@ struct YAMLCursor {
         if let fast = plainDigits() {
             v = fast
         } else {
-            let t = doc.nodes.string(index).trimmingCharacters(in: .whitespaces)
+            let t = doc.nodes.string(index).trimmedSpaces()
             guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }), let n = Int64(t) else {
                 throw error("expected an integer")
             }

@@ -1,6 +1,10 @@
 import Crypto
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Per-direction keys and SPIs, derived so that both nodes compute the same values without talking:
 ///

@@ -1,5 +1,10 @@
 import EzlbConfig
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -154,9 +159,9 @@ public final class HookDispatcher: @unchecked Sendable {
     private func startThreadLocked() {
         if threadStarted { return }
         threadStarted = true
-        let t = Thread { [self] in worker() }
+        let t = PosixThread { [self] in worker() }
         t.name = "ezlb-hooks"
-        t.start()
+        if !t.start() { threadStarted = false } // EAGAIN: the next submit tries again
     }
 
     private func worker() {

@@ -1,6 +1,10 @@
 import EzlbConfig
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +21,7 @@ public struct RaftLogHandler: LogHandler {
         let fd: Int32
         let ownsFD: Bool
         let format: RaftLoggingConfig.Format
-        private let lock = NSLock()
+        private let lock = Lock()
 
         init(fd: Int32, ownsFD: Bool, format: RaftLoggingConfig.Format) {
             self.fd = fd
@@ -102,8 +106,9 @@ public struct RaftLogHandler: LogHandler {
         var t = time_t(ms / 1000)
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
-                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), Int(ms % 1000))
+        return "\(zeroPadded(Int(tmv.tm_year) + 1900, width: 4))-\(zeroPadded(tmv.tm_mon + 1, width: 2))-\(zeroPadded(tmv.tm_mday, width: 2))"
+            + "T\(zeroPadded(tmv.tm_hour, width: 2)):\(zeroPadded(tmv.tm_min, width: 2)):\(zeroPadded(tmv.tm_sec, width: 2))"
+            + ".\(zeroPadded(Int(ms % 1000), width: 3))Z"
     }
 
     static func format(_ f: RaftLoggingConfig.Format, time: Date, level: Logger.Level, message: String,
@@ -117,7 +122,10 @@ public struct RaftLogHandler: LogHandler {
             }
             return out + "}"
         case .text:
-            var out = "\(timestamp(time)) \(levelName(level)) \(message.replacingOccurrences(of: "\n", with: "\\n"))"
+            var out = "\(timestamp(time)) \(levelName(level)) "
+            for u in "\(message)".unicodeScalars {
+                if u == "\n" { out += "\\n" } else { out.unicodeScalars.append(u) }
+            }
             for k in keys {
                 let v = "\(metadata[k]!)"
                 let quoted = v.isEmpty || v.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }

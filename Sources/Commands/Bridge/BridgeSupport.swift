@@ -2,7 +2,11 @@ import EzlbCore
 import EzlbIPAM
 import EzlbPlanner
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 import Logging
 

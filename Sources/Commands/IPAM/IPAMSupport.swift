@@ -2,7 +2,11 @@ import EzlbConfig
 import EzlbCore
 import EzlbIPAM
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 #if canImport(Glibc)
 import Glibc

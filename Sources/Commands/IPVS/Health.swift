@@ -2,7 +2,14 @@ import ArgumentParser
 import EzlbCore
 import EzlbPlanner
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct IPVSHealth: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,8 +51,8 @@ struct IPVSHealth: ParsableCommand {
                     case let r? where r.healthy: state = "healthy"; counts.healthy += 1
                     default: state = "unhealthy"; counts.unhealthy += 1
                     }
-                    var line = "  " + d.endpoint.description.padding(toLength: width, withPad: " ", startingAt: 0)
-                    line += "  " + state.padding(toLength: 9, withPad: " ", startingAt: 0)
+                    var line = "  " + d.endpoint.description.padded(to: width)
+                    line += "  " + state.padded(to: 9)
                     if let r = rec {
                         line += "  successes \(r.successes)  failures \(r.failures)"
                         if let t = r.lastProbe { line += "  last probe \(Self.time(t)) (\(Self.ago(now - t)))" }
@@ -103,8 +110,8 @@ struct IPVSHealth: ParsableCommand {
         var tt = time_t(t.rounded(.down))
         var tm = tm()
         gmtime_r(&tt, &tm)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+        return "\(zeroPadded(Int(tm.tm_year) + 1900, width: 4))-\(zeroPadded(tm.tm_mon + 1, width: 2))-\(zeroPadded(tm.tm_mday, width: 2))"
+            + "T\(zeroPadded(tm.tm_hour, width: 2)):\(zeroPadded(tm.tm_min, width: 2)):\(zeroPadded(tm.tm_sec, width: 2))Z"
     }
 
     static func ago(_ d: Double) -> String {

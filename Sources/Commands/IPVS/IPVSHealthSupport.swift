@@ -1,7 +1,11 @@
 import EzlbCore
 import EzlbPlanner
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 import Logging
 

@@ -1,6 +1,10 @@
 import ArgumentParser
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 
 struct RaftJoin: ParsableCommand {

@@ -1,7 +1,11 @@
 import ArgumentParser
 import EzlbConfig
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 import Logging
 #if canImport(Glibc)
@@ -103,7 +107,7 @@ enum RaftRunner {
         let w = s.members.map(\.id.count).max() ?? 0
         for m in s.members {
             let lead = m.raftID == s.leader?.raftID ? "  leader" : ""
-            out += "  \(m.id.padding(toLength: w, withPad: " ", startingAt: 0))  \(m.addr)  \(m.role)\(lead)\n"
+            out += "  \(m.id.padded(to: w))  \(m.addr)  \(m.role)\(lead)\n"
         }
         return out
     }
@@ -165,7 +169,7 @@ enum RaftRunner {
                 throw EzlbFailure(.failure, "\(method): gave up after \(Int(timeout)) s: \(lastError)")
             }
             log.info("\(method): \(lastError); retrying")
-            Thread.sleep(forTimeInterval: 0.5)
+            usleep(500_000)
         }
     }
 

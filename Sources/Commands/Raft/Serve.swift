@@ -1,7 +1,11 @@
 import ArgumentParser
 import EzlbConfig
 import EzlbRaft
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 import Logging
 #if canImport(Glibc)
@@ -71,11 +75,13 @@ struct RaftServe: ParsableCommand {
             for k in settings.unknownKeys { log.warning("\(settings.file): \(k): unknown key, ignored") }
             for p in HookDispatcher.problems(settings.hooks) { log.warning("\(settings.file): \(p)") }
             let dir = settings.dataDir
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw EzlbFailure(.failure, "node.data_dir: '\(dir)': \(error.localizedDescription)")
+            // mkdir -p with mode 0700 (errno text on failure).
+            var prefix = dir.hasPrefix("/") ? "" : "."
+            for part in dir.split(separator: "/") {
+                prefix += "/" + part
+                if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                    throw EzlbFailure(.failure, "node.data_dir: '\(dir)': \(String(cString: strerror(errno)))")
+                }
             }
             let lockFD = open(RaftPaths.lock(dir), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard lockFD >= 0 else { throw EzlbFailure(.failure, "\(RaftPaths.lock(dir)): \(String(cString: strerror(errno)))") }

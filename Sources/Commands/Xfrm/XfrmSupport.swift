@@ -2,7 +2,11 @@ import EzlbConfig
 import EzlbCore
 import EzlbPlanner
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Kernel
 import Logging
 

@@ -3,7 +3,11 @@ import EzlbConfig
 import EzlbCore
 import EzlbPlanner
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 struct XfrmSync: FastCommand {
     static let configuration = CommandConfiguration(

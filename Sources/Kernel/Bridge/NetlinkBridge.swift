@@ -1,6 +1,10 @@
 import CNetlinkRoute
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,7 +96,7 @@ public final class NetlinkBridge: BridgeBackend {
         while let o = obj {
             let a = o
             if rtnl_addr_get_ifindex(a) == idx, let s = addrString(rtnl_addr_get_local(a)) {
-                addrs.append(s.contains("/") ? s : "\(s)/\(rtnl_addr_get_prefixlen(a))")
+                addrs.append(s.contains("/" as Character) ? s : "\(s)/\(rtnl_addr_get_prefixlen(a))")
             }
             obj = nl_cache_get_next(o)
         }
@@ -212,10 +216,8 @@ public final class NetlinkBridge: BridgeBackend {
     /// enters it with setns and exits right after. The socket stays bound to that namespace.
     static func socket(in netns: NetnsRef) throws -> OpaquePointer {
         let box = SocketBox()
-        let done = DispatchSemaphore(value: 0)
         let path = netns.path
-        let t = Thread {
-            defer { done.signal() }
+        let t = PosixThread {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 {
                 box.result = .failure(LinkError(.netns, operation: "open network namespace \(path)", detail: String(cString: strerror(errno))))
@@ -231,8 +233,7 @@ public final class NetlinkBridge: BridgeBackend {
             catch let e as LinkError { box.result = .failure(e) }
             catch { box.result = .failure(LinkError(.other, operation: "enter \(path)", detail: "\(error)")) }
         }
-        t.start()
-        done.wait()
+        t.startAndWait()
         switch box.result {
         case .success(let p): return p.pointer
         case .failure(let e): throw e

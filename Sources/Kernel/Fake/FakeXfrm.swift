@@ -1,7 +1,11 @@
 import Crypto
 import EzlbCore
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The fake kernel's xfrm database: policies and SAs with the kernel's identity
 /// rules and errors (EEXIST on a duplicate, ENOENT on a missing object, EINVAL

@@ -1,7 +1,11 @@
 import CEzlbShim
 import EzlbCore
 import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -39,7 +43,7 @@ public final class IPTCTable {
         if let f = fopen("/proc/sys/kernel/modprobe", "r") {
             var buf = [CChar](repeating: 0, count: 256)
             if fgets(&buf, Int32(buf.count), f) != nil {
-                let p = String(cString: buf).trimmingCharacters(in: .whitespacesAndNewlines)
+                let p = String(cString: buf).trimmed()
                 if !p.isEmpty { path = p }
             }
             fclose(f)

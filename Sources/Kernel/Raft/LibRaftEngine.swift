@@ -1,5 +1,10 @@
 import CEzlbShim
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// libraft 0.15 with its libuv TCP transport and on-disk log in `dataDir`,
 /// driven by one libuv loop (see CEzlbShim/ezlb_raft.h). Owns the C node;
@@ -10,7 +15,7 @@ public final class LibRaftEngine: ConsensusEngine {
     private var nextToken: UInt64 = 1
     private var pending: [UInt64: (RaftEngineError?) -> Void] = [:]
     private var pendingCall: [UInt64: String] = [:]
-    private let nodeLock = NSLock()   // guards `node` for wakeup() from other threads
+    private let nodeLock = Lock()   // guards `node` for wakeup() from other threads
     private var ran = false
 
     /// Opens the log in `dataDir` (must exist) for server `id` at `address`

@@ -1,6 +1,11 @@
 import CEzlbShim
 import Crypto
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,10 +42,10 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public static func signed(method: String, body: String, secret: String, now: Date = Date()) -> ControlRequest {
         let ts = Int64(now.timeIntervalSince1970)
         var rng = SystemRandomNumberGenerator()
-        let nonce = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+        let nonce = (0..<16).map { _ in hexPadded(UInt8.random(in: 0...255, using: &rng), width: 2) }.joined()
         let mac = HMAC<SHA256>.authenticationCode(for: Data(signedText(method: method, body: body, ts: ts, nonce: nonce).utf8),
                                                    using: SymmetricKey(data: Data(secret.utf8)))
-        return ControlRequest(method: method, body: body, ts: ts, nonce: nonce, sig: mac.map { String(format: "%02x", $0) }.joined())
+        return ControlRequest(method: method, body: body, ts: ts, nonce: nonce, sig: mac.map { hexPadded($0, width: 2) }.joined())
     }
 }
 
@@ -171,7 +176,7 @@ public enum ControlEndpoint: CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .unix(let p): return p
-        case .tcp(let h, let p): return h.contains(":") ? "[\(h)]:\(p)" : "\(h):\(p)"
+        case .tcp(let h, let p): return h.contains(":" as Character) ? "[\(h)]:\(p)" : "\(h):\(p)"
         }
     }
 }
@@ -194,7 +199,7 @@ public func splitHostPort(_ s: String) -> (host: String, port: Int)? {
     }
     guard let colon = s.lastIndex(of: ":") else { return nil }
     let host = String(s[..<colon])
-    guard !host.isEmpty, !host.contains(":"), let p = Int(s[s.index(after: colon)...]), (1...65535).contains(p) else { return nil }
+    guard !host.isEmpty, !host.contains(":" as Character), let p = Int(s[s.index(after: colon)...]), (1...65535).contains(p) else { return nil }
     return (host, p)
 }
 

@@ -1,5 +1,13 @@
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Receives leadership samples (the hook dispatcher, behind an adapter).
 /// Called on the engine thread; must not block.
@@ -56,7 +64,7 @@ public final class RaftServer: ConsensusEngineDelegate {
     private var wasMember = false
     private var lastRole: EngineRole = .unavailable
     private var lastLeader: UInt64?
-    private let abandonLock = NSLock()
+    private let abandonLock = Lock()
     private var abandonRequested = false
     private enum Phase { case running, transferring(deadline: Date), stopped }
     private var phase = Phase.running

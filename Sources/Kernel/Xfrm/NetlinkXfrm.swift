@@ -1,7 +1,11 @@
 import CEzlbShim
 import CNetlinkXfrm
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -31,9 +35,7 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
         }
         final class Box: @unchecked Sendable { var result: Result<OpaquePointer, XfrmError>? }
         let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let t = Thread {
-            defer { done.signal() }
+        let t = PosixThread {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 {
                 box.result = .failure(XfrmError(.other, operation: "open network namespace \(path)", detail: String(cString: strerror(errno))))
@@ -48,8 +50,7 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
             catch let e as XfrmError { box.result = .failure(e) }
             catch { box.result = .failure(XfrmError(.other, operation: "enter \(path)", detail: "\(error)")) }
         }
-        t.start()
-        done.wait()
+        t.startAndWait()
         switch box.result {
         case .success(let p): sock = p
         case .failure(let e): throw e
