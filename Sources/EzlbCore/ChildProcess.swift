@@ -10,17 +10,28 @@ import SystemPackage
 public enum ChildProcess {
     private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-    // Glibc's module map hides the _GNU_SOURCE functions; look them up instead.
+    // Glibc's module map hides the _GNU_SOURCE functions; look them up instead (found in a
+    // dynamically linked ezlb; the static release binary takes the fallbacks below).
     private nonisolated(unsafe) static let libc = dlopen(nil, RTLD_NOW)
     private static let pipe2Fn: Pipe2? = dlsym(libc, "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
     private static let closeFromFn: CloseFrom? =
         dlsym(libc, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: CloseFrom.self) }
 
-    /// pipe(2) with both ends close-on-exec; 0 or -1 (errno set).
+    /// pipe(2) with both ends close-on-exec; 0 or -1 (errno set). `fds[0]` is read, `fds[1]` written.
     public static func pipe(_ fds: inout [Int32]) -> Int32 {
         if let f = pipe2Fn { return fds.withUnsafeMutableBufferPointer { f($0.baseAddress, O_CLOEXEC) } }
-        guard Glibc.pipe(&fds) == 0 else { return -1 }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return socketPipe(&fds)
+    }
+
+    /// `pipe` without pipe2 (the fully static release binary has no dynamic symbol table to
+    /// look it up in): a socket pair is created close-on-exec atomically, so a child another
+    /// thread spawns meanwhile cannot inherit it, and reads like a pipe (EOF once every writer
+    /// closed); each end is shut down in the direction it is not used.
+    static func socketPipe(_ fds: inout [Int32]) -> Int32 {
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &fds) == 0 else { return -1 }
+        _ = shutdown(fds[0], Int32(SHUT_WR))
+        _ = shutdown(fds[1], Int32(SHUT_RD))
         return 0
     }
 
