@@ -162,6 +162,13 @@ assert_ok "ezlb snat sync (IPv6 service removed)" ezlb_ snat sync
 assert_not_contains "no ezlb chain left in ip6tables" "$(ip6tables-legacy-save)" "EZLB"
 ip6tables-legacy -P FORWARD ACCEPT
 
+step "a foreign jump into EZLB-SNAT: libiptc's errno reaches ezlb (static binary: iptcload.c)"
+iptables-legacy -t nat -I POSTROUTING -s 198.51.100.7/32 -j EZLB-SNAT
+out=$(ezlb_ snat cleanup -o json 2>/dev/null || true)
+assert_contains "cleanup names the kernel's EMLINK" "$out" "chain is still referenced by another rule (Too many links)"
+assert_ok "the table commit failed as a whole: EZLB-SNAT is still there" iptables-legacy -t nat -S EZLB-SNAT
+iptables-legacy -t nat -D POSTROUTING -s 198.51.100.7/32 -j EZLB-SNAT
+
 step "full_nat removed: every rule gone"
 config "" false
 assert_ok "ezlb snat sync" ezlb_ snat sync
