@@ -74,7 +74,7 @@ public func writeStandardError(_ text: String) {
 
 /// A mutex (`NSLock` without Foundation). The pthread mutex lives at a fixed address.
 public final class Lock: @unchecked Sendable {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    fileprivate let m: UnsafeMutablePointer<pthread_mutex_t>
 
     public init() {
         m = .allocate(capacity: 1)
@@ -98,15 +98,12 @@ public final class Lock: @unchecked Sendable {
     }
 }
 
-/// `NSCondition` without Foundation: a pthread mutex and a condition variable on it.
+/// `NSCondition` without Foundation: a `Lock` and a condition variable on its mutex.
 public final class Condition: @unchecked Sendable {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = Lock()
     private let c: UnsafeMutablePointer<pthread_cond_t>
 
     public init() {
-        m = .allocate(capacity: 1)
-        m.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(m, nil)
         c = .allocate(capacity: 1)
         c.initialize(to: pthread_cond_t())
         pthread_cond_init(c, nil)
@@ -116,15 +113,12 @@ public final class Condition: @unchecked Sendable {
         pthread_cond_destroy(c)
         c.deinitialize(count: 1)
         c.deallocate()
-        pthread_mutex_destroy(m)
-        m.deinitialize(count: 1)
-        m.deallocate()
     }
 
-    public func lock() { pthread_mutex_lock(m) }
-    public func unlock() { pthread_mutex_unlock(m) }
+    public func lock() { mutex.lock() }
+    public func unlock() { mutex.unlock() }
     /// Releases the lock until `broadcast()` (or a spurious wake-up); call in a loop on the predicate.
-    public func wait() { pthread_cond_wait(c, m) }
+    public func wait() { pthread_cond_wait(c, mutex.m) }
     public func broadcast() { pthread_cond_broadcast(c) }
 }
 
