@@ -10,15 +10,17 @@
  * so every build runs this code.
  *
  * In a static binary the library brings its own libc.so.6 (glibc's static dlopen), so
- * errno after a libiptc call is that libc's: ezlb_iptc_sync_errno copies it.
+ * errno after a libiptc call is that libc's: ezlb_iptc_sync_errno copies it. libiptc's
+ * allocations come from that libc's heap, which ezlb's heap prefault does not cover: a snat
+ * sync of 20,003 rules without snat-kernel.cache (full verification through libiptc) is
+ * ~12 ms slower natively than in a dynamic build. Tuning that heap (mmap/trim thresholds,
+ * top pad) and populating it ahead of libiptc were measured and did not help
+ * (docs/benchmarks.md, session 7).
  */
 #include "iptcload.h"
 #include "ezlb_xt.h"
 
-#include "ezlb_shim.h"
-
 #include <dlfcn.h>
-#include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,9 +38,6 @@ static struct ezlb_iptc_ops ops[2];
 static int state[2];            /* 0 not tried, 1 loaded, -1 failed */
 static char why[2][320];
 static int *(*lib_errno)(void); /* __errno_location of the libc libiptc uses */
-/* That libc's allocator, when it is not ezlb's (the static binary). */
-static void *(*lib_malloc)(size_t);
-static void (*lib_free)(void *);
 static pthread_once_t once[2] = { PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT };
 
 static void load(int v6) {
@@ -92,20 +91,7 @@ static void load(int v6) {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     if (libc) {
         int *(*f)(void) = (int *(*)(void))dlsym(libc, "__errno_location");
-        if (f && f() != &errno) {
-            /* A second libc: tune its allocator as ezlb_tune_malloc tunes ezlb's. It cannot
-             * grow with brk (glibc: not the initial libc), so its heap grows by mmap; with
-             * these, megabyte tables stay in that heap instead of being mapped and unmapped. */
-            int (*opt)(int, int) = (int (*)(int, int))dlsym(libc, "mallopt");
-            if (opt) {
-                opt(M_MMAP_THRESHOLD, 32 << 20);
-                opt(M_TRIM_THRESHOLD, 512 << 20);
-                opt(M_ARENA_MAX, 1);
-            }
-            lib_malloc = (void *(*)(size_t))dlsym(libc, "malloc");
-            lib_free = (void (*)(void *))dlsym(libc, "free");
-            __atomic_store_n(&lib_errno, f, __ATOMIC_RELEASE);
-        }
+        if (f && f() != &errno) __atomic_store_n(&lib_errno, f, __ATOMIC_RELEASE);
     }
     state[v6] = 1;
 }
@@ -126,11 +112,6 @@ const char *ezlb_iptc_load_error(int v6) {
 }
 
 const struct ezlb_iptc_ops *ezlb_iptc(int v6) { return &ops[v6 != 0]; }
-
-int ezlb_iptc_prefault(size_t bytes) {
-    if (!ezlb_iptc_load(0) || !lib_malloc || !lib_free) return -1; /* shared libc: ezlb_prefault_heap did it */
-    return ezlb_prefault_with(lib_malloc, lib_free, bytes, 1);
-}
 
 void ezlb_iptc_sync_errno(void) {
     int *(*f)(void) = __atomic_load_n(&lib_errno, __ATOMIC_ACQUIRE);

@@ -84,27 +84,21 @@ static void *prefault_main(void *arg)
     return NULL;
 }
 
-int ezlb_prefault_with(void *(*alloc)(size_t), void (*release)(void *), size_t bytes, int wait)
+int ezlb_prefault_heap(size_t bytes)
 {
-    /* Below the allocator's mmap threshold (ezlb_tune_malloc, ezlb_iptc_prefault), so this
-     * comes from its heap's top and, freed, stays there (trim threshold): the next
-     * allocations take its pages. */
+    /* Below M_MMAP_THRESHOLD (ezlb_tune_malloc), so this comes from the brk heap's top
+     * and, freed, stays there (M_TRIM_THRESHOLD): the next allocations take its pages. */
     struct prefault_range *job = malloc(sizeof *job);
-    char *p = alloc(bytes);
+    char *p = malloc(bytes);
     if (job == NULL || p == NULL) {
         free(job);
-        if (p != NULL)
-            release(p);
+        free(p);
         return -1;
     }
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     job->start = ((uintptr_t)p + page - 1) & ~(page - 1);
     job->len = (bytes - (job->start - (uintptr_t)p)) & ~(page - 1);
-    release(p);
-    if (wait) {
-        prefault_main(job);
-        return 0;
-    }
+    free(p);
     pthread_attr_t a;
     pthread_t t;
     if (pthread_attr_init(&a) != 0) {
@@ -118,9 +112,4 @@ int ezlb_prefault_with(void *(*alloc)(size_t), void (*release)(void *), size_t b
     if (rc != 0)
         free(job);
     return rc == 0 ? 0 : -1;
-}
-
-int ezlb_prefault_heap(size_t bytes)
-{
-    return ezlb_prefault_with(malloc, free, bytes, 0);
 }

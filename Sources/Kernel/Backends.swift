@@ -33,12 +33,7 @@ public enum KernelBackends {
 
     static func prefaultHeap(bytes: Int) -> Bool {
         guard bytes >= 4 << 20 else { return false }
-        let ok = ezlb_prefault_heap(min(bytes, 64 << 20)) == 0
-        // The static release binary's libiptc allocates from a libc of its own (iptcload.c):
-        // the table blob it reads and its rule cache, ~1 KB per backend; libiptc uses them at
-        // once, so they are populated here (no page faults: ~6 µs each on this VM).
-        _ = ezlb_iptc_prefault(min(bytes / 3, 32 << 20))
-        return ok
+        return ezlb_prefault_heap(min(bytes, 64 << 20)) == 0
     }
 
     /// IPVS on the running kernel (generic netlink) or on the fake kernel in `stateDir`.

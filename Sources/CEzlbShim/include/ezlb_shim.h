@@ -48,8 +48,5 @@ void ezlb_tune_malloc(void);
 /* Grows this thread's heap by `bytes` now and has another thread populate the new pages
  * (MADV_POPULATE_WRITE) while this one goes on; returns 0 when that thread started. */
 int ezlb_prefault_heap(size_t bytes);
-/* The same for another allocator (libiptc's own libc in the static binary: ezlb_iptc_prefault);
- * wait = 1 populates on the calling thread and returns when done. */
-int ezlb_prefault_with(void *(*alloc)(size_t), void (*release)(void *), size_t bytes, int wait);
 
 #endif

@@ -53,10 +53,6 @@ struct ezlb_xt_rule {
 /* Loads libip4tc (v6 = 0) or libip6tc (1) if not loaded yet (Sources/CEzlbShim/iptcload.c):
  * NULL when it is usable, else why not. */
 const char *ezlb_xt_library_error(int v6);
-/* In the static binary, libiptc allocates from its own libc's heap: grows that heap by
- * `bytes` and populates it on a helper thread, as ezlb_prefault_heap does for ezlb's
- * (loads libip4tc first). -1 when libiptc shares ezlb's libc (nothing to do) or on failure. */
-int ezlb_iptc_prefault(size_t bytes);
 struct xtc_handle *ezlb_xt_init(int v6, const char *table);
 void ezlb_xt_free(int v6, struct xtc_handle *h);
 int ezlb_xt_commit(int v6, struct xtc_handle *h);
