@@ -23,6 +23,11 @@ _Static_assert(IFNAMSIZ == sizeof(((struct ezlb_xt_rule *)0)->iniface), "interfa
 
 /* libiptc through iptcload.c (loaded at the first call). errno is synced after every call
  * whose failure the caller reads it for. */
+static int synced(int ok) {
+    if (!ok) ezlb_iptc_sync_errno();
+    return ok;
+}
+
 struct xtc_handle *ezlb_xt_init(int v6, const char *table) {
     const struct ezlb_iptc_ops *o = ezlb_iptc_load(v6);
     if (!o) return NULL; /* errno = ELIBACC; ezlb_xt_strerror says why */
@@ -31,11 +36,7 @@ struct xtc_handle *ezlb_xt_init(int v6, const char *table) {
     return h;
 }
 void ezlb_xt_free(int v6, struct xtc_handle *h) { ezlb_iptc(v6)->free(h); }
-int ezlb_xt_commit(int v6, struct xtc_handle *h) {
-    int ok = ezlb_iptc(v6)->commit(h);
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
-}
+int ezlb_xt_commit(int v6, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->commit(h)); }
 const char *ezlb_xt_strerror(int v6, int err) {
     const char *why = ezlb_iptc_load_error(v6);
     if (why) return why;
@@ -44,25 +45,11 @@ const char *ezlb_xt_strerror(int v6, int err) {
 }
 int ezlb_xt_is_chain(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->is_chain(c, h); }
 int ezlb_xt_builtin(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->builtin(c, h); }
-int ezlb_xt_create_chain(int v6, const char *c, struct xtc_handle *h) {
-    int ok = ezlb_iptc(v6)->create_chain(c, h);
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
-}
-int ezlb_xt_flush_chain(int v6, const char *c, struct xtc_handle *h) {
-    int ok = ezlb_iptc(v6)->flush_entries(c, h);
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
-}
-int ezlb_xt_delete_chain(int v6, const char *c, struct xtc_handle *h) {
-    int ok = ezlb_iptc(v6)->delete_chain(c, h);
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
-}
+int ezlb_xt_create_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->create_chain(c, h)); }
+int ezlb_xt_flush_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->flush_entries(c, h)); }
+int ezlb_xt_delete_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->delete_chain(c, h)); }
 int ezlb_xt_delete_num(int v6, const char *c, unsigned int n, struct xtc_handle *h) {
-    int ok = ezlb_iptc(v6)->delete_num_entry(c, n, h);
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
+    return synced(ezlb_iptc(v6)->delete_num_entry(c, n, h));
 }
 
 const void *ezlb_xt_first_rule(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->first_rule(c, h); }
@@ -213,8 +200,7 @@ int ezlb_xt_add_rule(int v6, const char *chain, const struct ezlb_xt_rule *r, in
     void *e = ezlb_xt_build(v6, r, &len);
     if (!e) { errno = ENOMEM; return 0; }
     const struct ezlb_iptc_ops *o = ezlb_iptc(v6);
-    int ok = num < 0 ? o->append_entry(chain, e, h) : o->insert_entry(chain, e, (unsigned)num, h);
-    if (!ok) ezlb_iptc_sync_errno();
+    int ok = synced(num < 0 ? o->append_entry(chain, e, h) : o->insert_entry(chain, e, (unsigned)num, h));
     int saved = errno;
     free(e);
     errno = saved;

@@ -208,31 +208,25 @@ struct Doctor: ParsableCommand {
         return out
     }
 
-    /// Runs `path args` (stdin inherited, stderr to /dev/null) and returns its standard output;
-    /// nil when it cannot be started.
+    /// Runs `path args` (ChildProcess: stdin and stderr /dev/null, nothing else of ezlb's
+    /// inherited) and returns its standard output; nil when it cannot be started.
     static func runCapturingStdout(_ path: String, _ args: [String]) -> String? {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return nil }
-        var fa = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fa)
-        defer { posix_spawn_file_actions_destroy(&fa) }
-        posix_spawn_file_actions_adddup2(&fa, fds[1], 1)
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addclose(&fa, fds[0])
-        posix_spawn_file_actions_addclose(&fa, fds[1])
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &fa, nil, argv, environ)
+        var fds: [Int32] = [-1, -1]
+        guard ChildProcess.pipe(&fds) == 0 else { return nil }
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let spawned = ChildProcess.spawn([path] + args, environment: env, stdout: fds[1],
+                                         stderr: devNull >= 0 ? devNull : fds[1], searchPath: false)
         close(fds[1])
-        guard rc == 0 else { close(fds[0]); return nil }
+        if devNull >= 0 { close(devNull) }
+        defer { close(fds[0]) }
+        guard case .success(let pid) = spawned else { return nil }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = Glibc.read(fds[0], &buf, buf.count)
             if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
         }
-        close(fds[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return String(decoding: out, as: UTF8.self)
