@@ -14,12 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // @main only. Release builds (scripts/build-release: --static-swift-stdlib -static-executable,
-        // libnl/libraft/libuv/liblz4 static through link/pkgconfig: one fully static binary) link
-        // libstdc++ statically, export no dynamic symbols and are not PIE (linked by the toolchain's
-        // lld): all cut process start-up, which dominates the per-operation commands
-        // (docs/benchmarks.md, bench/ipam, bench/xfrm-sync; README "Install" on the non-PIE trade-off;
-        // EZLB_PIE=1 in the environment of `swift build` links a PIE, dynamically, instead).
+        // @main only. Release builds (scripts/build-release) link libstdc++ statically, export no
+        // dynamic symbols and are not PIE (lld): process start-up dominates the per-operation
+        // commands (docs/benchmarks.md, "Speed tricks"; docs/build.md on the non-PIE trade-off;
+        // EZLB_PIE=1 in the environment of `swift build` links a PIE).
         .executableTarget(name: "ezlb", dependencies: ["Commands"], linkerSettings: [
             .unsafeFlags(["-L", Context.packageDirectory + "/link/static-libstdc++", "-Xlinker", "--no-export-dynamic", "-use-ld=lld"]
                          + (Context.environment["EZLB_PIE"] == "1" ? [] : ["-Xclang-linker", "-no-pie"]),
@@ -70,8 +68,7 @@ let package = Package(
                        providers: [.apt(["libnl-genl-3-dev"])]),
         .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-route-3-dev"])]),
-        // libiptc: headers and (debug builds) -lip4tc/-lip6tc; the code reaches it through dlopen at
-        // first use (CEzlbShim/iptcload.c), since the static release binary cannot link it.
+        // libiptc (-lip4tc -lip6tc, shared: Debian ships no static archive).
         .systemLibrary(name: "CIPTC", pkgConfig: "libiptc",
                        providers: [.apt(["libiptc-dev"])]),
         .systemLibrary(name: "CNetlinkXfrm", pkgConfig: "libnl-xfrm-3.0",

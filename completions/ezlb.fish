@@ -157,7 +157,7 @@ complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'snat' -d 'Reconcile the iptables rules FullNAT needs (SNAT/MASQUERADE towards backends, FORWARD accepts).'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'xfrm' -d 'Reconcile IPsec (xfrm) policies and ESP states that encrypt traffic between managed pods on different nodes.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'raft' -d 'VIP failover: elect one Master through Raft (libraft) and run hooks on role changes.'
-complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'doctor' -d 'Check the host\'s preconditions for IPVS and FullNAT (sysctls, modules, iptables variant, libiptc, xtables lock).'
+complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'doctor' -d 'Check the host\'s preconditions for IPVS and FullNAT (sysctls, modules, iptables variant, xtables lock).'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_positional "ezlb" -eq 1' -fa 'help' -d 'Show subcommand help information.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb ipvs" version' -l 'version' -d 'Show the version.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb ipvs" h help' -s 'h' -l 'help' -d 'Show help information.'

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include "iptcload.h"
+#include <libiptc/libiptc.h>
+#include <libiptc/libip6tc.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter/xt_sctp.h>
 #include <linux/netfilter/xt_comment.h>
@@ -21,39 +22,28 @@
 
 _Static_assert(IFNAMSIZ == sizeof(((struct ezlb_xt_rule *)0)->iniface), "interface fields are IFNAMSIZ bytes");
 
-/* libiptc through iptcload.c (loaded at the first call). errno is synced after every call
- * whose failure the caller reads it for. */
-static int synced(int ok) {
-    if (!ok) ezlb_iptc_sync_errno();
-    return ok;
-}
-
-struct xtc_handle *ezlb_xt_init(int v6, const char *table) {
-    const struct ezlb_iptc_ops *o = ezlb_iptc_load(v6);
-    if (!o) return NULL; /* errno = ELIBACC; ezlb_xt_strerror says why */
-    struct xtc_handle *h = o->init(table);
-    if (!h) ezlb_iptc_sync_errno();
-    return h;
-}
-void ezlb_xt_free(int v6, struct xtc_handle *h) { ezlb_iptc(v6)->free(h); }
-int ezlb_xt_commit(int v6, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->commit(h)); }
-const char *ezlb_xt_strerror(int v6, int err) {
-    const char *why = ezlb_iptc_load_error(v6);
-    if (why) return why;
-    const struct ezlb_iptc_ops *o = ezlb_iptc_load(v6);
-    return o ? o->strerror(err) : strerror(err);
-}
-int ezlb_xt_is_chain(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->is_chain(c, h); }
-int ezlb_xt_builtin(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->builtin(c, h); }
-int ezlb_xt_create_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->create_chain(c, h)); }
-int ezlb_xt_flush_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->flush_entries(c, h)); }
-int ezlb_xt_delete_chain(int v6, const char *c, struct xtc_handle *h) { return synced(ezlb_iptc(v6)->delete_chain(c, h)); }
+/* libip4tc (v6 = 0) or libip6tc (1). */
+struct xtc_handle *ezlb_xt_init(int v6, const char *table) { return v6 ? ip6tc_init(table) : iptc_init(table); }
+void ezlb_xt_free(int v6, struct xtc_handle *h) { if (v6) ip6tc_free(h); else iptc_free(h); }
+int ezlb_xt_commit(int v6, struct xtc_handle *h) { return v6 ? ip6tc_commit(h) : iptc_commit(h); }
+const char *ezlb_xt_strerror(int v6, int err) { return v6 ? ip6tc_strerror(err) : iptc_strerror(err); }
+int ezlb_xt_is_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_is_chain(c, h) : iptc_is_chain(c, h); }
+int ezlb_xt_builtin(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_builtin(c, h) : iptc_builtin(c, h); }
+int ezlb_xt_create_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_create_chain(c, h) : iptc_create_chain(c, h); }
+int ezlb_xt_flush_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_flush_entries(c, h) : iptc_flush_entries(c, h); }
+int ezlb_xt_delete_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_delete_chain(c, h) : iptc_delete_chain(c, h); }
 int ezlb_xt_delete_num(int v6, const char *c, unsigned int n, struct xtc_handle *h) {
-    return synced(ezlb_iptc(v6)->delete_num_entry(c, n, h));
+    return v6 ? ip6tc_delete_num_entry(c, n, h) : iptc_delete_num_entry(c, n, h);
 }
-
-const void *ezlb_xt_first_rule(int v6, const char *c, struct xtc_handle *h) { return ezlb_iptc(v6)->first_rule(c, h); }
-const void *ezlb_xt_next_rule(int v6, const void *prev, struct xtc_handle *h) { return ezlb_iptc(v6)->next_rule(prev, h); }
+const void *ezlb_xt_first_rule(int v6, const char *c, struct xtc_handle *h) {
+    return v6 ? (const void *)ip6tc_first_rule(c, h) : (const void *)iptc_first_rule(c, h);
+}
+const void *ezlb_xt_next_rule(int v6, const void *prev, struct xtc_handle *h) {
+    return v6 ? (const void *)ip6tc_next_rule(prev, h) : (const void *)iptc_next_rule(prev, h);
+}
+const char *ezlb_xt_target(int v6, const void *entry, struct xtc_handle *h) {
+    return v6 ? ip6tc_get_target(entry, h) : iptc_get_target(entry, h);
+}
 
 static void prefix_mask(uint8_t *mask, int bytes, int len) {
     memset(mask, 0, bytes);
@@ -199,8 +189,8 @@ int ezlb_xt_add_rule(int v6, const char *chain, const struct ezlb_xt_rule *r, in
     size_t len = 0;
     void *e = ezlb_xt_build(v6, r, &len);
     if (!e) { errno = ENOMEM; return 0; }
-    const struct ezlb_iptc_ops *o = ezlb_iptc(v6);
-    int ok = synced(num < 0 ? o->append_entry(chain, e, h) : o->insert_entry(chain, e, (unsigned)num, h));
+    int ok = num < 0 ? (v6 ? ip6tc_append_entry(chain, e, h) : iptc_append_entry(chain, e, h))
+                     : (v6 ? ip6tc_insert_entry(chain, e, (unsigned)num, h) : iptc_insert_entry(chain, e, (unsigned)num, h));
     int saved = errno;
     free(e);
     errno = saved;
@@ -231,7 +221,7 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         r->iniface_invert = (e->ipv6.invflags & IP6T_INV_VIA_IN) != 0;
         r->outiface_invert = (e->ipv6.invflags & IP6T_INV_VIA_OUT) != 0;
         hdr = sizeof *e; toff = e->target_offset;
-        const char *label = ezlb_iptc(1)->get_target(e, h);
+        const char *label = ip6tc_get_target(e, h);
         strncpy(r->label, label ? label : "", sizeof r->label - 1);
     } else {
         const struct ipt_entry *e = entry;
@@ -246,7 +236,7 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         r->iniface_invert = (e->ip.invflags & IPT_INV_VIA_IN) != 0;
         r->outiface_invert = (e->ip.invflags & IPT_INV_VIA_OUT) != 0;
         hdr = sizeof *e; toff = e->target_offset;
-        const char *label = ezlb_iptc(0)->get_target(e, h);
+        const char *label = iptc_get_target(e, h);
         strncpy(r->label, label ? label : "", sizeof r->label - 1);
     }
     int seen_proto = 0;
@@ -313,8 +303,4 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         if (!r->label[0]) ok = 0;
     }
     r->understood = ok;
-}
-
-const char *ezlb_xt_library_error(int v6) {
-    return ezlb_iptc_load(v6) ? NULL : ezlb_iptc_load_error(v6);
 }

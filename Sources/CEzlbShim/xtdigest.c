@@ -40,7 +40,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include "iptcload.h"
+#include <libiptc/libiptc.h>
+#include <libiptc/libip6tc.h>
 
 /* ---- hash ---- */
 
@@ -499,7 +500,7 @@ int ezlb_xt_handle_digest(int v6, struct xtc_handle *h, const char *names, int n
                 int32_t v = ((const struct xt_standard_target *)t)->verdict;
                 if (v < 0) verdict_label(v, &l);
                 else {
-                    const char *g = ezlb_iptc(v6)->get_target((const void *)e, h);
+                    const char *g = ezlb_xt_target(v6, e, h);
                     if (!g) return EINVAL;
                     if (g[0]) { l.kind = 'V'; l.name = g; } else l.kind = 'F';
                 }

@@ -16,12 +16,11 @@ import Glibc
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the host's preconditions for IPVS and FullNAT (sysctls, modules, iptables variant, libiptc, xtables lock).",
+        abstract: "Check the host's preconditions for IPVS and FullNAT (sysctls, modules, iptables variant, xtables lock).",
         discussion: """
         Checks net.ipv4.ip_forward, net.ipv4.vs.conntrack (needed to SNAT IPVS traffic; checked when \
         IPVS is loaded), rp_filter (0 or 2), whether ip_vs and the configured schedulers' modules are \
-        available, which iptables variant the host's iptables command uses, whether libip4tc/libip6tc \
-        load (ezlb loads them when it first needs iptables), and the xtables lock. \
+        available, which iptables variant the host's iptables command uses, and the xtables lock. \
         Exits 1 when a check fails. --fix sets the sysctls it can (ip_forward=1, vs.conntrack=1, \
         rp_filter=2 where it is 1). Always looks at the running host, whatever --backend says.
         """
@@ -179,15 +178,6 @@ struct Doctor: ParsableCommand {
 
         // Which iptables the host's `iptables` command is.
         out.append(iptablesVariant())
-
-        // libiptc, which ezlb loads when it first needs iptables (static release binary: dlopen).
-        let libErrors = [IPFamily.ipv4, .ipv6].compactMap { IPTCTable.libraryError($0) }
-        if libErrors.isEmpty {
-            out.append(Check(name: "libiptc", status: .ok, value: "libip4tc.so.2, libip6tc.so.2", message: "loadable"))
-        } else {
-            out.append(Check(name: "libiptc", status: fullNAT.isEmpty ? .warn : .fail, value: "not loadable",
-                             message: libErrors.joined(separator: "; ") + " (snat sync and the bridge's MASQUERADE need it)"))
-        }
 
         // The xtables lock libiptc writers share with iptables -w.
         let lockPath = ProcessInfo.processInfo.environment["XTABLES_LOCKFILE"] ?? "/run/xtables.lock"

@@ -96,7 +96,7 @@ public struct CommonValues: Equatable, Sendable {
         if let b = backendOption { return b }
         if let e = Self.env("EZLB_BACKEND"), !e.isEmpty {
             guard let b = BackendKind(rawValue: e) else {
-                throw UsageFailure("EZLB_BACKEND: '\(e)': expected kernel or fake")
+                throw Failure.usage("EZLB_BACKEND: '\(e)': expected kernel or fake")
             }
             return b
         }

@@ -12,36 +12,6 @@ import Logging
 import Glibc
 #endif
 
-/// Documented exit codes (README "Exit codes", man page EXIT STATUS).
-public enum ExitStatus: Int32, Sendable {
-    case success = 0
-    /// Runtime failure: kernel refused an operation, partial apply, conflict, I/O.
-    case failure = 1
-    /// Something changed (only with --detailed-exitcode).
-    case changed = 2
-    /// Usage error: bad flags or arguments.
-    case usage = 64
-    /// A resource is exhausted: no free address left in an IPAM subnet or range (EX_UNAVAILABLE).
-    case unavailable = 69
-    /// Another ezlb run holds the state lock (try again).
-    case busy = 75
-    /// Invalid config file or state file.
-    case config = 78
-}
-
-/// An error that ends a command with a one-line message and a documented exit code.
-public struct EzlbFailure: Error, CustomStringConvertible {
-    public var status: ExitStatus
-    public var message: String
-    public init(_ status: ExitStatus, _ message: String) {
-        self.status = status
-        self.message = message
-    }
-    public var description: String { message }
-}
-
-func UsageFailure(_ message: String) -> EzlbFailure { EzlbFailure(.usage, message) }
-
 /// An action that renders its own text line and JSON object when the report is
 /// written: a report of tens of thousands of actions then builds no string per
 /// action (`snat sync` of 10,000 backends reports 20,000 rules).
@@ -310,41 +280,40 @@ enum Runner {
 
     static func run(_ opts: CommonValues, command: String, _ body: (Logger) throws -> CommandReport) throws {
         let log = logger(verbosity: opts.verbosity)
+        try run(command: command, output: opts.output, dryRun: opts.dryRun, detailedExitcode: opts.detailedExitcode,
+                log: log) { try body(log) }
+    }
+
+    /// The one way every command ends: the report (or, when `body` throws, a report holding
+    /// the error: any error, with the exit status it carries, else 1) on stdout, warnings and
+    /// errors on stderr, the documented exit status.
+    static func run(command: String, output: OutputFormat, dryRun: Bool = false, detailedExitcode: Bool = false,
+                    log: Logger? = nil, _ body: () throws -> CommandReport) throws {
         var report: CommandReport
         var status: ExitStatus = .success
         do {
-            report = try body(log)
+            report = try body()
             if !report.errors.isEmpty || report.actions.contains(where: { $0.error != nil }) { status = .failure }
-            else if report.changed && opts.detailedExitcode { status = .changed }
-        } catch let f as EzlbFailure {
-            report = CommandReport(command: command, dryRun: opts.dryRun)
-            report.errors = [f.message]
-            status = f.status
-        } catch let e as ConfigError {
-            report = CommandReport(command: command, dryRun: opts.dryRun)
-            report.errors = [e.description]
-            status = .config
-        } catch let e as StateError {
-            report = CommandReport(command: command, dryRun: opts.dryRun)
-            report.errors = [e.description]
-            if case .lockTimeout = e { status = .busy } else if case .io = e { status = .failure } else { status = .config }
-        } catch let e as IPVSError {
-            report = CommandReport(command: command, dryRun: opts.dryRun)
-            report.errors = [e.description]
-            status = .failure
-        } catch where PrerenderedReport.active != nil {
-            // Part of a streamed report may be on stdout already: finish it as one report.
-            report = CommandReport(command: command, dryRun: opts.dryRun)
-            report.errors = ["\(error)"]
-            status = .failure
+            else if report.changed && detailedExitcode { status = .changed }
+        } catch {
+            // Part of a streamed report may be on stdout already: this finishes it as one report.
+            report = CommandReport(command: command, dryRun: dryRun)
+            report.errors = [message(error)]
+            status = (error as? EzlbError)?.exitStatus ?? .failure
         }
-        var clock = PhaseClock(log: log)
-        emit(report, format: opts.output)
-        clock.lap("write result")
+        var clock = log.map { PhaseClock(log: $0) }
+        emit(report, format: output)
+        clock?.lap("write result")
         // The process ends right after this: no freeing 20,000 actions, their changes
         // and rules one by one on the way out (~1.5 ms of a 10,000-backend snat sync).
         finishedReport = report
         if status != .success { throw ExitCode(status.rawValue) }
+    }
+
+    /// An error as one line: its description's first line.
+    static func message(_ error: Error) -> String {
+        let text = (error as? CustomStringConvertible)?.description ?? "\(error)"
+        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)"
     }
 
     static func emit(_ r: CommandReport, format: OutputFormat) {

@@ -28,7 +28,6 @@ extension Ezlb {
     /// Parses arguments and runs the chosen command. Parse errors print one
     /// line (`ezlb: error: …`) and exit 64; help and version print as usual.
     public static func runMain(_ arguments: [String]? = nil) -> Never {
-        KernelBackends.tuneAllocator()
         do {
             // The per-operation commands skip ArgumentParser's reflection when their
             // arguments are plain (FastParse.swift); anything else goes the full way.

@@ -1,5 +1,6 @@
 /// A config problem: one line naming the file, the key path, the bad value and why.
-public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
+public struct ConfigError: EzlbError, Equatable, Sendable {
+    public var exitStatus: ExitStatus { .config }
     public var file: String
     public var keyPath: String
     public var value: String?

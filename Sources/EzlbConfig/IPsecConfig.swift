@@ -183,19 +183,19 @@ public struct IPsecConfig: Equatable, Sendable {
         return nil
     }
 
-    static func key(at path: String) -> Result<XfrmKey, XfrmInputError> {
+    static func key(at path: String) -> Result<XfrmKey, InputError> {
         var st = stat()
         if stat(path, &st) != 0 {
             let e = errno
-            return .failure(XfrmInputError(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))"))
+            return .failure(InputError(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))"))
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(XfrmInputError("key file is not a regular file")) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(InputError("key file is not a regular file")) }
         let mode = st.st_mode & 0o777
         if mode & 0o077 != 0 {
-            return .failure(XfrmInputError("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it"))
+            return .failure(InputError("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it"))
         }
         guard case .success(let data) = FileBytes.read(path) else {
-            return .failure(XfrmInputError("cannot read key file (permission denied)"))
+            return .failure(InputError("cannot read key file (permission denied)"))
         }
         // Byte level: hex digits or base64 (ASCII), surrounding whitespace ignored.
         var lo = 0, hi = data.count
@@ -223,9 +223,9 @@ public struct IPsecConfig: Equatable, Sendable {
         } else if let d = Data(base64Encoded: String(decoding: text, as: UTF8.self)) {
             bytes = [UInt8](d)
         }
-        guard let key = bytes else { return .failure(XfrmInputError("key file holds neither hex nor base64")) }
+        guard let key = bytes else { return .failure(InputError("key file holds neither hex nor base64")) }
         guard key.count >= minimumKeyBytes else {
-            return .failure(XfrmInputError("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))"))
+            return .failure(InputError("key is too short (\(key.count) bytes; at least \(minimumKeyBytes))"))
         }
         return .success(XfrmKey(key))
     }

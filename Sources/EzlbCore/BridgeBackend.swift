@@ -58,17 +58,15 @@ public struct ContainerInterface: Equatable, Sendable {
 }
 
 /// A refused link/address/route/namespace operation, naming the operation.
-public struct LinkError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case exists, notFound, permission, netns, invalid, other }
-    public var kind: Kind
-    public var operation: String
-    public var detail: String
-    public init(_ kind: Kind, operation: String, detail: String) {
-        self.kind = kind
-        self.operation = operation
-        self.detail = detail
-    }
-    public var description: String { "\(operation): \(detail)" }
+public typealias LinkError = OperationError<LinkErrorKind>
+
+public enum LinkErrorKind: String, OperationErrorKind {
+    case exists = "already exists"
+    case notFound = "not found"
+    case permission = "permission denied (needs CAP_NET_ADMIN)"
+    case netns = "cannot use the network namespace"
+    case invalid = "invalid argument"
+    case other = "netlink error"
 }
 
 /// The contract of the bridge backends (libnl-route-3 on the kernel, the fake kernel).

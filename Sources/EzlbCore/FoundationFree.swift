@@ -98,7 +98,9 @@ public final class Lock: @unchecked Sendable {
     }
 }
 
-/// `NSCondition` without Foundation: a `Lock` and a condition variable on its mutex.
+/// `NSCondition` without Foundation: a `Lock` and a condition variable on its mutex, timed
+/// waits on the monotonic clock. The one lock of the tree: every pthread object lives on the
+/// heap, at an address that never moves.
 public final class Condition: @unchecked Sendable {
     private let mutex = Lock()
     private let c: UnsafeMutablePointer<pthread_cond_t>
@@ -106,7 +108,11 @@ public final class Condition: @unchecked Sendable {
     public init() {
         c = .allocate(capacity: 1)
         c.initialize(to: pthread_cond_t())
-        pthread_cond_init(c, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(c, &attr)
+        pthread_condattr_destroy(&attr)
     }
 
     deinit {
@@ -119,7 +125,25 @@ public final class Condition: @unchecked Sendable {
     public func unlock() { mutex.unlock() }
     /// Releases the lock until `broadcast()` (or a spurious wake-up); call in a loop on the predicate.
     public func wait() { pthread_cond_wait(c, mutex.m) }
+    /// `wait()` that also returns once the monotonic clock reaches `ms` (milliseconds, `monotonicMs()`).
+    public func wait(untilMs ms: UInt64) {
+        var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
+        pthread_cond_timedwait(c, mutex.m, &ts)
+    }
     public func broadcast() { pthread_cond_broadcast(c) }
+
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// Milliseconds on the monotonic clock (the clock `Condition.wait(untilMs:)` uses).
+public func monotonicMs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
 
 /// `Foundation.Thread` without Foundation: a detached POSIX thread running `block` once `start()` is called.

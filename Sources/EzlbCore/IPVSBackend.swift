@@ -10,6 +10,12 @@ public protocol IPVSBackend: AnyObject {
     func addDestination(_ key: ServiceKey, _ dest: RealServer) throws
     func updateDestination(_ key: ServiceKey, _ dest: RealServer) throws
     func deleteDestination(_ key: ServiceKey, _ endpoint: Endpoint) throws
+    /// Runs a plan's operations in order and returns each one's error (nil = done). Every
+    /// operation is attempted, so a partial apply reports exactly what was done and what
+    /// failed; `progress` is told how many are done so far. The kernel backend pipelines
+    /// them (many requests per round trip); a requirement, so callers holding
+    /// `any IPVSBackend` get each backend's own batching.
+    func apply(_ ops: [IPVSOperation], progress: (Int) -> Void) -> [IPVSError?]
     /// Makes the changes durable (the fake writes its model; the kernel needs nothing).
     func commit() throws
 }
@@ -29,36 +35,21 @@ extension IPVSBackend {
 }
 
 /// What an IPVS operation can fail with, on the kernel and on the fake alike.
-public struct IPVSError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
-        case serviceExists = "service already exists"
-        case serviceNotFound = "no such service"
-        case destinationExists = "destination already exists"
-        case destinationNotFound = "no such destination"
-        case schedulerNotFound = "scheduler not found"
-        case invalidArgument = "invalid argument"
-        case notSupported = "IPVS is not available (is the ip_vs module loadable?)"
-        case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
-        case other = "kernel error"
-    }
+public typealias IPVSError = OperationError<IPVSErrorKind>
 
-    public var kind: Kind
-    /// The operation that failed, e.g. `add service tcp 10.0.0.1:80`.
-    public var operation: String
-    public var detail: String?
+public enum IPVSErrorKind: String, OperationErrorKind {
+    case serviceExists = "service already exists"
+    case serviceNotFound = "no such service"
+    case destinationExists = "destination already exists"
+    case destinationNotFound = "no such destination"
+    case schedulerNotFound = "scheduler not found"
+    case invalidArgument = "invalid argument"
+    case notSupported = "IPVS is not available (is the ip_vs module loadable?)"
+    case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
+    case other = "kernel error"
+}
 
-    public init(_ kind: Kind, operation: String, detail: String? = nil) {
-        self.kind = kind
-        self.operation = operation
-        self.detail = detail
-    }
-
-    public var description: String {
-        var s = "\(operation): \(kind.rawValue)"
-        if let d = detail { s += " (\(d))" }
-        return s
-    }
-
+extension IPVSError {
     /// Maps an errno returned by the IPVS netlink family to the kernel's meaning
     /// for that command (ip_vs_ctl.c returns ESRCH for unknown services, ENOENT
     /// for unknown destinations and unknown schedulers, EEXIST for duplicates).
@@ -99,19 +90,25 @@ extension IPVSOperation {
 }
 
 extension IPVSBackend {
-    /// Runs `ops` in order and returns each one's error (nil = done). Every
-    /// operation is attempted, so a partial apply reports exactly what was done
-    /// and what failed. Backends may override this to batch kernel round trips.
-    public func apply(_ ops: [IPVSOperation]) -> [IPVSError?] {
-        ops.map { op in
+    /// `apply(_:progress:)` without progress.
+    public func apply(_ ops: [IPVSOperation]) -> [IPVSError?] { apply(ops, progress: { _ in }) }
+
+    /// `apply` one operation at a time (a backend without round trips to save).
+    public func applyEach(_ ops: [IPVSOperation], progress: (Int) -> Void) -> [IPVSError?] {
+        var results: [IPVSError?] = []
+        results.reserveCapacity(ops.count)
+        for op in ops {
             do {
                 try execute(op)
-                return nil
+                results.append(nil)
             } catch let e as IPVSError {
-                return e
+                results.append(e)
             } catch {
-                return IPVSError(.other, operation: op.operationName, detail: "\(error)")
+                results.append(IPVSError(.other, operation: op.operationName, detail: "\(error)"))
             }
+            if results.count % 256 == 0 { progress(results.count) }
         }
+        progress(results.count)
+        return results
     }
 }

@@ -387,38 +387,23 @@ public enum XTOperation: Hashable, Sendable {
 }
 
 /// What an iptables operation can fail with, on libiptc and on the fake alike.
-public struct XTError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
-        case chainExists = "chain already exists"
-        case noSuchChain = "no chain/target/match by that name"
-        case indexTooBig = "index of insertion/deletion too big"
-        case builtinChain = "cannot delete a built-in chain"
-        case chainNotEmpty = "chain is not empty"
-        case chainReferenced = "chain is still referenced by another rule"
-        case invalidArgument = "invalid argument"
-        case tableUnavailable = "table does not exist (do you need to insmod?)"
-        case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
-        case concurrentChange = "the table changed underneath (retry)"
-        case lockTimeout = "another program holds the xtables lock"
-        case other = "iptables error"
-    }
+public typealias XTError = OperationError<XTErrorKind>
 
-    public var kind: Kind
-    /// The operation that failed, e.g. `ip4 nat: iptc_commit`.
-    public var operation: String
-    public var detail: String?
+public enum XTErrorKind: String, OperationErrorKind {
+    case chainExists = "chain already exists"
+    case noSuchChain = "no chain/target/match by that name"
+    case indexTooBig = "index of insertion/deletion too big"
+    case builtinChain = "cannot delete a built-in chain"
+    case chainNotEmpty = "chain is not empty"
+    case chainReferenced = "chain is still referenced by another rule"
+    case invalidArgument = "invalid argument"
+    case tableUnavailable = "table does not exist (do you need to insmod?)"
+    case permissionDenied = "permission denied (needs CAP_NET_ADMIN)"
+    case concurrentChange = "the table changed underneath (retry)"
+    case lockTimeout = "another program holds the xtables lock"
+    case other = "iptables error"
 
-    public init(_ kind: Kind, operation: String, detail: String? = nil) {
-        self.kind = kind
-        self.operation = operation
-        self.detail = detail
-    }
-
-    public var description: String {
-        var s = "\(operation): \(kind.rawValue)"
-        if let d = detail, d != kind.rawValue { s += " (\(d))" }
-        return s
-    }
+    public var exitStatus: ExitStatus { self == .lockTimeout ? .busy : .failure }
 }
 
 /// The contract every iptables backend (libiptc, fake) fulfils.

@@ -21,27 +21,27 @@ public struct XfrmPrefix: Hashable, Codable, Sendable, Comparable, CustomStringC
 
     /// Parses `10.0.0.0/24` or a bare address (a host prefix). Host bits set are an error.
     /// Works on the UTF-8 bytes: pod lists hold thousands of entries.
-    public static func parse(_ text: String) -> Result<XfrmPrefix, XfrmInputError> {
+    public static func parse(_ text: String) -> Result<XfrmPrefix, InputError> {
         let u = Array(text.utf8)
         var lo = 0, hi = u.count
         while lo < hi, u[lo] == UInt8(ascii: " ") || u[lo] == UInt8(ascii: "\t") { lo += 1 }
         while hi > lo, u[hi - 1] == UInt8(ascii: " ") || u[hi - 1] == UInt8(ascii: "\t") { hi -= 1 }
         let slash = u[lo..<hi].firstIndex(of: UInt8(ascii: "/"))
         guard let a = IPAddress(String(decoding: u[lo..<(slash ?? hi)], as: UTF8.self)) else {
-            return .failure(XfrmInputError("not an IP address or CIDR"))
+            return .failure(InputError("not an IP address or CIDR"))
         }
         let width = a.family == .ipv4 ? 32 : 128
         var len = width
         if let slash {
             let digits = u[(slash + 1)..<hi]
             guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-                return .failure(XfrmInputError("prefix length must be 0..\(width)"))
+                return .failure(InputError("prefix length must be 0..\(width)"))
             }
             len = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            guard len <= width else { return .failure(XfrmInputError("prefix length must be 0..\(width)")) }
+            guard len <= width else { return .failure(InputError("prefix length must be 0..\(width)")) }
         }
         let p = XfrmPrefix(a, length: len)
-        if p.address != a { return .failure(XfrmInputError("host bits set (did you mean \(p)?)")) }
+        if p.address != a { return .failure(InputError("host bits set (did you mean \(p)?)")) }
         return .success(p)
     }
 
@@ -60,11 +60,6 @@ public struct XfrmPrefix: Hashable, Codable, Sendable, Comparable, CustomStringC
     }
 }
 
-public struct XfrmInputError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
-}
 
 public enum XfrmDirection: String, Codable, Sendable, CaseIterable, Comparable {
     case `in`, out, fwd
@@ -248,19 +243,15 @@ public enum XfrmOperation: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A refused xfrm operation, naming it. `kind` lets callers tell the usual cases apart.
-public struct XfrmError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
-        case exists, notFound, permission, unsupported, invalid, other
-    }
-    public var kind: Kind
-    public var operation: String
-    public var detail: String
-    public init(_ kind: Kind, operation: String, detail: String) {
-        self.kind = kind
-        self.operation = operation
-        self.detail = detail
-    }
-    public var description: String { "xfrm: \(operation): \(detail)" }
+public typealias XfrmError = OperationError<XfrmErrorKind>
+
+public enum XfrmErrorKind: String, OperationErrorKind {
+    case exists = "already exists"
+    case notFound = "not found"
+    case permission = "permission denied (needs CAP_NET_ADMIN)"
+    case unsupported = "not supported by this kernel"
+    case invalid = "invalid argument"
+    case other = "kernel error"
 }
 
 /// The xfrm backend contract: the running kernel (libnl-xfrm) or the fake kernel.

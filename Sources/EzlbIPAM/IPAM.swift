@@ -137,7 +137,7 @@ public struct IPAMState: Codable, Equatable, Sendable {
 }
 
 /// Why an allocation or release was refused.
-public enum IPAMError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum IPAMError: EzlbError, Equatable, Sendable {
     /// A value the caller passed is unusable (usage error).
     case badInput(flag: String, value: String, reason: String)
     /// The address is held by someone else, or the owner already holds another one.
@@ -151,6 +151,14 @@ public enum IPAMError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflict(let m): return m
         case .full(let s, let r, let n):
             return "subnet \(s) is full: all \(n) addresses of \(r) are allocated or reserved"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .badInput: return .usage
+        case .conflict: return .failure
+        case .full: return .unavailable
         }
     }
 }

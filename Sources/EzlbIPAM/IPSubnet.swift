@@ -65,7 +65,7 @@ public struct IPSubnet: Hashable, Comparable, Sendable, CustomStringConvertible 
     }
 
     /// Parses `ADDRESS/PREFIX`. The reason is one phrase, for `--subnet: '<text>': <reason>`.
-    public static func parse(_ text: String) -> Result<IPSubnet, IPAMInputError> {
+    public static func parse(_ text: String) -> Result<IPSubnet, InputError> {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return .failure(.init("expected a CIDR like 10.1.0.0/24 or 2001:db8::/64")) }
         guard let a = IPAddress(String(parts[0])) else {
@@ -114,7 +114,7 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
         bounds.lowerBound == bounds.upperBound ? "\(first)" : "\(first)-\(last)"
     }
 
-    public static func parse(_ text: String) -> Result<IPRange, IPAMInputError> {
+    public static func parse(_ text: String) -> Result<IPRange, InputError> {
         if text.contains("/") {
             switch IPSubnet.parse(text) {
             case .success(let s): return .success(IPRange(family: s.family, bounds: s.network...s.last))
@@ -133,9 +133,3 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why a user-supplied value was refused; the caller adds the flag or key and the value.
-public struct IPAMInputError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
-}

@@ -33,7 +33,7 @@ public final class HookDispatcher: @unchecked Sendable {
     private let inherited: [(String, String)]
 
     // Guarded by `lock`.
-    private let lock = CondLock()
+    private let lock = Condition()
     private var machine: RoleMachine
     private var hooks: HooksConfig
     private var threadStarted = false
@@ -57,7 +57,7 @@ public final class HookDispatcher: @unchecked Sendable {
 
     /// Starts the worker and queues ToReady.
     public func start() {
-        lock.locked {
+        lock.withLock {
             machine.start()
             startThreadLocked()
             lock.broadcast()
@@ -67,7 +67,7 @@ public final class HookDispatcher: @unchecked Sendable {
     /// A leadership sample; cheap and non-blocking (called on every poll tick from the engine's loop thread).
     public func observe(_ sample: LeadershipSample) {
         let now = Self.nowMs()
-        lock.locked {
+        lock.withLock {
             if stopped { return }
             let before = machine.latest
             machine.observe(sample, now: now)
@@ -99,7 +99,7 @@ public final class HookDispatcher: @unchecked Sendable {
     /// Returns false when the timeout was hit (or ToDestroy itself had to be killed).
     /// `timeout` nil: `shutdownTimeout` of the current hooks.
     public func shutdown(timeout: Swift.Duration? = nil, destroyTimeout: Swift.Duration? = nil) -> Bool {
-        return lock.locked {
+        return lock.withLock {
             machine.requestShutdown()
             startThreadLocked()
             lock.broadcast()
@@ -136,7 +136,7 @@ public final class HookDispatcher: @unchecked Sendable {
 
     /// New `hooks` section (SIGHUP). A running hook finishes with the old one.
     public func reload(hooks: HooksConfig) {
-        lock.locked {
+        lock.withLock {
             self.hooks = hooks
             machine.debounceMs = UInt64((hooks.debounce * 1000).rounded())
             lock.broadcast()
@@ -145,10 +145,10 @@ public final class HookDispatcher: @unchecked Sendable {
     }
 
     /// The last hook that completed.
-    public var currentEvent: HookEvent? { lock.locked { machine.lastEvent } }
+    public var currentEvent: HookEvent? { lock.withLock { machine.lastEvent } }
 
     public var status: HookStatus {
-        lock.locked {
+        lock.withLock {
             HookStatus(role: machine.role, running: machine.running, lastEvent: machine.lastEvent,
                        lastOutcome: lastOutcome, lastFinished: lastFinished)
         }
@@ -222,7 +222,7 @@ public final class HookDispatcher: @unchecked Sendable {
             log.info("hook start", metadata: md.merging(["command": .string(([spec.command] + spec.args).joined(separator: " "))]) { $1 })
             let t0 = HookExecutor.monotonicSeconds()
             outcome = HookExecutor.run(command: spec.command, args: spec.args, environment: env, timeout: spec.timeout,
-                                       log: log, metadata: base) { [self] in lock.locked { cancelRunning } }
+                                       log: log, metadata: base) { [self] in lock.withLock { cancelRunning } }
             let ms = Int(((HookExecutor.monotonicSeconds() - t0) * 1000).rounded())
             md["status"] = .string(outcome.description)
             md["duration_ms"] = "\(ms)"
@@ -240,7 +240,7 @@ public final class HookDispatcher: @unchecked Sendable {
             // Wait the backoff; stop retrying when the reason for the hook is gone (ToMaster without leadership,
             // a shutdown for ToMaster/ToSlave retries is not a reason to stop: the VIP must leave).
             let until = Self.nowMs() + UInt64((spec.retryBackoff * 1000).rounded())
-            let stop: Bool = lock.locked {
+            let stop: Bool = lock.withLock {
                 while Self.nowMs() < until && !cancelRunning { lock.wait(untilMs: until) }
                 return cancelRunning
             }
@@ -270,46 +270,5 @@ public final class HookDispatcher: @unchecked Sendable {
         return out.reversed()
     }
 
-    static func nowMs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-    }
-}
-
-/// A pthread mutex with a condition variable on the monotonic clock.
-final class CondLock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-
-    init() {
-        pthread_mutex_init(&mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(&cond, &attr)
-        pthread_condattr_destroy(&attr)
-    }
-
-    deinit {
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
-    }
-
-    func lock() { pthread_mutex_lock(&mutex) }
-    func unlock() { pthread_mutex_unlock(&mutex) }
-    func broadcast() { pthread_cond_broadcast(&cond) }
-    func wait() { pthread_cond_wait(&cond, &mutex) }
-
-    /// Waits until signalled or the monotonic clock reaches `ms`.
-    func wait(untilMs ms: UInt64) {
-        var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
-        pthread_cond_timedwait(&cond, &mutex, &ts)
-    }
-
-    func locked<R>(_ body: () throws -> R) rethrows -> R {
-        lock()
-        defer { unlock() }
-        return try body()
-    }
+    static func nowMs() -> UInt64 { monotonicMs() }
 }

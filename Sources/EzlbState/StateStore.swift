@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// Errors of the state directory. Each names the file and what to do.
-public enum StateError: Error, CustomStringConvertible, Equatable {
+public enum StateError: EzlbError, Equatable {
     case corrupted(path: String, detail: String, recovery: String)
     case newerSchema(path: String, found: Int, supported: Int)
     case io(path: String, operation: String, errno: Int32)
@@ -26,6 +26,14 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
             return "\(p): \(op) failed: \(Errno(rawValue: e).description)"
         case .lockTimeout(let p, let s):
             return "\(p): another ezlb holds the lock (waited \(s)s)"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .corrupted, .newerSchema: return .config
+        case .io: return .failure
+        case .lockTimeout: return .busy
         }
     }
 }

@@ -441,7 +441,6 @@ final class SNATCLITests: CLITestCase {
         XCTAssertEqual(status("module ip_vs_mh"), "fail", "mh is not in the fake modules.dep")
         XCTAssertEqual(status("xtables lock"), "ok")
         XCTAssertNotNil(checks.first { $0["name"] as? String == "iptables variant" })
-        XCTAssertEqual(status("libiptc"), "ok", "libip4tc/libip6tc load (iptcload.c)")
         XCTAssertEqual(r.status, 1, "a missing scheduler module fails")
         XCTAssertTrue(((r.json["errors"] as? [String]) ?? []).first?.contains("module ip_vs_mh") == true, r.stdout)
 

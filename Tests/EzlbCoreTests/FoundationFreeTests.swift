@@ -73,4 +73,28 @@ final class FoundationFreeTests: XCTestCase {
         for t in threads { t.startAndWait() }
         XCTAssertEqual(lock.withLock { box.n }, 4000)
     }
+
+    func testTimedWaitReturnsAtTheDeadline() {
+        let c = Condition()
+        let start = monotonicMs()
+        c.withLock { c.wait(untilMs: start + 50) }
+        let waited = monotonicMs() - start
+        XCTAssertGreaterThanOrEqual(waited, 45)
+        XCTAssertLessThan(waited, 5_000)
+    }
+
+    /// One lock implementation in the tree: pthread mutexes and condition variables are made
+    /// only by `Lock` and `Condition`, which keep them on the heap (a Swift stored property
+    /// has no stable address to hand to pthread).
+    func testPthreadLockObjectsLiveOnlyInFoundationFree() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources").standardized
+        let files = FileManager.default.enumerator(atPath: sources.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+        XCTAssertFalse(files.isEmpty)
+        for f in files where !f.hasSuffix("EzlbCore/FoundationFree.swift") {
+            let text = try String(contentsOf: sources.appendingPathComponent(f), encoding: .utf8)
+            for needle in ["pthread_mutex_t", "pthread_cond_t", "pthread_rwlock_t"] {
+                XCTAssertFalse(text.contains(needle), "\(f) makes its own \(needle): use Lock or Condition")
+            }
+        }
+    }
 }

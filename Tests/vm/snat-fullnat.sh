@@ -162,7 +162,7 @@ assert_ok "ezlb snat sync (IPv6 service removed)" ezlb_ snat sync
 assert_not_contains "no ezlb chain left in ip6tables" "$(ip6tables-legacy-save)" "EZLB"
 ip6tables-legacy -P FORWARD ACCEPT
 
-step "a foreign jump into EZLB-SNAT: libiptc's errno reaches ezlb (static binary: iptcload.c)"
+step "a foreign jump into EZLB-SNAT: libiptc's errno reaches ezlb"
 iptables-legacy -t nat -I POSTROUTING -s 198.51.100.7/32 -j EZLB-SNAT
 out=$(ezlb_ snat cleanup -o json 2>/dev/null || true)
 assert_contains "cleanup names the kernel's EMLINK" "$out" "chain is still referenced by another rule (Too many links)"

@@ -42,11 +42,9 @@ int ezlb_genl_parse(struct nl_msg *msg, struct nlattr **tb, int maxtype);
 /* Sequence number of a message. */
 uint32_t ezlb_nlmsg_seq(struct nl_msg *msg);
 
-/* Heap tuning for large tables (see shim.c); memory only. */
+/* Heap tuning for one-shot runs over large tables (see shim.c); memory only. Returns how
+ * many times it ran in this process (0: never), for tests. */
 void ezlb_tune_malloc(void);
-
-/* Grows this thread's heap by `bytes` now and has another thread populate the new pages
- * (MADV_POPULATE_WRITE) while this one goes on; returns 0 when that thread started. */
-int ezlb_prefault_heap(size_t bytes);
+int ezlb_malloc_tunings(void);
 
 #endif

@@ -50,9 +50,6 @@ struct ezlb_xt_rule {
 
 /* v6 = 0 uses libip4tc, 1 libip6tc. All return what libiptc returns
  * (NULL / 0 on failure with errno set). */
-/* Loads libip4tc (v6 = 0) or libip6tc (1) if not loaded yet (Sources/CEzlbShim/iptcload.c):
- * NULL when it is usable, else why not. */
-const char *ezlb_xt_library_error(int v6);
 struct xtc_handle *ezlb_xt_init(int v6, const char *table);
 void ezlb_xt_free(int v6, struct xtc_handle *h);
 int ezlb_xt_commit(int v6, struct xtc_handle *h);
@@ -69,6 +66,9 @@ int ezlb_xt_add_rule(int v6, const char *chain, const struct ezlb_xt_rule *r, in
 /* Rule iteration; each entry is parsed into *out. */
 const void *ezlb_xt_first_rule(int v6, const char *chain, struct xtc_handle *h);
 const void *ezlb_xt_next_rule(int v6, const void *prev, struct xtc_handle *h);
+/* The target libiptc resolved for an entry of the handle (a verdict or chain name, "" for a
+ * fall-through, a module name otherwise). */
+const char *ezlb_xt_target(int v6, const void *entry, struct xtc_handle *h);
 void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_xt_rule *out);
 
 /* Builds the entry (malloc'd, caller frees) for tests; *len receives its size. */

@@ -48,22 +48,22 @@ struct BridgeConnect: FastCommand {
             try Runner.run(options, command: "bridge connect") { log in
                 var report = CommandReport(command: "bridge connect", dryRun: options.dryRun)
                 let name = try BridgeSession.bridgeName(self.name)
-                if let why = BridgeNames.invalidInterfaceName(ifname) { throw UsageFailure("--ifname: '\(ifname)': \(why)") }
-                guard let ns = NetnsRef.parse(netns) else { throw UsageFailure("--netns: '\(netns)': expected a name, a path or a PID") }
-                do { try IPAM.validateOwner(owner) } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                if let why = BridgeNames.invalidInterfaceName(ifname) { throw Failure.usage("--ifname: '\(ifname)': \(why)") }
+                guard let ns = NetnsRef.parse(netns) else { throw Failure.usage("--netns: '\(netns)': expected a name, a path or a PID") }
+                do { try IPAM.validateOwner(owner) } catch let e as IPAMError { throw e }
                 let want = try ip.map { try IPAMSession.address($0, flag: "--ip") }
 
                 let s = BridgeSession(options, log: log)
                 try s.lock()
                 var state = try s.readState()
                 guard let bi = state.bridges.firstIndex(where: { $0.name == name }) else {
-                    throw EzlbFailure(.failure, "bridge \(name) was not created by ezlb (run 'ezlb bridge create \(name) --subnet CIDR')")
+                    throw Failure(.failure, "bridge \(name) was not created by ezlb (run 'ezlb bridge create \(name) --subnet CIDR')")
                 }
                 let bridge = state.bridges[bi]
                 let subnet = try IPAMSession.subnet(bridge.subnet, flag: "bridges.json: \(name).subnet")
                 let l = try s.links()
                 guard try l.link(name) != nil else {
-                    throw EzlbFailure(.failure, "bridge \(name) is missing from the kernel; run 'ezlb bridge create \(name) --subnet \(bridge.subnet)' to restore it")
+                    throw Failure(.failure, "bridge \(name) is missing from the kernel; run 'ezlb bridge create \(name) --subnet \(bridge.subnet)' to restore it")
                 }
                 let hostVeth = BridgeNames.hostVeth(bridge: name, owner: owner)
                 let mac = BridgeNames.containerMAC(bridge: name, owner: owner)
@@ -71,7 +71,7 @@ struct BridgeConnect: FastCommand {
                 // Already connected and still there: nothing to do.
                 if let c = bridge.connections.first(where: { $0.owner == owner }) {
                     if c.netns != ns.path || c.ifname != ifname || (want != nil && IPAddress(c.ip) != want) {
-                        throw EzlbFailure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
+                        throw Failure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
                     }
                     // Complete means: host end on the bridge and up, container end up with its address
                     // (a run killed half-way leaves less; then it is redone).
@@ -90,7 +90,7 @@ struct BridgeConnect: FastCommand {
                 let out: IPAM.Outcome
                 do {
                     out = try IPAM.allocate(&ipamState, IPAM.Request(subnet: subnet, owner: owner, ip: want, now: IPAMSession.now()))
-                } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                } catch let e as IPAMError { throw e }
                 let addr = out.allocation.ip
                 let conn = BridgeState.Connection(owner: owner, netns: ns.path, ifname: ifname, hostVeth: hostVeth, ip: addr.description, mac: mac)
                 let cidr = "\(addr)/\(subnet.prefixLength)"
@@ -128,7 +128,7 @@ struct BridgeConnect: FastCommand {
                     try? s.ipam.write(ipamBack)
                     state.bridges[bi].connections.removeAll { $0.owner == owner }
                     try? s.writeState(state)
-                    throw EzlbFailure(.failure, "\(e.description) (rolled back: veth \(hostVeth) deleted, \(addr) released)")
+                    throw Failure(.failure, "\(e.description) (rolled back: veth \(hostVeth) deleted, \(addr) released)")
                 }
                 return report
             }

@@ -30,10 +30,10 @@ struct BridgeCreate: ParsableCommand {
             var report = CommandReport(command: "bridge create", dryRun: options.dryRun)
             let name = try BridgeSession.bridgeName(self.name)
             let net = try IPAMSession.subnet(subnet)
-            guard (68...65535).contains(mtu) else { throw UsageFailure("--mtu: '\(mtu)': must be between 68 and 65535") }
+            guard (68...65535).contains(mtu) else { throw Failure.usage("--mtu: '\(mtu)': must be between 68 and 65535") }
             let layout = SubnetLayout(net)
             guard let gw = layout.gatewayAddress else {
-                throw UsageFailure("--subnet: '\(subnet)': a /\(net.prefixLength) has no room for a gateway and containers")
+                throw Failure.usage("--subnet: '\(subnet)': a /\(net.prefixLength) has no room for a gateway and containers")
             }
             let s = BridgeSession(options, log: log)
             try s.lock()
@@ -43,23 +43,23 @@ struct BridgeCreate: ParsableCommand {
                                           mac: BridgeNames.bridgeMAC(name), masquerade: !noMasquerade)
             let existing = state.bridges.first { $0.name == name }
             if let e = existing, e.subnet != want.subnet {
-                throw EzlbFailure(.failure, "bridge \(name) exists with subnet \(e.subnet); delete it first to use \(want.subnet)")
+                throw Failure(.failure, "bridge \(name) exists with subnet \(e.subnet); delete it first to use \(want.subnet)")
             }
             for b in state.bridges where b.name != name {
                 if case .success(let o) = IPSubnet.parse(b.subnet), o.overlaps(net) {
-                    throw EzlbFailure(.failure, "subnet \(net) overlaps bridge \(b.name) (\(b.subnet))")
+                    throw Failure(.failure, "subnet \(net) overlaps bridge \(b.name) (\(b.subnet))")
                 }
             }
             for r in ipamState.subnets where r.subnet != net && r.subnet.overlaps(net) && !r.allocations.isEmpty {
-                throw EzlbFailure(.failure, "subnet \(net) overlaps \(r.subnet) in ipam.json, which has allocations")
+                throw Failure(.failure, "subnet \(net) overlaps \(r.subnet) in ipam.json, which has allocations")
             }
             let l = try s.links()
             let link = try l.link(name)
             if let k = link, existing == nil {
-                throw EzlbFailure(.failure, "link \(name) (\(k.kind)) exists and was not created by ezlb; left alone")
+                throw Failure(.failure, "link \(name) (\(k.kind)) exists and was not created by ezlb; left alone")
             }
             if let k = link, k.kind != "bridge" {
-                throw EzlbFailure(.failure, "link \(name) is a \(k.kind), not a bridge")
+                throw Failure(.failure, "link \(name) is a \(k.kind), not a bridge")
             }
             var record = want
             record.connections = existing?.connections ?? []
@@ -99,7 +99,7 @@ struct BridgeCreate: ParsableCommand {
                     state.bridges.removeAll { $0.name == name }
                     try? s.writeState(state)
                 }
-                throw BridgeSession.failure(e)
+                throw e
             }
             try s.commitFake()
             // MASQUERADE: this bridge's chain wanted or not; other bridges' chains untouched.

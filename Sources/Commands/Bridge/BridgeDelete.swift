@@ -31,7 +31,7 @@ struct BridgeDelete: ParsableCommand {
             }
             let b = state.bridges[bi]
             if !b.connections.isEmpty && !force {
-                throw EzlbFailure(.failure, "bridge \(name) has \(b.connections.count) connected containers (\(b.connections.map(\.owner).joined(separator: ", "))); disconnect them or pass --force")
+                throw Failure(.failure, "bridge \(name) has \(b.connections.count) connected containers (\(b.connections.map(\.owner).joined(separator: ", "))); disconnect them or pass --force")
             }
             let subnet = try IPAMSession.subnet(b.subnet, flag: "bridges.json: \(name).subnet")
             var ipamState = try s.ipam.read()
@@ -39,7 +39,7 @@ struct BridgeDelete: ParsableCommand {
             let l = try s.links()
             if let k = try l.link(name), k.kind == "bridge" {
                 if !options.dryRun {
-                    do { try l.deleteLink(name) } catch let e as LinkError { throw BridgeSession.failure(e) }
+                    do { try l.deleteLink(name) } catch let e as LinkError { throw e }
                 }
                 report.actions.append(BridgeSession.action("- bridge \(name) \(b.subnet)", ["action": "delete", "object": "bridge", "name": .string(name)]))
             }

@@ -29,7 +29,7 @@ struct BridgeDisconnect: FastCommand {
             try Runner.run(options, command: "bridge disconnect") { log in
                 var report = CommandReport(command: "bridge disconnect", dryRun: options.dryRun)
                 let name = try BridgeSession.bridgeName(self.name)
-                do { try IPAM.validateOwner(owner) } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                do { try IPAM.validateOwner(owner) } catch let e as IPAMError { throw e }
                 let s = BridgeSession(options, log: log)
                 try s.lock()
                 var state = try s.readState()

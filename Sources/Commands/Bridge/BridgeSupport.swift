@@ -65,7 +65,7 @@ final class BridgeSession {
             if try opts.backend() == .fake { x = FakeXTBackend(kernel: try fakeKernel()) }
             else { x = try KernelBackends.xtables(kind: .kernel, stateDir: dir, lockTimeout: opts.lockTimeout) }
         } catch let e as XTError {
-            throw EzlbFailure(e.kind == .lockTimeout ? .busy : .failure, e.description)
+            throw Failure(e.kind == .lockTimeout ? .busy : .failure, e.description)
         }
         xtBackend = x
         return x
@@ -75,11 +75,9 @@ final class BridgeSession {
     func commitFake() throws { try fake?.save() }
 
     static func bridgeName(_ n: String) throws -> String {
-        if let why = BridgeNames.invalidInterfaceName(n) { throw UsageFailure("bridge name: '\(n)': \(why)") }
+        if let why = BridgeNames.invalidInterfaceName(n) { throw Failure.usage("bridge name: '\(n)': \(why)") }
         return n
     }
-
-    static func failure(_ e: LinkError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
 
     /// The nat chain of a bridge: everything from the subnet that leaves through
     /// another interface is masqueraded (`-s SUBNET ! -o NAME -j MASQUERADE`);
@@ -108,7 +106,7 @@ final class BridgeSession {
                 if plan.needsCommit && !opts.dryRun { try xt.commit(ref, plan.operations) }
                 report.actions += plan.changes.map { ActionRecord(text: $0.text, json: $0.json, error: nil) }
             } catch let e as XTError {
-                throw EzlbFailure(e.kind == .lockTimeout ? .busy : .failure, e.description)
+                throw Failure(e.kind == .lockTimeout ? .busy : .failure, e.description)
             }
         }
     }
@@ -125,7 +123,7 @@ final class BridgeSession {
         let l = try links()
         if try l.link(c.hostVeth) != nil {
             if !opts.dryRun {
-                do { try l.deleteLink(c.hostVeth) } catch let e as LinkError { throw Self.failure(e) }
+                do { try l.deleteLink(c.hostVeth) } catch let e as LinkError { throw e }
             }
             report.actions.append(Self.action("- veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns))",
                                               ["action": "delete", "object": "veth", "bridge": .string(b.name), "owner": .string(c.owner), "name": .string(c.hostVeth)]))

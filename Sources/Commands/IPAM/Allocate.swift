@@ -63,10 +63,10 @@ struct IPAMAllocate: FastCommand {
                     let hi = try rangeEnd.map { try IPAMSession.address($0, flag: "--range-end") }
                     let fam = lo?.family ?? hi?.family ?? subnet.family
                     guard fam == subnet.family, (lo?.family ?? fam) == (hi?.family ?? fam) else {
-                        throw UsageFailure("--range-start/--range-end: must be \(subnet.family.rawValue) like --subnet \(subnet)")
+                        throw Failure.usage("--range-start/--range-end: must be \(subnet.family.rawValue) like --subnet \(subnet)")
                     }
                     let a = lo?.value ?? subnet.network, b = hi?.value ?? subnet.last
-                    guard a <= b else { throw UsageFailure("--range-start/--range-end: '\(lo!)-\(hi!)': the range ends before it starts") }
+                    guard a <= b else { throw Failure.usage("--range-start/--range-end: '\(lo!)-\(hi!)': the range ends before it starts") }
                     req.range = IPRange(family: fam, bounds: a...b)
                 }
                 req.reserved = try s.reserved(flags: reserve, report: &report)
@@ -75,7 +75,7 @@ struct IPAMAllocate: FastCommand {
                 defer { withExtendedLifetime(lock) {} }
                 var state = try s.read()
                 let out: IPAM.Outcome
-                do { out = try IPAM.allocate(&state, req) } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                do { out = try IPAM.allocate(&state, req) } catch let e as IPAMError { throw e }
                 let fields = IPAMSession.json(out.allocation, subnet: subnet)
                 report.extra = fields
                 let line = "\(out.allocation.ip)/\(subnet.prefixLength)"

@@ -33,7 +33,7 @@ struct IPAMSession: CommandSession {
         for f in flags {
             switch IPRange.parse(f) {
             case .success(let r): out.append(r)
-            case .failure(let e): throw UsageFailure("--reserve: '\(f)': \(e.reason)")
+            case .failure(let e): throw Failure.usage("--reserve: '\(f)': \(e.reason)")
             }
         }
         return out
@@ -63,12 +63,12 @@ struct IPAMSession: CommandSession {
     static func subnet(_ text: String, flag: String = "--subnet") throws -> IPSubnet {
         switch IPSubnet.parse(text) {
         case .success(let s): return s
-        case .failure(let e): throw UsageFailure("\(flag): '\(text)': \(e.reason)")
+        case .failure(let e): throw Failure.usage("\(flag): '\(text)': \(e.reason)")
         }
     }
 
     static func address(_ text: String, flag: String) throws -> IPAddress {
-        guard let a = IPAddress(text) else { throw UsageFailure("\(flag): '\(text)': not an IP address") }
+        guard let a = IPAddress(text) else { throw Failure.usage("\(flag): '\(text)': not an IP address") }
         return a
     }
 
@@ -79,15 +79,6 @@ struct IPAMSession: CommandSession {
         gmtime_r(&t, &tm)
         func d2(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(tm.tm_year + 1900)-\(d2(tm.tm_mon + 1))-\(d2(tm.tm_mday))T\(d2(tm.tm_hour)):\(d2(tm.tm_min)):\(d2(tm.tm_sec))Z"
-    }
-
-    /// Maps a refusal to its documented exit status.
-    static func failure(_ e: IPAMError) -> EzlbFailure {
-        switch e {
-        case .badInput: return EzlbFailure(.usage, e.description)
-        case .conflict: return EzlbFailure(.failure, e.description)
-        case .full: return EzlbFailure(.unavailable, e.description)
-        }
     }
 
     static func json(_ a: Allocation, subnet: IPSubnet) -> [String: JSONValue] {

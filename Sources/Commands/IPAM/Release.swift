@@ -33,12 +33,12 @@ struct IPAMRelease: FastCommand {
                 let s = IPAMSession(options, log: log)
                 let subnet = try IPAMSession.subnet(self.subnet)
                 let addr = try ip.map { try IPAMSession.address($0, flag: "--ip") }
-                guard addr != nil || owner != nil else { throw UsageFailure("ipam release: give --ip or --owner") }
+                guard addr != nil || owner != nil else { throw Failure.usage("ipam release: give --ip or --owner") }
                 let lock = try s.lock()
                 defer { withExtendedLifetime(lock) {} }
                 var state = try s.read()
                 let released: [Allocation]
-                do { released = try IPAM.release(&state, subnet: subnet, ip: addr, owner: owner) } catch let e as IPAMError { throw IPAMSession.failure(e) }
+                do { released = try IPAM.release(&state, subnet: subnet, ip: addr, owner: owner) } catch let e as IPAMError { throw e }
                 if !released.isEmpty && !options.dryRun { try s.write(state) }
                 report.actions = released.map { a in
                     var j = IPAMSession.json(a, subnet: subnet)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EzlbCore
 import EzlbPlanner
+import Kernel
 
 struct IPVSApply: FastCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,7 @@ struct IPVSApply: FastCommand {
     }
 
     static func reconcile(_ options: CommonValues, adopt: Bool, probe: Bool, log: Logger, command: String) throws -> CommandReport {
+        KernelBackends.tuneHeapForBatch()
         var report = CommandReport(command: command, dryRun: options.dryRun)
         var clock = PhaseClock(log: log)
         let s = IPVSSession(options, log: log)

@@ -132,17 +132,8 @@ struct IPVSSession: CommandSession {
         // Intent: own everything about to be created before creating it.
         if plan.ownedIntent != owned { try writeOwnership(plan.ownedIntent) }
 
-        var results: [IPVSError?] = []
-        results.reserveCapacity(ops.count)
         let progress = Progress(total: ops.count, label: "applying")
-        let chunk = 2000
-        var i = 0
-        while i < ops.count {
-            let slice = Array(ops[i..<min(i + chunk, ops.count)])
-            results += backend.apply(slice)
-            i += slice.count
-            progress.update(i)
-        }
+        let results = backend.apply(ops, progress: progress.update)
         progress.finish()
         var commitError: String? = nil
         do { try backend.commit() } catch { commitError = "\(error)" }

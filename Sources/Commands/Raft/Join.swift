@@ -35,7 +35,7 @@ struct RaftJoin: ParsableCommand {
     }
 
     func run() throws {
-        try RaftRunner.run(options.output, command: "raft join") {
+        try Runner.run(command: "raft join", output: options.output) {
             let settings = try options.load(joining: true)
             let log = RaftRunner.clientLogger(settings)
             let local = try RaftRunner.localStatus(settings.dataDir)

@@ -39,7 +39,7 @@ struct RaftLeave: ParsableCommand {
     }
 
     func run() throws {
-        try RaftRunner.run(options.output, command: "raft leave") {
+        try Runner.run(command: "raft leave", output: options.output) {
             let settings = try options.load(joining: true)
             let log = RaftRunner.clientLogger(settings)
             let target = node ?? settings.nodeID
@@ -49,7 +49,7 @@ struct RaftLeave: ParsableCommand {
                 // Hand leadership over first; the local serve answers once it no longer leads.
                 let t = try ControlClient.call(.unix(RaftPaths.socket(settings.dataDir)),
                                                ControlRequest(method: "transfer", body: "{}"), timeout: timeout)
-                guard t.ok else { throw EzlbFailure(.failure, "leave \(target): \(t.error ?? "leadership transfer failed")") }
+                guard t.ok else { throw Failure(.failure, "leave \(target): \(t.error ?? "leadership transfer failed")") }
             }
             if start == nil {
                 let local = try RaftRunner.localStatus(settings.dataDir)
@@ -63,7 +63,7 @@ struct RaftLeave: ParsableCommand {
                 let other = local.leader.flatMap { $0.raftID == local.raftID ? nil : $0.addr }
                     ?? local.members.first { $0.raftID != local.raftID && $0.role == "voter" }?.addr
                 guard let addr = other, let ep = controlEndpoint(forRaftAddress: addr) else {
-                    throw EzlbFailure(.failure, "leave \(target): no other member known; use --peer")
+                    throw Failure(.failure, "leave \(target): no other member known; use --peer")
                 }
                 start = ep
             }

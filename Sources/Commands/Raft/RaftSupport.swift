@@ -54,33 +54,6 @@ enum RaftPaths {
 /// Runs a raft client command with the usual conventions (one-line errors,
 /// documented exit codes, text or JSON result on stdout).
 enum RaftRunner {
-    static func run(_ output: OutputFormat, command: String, _ body: () throws -> CommandReport) throws {
-        var report: CommandReport
-        var status: ExitStatus = .success
-        do {
-            report = try body()
-            if !report.errors.isEmpty { status = .failure }
-        } catch let f as EzlbFailure {
-            report = CommandReport(command: command, dryRun: false)
-            report.errors = [f.message]
-            status = f.status
-        } catch let e as ConfigError {
-            report = CommandReport(command: command, dryRun: false)
-            report.errors = [e.description]
-            status = .config
-        } catch let e as ControlClientError {
-            report = CommandReport(command: command, dryRun: false)
-            report.errors = [e.message]
-            status = .failure
-        } catch let e as RaftEngineError {
-            report = CommandReport(command: command, dryRun: false)
-            report.errors = [e.description]
-            status = .failure
-        }
-        Runner.emit(report, format: output)
-        if status != .success { throw ExitCode(status.rawValue) }
-    }
-
     static func json(_ s: RaftStatusInfo) -> [String: JSONValue] {
         func m(_ x: MemberInfo) -> JSONValue {
             .object(["id": .string(x.id), "raft_id": .string(x.raftID), "addr": .string(x.addr), "role": .string(x.role)])
@@ -125,9 +98,9 @@ enum RaftRunner {
         do {
             r = try ControlClient.call(.unix(RaftPaths.socket(dataDir)), ControlRequest(method: "status", body: "{}"), timeout: timeout)
         } catch let e as ControlClientError where e.unreachable {
-            throw EzlbFailure(.failure, "no `ezlb raft serve` answers on \(RaftPaths.socket(dataDir)) (\(e.message)); start it first")
+            throw Failure(.failure, "no `ezlb raft serve` answers on \(RaftPaths.socket(dataDir)) (\(e.message)); start it first")
         }
-        guard r.ok, let s = r.status else { throw EzlbFailure(.failure, r.error ?? "status failed") }
+        guard r.ok, let s = r.status else { throw Failure(.failure, r.error ?? "status failed") }
         return s
     }
 
@@ -159,14 +132,14 @@ enum RaftRunner {
                     lastError = r.error ?? "no leader"
                     target = start
                 default:
-                    throw EzlbFailure(.failure, "\(target): \(r.error ?? "refused")")
+                    throw Failure(.failure, "\(target): \(r.error ?? "refused")")
                 }
             } catch let e as ControlClientError where e.unreachable {
                 lastError = e.message
                 target = start
             }
             if Date() >= deadline {
-                throw EzlbFailure(.failure, "\(method): gave up after \(Int(timeout)) s: \(lastError)")
+                throw Failure(.failure, "\(method): gave up after \(Int(timeout)) s: \(lastError)")
             }
             log.info("\(method): \(lastError); retrying")
             usleep(500_000)
@@ -175,7 +148,7 @@ enum RaftRunner {
 
     static func peerEndpoint(_ peer: String) throws -> ControlEndpoint {
         guard let ep = controlEndpoint(forRaftAddress: peer) else {
-            throw UsageFailure("--peer: '\(peer)': expected a member's raft address host:port")
+            throw Failure.usage("--peer: '\(peer)': expected a member's raft address host:port")
         }
         return ep
     }

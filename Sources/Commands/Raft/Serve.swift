@@ -1,5 +1,6 @@
 import ArgumentParser
 import EzlbConfig
+import EzlbCore
 import EzlbRaft
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -68,7 +69,7 @@ struct RaftServe: ParsableCommand {
 
     func run() throws {
         var stopSignal: Int32?
-        try RaftRunner.run(.text, command: "raft serve") {
+        try Runner.run(command: "raft serve", output: .text) {
             let settings = try options.load(joining: !bootstrap)
             var log = try RaftLogHandler.logger(label: "ezlb", config: settings.logging)
             log[metadataKey: "node"] = .string(settings.nodeID)
@@ -80,18 +81,18 @@ struct RaftServe: ParsableCommand {
             for part in dir.split(separator: "/") {
                 prefix += "/" + part
                 if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                    throw EzlbFailure(.failure, "node.data_dir: '\(dir)': \(String(cString: strerror(errno)))")
+                    throw Failure(.failure, "node.data_dir: '\(dir)': \(String(cString: strerror(errno)))")
                 }
             }
             let lockFD = open(RaftPaths.lock(dir), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard lockFD >= 0 else { throw EzlbFailure(.failure, "\(RaftPaths.lock(dir)): \(String(cString: strerror(errno)))") }
+            guard lockFD >= 0 else { throw Failure(.failure, "\(RaftPaths.lock(dir)): \(String(cString: strerror(errno)))") }
             defer { close(lockFD) }
             guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-                throw EzlbFailure(.busy, "another `ezlb raft serve` is running on \(dir)")
+                throw Failure(.busy, "another `ezlb raft serve` is running on \(dir)")
             }
             let existing = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !RaftPaths.own.contains($0) }
             if bootstrap && !existing.isEmpty {
-                throw EzlbFailure(.config, "--bootstrap: \(dir) already holds Raft data (\(existing.sorted().prefix(3).joined(separator: ", "))); a cluster is bootstrapped once, on one node — start without --bootstrap")
+                throw Failure(.config, "--bootstrap: \(dir) already holds Raft data (\(existing.sorted().prefix(3).joined(separator: ", "))); a cluster is bootstrapped once, on one node — start without --bootstrap")
             }
             if !bootstrap && existing.isEmpty {
                 log.notice("\(dir) is empty: waiting to be added with `ezlb raft join --peer <member>` on this node")

@@ -11,7 +11,7 @@ struct RaftStatus: ParsableCommand {
     @OptionGroup var options: RaftOptions
 
     func run() throws {
-        try RaftRunner.run(options.output, command: "raft status") {
+        try Runner.run(command: "raft status", output: options.output) {
             let settings = try options.load(joining: true)
             let s = try RaftRunner.localStatus(settings.dataDir)
             var r = CommandReport(command: "raft status", dryRun: false)

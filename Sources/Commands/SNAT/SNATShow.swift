@@ -28,7 +28,7 @@ struct SNATShow: ParsableCommand {
                 guard !ids.isEmpty, let backend else { continue }
                 let st: XTTableState
                 do { st = try backend.read(ref, chains: ManagedChainPlanner.chainsToRead(desired: [], owned: ids)) }
-                catch let e as XTError { throw SNATSession.failure(e) }
+                catch let e as XTError { throw e }
                 var lines: [String] = []
                 var chains: [JSONValue] = []
                 let present = ids.filter { st.chains[$0.name] != nil }

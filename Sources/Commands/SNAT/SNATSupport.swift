@@ -18,9 +18,8 @@ struct SNATSession: CommandSession {
 
     /// FullNAT services of the config, in config order (an unchanged config from `snat-config.cache`).
     /// `parsing` runs first when the file has to be parsed.
-    func fullNATServices(into report: inout CommandReport, parsing: () -> Void = {}) throws -> [FullNATService] {
+    func fullNATServices(into report: inout CommandReport) throws -> [FullNATService] {
         if let cached = cachedFullNATServices(into: &report) { return cached }
-        parsing()
         let cfg = try EzlbConfiguration.load(path: opts.config)
         let warnings = cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         report.warnings += warnings
@@ -42,12 +41,8 @@ struct SNATSession: CommandSession {
             return try KernelBackends.xtables(kind: opts.backend() == .fake ? .fake : .kernel, stateDir: dir,
                                               lockTimeout: opts.lockTimeout)
         } catch let e as XTError {
-            throw Self.failure(e)
+            throw e
         }
-    }
-
-    static func failure(_ e: XTError) -> EzlbFailure {
-        EzlbFailure(e.kind == .lockTimeout ? .busy : .failure, e.description)
     }
 
     /// The chains ezlb may manage for FullNAT even when snat.json lost track of them.
@@ -77,7 +72,7 @@ struct SNATSession: CommandSession {
                 // A table the kernel cannot even load holds none of ezlb's chains.
                 log.debug("\(ref): \(e); nothing to remove there")
                 continue
-            } catch let e as XTError { throw Self.failure(e) }
+            } catch let e as XTError { throw e }
             let plan = ManagedChainPlanner.plan(desired: d, owned: o, actual: actual)
             log.debug("\(ref): \(plan.operations.count) operations")
             plans.append(plan)
@@ -138,7 +133,7 @@ struct SNATSession: CommandSession {
                         log.info("\(p.ref): committed \(p.operations.count) operations")
                         clock.lap("\(p.ref): commit")
                     } catch let e as XTError {
-                        if e.kind == .lockTimeout { throw Self.failure(e) }
+                        if e.kind == .lockTimeout { throw e }
                         error = e.description
                     }
                 } else {

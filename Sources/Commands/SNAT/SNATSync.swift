@@ -26,15 +26,11 @@ struct SNATSync: FastCommand {
 
         func run() throws {
             try Runner.run(options, command: "snat sync") { log in
+                KernelBackends.tuneHeapForBatch()
                 var report = CommandReport(command: "snat sync", dryRun: options.dryRun)
                 let s = SNATSession(options, log: log)
                 var clock = PhaseClock(log: log)
-                // A run that plans needs heap in proportion to its backends (10,000: ~27 MB,
-                // parsing included): populated on the other core while this one works.
-                var prefaulted = false
-                let services = try s.fullNATServices(into: &report) {
-                    prefaulted = KernelBackends.prefaultHeap(forConfigFile: options.config)
-                }
+                let services = try s.fullNATServices(into: &report)
                 clock.lap("load config")
                 let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
                 defer { withExtendedLifetime(lock) {} }
@@ -52,7 +48,6 @@ struct SNATSync: FastCommand {
                 // A desired chain that exists but is not recorded (state lost) is simply rewritten:
                 // EZLB-* names are ezlb's own.
                 clock.lap("compare with the last converged tables")
-                if !prefaulted { KernelBackends.prefaultHeap(forBackends: services.reduce(0) { $0 + $1.backends.count }) }
                 let owned = try s.owned(takeOver: false)
                 let desired = SNATRules.chains(services, health: health)
                 clock.lap("build desired chains")

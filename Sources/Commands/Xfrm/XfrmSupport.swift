@@ -20,11 +20,9 @@ struct XfrmSession: CommandSession {
         do {
             return try KernelBackends.xfrm(kind: opts.backend() == .fake ? .fake : .kernel, stateDir: dir)
         } catch let e as XfrmError {
-            throw Self.failure(e)
+            throw e
         }
     }
-
-    static func failure(_ e: XfrmError) -> EzlbFailure { EzlbFailure(.failure, e.description) }
 
     /// What sync and cleanup start with, in this order: the xfrm lock (held while the
     /// returned `lock` lives), the ownership record, the rule it implies, the kernel's tables.
@@ -36,7 +34,7 @@ struct XfrmSession: CommandSession {
     }
 
     func dump(_ backend: XfrmBackend) throws -> XfrmTables {
-        do { return try backend.dump() } catch let e as XfrmError { throw Self.failure(e) }
+        do { return try backend.dump() } catch let e as XfrmError { throw e }
     }
 
     static func rule(_ o: XfrmOwnership?) -> XfrmOwnershipRule {
@@ -74,7 +72,7 @@ struct XfrmSession: CommandSession {
                 }
                 i = j
             }
-            do { try backend.commit() } catch let e as XfrmError { throw Self.failure(e) }
+            do { try backend.commit() } catch let e as XfrmError { throw e }
         }
         report.extra["writes"] = .int(backend.writes)
         summarize(&report)

@@ -3,6 +3,7 @@ import EzlbConfig
 import EzlbCore
 import EzlbPlanner
 import EzlbState
+import Kernel
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -34,6 +35,7 @@ struct XfrmSync: FastCommand {
 
         func run() throws {
             try Runner.run(options, command: "xfrm sync") { log in
+                KernelBackends.tuneHeapForBatch()
                 var report = CommandReport(command: "xfrm sync", dryRun: options.dryRun)
                 var clock = PhaseClock(log: log)
                 let s = XfrmSession(options, log: log)

@@ -94,6 +94,10 @@ public final class FakeIPVS: IPVSBackend {
         wrote()
     }
 
+    public func apply(_ ops: [IPVSOperation], progress: (Int) -> Void) -> [IPVSError?] {
+        applyEach(ops, progress: progress)
+    }
+
     public func commit() throws {
         try kernel.save()
     }

@@ -37,12 +37,6 @@ public final class IPTCTable {
         handle = h
     }
 
-    /// Loads the family's libiptc (it is loaded at first use, see iptcload.c): nil when it is
-    /// usable, else why not (for `ezlb doctor`).
-    public static func libraryError(_ family: IPFamily) -> String? {
-        ezlb_xt_library_error(family == .ipv6 ? 1 : 0).map { String(cString: $0) }
-    }
-
     /// Runs the kernel's modprobe (/proc/sys/kernel/modprobe, else /sbin/modprobe) quietly, as iptables does.
     static func modprobe(_ module: String) {
         var path = "/sbin/modprobe"

@@ -118,18 +118,19 @@ public final class NetlinkIPVS: IPVSBackend {
     public func commit() throws {}
 
     private func single(_ op: IPVSOperation) throws {
-        if let e = apply([op])[0] { throw e }
+        if let e = apply([op], progress: { _ in })[0] { throw e }
     }
 
     /// Runs `ops` in order, pipelined `window` requests at a time; every
     /// operation is attempted and reports its own error.
-    public func apply(_ ops: [IPVSOperation]) -> [IPVSError?] {
+    public func apply(_ ops: [IPVSOperation], progress: (Int) -> Void) -> [IPVSError?] {
         var results = [IPVSError?](repeating: nil, count: ops.count)
         var start = 0
         while start < ops.count {
             let end = min(start + _window, ops.count)
             runWindow(ops, start..<end, into: &results)
             start = end
+            progress(end)
         }
         return results
     }

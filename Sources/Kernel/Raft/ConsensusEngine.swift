@@ -2,6 +2,7 @@
 /// implementation can be swapped (libraft 0.15 today; upstream continues as
 /// cowsql/raft). One thread owns the engine: every method except `wakeup`
 /// must be called on it (from a delegate callback, or before `run`).
+import EzlbCore
 
 public enum EngineRole: String, Sendable {
     case unavailable, follower, candidate, leader
@@ -43,7 +44,8 @@ public struct EngineStatus: Sendable, Equatable {
 }
 
 /// A failed engine call: which call, its code (RAFT_* or UV_*) and message.
-public struct RaftEngineError: Error, CustomStringConvertible, Sendable {
+public struct RaftEngineError: EzlbError, Sendable {
+    public var exitStatus: ExitStatus { .failure }
     public var call: String
     public var code: Int32
     public var message: String

@@ -181,7 +181,8 @@ public enum ControlEndpoint: CustomStringConvertible, Sendable, Equatable {
     }
 }
 
-public struct ControlClientError: Error, CustomStringConvertible, Sendable {
+public struct ControlClientError: EzlbError, Sendable {
+    public var exitStatus: ExitStatus { .failure }
     public var message: String
     /// True when nothing answered (connection refused, timeout): worth retrying.
     public var unreachable: Bool

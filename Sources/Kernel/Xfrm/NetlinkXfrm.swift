@@ -360,7 +360,7 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
                     // NLE_NOMEM is ENOBUFS (replies dropped: receive buffer overrun), NLE_AGAIN the timeout:
                     // the requests may or may not have been applied; the next sync reads the kernel again.
                     var e = n < 0 ? Self.error(n, operation: "read acks") : XfrmError(.other, operation: "read acks", detail: "socket closed")
-                    e.detail = "no ack (\(e.detail)); the kernel may or may not have applied it: run sync again"
+                    e.detail = "no ack (\(e.detail ?? "")); the kernel may or may not have applied it: run sync again"
                     for (_, j) in inBatch { results[j] = XfrmError(e.kind, operation: ops[j].description, detail: e.detail) }
                     inBatch.removeAll()
                     break
@@ -394,10 +394,10 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
         switch errno {
         case EEXIST: kind = .exists
         case ENOENT, ESRCH: kind = .notFound
-        case EPERM, EACCES: kind = .permission; detail += " (needs CAP_NET_ADMIN: run as root)"
+        case EPERM, EACCES: kind = .permission
         case EPROTONOSUPPORT, ENOSYS, EOPNOTSUPP, EAFNOSUPPORT:
             kind = .unsupported
-            if case .addState = op { detail += " (the kernel lacks ESP or the AEAD algorithm: modprobe esp4 esp6)" }
+            if case .addState = op { detail += "; the kernel lacks ESP or the AEAD algorithm: modprobe esp4 esp6" }
         case EINVAL: kind = .invalid
         default: kind = .other
         }
