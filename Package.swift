@@ -24,19 +24,26 @@ let package = Package(
                          .when(platforms: [.linux], configuration: .release)),
         ]),
 
-        // ArgumentParser commands: thin wiring of config -> planner -> backend -> output.
+        // The CLI: ArgumentParser commands that parse, call a reconciler and render its report.
         .target(name: "Commands", dependencies: [
-            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft",
+            "EzlbReconcile", "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Live kernel backends (netlink, ...) and the fake kernel.
-        // libraft engine (Kernel/Raft): CEzlbShim's raft.c drives libraft + libuv; Crypto for the
-        // control endpoint's HMAC-SHA256.
+        // The reconcilers: config + state + kernel -> plan -> intent-first apply -> report, for
+        // IPVS (with health checks), FullNAT, xfrm, bridges and IPAM. Tested in-process with the fakes.
+        .target(name: "EzlbReconcile", dependencies: [
+            "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Every backend contract (IPVS, x_tables, xfrm, links, health probes) with its kernel
+        // implementation and its fake side by side, the one factory (`Backends`) and the one
+        // digest of kernel state (`StateDigest`).
         .target(name: "Kernel", dependencies: [
             "EzlbCore", "EzlbState", "CNetlink", "CNetlinkGenl", "CEzlbShim", "CNetlinkRoute", "CNetlinkXfrm",
-            "CRaft", "CUV", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -51,14 +58,19 @@ let package = Package(
         .target(name: "EzlbPlanner", dependencies: ["EzlbCore", .product(name: "Crypto", package: "swift-crypto")]),
         // IP address management: subnets, ranges, allocation (interval based, no per-address structures).
         .target(name: "EzlbIPAM", dependencies: ["EzlbCore"]),
-        // Raft VIP failover without C: the role machine, the hook dispatcher and executor (posix_spawn via Glibc).
+        // Raft VIP failover: the engine contract and its libraft engine (CEzlbShim's raft.c drives
+        // libraft + libuv), the server and control endpoint (Crypto: HMAC-SHA256), the role
+        // machine, the hook dispatcher and executor.
         .target(name: "EzlbRaft", dependencies: [
-            "EzlbConfig", "EzlbCore",
+            "EzlbConfig", "EzlbCore", "CEzlbShim",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The state directory: state files, locks, the convergence cache.
         .target(name: "EzlbState", dependencies: [
-            "EzlbCore",
+            "EzlbCore", "EzlbIPAM",
             .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // One system-library target per pkg-config file, plus one C shim.
@@ -83,17 +95,21 @@ let package = Package(
         .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
 
         // Helpers shared by the test targets (not part of the product).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EzlbCore"], path: "Tests/TestSupport"),
         .testTarget(name: "EzlbCoreTests", dependencies: ["EzlbCore"]),
         .testTarget(name: "EzlbConfigTests", dependencies: ["EzlbConfig", "EzlbCore"]),
         .testTarget(name: "EzlbPlannerTests", dependencies: ["TestSupport", "EzlbPlanner", "EzlbCore"]),
         .testTarget(name: "EzlbIPAMTests", dependencies: ["TestSupport", "EzlbIPAM", "EzlbCore"]),
         .testTarget(name: "EzlbRaftTests", dependencies: [
-            "TestSupport", "EzlbRaft", "EzlbConfig", .product(name: "Logging", package: "swift-log"),
+            "TestSupport", "EzlbRaft", "EzlbConfig", "EzlbCore", "CEzlbShim", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EzlbStateTests", dependencies: ["EzlbState", "EzlbCore"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "EzlbCore", "EzlbState"]),
-        .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
-        .testTarget(name: "CLITests", dependencies: ["ezlb", "Kernel", "EzlbCore", "EzlbState"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands", "EzlbReconcile", "Kernel", "EzlbCore", "EzlbIPAM"]),
+        .testTarget(name: "EzlbReconcileTests", dependencies: [
+            "TestSupport", "EzlbReconcile", "Kernel", "EzlbState", "EzlbCore", "EzlbPlanner", "EzlbConfig", "EzlbIPAM",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "CLITests", dependencies: ["ezlb", "Kernel", "EzlbRaft", "EzlbCore", "EzlbState"]),
     ]
 )

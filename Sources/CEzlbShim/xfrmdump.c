@@ -1,6 +1,6 @@
 /* The xfrm database read raw, and its digest (see ezlb_xfrm.h). */
 #include "ezlb_xfrm.h"
-#include "lanehash.h"
+#include "ezlb_digest.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -153,67 +153,12 @@ int ezlb_xfrm_dump(int fd, uint32_t seq, struct ezlb_xfrm_buf *out) {
 
 /* ---- digest ---- */
 
-/* The lanes of lanehash.h (as the x_tables digest); the finalisation here
- * mixes the lanes into each other and the length. Not cryptographic
- * (policies hold nothing secret; SAs are hashed by the caller). */
-struct ohash {
-    uint64_t h[4];
-    uint64_t total;
-    size_t n;
-    uint8_t buf[32];
-};
-
-static void oh_init(struct ohash *o) {
-    lh_init(o->h);
-    o->total = 0;
-    o->n = 0;
-}
-
-static void oh_stripe(struct ohash *o, const uint8_t *p) { lh_stripe(o->h, p); }
-
-static void oh_feed(struct ohash *o, const void *p, size_t len) {
-    const uint8_t *b = p;
-    o->total += len;
-    if (o->n) {
-        size_t take = 32 - o->n < len ? 32 - o->n : len;
-        memcpy(o->buf + o->n, b, take);
-        o->n += take;
-        b += take;
-        len -= take;
-        if (o->n < 32) return;
-        oh_stripe(o, o->buf);
-        o->n = 0;
-    }
-    while (len >= 32) {
-        oh_stripe(o, b);
-        b += 32;
-        len -= 32;
-    }
-    memcpy(o->buf, b, len);
-    o->n = len;
-}
-
-static void oh_final(struct ohash *o, uint64_t out[4]) {
-    if (o->n) {
-        memset(o->buf + o->n, 0, 32 - o->n);
-        oh_stripe(o, o->buf);
-    }
-    for (int r = 0; r < 2; r++)
-        for (int i = 0; i < 4; i++) o->h[i] = lh_step(o->h[i], o->h[(i + 1) & 3] ^ o->total ^ (uint64_t)(r * 4 + i));
-    memcpy(out, o->h, sizeof(o->h));
-}
-
-/* Where a canonical stream goes: a policy's hash, or an SA's bytes. */
+/* Every policy and SA is one element of the shared digest's multiset (ezlb_digest.h). */
 struct sink {
-    struct ohash *oh;
-    struct ezlb_xfrm_buf *bytes;
-    int err;
+    struct ezlb_digest_element e;
 };
 
-static void put(struct sink *s, const void *p, size_t n) {
-    if (s->oh) oh_feed(s->oh, p, n);
-    else if (!s->err) s->err = buf_append(s->bytes, p, n);
-}
+static void put(struct sink *s, const void *p, size_t n) { ezlb_digest_element_feed(&s->e, p, n); }
 
 static void put16(struct sink *s, uint16_t v) { put(s, &v, sizeof(v)); }
 
@@ -264,15 +209,15 @@ static int canonical(struct sink *s, const struct nlmsghdr *h, size_t fixed, con
         }
         off += NLA_ALIGN(a.nla_len);
     }
-    return s->err;
+    return 0;
 }
 
 /* Adds one NEWPOLICY or NEWSA message (aligned in memory) to the digest. */
-static int digest_one(const struct nlmsghdr *h, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
+static int digest_one(const struct nlmsghdr *h, struct ezlb_digest *d) {
+    struct sink s;
+    ezlb_digest_element_begin(&s.e);
+    int err;
     if (h->nlmsg_type == XFRM_MSG_NEWPOLICY) {
-        struct ohash oh;
-        oh_init(&oh);
-        struct sink s = { &oh, NULL, 0 };
         static const struct skip skips[] = {
             { offsetof(struct xfrm_userpolicy_info, curlft),
               offsetof(struct xfrm_userpolicy_info, curlft) + sizeof(struct xfrm_lifetime_cur) },
@@ -280,64 +225,42 @@ static int digest_one(const struct nlmsghdr *h, struct ezlb_xfrm_digest *d, stru
               offsetof(struct xfrm_userpolicy_info, index) + sizeof(((struct xfrm_userpolicy_info *)0)->index) },
         };
         _Static_assert(offsetof(struct xfrm_userpolicy_info, index) > offsetof(struct xfrm_userpolicy_info, curlft), "order");
-        int err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
-        if (err) return err;
-        uint64_t v[4];
-        oh_final(&oh, v);
-        for (int i = 0; i < 4; i++) d->lanes[i] += v[i];
-        d->policies++;
-        return 0;
-    }
-    if (h->nlmsg_type == XFRM_MSG_NEWSA) {
+        err = canonical(&s, h, sizeof(struct xfrm_userpolicy_info), skips, 2);
+    } else if (h->nlmsg_type == XFRM_MSG_NEWSA) {
         /* curlft and stats are adjacent: one range. */
         _Static_assert(offsetof(struct xfrm_usersa_info, stats) ==
                        offsetof(struct xfrm_usersa_info, curlft) + sizeof(struct xfrm_lifetime_cur), "curlft, stats");
-        size_t at = sa_streams->len;
-        uint32_t zero = 0;
-        int err = buf_append(sa_streams, &zero, sizeof(zero));
-        if (err) return err;
-        struct sink s = { NULL, sa_streams, 0 };
         static const struct skip skips[] = {
             { offsetof(struct xfrm_usersa_info, curlft), offsetof(struct xfrm_usersa_info, stats) + sizeof(struct xfrm_stats) },
         };
         err = canonical(&s, h, sizeof(struct xfrm_usersa_info), skips, 1);
-        if (err) return err;
-        uint32_t n = (uint32_t)(sa_streams->len - at - sizeof(n));
-        memcpy(sa_streams->data + at, &n, sizeof(n));
-        d->states++;
-        return 0;
+    } else {
+        return -EPROTO;
     }
-    return -EPROTO;
+    if (err) return err;
+    ezlb_digest_element_end(d, &s.e);
+    return 0;
 }
 
-int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
-    memset(d, 0, sizeof(*d));
+int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_digest *d) {
     size_t off = 0;
     while (off + NLMSG_HDRLEN <= len) {
         struct nlmsghdr h0;
         memcpy(&h0, data + off, sizeof(h0));
         if (h0.nlmsg_len < NLMSG_HDRLEN || off + h0.nlmsg_len > len) return -EPROTO;
         /* ezlb_xfrm_dump keeps messages aligned: the header can be used in place. */
-        int err = digest_one((const struct nlmsghdr *)(data + off), d, sa_streams);
+        int err = digest_one((const struct nlmsghdr *)(data + off), d);
         if (err) return err;
         off += NLMSG_ALIGN(h0.nlmsg_len);
     }
     return off == len ? 0 : -EPROTO;
 }
 
-struct digest_ctx {
-    struct ezlb_xfrm_digest *d;
-    struct ezlb_xfrm_buf *sa_streams;
-};
-
 static int digest_each(const struct nlmsghdr *h, size_t room, void *ctx) {
     (void)room;
-    struct digest_ctx *c = ctx;
-    return digest_one(h, c->d, c->sa_streams);
+    return digest_one(h, ctx);
 }
 
-int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams) {
-    memset(d, 0, sizeof(*d));
-    struct digest_ctx c = { d, sa_streams };
-    return dump_both(fd, seq, digest_each, &c);
+int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_digest *d) {
+    return dump_both(fd, seq, digest_each, d);
 }

@@ -25,13 +25,9 @@
  * managed chains, whatever their matches: every rule the planner could take
  * for one of its jumps, with its position among the hook's rules.
  *
- * The hash: four 64-bit lanes, each word of a 32-byte stripe mixed into its own
- * lane by a bijective step (xor, multiply by an odd constant, xor-shift, twice),
- * then two chained finalisations over all lanes and the length. Not
- * cryptographic; a change to a rule changes its lane's state for certain and
- * the digest with overwhelming probability. */
+ * The stream goes into the ordered part of the shared digest (ezlb_digest.h). */
 #include "ezlb_xt.h"
-#include "lanehash.h"
+#include "ezlb_digest.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -43,77 +39,10 @@
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
 
-/* ---- hash ---- */
+/* ---- stream ---- */
 
-/* The stream is gathered in `buf` (most parts are a few bytes: copying them
- * there is cheaper than a call each) and hashed in 32-byte stripes as it fills. */
-struct fp {
-    uint64_t h[4];
-    uint64_t hashed;    /* bytes hashed so far, in whole stripes */
-    size_t n;           /* bytes waiting in buf */
-    uint8_t buf[4096];
-};
-
-static void fp_init(struct fp *f) {
-    lh_init(f->h);
-    f->hashed = 0;
-    f->n = 0;
-}
-
-static inline void fp_stripe(struct fp *f, const uint8_t *p) {
-    lh_stripe(f->h, p);
-    f->hashed += 32;
-}
-
-/* Hashes the whole stripes waiting in buf; fewer than 32 bytes stay. */
-static void fp_drain(struct fp *f) {
-    size_t k = f->n & ~(size_t)31;
-    for (size_t i = 0; i < k; i += 32) fp_stripe(f, f->buf + i);
-    memmove(f->buf, f->buf + k, f->n - k);
-    f->n -= k;
-}
-
-static void fp_put_slow(struct fp *f, const uint8_t *p, size_t len) {
-    fp_drain(f);
-    if (len > sizeof f->buf - f->n) {
-        /* Large: complete the waiting stripe, then hash straight from p. */
-        size_t take = (32 - f->n) % 32;
-        memcpy(f->buf + f->n, p, take);
-        f->n += take;
-        p += take;
-        len -= take;
-        fp_drain(f);
-        for (; len >= 32; p += 32, len -= 32) fp_stripe(f, p);
-    }
-    memcpy(f->buf + f->n, p, len);
-    f->n += len;
-}
-
-static inline void fp_put(struct fp *f, const void *data, size_t len) {
-    if (__builtin_expect(len <= sizeof f->buf - f->n, 1)) {
-        memcpy(f->buf + f->n, data, len);
-        f->n += len;
-    } else {
-        fp_put_slow(f, data, len);
-    }
-}
-
-static void fp_final(struct fp *f, uint8_t out[EZLB_XT_DIGEST_LEN]) {
-    fp_drain(f);
-    uint64_t total = f->hashed + f->n;
-    if (f->n) {
-        memset(f->buf + f->n, 0, 32 - f->n);
-        fp_stripe(f, f->buf);
-    }
-    uint64_t a = 0x452821E638D01377ull ^ total, b = 0xBE5466CF34E90C6Cull ^ ~total;
-    for (int i = 0; i < 4; i++) a = lh_step(a, f->h[i]);
-    for (int i = 3; i >= 0; i--) b = lh_step(b, f->h[i]);
-    a = lh_step(a, b);
-    b = lh_step(b, a);
-    memcpy(out, &a, 8);
-    memcpy(out + 8, &b, 8);
-}
-
+#define fp ezlb_digest
+static inline void fp_put(struct fp *f, const void *data, size_t len) { ezlb_digest_update(f, data, len); }
 static inline void put_u8(struct fp *f, uint8_t v) { fp_put(f, &v, 1); }
 static inline void put_u16(struct fp *f, uint16_t v) { fp_put(f, &v, 2); }
 static inline void put_u32(struct fp *f, uint32_t v) { fp_put(f, &v, 4); }
@@ -434,13 +363,13 @@ static int raw_label(const struct parsed *p, int v6, const uint8_t *e, unsigned 
 static int raw_is_standard(int v6, const uint8_t *e) { return target_of(v6, e)->u.user.name[0] == 0; }
 
 int ezlb_xt_blob_digest(const struct ezlb_xt_blob *b, const char *names, int nchains, int nhooks,
-                        uint8_t out[EZLB_XT_DIGEST_LEN]) {
+                        uint8_t out[EZLB_DIGEST_STATE_LEN]) {
     struct parsed p;
     int err = parse_blob(b, &p);
     if (err) { parsed_free(&p); return err; }
     int v6 = b->v6;
     struct fp f;
-    fp_init(&f);
+    ezlb_digest_init(&f);
     put_header(&f, v6);
     for (int i = 0; i < nchains + nhooks && !err; i++) {
         const char *name = scope_name(names, i);
@@ -471,16 +400,16 @@ int ezlb_xt_blob_digest(const struct ezlb_xt_blob *b, const char *names, int nch
         if (!hook) put_u32(&f, c->count);
     }
     parsed_free(&p);
-    if (!err) fp_final(&f, out);
+    if (!err) ezlb_digest_final(&f, out);
     return err;
 }
 
 /* ---- libiptc handles ---- */
 
 int ezlb_xt_handle_digest(int v6, struct xtc_handle *h, const char *names, int nchains, int nhooks,
-                          uint8_t out[EZLB_XT_DIGEST_LEN]) {
+                          uint8_t out[EZLB_DIGEST_STATE_LEN]) {
     struct fp f;
-    fp_init(&f);
+    ezlb_digest_init(&f);
     put_header(&f, v6);
     for (int i = 0; i < nchains + nhooks; i++) {
         const char *name = scope_name(names, i);
@@ -523,6 +452,6 @@ int ezlb_xt_handle_digest(int v6, struct xtc_handle *h, const char *names, int n
         put_u8(&f, 'E');
         if (!hook) put_u32(&f, k);
     }
-    fp_final(&f, out);
+    ezlb_digest_final(&f, out);
     return 0;
 }

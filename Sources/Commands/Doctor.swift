@@ -44,7 +44,7 @@ struct Doctor: ParsableCommand {
     var modulesRoot: String { ProcessInfo.processInfo.environment["EZLB_MODULES_ROOT"] ?? "/lib/modules" }
 
     func run() throws {
-        try Runner.run(options, command: "doctor") { log in
+        try Runner.run(options.values, command: "doctor") { _ in
             var report = CommandReport(command: "doctor", dryRun: options.dryRun)
             // The config is optional: without one, scheduler checks are skipped.
             var cfg: EzlbConfiguration? = nil
@@ -61,8 +61,8 @@ struct Doctor: ParsableCommand {
                         if write(f.value, to: f.path) { checks[i].status = .fixed; checks[i].value = f.value }
                         else { err = "\(f.path): write failed: \(String(cString: strerror(errno)))" }
                     }
-                    report.actions.append(ActionRecord(text: text, json: ["action": "set", "object": "sysctl",
-                        "name": .string(checks[i].name), "to": .string(f.value), "text": .string(text)], error: err))
+                    report.add(FieldAction(text, ["action": "set", "object": "sysctl", "name": .string(checks[i].name), "to": .string(f.value)]),
+                               error: err)
                 }
             }
             var body = ""
@@ -81,7 +81,6 @@ struct Doctor: ParsableCommand {
                 report.errors.append("\(failed.count) check(s) failed: \(failed.map(\.name).joined(separator: ", "))" +
                                      (failed.contains { $0.fix != nil } && !fix ? " (ezlb doctor --fix sets the sysctls)" : ""))
             }
-            _ = log
             return report
         }
     }

@@ -1,20 +1,18 @@
 import ArgumentParser
+import EzlbCore
+import Kernel
 
-/// Reflection-free parsing of the commands a container runtime or a sync loop runs
-/// once per operation or from a sync loop (`ipam allocate|release`, `bridge
-/// connect|disconnect`, `xfrm sync`, `ipvs apply`, `snat sync`). swift-argument-parser builds every command's argument set through
-/// `Mirror` and dynamic casts, and each first cast of a (type, protocol) pair scans
-/// the whole binary's protocol-conformance table (about 7,000 records, most of them
-/// Foundation's): two thirds of an `ipam allocate` process's instructions were
-/// parsing. This path reads only the plain forms of those commands' own options;
-/// anything else (help, `--version`, completion requests, short-option clusters,
-/// `--`, a repeated single-valued option, a value that starts with `-`, an unknown
-/// name, a failed `validate()`) returns nil and the full ArgumentParser run handles
-/// it, so help, errors and exit codes are ArgumentParser's own.
-/// `FastParseTests` checks each command's result equals ArgumentParser's for every
-/// option it declares and that no property is left unset.
-/// A parsed per-operation command as plain values; `run()` is the command's own `run()`
-/// (each command's `run()` is `try args.run()`).
+/// Reflection-free parsing of the commands a container runtime or a sync loop runs once per
+/// operation (`ipam allocate|release`, `bridge connect|disconnect`, `xfrm sync`, `ipvs apply`,
+/// `snat sync`): ArgumentParser builds a command's arguments through `Mirror` and dynamic
+/// casts, whose first use scans the binary's protocol-conformance table; this path saves
+/// 1.3–1.7 ms per process natively (docs/benchmarks.md, "Speed tricks"). It reads only the
+/// plain forms of each command's options as its `spec` names them; anything else (help,
+/// `--version`, completion requests, short-option clusters, `--`, a repeated single-valued
+/// option, a value that starts with `-`, an unknown name, a failed validation) returns nil and
+/// ArgumentParser runs, so help, errors and exit codes are its own. FastParseTests checks every
+/// spec against ArgumentParser's own description of the command (`--experimental-dump-help`)
+/// and every result against ArgumentParser's.
 protocol FastRunnable: Equatable {
     func run() throws
 }
@@ -24,32 +22,53 @@ protocol FastRunnable: Equatable {
 protocol FastCommand: ParsableCommand {
     associatedtype Args: FastRunnable
     var args: Args { get }
+    /// The command's own arguments, besides `CommonOptions` (which every fast command has).
+    static var fastSpec: FastSpec { get }
+    /// `Args` from the parsed arguments; nil when a required one is missing.
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args?
 }
 
 extension FastCommand {
     func run() throws { try args.run() }
 }
 
-enum FastParse {
-    static func command(_ args: [String]) -> (any FastRunnable)? {
-        guard args.count >= 2 else { return nil }
-        let rest = args.dropFirst(2)
-        switch (args[0], args[1]) {
-        case ("ipam", "allocate"): return IPAMAllocate.fastParse(rest)
-        case ("ipam", "release"): return IPAMRelease.fastParse(rest)
-        case ("bridge", "connect"): return BridgeConnect.fastParse(rest)
-        case ("bridge", "disconnect"): return BridgeDisconnect.fastParse(rest)
-        case ("xfrm", "sync"): return XfrmSync.fastParse(rest)
-        case ("ipvs", "apply"): return IPVSApply.fastParse(rest)
-        case ("snat", "sync"): return SNATSync.fastParse(rest)
-        default: return nil
-        }
+/// The arguments FastParse reads for a command: value options and flags by every name they
+/// have (`["-c", "--config"]`), and how many positionals.
+struct FastSpec {
+    var options: [[String]] = []
+    var flags: [[String]] = []
+    var positionals = 0
+
+    static let common = FastSpec(options: [["-c", "--config"], ["--state-dir"], ["--backend"], ["-o", "--output"]],
+                                 flags: [["--dry-run"], ["-v", "--verbose"], ["--detailed-exitcode"]])
+
+    func adding(_ other: FastSpec) -> FastSpec {
+        FastSpec(options: options + other.options, flags: flags + other.flags, positionals: positionals + other.positionals)
     }
 }
 
-/// The arguments after the subcommand, split by a table of option names. Values are
-/// taken out as the command's properties are filled; `finish()` fails when anything
-/// is left over or was malformed.
+enum FastParse {
+    /// Every fast command, by its group and name.
+    static let commands: [(group: String, name: String, type: any FastCommand.Type)] = [
+        ("ipam", "allocate", IPAMAllocate.self), ("ipam", "release", IPAMRelease.self),
+        ("bridge", "connect", BridgeConnect.self), ("bridge", "disconnect", BridgeDisconnect.self),
+        ("xfrm", "sync", XfrmSync.self), ("ipvs", "apply", IPVSApply.self), ("snat", "sync", SNATSync.self),
+    ]
+
+    static func command(_ args: [String]) -> (any FastRunnable)? {
+        guard args.count >= 2, let c = commands.first(where: { $0.group == args[0] && $0.name == args[1] }) else { return nil }
+        return parse(c.type, args.dropFirst(2))
+    }
+
+    static func parse<C: FastCommand>(_ type: C.Type, _ args: ArraySlice<String>) -> C.Args? {
+        guard var p = FastArguments(args, spec: FastSpec.common.adding(C.fastSpec)), let options = CommonOptions.fast(&p),
+              let a = C.fastArgs(&p, options), p.finished else { return nil }
+        return a
+    }
+}
+
+/// The arguments after the subcommand, split by a spec. Values are taken out as the command's
+/// properties are filled; `finished` is false when anything is left over or was malformed.
 struct FastArguments {
     // Plain arrays, not dictionaries: a Dictionary<String, …> here would be the process's
     // first use of String: Hashable, itself a scan of the conformance table.
@@ -58,8 +77,8 @@ struct FastArguments {
     private(set) var positionals: [String] = []
     private var failed = false
 
-    /// `options` take one value (`--name v`, `--name=v`, `-o v`); `flags` take none.
-    init?(_ args: ArraySlice<String>, options: [String], flags: [String]) {
+    init?(_ args: ArraySlice<String>, spec: FastSpec) {
+        let options = spec.options.flatMap { $0 }, flagNames = spec.flags.flatMap { $0 }
         var i = args.startIndex
         while i < args.endIndex {
             let a = args[i]
@@ -85,15 +104,15 @@ struct FastArguments {
                 // `-x` would be an option to ArgumentParser; `--name=` is a missing value.
                 if v.hasPrefix("-") || inline?.isEmpty == true { return nil }
                 values.append((name, v))
-            } else if flags.contains(name), inline == nil {
-                self.flags.append(name)
+            } else if flagNames.contains(name), inline == nil {
+                flags.append(name)
             } else {
                 return nil
             }
         }
+        if positionals.count > spec.positionals { return nil }
     }
 
-    /// Removes and returns the values given under any of `names`, in order.
     private mutating func take(_ names: [String]) -> [String] {
         let v = values.filter { names.contains($0.name) }.map(\.value)
         values.removeAll { names.contains($0.name) }
@@ -108,9 +127,7 @@ struct FastArguments {
     }
 
     /// Every value of a repeatable option, in order.
-    mutating func strings(_ name: String) -> [String] {
-        take([name])
-    }
+    mutating func strings(_ name: String) -> [String] { take([name]) }
 
     /// A value parsed by `parse`; a value it rejects is a failure.
     mutating func value<T>(_ names: String..., parse: (String) -> T?) -> T?? {
@@ -135,9 +152,9 @@ struct FastArguments {
         return n == 1
     }
 
-    /// The single positional argument.
+    /// The next positional argument.
     mutating func positional() -> String? {
-        guard positionals.count == 1 else { failed = true; return nil }
+        guard !positionals.isEmpty else { failed = true; return nil }
         return positionals.removeFirst()
     }
 
@@ -146,18 +163,15 @@ struct FastArguments {
 }
 
 extension CommonOptions {
-    static let fastOptions = ["-c", "--config", "--state-dir", "--backend", "-o", "--output"]
-    static let fastFlags = ["--dry-run", "-v", "--verbose", "--detailed-exitcode"]
-
     /// The options as ArgumentParser would set them, validated; nil when not.
     static func fast(_ p: inout FastArguments) -> CommonValues? {
         var o = CommonValues()
-        o.config = p.string("-c", "--config") ?? "/etc/ezlb/ezlb.yaml"
+        o.config = p.string("-c", "--config") ?? CommonValues.defaultConfig
         o.stateDirOption = p.string("--state-dir")
         guard let backend = p.value("--backend", parse: BackendKind.init(rawValue:)),
               let output = p.value("-o", "--output", parse: OutputFormat.init(rawValue:)) else { return nil }
         o.backendOption = backend
-        o.output = output ?? .text
+        o.output = output ?? CommonValues.defaultOutput
         o.dryRun = p.flag("--dry-run")
         o.verbosity = p.count("-v", "--verbose")
         o.detailedExitcode = p.flag("--detailed-exitcode")
@@ -167,70 +181,53 @@ extension CommonOptions {
 }
 
 extension IPAMAllocate {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--subnet", "--owner", "--ip", "--range-start", "--range-end", "--reserve"],
-                                    flags: CommonOptions.fastFlags + ["--round-robin"]),
-              let options = CommonOptions.fast(&p), let subnet = p.string("--subnet") else { return nil }
-        let a = Args(options: options, subnet: subnet, owner: p.string("--owner"), ip: p.string("--ip"),
-                     rangeStart: p.string("--range-start"), rangeEnd: p.string("--range-end"),
-                     reserve: p.strings("--reserve"), roundRobin: p.flag("--round-robin"))
-        return p.finished ? a : nil
+    static let fastSpec = FastSpec(options: [["--subnet"], ["--owner"], ["--ip"], ["--range-start"], ["--range-end"], ["--reserve"]],
+                                   flags: [["--round-robin"]])
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        guard let subnet = p.string("--subnet") else { return nil }
+        return Args(options: options, subnet: subnet, owner: p.string("--owner"), ip: p.string("--ip"),
+                    rangeStart: p.string("--range-start"), rangeEnd: p.string("--range-end"),
+                    reserve: p.strings("--reserve"), roundRobin: p.flag("--round-robin"))
     }
 }
 
 extension IPAMRelease {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--subnet", "--ip", "--owner"],
-                                    flags: CommonOptions.fastFlags),
-              let options = CommonOptions.fast(&p), let subnet = p.string("--subnet") else { return nil }
-        let a = Args(options: options, subnet: subnet, ip: p.string("--ip"), owner: p.string("--owner"))
-        return p.finished ? a : nil
+    static let fastSpec = FastSpec(options: [["--subnet"], ["--ip"], ["--owner"]])
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        guard let subnet = p.string("--subnet") else { return nil }
+        return Args(options: options, subnet: subnet, ip: p.string("--ip"), owner: p.string("--owner"))
     }
 }
 
 extension BridgeConnect {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--netns", "--owner", "--ifname", "--ip"],
-                                    flags: CommonOptions.fastFlags),
-              let options = CommonOptions.fast(&p), let name = p.positional(),
-              let netns = p.string("--netns"), let owner = p.string("--owner") else { return nil }
-        let a = Args(options: options, name: name, netns: netns, owner: owner, ifname: p.string("--ifname") ?? "eth0", ip: p.string("--ip"))
-        return p.finished ? a : nil
+    static let fastSpec = FastSpec(options: [["--netns"], ["--owner"], ["--ifname"], ["--ip"]], positionals: 1)
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        guard let name = p.positional(), let netns = p.string("--netns"), let owner = p.string("--owner") else { return nil }
+        return Args(options: options, name: name, netns: netns, owner: owner, ifname: p.string("--ifname") ?? defaultIfname, ip: p.string("--ip"))
     }
 }
 
 extension BridgeDisconnect {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions + ["--owner"], flags: CommonOptions.fastFlags),
-              let options = CommonOptions.fast(&p), let name = p.positional(), let owner = p.string("--owner") else { return nil }
-        let a = Args(options: options, name: name, owner: owner)
-        return p.finished ? a : nil
+    static let fastSpec = FastSpec(options: [["--owner"]], positionals: 1)
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        guard let name = p.positional(), let owner = p.string("--owner") else { return nil }
+        return Args(options: options, name: name, owner: owner)
     }
 }
 
 extension XfrmSync {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags),
-              let options = CommonOptions.fast(&p) else { return nil }
-        let a = Args(options: options)
-        return p.finished ? a : nil
-    }
+    static let fastSpec = FastSpec()
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? { Args(options: options) }
 }
 
 extension IPVSApply {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags + ["--adopt", "--no-probe"]),
-              let options = CommonOptions.fast(&p) else { return nil }
-        let a = Args(options: options, adopt: p.flag("--adopt"), noProbe: p.flag("--no-probe"))
-        return p.finished ? a : nil
+    static let fastSpec = FastSpec(flags: [["--adopt"], ["--no-probe"]])
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        Args(options: options, adopt: p.flag("--adopt"), noProbe: p.flag("--no-probe"))
     }
 }
 
 extension SNATSync {
-    static func fastParse(_ args: ArraySlice<String>) -> Args? {
-        guard var p = FastArguments(args, options: CommonOptions.fastOptions, flags: CommonOptions.fastFlags),
-              let options = CommonOptions.fast(&p) else { return nil }
-        let a = Args(options: options)
-        return p.finished ? a : nil
-    }
+    static let fastSpec = FastSpec()
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? { Args(options: options) }
 }

@@ -1,24 +1,22 @@
 import ArgumentParser
 import EzlbCore
+import EzlbReconcile
 import EzlbState
+import Kernel
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public enum BackendKind: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case kernel, fake
-}
-
-public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case text, json
-}
+extension BackendKind: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
 
 /// Options shared by every kernel-facing subcommand.
 public struct CommonOptions: ParsableArguments {
     public init() {}
 
     @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Config file (YAML).", valueName: "path"))
-    public var config: String = "/etc/ezlb/ezlb.yaml"
+    public var config: String = CommonValues.defaultConfig
 
     @Option(name: .customLong("state-dir"),
             help: ArgumentHelp("State directory (ownership records, fake kernel). Env: EZLB_STATE_DIR. [default: /var/lib/ezlb]", valueName: "dir"))
@@ -32,7 +30,7 @@ public struct CommonOptions: ParsableArguments {
     public var dryRun = false
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Result format on stdout.", valueName: "text|json"))
-    public var output: OutputFormat = .text
+    public var output: OutputFormat = CommonValues.defaultOutput
 
     @Flag(name: [.short, .customLong("verbose")], help: "More detail on stderr (repeat for debug).")
     public var verbosity: Int
@@ -40,33 +38,31 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
     public var detailedExitcode = false
 
-    /// The parsed values as a plain struct (what sessions and the runner use).
+    /// The parsed values as a plain struct (what the runner uses, and what FastParse builds).
     public var values: CommonValues {
         CommonValues(config: config, stateDirOption: stateDirOption, backendOption: backendOption, dryRun: dryRun,
                      output: output, verbosity: verbosity, detailedExitcode: detailedExitcode)
     }
 
-    public var lockTimeout: Int { values.lockTimeout }
-    public var stateDir: String { values.stateDir }
-    public func backend() throws -> BackendKind { try values.backend() }
     public mutating func validate() throws { try values.validate() }
 }
 
-
-/// `CommonOptions` as plain values: what sessions and `Runner` work with, and what the
-/// per-operation fast path (FastParse.swift) builds without creating ArgumentParser's
+/// `CommonOptions` as plain values: what commands hand the runner and the reconcilers, and
+/// what the per-operation fast path (FastParse.swift) builds without ArgumentParser's
 /// property wrappers (their first initialisation is a conformance-table scan).
 public struct CommonValues: Equatable, Sendable {
-    public var config = "/etc/ezlb/ezlb.yaml"
+    public static let defaultConfig = "/etc/ezlb/ezlb.yaml"
+    public static let defaultOutput = OutputFormat.text
+    public var config = CommonValues.defaultConfig
     public var stateDirOption: String? = nil
     public var backendOption: BackendKind? = nil
     public var dryRun = false
-    public var output: OutputFormat = .text
+    public var output = CommonValues.defaultOutput
     public var verbosity = 0
     public var detailedExitcode = false
 
-    public init(config: String = "/etc/ezlb/ezlb.yaml", stateDirOption: String? = nil, backendOption: BackendKind? = nil,
-                dryRun: Bool = false, output: OutputFormat = .text, verbosity: Int = 0, detailedExitcode: Bool = false) {
+    public init(config: String = CommonValues.defaultConfig, stateDirOption: String? = nil, backendOption: BackendKind? = nil,
+                dryRun: Bool = false, output: OutputFormat = CommonValues.defaultOutput, verbosity: Int = 0, detailedExitcode: Bool = false) {
         self.config = config
         self.stateDirOption = stateDirOption
         self.backendOption = backendOption
@@ -82,9 +78,7 @@ public struct CommonValues: Equatable, Sendable {
     }
 
     /// How long to wait for another run's lock (env EZLB_LOCK_TIMEOUT, seconds; default 60).
-    public var lockTimeout: Int {
-        Int(Self.env("EZLB_LOCK_TIMEOUT") ?? "") ?? 60
-    }
+    public var lockTimeout: Int { Int(Self.env("EZLB_LOCK_TIMEOUT") ?? "") ?? 60 }
 
     public var stateDir: String {
         if let s = stateDirOption { return s }
@@ -92,20 +86,13 @@ public struct CommonValues: Equatable, Sendable {
         return "/var/lib/ezlb"
     }
 
-    public func backend() throws -> BackendKind {
-        if let b = backendOption { return b }
-        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty {
-            guard let b = BackendKind(rawValue: e) else {
-                throw Failure.usage("EZLB_BACKEND: '\(e)': expected kernel or fake")
-            }
-            return b
-        }
-        return .kernel
+    /// The backend (flag, else EZLB_BACKEND, else the kernel); `validate()` vetted the variable.
+    public var backend: BackendKind {
+        backendOption ?? Self.env("EZLB_BACKEND").flatMap(BackendKind.init(rawValue:)) ?? .kernel
     }
 
     public func validate() throws {
-        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty, backendOption == nil,
-           BackendKind(rawValue: e) == nil {
+        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty, backendOption == nil, BackendKind(rawValue: e) == nil {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
         }
         if stateDir.isEmpty { throw ValidationError("--state-dir: must not be empty") }
@@ -113,8 +100,16 @@ public struct CommonValues: Equatable, Sendable {
         if k.exists, !k.isDirectory {
             throw ValidationError("--state-dir: '\(stateDir)' exists and is not a directory")
         }
-        if let t = Self.env("EZLB_LOCK_TIMEOUT"), Int(t) == nil || Int(t)! < 0 {
+        if let t = Self.env("EZLB_LOCK_TIMEOUT"), (Int(t) ?? -1) < 0 {
             throw ValidationError("EZLB_LOCK_TIMEOUT: '\(t)': expected whole seconds >= 0")
         }
+    }
+
+    /// What the reconcilers work with. `optionalConfig`: the config may be absent at its
+    /// default path (ipam, doctor); `configPath` is then "".
+    public func context(log: Logger, optionalConfig: Bool = false) -> ReconcileContext {
+        let path = optionalConfig && config == Self.defaultConfig && !StateDirectory.kind(of: config).exists ? "" : config
+        return ReconcileContext(stateDir: stateDir, backend: backend, configPath: path, dryRun: dryRun,
+                                lockTimeout: lockTimeout, log: log)
     }
 }

@@ -1,11 +1,12 @@
 import ArgumentParser
+import EzlbState
 import Kernel
 
 /// The root command. Nothing runs before argument parsing, so --help,
 /// completions and man generation work for any user on any machine.
 public struct Ezlb: ParsableCommand {
     public init() {}
-    public static let version = "0.1.0"
+    public static let version = ezlbVersion
     public static let configuration = CommandConfiguration(
         commandName: "ezlb",
         abstract: "Reconcile the kernel's L4 load-balancing and host-networking state with a config file.",

@@ -2,6 +2,8 @@
 public struct ByteWriter {
     public private(set) var out: [UInt8] = []
     public init() {}
+    /// Empties `out`, keeping its storage (one writer reused for many small encodings).
+    public mutating func reset() { out.removeAll(keepingCapacity: true) }
     public mutating func u8(_ v: UInt8) { out.append(v) }
     public mutating func u16(_ v: UInt16) { out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)) }
     public mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }

@@ -1,10 +1,10 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Whole-file reads with open/read(2): the config and key files every command starts
-/// with. Foundation's `Data(contentsOf:)`/`FileManager.contents(atPath:)` ran its URL,
-/// file-manager and NSError machinery for the first time in each short-lived process.
+/// Whole-file reads (swift-system, EINTR retried): the config, key and state files every
+/// command starts with, without Foundation's file machinery.
 public enum FileBytes {
     /// A failed open/read: its errno.
     public struct Failure: Error, Equatable {
@@ -13,30 +13,30 @@ public enum FileBytes {
 
     /// The file's bytes, or the errno of the failing open/read.
     public static func read(_ path: String) -> Result<[UInt8], Failure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return .failure(Failure(errno: errno)) }
-        defer { close(fd) }
-        var st = stat()
-        var capacity = 1 << 12
-        if fstat(fd, &st) == 0, st.st_size > 0 { capacity = Int(st.st_size) + 1 }
-        var data = [UInt8](repeating: 0, count: capacity)
-        var count = 0
-        while true {
-            if count == data.count { data.append(contentsOf: repeatElement(0, count: data.count)) }
-            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(Failure(errno: errno))
-            }
-            if n == 0 { break }
-            count += n
+        do {
+            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+            return .success(try fd.closeAfter {
+                var st = stat()
+                var data = [UInt8](repeating: 0, count: fstat(fd.rawValue, &st) == 0 && st.st_size > 0 ? Int(st.st_size) + 1 : 1 << 12)
+                var count = 0
+                while true {
+                    if count == data.count { data.append(contentsOf: repeatElement(0, count: data.count)) }
+                    let n = try data.withUnsafeMutableBytes { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[count...])) }
+                    if n == 0 { break }
+                    count += n
+                }
+                data.removeSubrange(count...)
+                return data
+            })
+        } catch let e as Errno {
+            return .failure(Failure(errno: e.rawValue))
+        } catch {
+            return .failure(Failure(errno: EIO))
         }
-        data.removeSubrange(count...)
-        return .success(data)
     }
 
     /// `strerror(e)` as a String.
-    public static func describe(_ e: Int32) -> String { String(cString: strerror(e)) }
+    public static func describe(_ e: Int32) -> String { Errno(rawValue: e).description }
 }
 
 extension String {

@@ -56,7 +56,7 @@ public struct HealthCheckSpec: Hashable, Sendable {
 }
 
 /// What ezlb remembers about one backend of one service between runs.
-public struct BackendHealth: Hashable, Sendable, Codable {
+public struct BackendHealth: Hashable, Sendable {
     /// Consecutive counts stop here (a backend down for years must not overflow them).
     public static let maxCounter = 1_000_000
     public var service: String
@@ -83,54 +83,6 @@ public struct BackendHealth: Hashable, Sendable, Codable {
         self.lastProbe = lastProbe
         self.lastError = lastError
         self.since = since
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case service, backend, healthy, successes, failures, lastProbe = "last_probe", lastError = "last_error", since
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        service = try c.decode(String.self, forKey: .service)
-        let text = try c.decode(String.self, forKey: .backend)
-        guard case .success(let e) = Endpoint.parse(text, portOptional: true) else {
-            throw DecodingError.dataCorruptedError(forKey: .backend, in: c, debugDescription: "not an endpoint: \(text)")
-        }
-        backend = e
-        healthy = try c.decode(Bool.self, forKey: .healthy)
-        // A hand-edited or damaged file must be a state error (exit 78), not an
-        // overflow later: counters and Unix times within sane bounds.
-        func counter(_ k: CodingKeys) throws -> Int {
-            let v = try c.decode(Int.self, forKey: k)
-            guard (0...Self.maxCounter).contains(v) else {
-                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(v) is not a count in 0...\(Self.maxCounter)")
-            }
-            return v
-        }
-        func time(_ k: CodingKeys) throws -> Double? {
-            guard let v = try c.decodeIfPresent(Double.self, forKey: k) else { return nil }
-            guard v.isFinite, (0...1e11).contains(v) else {
-                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(v) is not a Unix time")
-            }
-            return v
-        }
-        successes = try counter(.successes)
-        failures = try counter(.failures)
-        lastProbe = try time(.lastProbe)
-        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
-        since = try time(.since)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(service, forKey: .service)
-        try c.encode(backend.description, forKey: .backend)
-        try c.encode(healthy, forKey: .healthy)
-        try c.encode(successes, forKey: .successes)
-        try c.encode(failures, forKey: .failures)
-        try c.encodeIfPresent(lastProbe, forKey: .lastProbe)
-        try c.encodeIfPresent(lastError, forKey: .lastError)
-        try c.encodeIfPresent(since, forKey: .since)
     }
 }
 
@@ -197,14 +149,6 @@ public struct ProbeResult: Equatable, Sendable {
 
     public static let success = ProbeResult(ok: true)
     public static func failure(_ why: String) -> ProbeResult { ProbeResult(ok: false, error: why) }
-}
-
-/// Runs probes (sockets, processes). The planner never does I/O itself; tests
-/// pass a scripted prober.
-public protocol HealthProber {
-    /// One result per target, in the same order. Must finish within about the
-    /// largest target timeout, however many targets there are.
-    func probe(_ targets: [ProbeTarget]) -> [ProbeResult]
 }
 
 /// Go-style duration text for seconds: `5s`, `1.5s`, `250ms`, `1m30s`.

@@ -111,6 +111,24 @@ extension JSONValue {
         return s
     }
 
+    /// A finite number (an integer, or a number kept as text).
+    public func double(at path: @autoclosure () -> String) throws(JSONShapeError) -> Double {
+        switch self {
+        case .int(let i): return Double(i)
+        case .raw(let t): if let d = Double(t), d.isFinite { return d }
+        default: break
+        }
+        throw .wrongType(path())
+    }
+
+    /// A finite Double as JSON: whole numbers as integers (as JSONEncoder writes them), others
+    /// in Swift's shortest round-tripping form.
+    public static func number(_ d: Double) -> JSONValue {
+        guard d.isFinite else { return .null }
+        if d.rounded() == d, let i = Int(exactly: d) { return .int(i) }
+        return .raw("\(d)")
+    }
+
     public func int(at path: @autoclosure () -> String) throws(JSONShapeError) -> Int {
         guard case .int(let i) = self else { throw .wrongType(path()) }
         return i

@@ -406,14 +406,6 @@ public enum XTErrorKind: String, OperationErrorKind {
     public var exitStatus: ExitStatus { self == .lockTimeout ? .busy : .failure }
 }
 
-/// The contract every iptables backend (libiptc, fake) fulfils.
-public protocol XTBackend: AnyObject {
-    /// The named chains of a table; chains that do not exist are absent.
-    func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState
-    /// Applies `ops` in order and commits the table once (atomically: all or nothing).
-    func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws
-}
-
 /// The part of a table a digest covers: the managed chains (whether each exists,
 /// and all its rules), and the chains that jump into them (where their rules that
 /// target a managed chain are, and those rules). Counters are never part of it.
@@ -424,23 +416,6 @@ public struct XTDigestScope: Hashable, Codable, Sendable {
         self.chains = chains
         self.hooks = hooks
     }
-}
-
-/// A backend that can say cheaply whether what the planner looks at in a table is
-/// exactly as it was when a sync last left it converged (the fast path of a
-/// converged `snat sync`, see `ConvergedTables`). Two equal digests of one scope
-/// mean the planner reads equal chains from both tables.
-public protocol XTDigestingBackend: XTBackend {
-    /// The digest of `scope` in the table as the kernel holds it now, read without
-    /// building anything per rule; nil when it cannot be made (the caller then
-    /// takes the full path).
-    func currentDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]?
-    /// The digest of `scope` in the table as the last `read` of it returned it; nil
-    /// when it was not read (or was committed since).
-    func readDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]?
-    /// `commit`, returning the digest of `scope` in the table as committed (nil when
-    /// it cannot be made; the commit happened all the same).
-    func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope) throws -> [UInt8]?
 }
 
 /// What ownership records: which chain, in which table, jumped from where.

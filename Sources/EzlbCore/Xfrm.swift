@@ -254,51 +254,6 @@ public enum XfrmErrorKind: String, OperationErrorKind {
     case other = "kernel error"
 }
 
-/// The xfrm backend contract: the running kernel (libnl-xfrm) or the fake kernel.
-public protocol XfrmBackend: AnyObject {
-    /// Every policy and state the kernel holds (keys of states included for comparison).
-    func dump() throws -> XfrmTables
-    /// One write; throws `XfrmError` naming the operation.
-    func apply(_ op: XfrmOperation) throws
-    /// Persists (fake) or does nothing (kernel: every write is already applied).
-    func commit() throws
-    /// Number of kernel writes made so far (0 on a converged run).
-    var writes: Int { get }
-    /// Several writes whose order among themselves is kept but that do not depend on each
-    /// other's success (one planner phase): every one is attempted; nil = done.
-    func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?]
-    /// This backend as an `XfrmDigestingBackend`, or nil. A requirement rather than an `as?`
-    /// cast: a cast to a protocol looks the conformance up in the binary's conformance
-    /// records on first use, a few ms of process start under emulation on the fast path.
-    var digesting: (any XfrmDigestingBackend)? { get }
-}
-
-/// A backend that can tell cheaply whether the kernel's xfrm objects are exactly as they
-/// were when a sync last left them converged (`xfrm sync`'s fast path, `XfrmConverged`).
-/// The digest covers every policy and SA, ezlb's and any other tool's, but not what traffic
-/// and time change (lifetime counters, statistics, replay counters, last use), and not the
-/// order the kernel lists them in. Two equal digests mean two equal dumps for the planner.
-public protocol XfrmDigestingBackend: XfrmBackend {
-    /// The digest of what the kernel holds now, read without parsing objects; nil when it
-    /// cannot be made (the caller then takes the full path).
-    func currentDigest() -> [UInt8]?
-    /// The digest of exactly what the last `dump()` returned; nil before any dump (or when
-    /// it could not be made).
-    var dumpDigest: [UInt8]? { get }
-}
-
-extension XfrmBackend {
-    public var digesting: (any XfrmDigestingBackend)? { nil }
-
-    public func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
-        ops.map { op in
-            do { try apply(op); return nil } catch let e as XfrmError { return e } catch {
-                return XfrmError(.other, operation: op.description, detail: "\(error)")
-            }
-        }
-    }
-}
-
 public enum XfrmFormat {
     /// `0x` and eight lower-case hex digits.
     public static func hex(_ v: UInt32) -> String {

@@ -1,5 +1,38 @@
 import EzlbCore
 
+/// An IPVS operation as a report action, with why it was planned (a health verdict) when
+/// that is known.
+public struct IPVSAction: ReportAction {
+    public let op: IPVSOperation
+    public let reason: String?
+    public init(_ op: IPVSOperation, reason: String? = nil) {
+        self.op = op
+        self.reason = reason
+    }
+
+    public var sign: UInt8 {
+        switch op {
+        case .addService, .addDestination: return UInt8(ascii: "+")
+        case .updateService, .updateDestination: return UInt8(ascii: "~")
+        case .deleteService, .deleteDestination: return UInt8(ascii: "-")
+        }
+    }
+
+    @discardableResult public func appendText(to out: inout ByteText) -> Int {
+        IPVSFormat.writeText(op, into: &out)
+        if let r = reason { out.append(" (" as StaticString); out.append(r); out.append(")" as StaticString) }
+        return out.bytes.count
+    }
+
+    public func appendJSON(to out: inout ByteText, done: Bool, error: String?, scratch: inout ByteText) {
+        scratch.bytes.removeAll(keepingCapacity: true)
+        appendText(to: &scratch)
+        scratch.bytes.withUnsafeBufferPointer {
+            IPVSFormat.writeJSON(op, text: $0, reason: reason, done: done, error: error, into: &out)
+        }
+    }
+}
+
 /// Human and machine renderings of IPVS objects and operations.
 public enum IPVSFormat {
     /// `wrr persistent 300 netmask 255.255.255.0 flags sh-port`
@@ -95,37 +128,10 @@ public enum IPVSFormat {
         return "\(text(op)) (\(r))"
     }
 
-    /// The machine form of an operation for `-o json` (`reason`: why it was planned, when known).
-    public static func json(_ op: IPVSOperation, reason: String? = nil) -> [String: JSONValue] {
-        var o: [String: JSONValue] = ["text": .string(text(op, reason: reason)), "service": .string(op.serviceKey.description)]
-        if let r = reason { o["reason"] = .string(r) }
-        switch op {
-        case .addService(let s):
-            o["action"] = "add"; o["object"] = "service"; o["to"] = serviceJSONText(s)
-        case .updateService(let a, let b):
-            o["action"] = "update"; o["object"] = "service"; o["from"] = serviceJSONText(a); o["to"] = serviceJSONText(b)
-        case .deleteService(let s):
-            o["action"] = "delete"; o["object"] = "service"; o["from"] = serviceJSONText(s)
-        case .addDestination(_, let d):
-            o["action"] = "add"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["to"] = destJSONText(d)
-        case .updateDestination(_, let a, let b):
-            o["action"] = "update"; o["object"] = "destination"; o["destination"] = .string(b.endpoint.description)
-            o["from"] = destJSONText(a); o["to"] = destJSONText(b)
-        case .deleteDestination(_, let d):
-            o["action"] = "delete"; o["object"] = "destination"; o["destination"] = .string(d.endpoint.description); o["from"] = destJSONText(d)
-        }
-        return o
-    }
-
-    /// `json(op)` plus `done` and `error`, rendered straight to one JSON object
-    /// (keys in the same sorted order as the generic rendering).
-    public static func jsonText(_ op: IPVSOperation, done: Bool, error: String?, reason: String? = nil) -> String {
-        jsonText(op, text: text(op, reason: reason), done: done, error: error, reason: reason)
-    }
-
-    /// `jsonText(op, done:error:reason:)` with `text(op, reason:)` already made.
-    public static func jsonText(_ op: IPVSOperation, text: String, done: Bool, error: String?, reason: String? = nil) -> String {
-        var w = ByteText(capacity: 320)
+    /// The JSON object of an operation in a report (keys sorted), `done` and `error` included;
+    /// `text` is the action's text line.
+    static func writeJSON(_ op: IPVSOperation, text: UnsafeBufferPointer<UInt8>, reason: String?, done: Bool, error: String?,
+                          into w: inout ByteText) {
         let action: StaticString, object: StaticString
         var destination: Endpoint? = nil
         var from: Either? = nil, to: Either? = nil
@@ -156,10 +162,9 @@ public enum IPVSFormat {
         } else {
             w.appendJSONString(op.serviceKey.description)
         }
-        w.append(",\"text\":" as StaticString); w.appendJSONString(text)
+        w.append(",\"text\":" as StaticString); w.appendJSONString(buffer: text)
         if let t = to { w.append(",\"to\":" as StaticString); t.write(into: &w) }
         w.append("}" as StaticString)
-        return w.string
     }
 
     private enum Either {

@@ -32,7 +32,7 @@ public struct ManagedChain: Hashable, Codable, Sendable {
 }
 
 /// One reportable change.
-public struct XTChange: Equatable, Sendable {
+public struct XTChange: ReportAction, Equatable, Sendable {
     public enum Kind: String, Sendable { case addChain = "add_chain", deleteChain = "delete_chain", addRule = "add_rule", deleteRule = "delete_rule", addJump = "add_jump", deleteJump = "delete_jump" }
     public var kind: Kind
     public var ref: XTTableRef
@@ -40,22 +40,6 @@ public struct XTChange: Equatable, Sendable {
     public var rule: XTRule?
     /// For a jump inserted at the top: `-I CHAIN 1`.
     public var insertedFirst = false
-
-    /// `+ ip4 -t nat -A EZLB-SNAT -d …`, `- ip4 -t nat -X EZLB-SNAT` (`appendText`'s bytes).
-    public var text: String {
-        var t = ByteText(capacity: 160)
-        appendText(to: &t)
-        return t.string
-    }
-
-    /// `text`, and `json` plus `done`/`error` rendered straight to one JSON
-    /// object (keys sorted, as the generic rendering).
-    public func rendered(done: Bool, error: String?) -> (text: String, json: String) {
-        var t = ByteText(capacity: 160), w = ByteText(capacity: 400), scratch = ByteText()
-        appendText(to: &t)
-        appendJSON(to: &w, done: done, error: error, scratch: &scratch)
-        return (t.string, w.string)
-    }
 
     /// `+` for additions, `-` for removals: the first byte of `text`.
     public var sign: UInt8 {
@@ -89,10 +73,9 @@ public struct XTChange: Equatable, Sendable {
         return argsAt
     }
 
-    /// Appends the JSON object of `json` plus `done`/`error` (keys sorted, byte for byte
-    /// the generic rendering) without building a string for it; `scratch` is working
-    /// space the caller may reuse from one change to the next. For reports of tens of
-    /// thousands of rules.
+    /// Appends the JSON object (keys sorted) without building a string for it; `scratch` is
+    /// working space the caller may reuse from one change to the next. For reports of tens
+    /// of thousands of rules.
     public func appendJSON(to w: inout ByteText, done: Bool, error: String?, scratch t: inout ByteText) {
         // The text line once, in bytes; the rule's save line is `-A CHAIN` + its tail.
         t.bytes.removeAll(keepingCapacity: true)
@@ -129,17 +112,6 @@ public struct XTChange: Equatable, Sendable {
             t.bytes.withUnsafeBufferPointer { w.appendJSONEscaped(buffer: $0) }
         }
         w.append("\"}" as StaticString)
-    }
-
-    public var json: [String: JSONValue] {
-        var o: [String: JSONValue] = [
-            "action": .string(kind.rawValue.hasPrefix("add") ? "add" : "delete"),
-            "object": .string(kind.rawValue.split(separator: "_").last.map(String.init) ?? ""),
-            "family": .string(ref.family.rawValue), "table": .string(ref.table.rawValue),
-            "chain": .string(chain), "text": .string(text),
-        ]
-        if let r = rule { o["rule"] = .string(r.save(chain: chain)) }
-        return o
     }
 }
 

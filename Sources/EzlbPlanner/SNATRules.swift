@@ -1,4 +1,3 @@
-import Crypto
 import EzlbCore
 
 /// A FullNAT service as `snat sync` needs it (built from the config by the command).
@@ -116,31 +115,6 @@ public enum SNATRules {
             }
             rules.append(r)
         }
-    }
-
-    /// A SHA-256 of everything `chains(services, health:)` reads: the services as
-    /// `FullNATCodec` writes them (every stored property), and per service the extra
-    /// backends in use and the health verdict of each backend it considers. Equal
-    /// digests give equal chains from one build of ezlb (the caller adds the
-    /// binary's identity); `snat-kernel.cache` is keyed on it, so a converged run
-    /// need not build the chains to know it is converged. A new input of `chains`
-    /// must be added here.
-    public static func inputDigest(_ services: [FullNATService], health: BackendHealthView) -> [UInt8] {
-        var w = ByteWriter()
-        w.bytes(FullNATCodec.encode(services, warnings: [], tag: Array("snat-chains-inputs".utf8)))
-        for s in services {
-            let extra = health.extraBackends(service: s.name)
-            w.u32(UInt32(extra.count))
-            for b in extra { w.address(b.address); w.u16(b.port) }
-            var bits: UInt8 = 0, n = 0
-            for b in extra.isEmpty ? s.backends : s.backends + extra {
-                if health.isHealthy(service: s.name, backend: b) { bits |= 1 << n }
-                n += 1
-                if n == 8 { w.u8(bits); bits = 0; n = 0 }
-            }
-            if n > 0 { w.u8(bits) }
-        }
-        return Array(SHA256.hash(data: w.out))
     }
 
     /// Every table FullNAT may touch, in commit order.

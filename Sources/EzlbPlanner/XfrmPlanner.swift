@@ -70,10 +70,9 @@ public struct XfrmDesired: Equatable, Sendable {
     public init() {}
 }
 
-/// One reportable change. Its report line (`text`) is rendered when planned; its JSON object
-/// is built only when asked for (`json`), or rendered straight to text (`jsonText`) for
-/// reports of thousands of changes.
-public struct XfrmChange: Equatable, Sendable {
+/// One reportable change: its report line (`line`) is rendered when planned, its JSON
+/// object only when the report is written.
+public struct XfrmChange: ReportAction, Equatable, Sendable {
     public enum Kind: String, Sendable { case add, update, delete }
     /// What the change is about: a state (with its report note, `in gen 2`) or a policy.
     public enum Object: Equatable, Sendable {
@@ -82,7 +81,7 @@ public struct XfrmChange: Equatable, Sendable {
     }
     public var kind: Kind
     public var operation: XfrmOperation
-    public var text: String
+    public var line: String
     public var object: Object
     /// The delete half of a state replaced in place (same SPI, other content).
     public var replace = false
@@ -93,32 +92,21 @@ public struct XfrmChange: Equatable, Sendable {
     public init(kind: Kind, operation: XfrmOperation, text: String, object: Object, replace: Bool = false, phase: Int = 0) {
         self.kind = kind
         self.operation = operation
-        self.text = text
+        line = text
         self.object = object
         self.replace = replace
         self.phase = phase
     }
 
-    /// The report's JSON object for this change (without `done`/`error`).
-    public var json: [String: JSONValue] {
-        var j: [String: JSONValue] = ["action": .string(kind.rawValue), "text": .string(text)]
-        switch object {
-        case .state(let s, let note):
-            j["object"] = "state"
-            j["state"] = XfrmPlanner.stateJSON(s)
-            if let n = note { j["note"] = .string(n) }
-        case .policy(let p):
-            j["object"] = "policy"
-            j["policy"] = XfrmPlanner.policyJSON(p)
-        }
-        if replace { j["replace"] = .bool(true) }
-        return j
+    public var sign: UInt8 { line.utf8.first ?? 0 }
+
+    @discardableResult public func appendText(to out: inout ByteText) -> Int {
+        out.append(line)
+        return out.bytes.count
     }
 
-    /// `json` plus `done` and `error`, as compact JSON text with sorted keys: the same bytes as
-    /// `JSONValue.object(json + done + error).text`, without building the dictionaries.
-    public func jsonText(done: Bool, error: String?) -> String {
-        var w = ByteText(capacity: 512)
+    /// The JSON object (keys sorted), `done` and `error` included.
+    public func appendJSON(to w: inout ByteText, done: Bool, error: String?, scratch: inout ByteText) {
         w.append("{\"action\":\"" as StaticString)
         w.append(kind.rawValue)
         w.append(done ? "\",\"done\":true" as StaticString : "\",\"done\":false" as StaticString)
@@ -142,9 +130,8 @@ public struct XfrmChange: Equatable, Sendable {
             if replace { w.append(",\"replace\":true" as StaticString) }
         }
         w.append(",\"text\":" as StaticString)
-        w.appendJSONString(text)
+        w.appendJSONString(line)
         w.append("}" as StaticString)
-        return w.string
     }
 }
 

@@ -2,8 +2,8 @@ import EzlbCore
 
 /// What `<state-dir>/bridges.json` records: the bridges ezlb created and the
 /// containers it connected to them. Only these are ever changed or deleted.
-public struct BridgeState: Codable, Equatable, Sendable {
-    public struct Connection: Codable, Equatable, Sendable {
+public struct BridgeState: StateFile, Equatable, Sendable {
+    public struct Connection: Equatable, Sendable {
         public var owner: String
         public var netns: String
         public var ifname: String
@@ -18,13 +18,9 @@ public struct BridgeState: Codable, Equatable, Sendable {
             self.ip = ip
             self.mac = mac
         }
-        enum CodingKeys: String, CodingKey {
-            case owner, netns, ifname, ip, mac
-            case hostVeth = "host_veth"
-        }
     }
 
-    public struct Bridge: Codable, Equatable, Sendable {
+    public struct Bridge: Equatable, Sendable {
         public var name: String
         /// CIDR text.
         public var subnet: String
@@ -55,22 +51,9 @@ public struct BridgeState: Codable, Equatable, Sendable {
     public static let recovery = "repair it by hand or delete it (ezlb then forgets which bridges and veths it made; remove them with 'ip link del')"
 }
 
-extension StateDirectory {
-    /// Read and written as JSONValue, not Codable: `bridge connect|disconnect` run once per
-    /// container and Codable's first use is a large part of a short process
-    /// (EzlbCore/JSONReading.swift). Same layout as the Codable conformance.
-    public func readBridgeState() throws -> BridgeState {
-        try readJSON(from: BridgeState.fileName, kind: BridgeState.kind, schema: BridgeState.schema,
-                     recovery: BridgeState.recovery) { v throws(JSONShapeError) in try BridgeState(json: v) } ?? BridgeState()
-    }
-
-    public func writeBridgeState(_ s: BridgeState) throws {
-        try writeJSON(BridgeState(bridges: s.bridges).json, to: BridgeState.fileName, kind: BridgeState.kind, schema: BridgeState.schema)
-    }
-}
-
 extension BridgeState {
-    public init(json: JSONValue, path: String = "data") throws(JSONShapeError) {
+    public init(stateJSON json: JSONValue) throws(JSONShapeError) {
+        let path = "data"
         let o = try json.object(at: path)
         var bridges: [Bridge] = []
         for (i, v) in try o.required("bridges", at: path).array(at: path + ".bridges").enumerated() {
@@ -93,7 +76,7 @@ extension BridgeState {
         self.init(bridges: bridges)
     }
 
-    public var json: JSONValue {
+    public var stateJSON: JSONValue {
         .object(["bridges": .array(bridges.map { b in
             .object([
                 "name": .string(b.name), "subnet": .string(b.subnet), "gateway": .string(b.gateway), "mtu": .int(b.mtu),

@@ -4,7 +4,7 @@ import EzlbCore
 /// so may rewrite or delete), with the built-in chain that jumps into each.
 /// Written before the kernel is touched (intent: desired ∪ previously owned) and
 /// again after a successful commit (exactly what is managed now).
-public struct SNATOwnership: Codable, Equatable, Sendable {
+public struct SNATOwnership: StateFile, Equatable, Sendable {
     public var chains: [ManagedChainID]
 
     public init(chains: [ManagedChainID] = []) {
@@ -15,16 +15,30 @@ public struct SNATOwnership: Codable, Equatable, Sendable {
     public static let kind = "snat"
     public static let schema = 1
     public static let recovery = "delete it and run 'ezlb snat sync' (ezlb's chains are named EZLB-* and are taken over again)"
-}
 
-extension StateDirectory {
-    public func readSNATOwnership() throws -> SNATOwnership {
-        try read(SNATOwnership.self, from: SNATOwnership.fileName, kind: SNATOwnership.kind,
-                 schema: SNATOwnership.schema, recovery: SNATOwnership.recovery) ?? SNATOwnership()
+    /// `{"chains": [{"ref": {"family": "ipv4", "table": "nat"}, "name": "EZLB-SNAT", "hook": "POSTROUTING"}]}`
+    public init(stateJSON json: JSONValue) throws(JSONShapeError) {
+        var chains: [ManagedChainID] = []
+        for (i, v) in try json.object(at: "data").required("chains", at: "data").array(at: "data.chains").enumerated() {
+            let p = "data.chains[\(i)]"
+            let o = try v.object(at: p)
+            let ref = try o.required("ref", at: p).object(at: p + ".ref")
+            guard let family = IPFamily(rawValue: try ref.required("family", at: p + ".ref").string(at: p + ".ref.family")) else {
+                throw .invalid(p + ".ref.family", "expected ipv4 or ipv6")
+            }
+            guard let table = XTTable(rawValue: try ref.required("table", at: p + ".ref").string(at: p + ".ref.table")) else {
+                throw .invalid(p + ".ref.table", "not a table ezlb manages")
+            }
+            chains.append(ManagedChainID(ref: XTTableRef(family, table), name: try o.required("name", at: p).string(at: p + ".name"),
+                                         hook: try o.required("hook", at: p).string(at: p + ".hook")))
+        }
+        self.init(chains: chains)
     }
 
-    public func writeSNATOwnership(_ o: SNATOwnership) throws {
-        try write(SNATOwnership(chains: o.chains), to: SNATOwnership.fileName,
-                  kind: SNATOwnership.kind, schema: SNATOwnership.schema)
+    public var stateJSON: JSONValue {
+        .object(["chains": .array(chains.map { c in
+            .object(["ref": .object(["family": .string(c.ref.family.rawValue), "table": .string(c.ref.table.rawValue)]),
+                     "name": .string(c.name), "hook": .string(c.hook)])
+        })])
     }
 }

@@ -1,9 +1,4 @@
 import EzlbCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +31,10 @@ public enum StateError: EzlbError, Equatable {
         case .lockTimeout: return .busy
         }
     }
+
+    static func io(_ path: String, _ operation: String, _ e: Errno) -> StateError {
+        .io(path: path, operation: operation, errno: e.rawValue)
+    }
 }
 
 /// An exclusive `flock` on a lock file that lives beside the state it protects.
@@ -43,22 +42,26 @@ public enum StateError: EzlbError, Equatable {
 /// Released when the object is freed.
 public final class FileLock {
     public let path: String
-    private var fd: Int32
+    private let fd: FileDescriptor
 
     public init(path: String, timeoutSeconds: Int = 60) throws {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd < 0 { throw StateError.io(path: path, operation: "open lock", errno: errno) }
-        let deadline = Date().addingTimeInterval(TimeInterval(timeoutSeconds))
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
-            if e == EINTR { continue }
-            if e != EWOULDBLOCK {
-                close(fd)
-                throw StateError.io(path: path, operation: "flock", errno: e)
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .closeOnExec],
+                                         permissions: [.ownerReadWrite])
+        } catch let e as Errno {
+            throw StateError.io(path, "open lock", e)
+        }
+        let deadline = monotonicMs() + UInt64(max(0, timeoutSeconds)) * 1000
+        while flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let e = Errno(rawValue: errno)
+            if e == .interrupted { continue }
+            if e != .wouldBlock {
+                try? fd.close()
+                throw StateError.io(path, "flock", e)
             }
-            if Date() >= deadline {
-                close(fd)
+            if monotonicMs() >= deadline {
+                try? fd.close()
                 throw StateError.lockTimeout(path: path, seconds: timeoutSeconds)
             }
             usleep(20_000)
@@ -66,27 +69,12 @@ public final class FileLock {
     }
 
     deinit {
-        if fd >= 0 {
-            flock(fd, LOCK_UN)
-            close(fd)
-        }
+        flock(fd.rawValue, LOCK_UN)
+        try? fd.close()
     }
 }
 
-/// The on-disk envelope of every state file.
-private struct Envelope<T: Codable>: Codable {
-    var schema: Int
-    var kind: String
-    var data: T
-}
-
-private struct EnvelopeHeader: Codable {
-    var schema: Int
-    var kind: String
-}
-
-/// A state directory: JSON files with a schema version, read whole, written
-/// temp → fsync → rename → fsync(dir).
+/// A state directory: schema-versioned state files (`StateFile`), caches and locks.
 public struct StateDirectory: Sendable {
     public let path: String
 
@@ -97,8 +85,7 @@ public struct StateDirectory: Sendable {
     public func file(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
 
     /// What is at `path`: nil when nothing (or it cannot be examined), else whether it is a
-    /// directory. A plain stat(2): Foundation's FileManager costs more than the rest of a
-    /// short command's work.
+    /// directory.
     public static func kind(of path: String) -> (exists: Bool, isDirectory: Bool) {
         var st = stat()
         guard stat(path, &st) == 0 else { return (false, false) }
@@ -116,15 +103,13 @@ public struct StateDirectory: Sendable {
         }
     }
 
-    /// Creates the directory (and parents) if missing.
+    /// Creates the directory (and parents, mode 0755) if missing.
     public func ensureExists() throws {
         let k = Self.kind(of: path)
         if k.exists {
-            if !k.isDirectory { throw StateError.io(path: path, operation: "use as state directory", errno: ENOTDIR) }
+            if !k.isDirectory { throw StateError.io(path, "use as state directory", .notDirectory) }
             return
         }
-        // mkdir -p with mkdir(2) (mode 0755 on every directory created, like FileManager's
-        // createDirectory with posixPermissions did, without its first-use cost).
         var missing: [String] = []
         var p = path
         while !p.isEmpty, p != "/", !Self.kind(of: p).exists {
@@ -134,9 +119,9 @@ public struct StateDirectory: Sendable {
         }
         for d in missing.reversed() {
             if mkdir(d, 0o755) != 0 {
-                let e = errno
-                if e == EEXIST, Self.kind(of: d).isDirectory { continue }
-                throw StateError.io(path: path, operation: "create state directory", errno: e)
+                let e = Errno(rawValue: errno)
+                if e == .fileExists, Self.kind(of: d).isDirectory { continue }
+                throw StateError.io(path, "create state directory", e)
             }
             chmod(d, 0o755)
         }
@@ -148,42 +133,11 @@ public struct StateDirectory: Sendable {
         return try FileLock(path: file(name + ".lock"), timeoutSeconds: timeoutSeconds)
     }
 
-    /// Reads `name`; nil when the file does not exist.
-    public func read<T: Codable>(_ type: T.Type, from name: String, kind: String, schema: Int,
-                                 recovery: String) throws -> T? {
+    /// Parses bytes read from the state file `name`: the envelope's kind and schema are
+    /// checked, then `decode` gets its `data` (and names bad values by key path).
+    public func decodeJSON<T>(bytes: [UInt8], from name: String, kind: String, schema: Int, recovery: String,
+                              decode: (JSONValue) throws(JSONShapeError) -> T) throws -> T {
         let p = file(name)
-        guard let bytes = try readRaw(name) else { return nil }
-        let data = Data(bytes)
-        if data.isEmpty {
-            throw StateError.corrupted(path: p, detail: "empty file", recovery: recovery)
-        }
-        let dec = JSONDecoder()
-        let header: EnvelopeHeader
-        do {
-            header = try dec.decode(EnvelopeHeader.self, from: data)
-        } catch {
-            throw StateError.corrupted(path: p, detail: Self.describe(error), recovery: recovery)
-        }
-        if header.kind != kind {
-            throw StateError.corrupted(path: p, detail: "kind is '\(header.kind)', expected '\(kind)'", recovery: recovery)
-        }
-        if header.schema > schema {
-            throw StateError.newerSchema(path: p, found: header.schema, supported: schema)
-        }
-        do {
-            return try dec.decode(Envelope<T>.self, from: data).data
-        } catch {
-            throw StateError.corrupted(path: p, detail: Self.describe(error), recovery: recovery)
-        }
-    }
-
-    /// Reads `name` as a `JSONValue` envelope (same header checks as `read`) and hands its
-    /// `data` to `decode`, which names bad values by key path (`JSONShapeError`). For the
-    /// state files of the per-operation commands, which skip Codable (JSONReading.swift).
-    public func readJSON<T>(from name: String, kind: String, schema: Int, recovery: String,
-                            decode: (JSONValue) throws(JSONShapeError) -> T) throws -> T? {
-        let p = file(name)
-        guard let bytes = try readRaw(name) else { return nil }
         if bytes.isEmpty {
             throw StateError.corrupted(path: p, detail: "empty file", recovery: recovery)
         }
@@ -212,112 +166,62 @@ public struct StateDirectory: Sendable {
         }
     }
 
-    /// Writes `data` in the envelope, atomically and durably like `write`.
+    /// Writes `data` in the envelope, atomically and durably (`writeRaw`).
     public func writeJSON(_ data: JSONValue, to name: String, kind: String, schema: Int, syncDirectory: Bool = true) throws {
         let doc = JSONValue.object(["schema": .int(schema), "kind": .string(kind), "data": data])
         try writeRaw(Array(doc.prettyText.utf8), to: name, syncDirectory: syncDirectory)
     }
 
-    /// Writes `value` atomically: temp file, fsync, rename over `name`, fsync the directory.
-    /// `syncDirectory: false` leaves the directory fsync to the caller's next write in this
-    /// directory (one fsync covers every rename before it), for state files written back to
-    /// back before anything acts on them.
-    public func write<T: Codable>(_ value: T, to name: String, kind: String, schema: Int, syncDirectory: Bool = true) throws {
-        try ensureExists()
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try enc.encode(Envelope(schema: schema, kind: kind, data: value))
-        try writeRaw([UInt8](data), to: name, syncDirectory: syncDirectory)
-    }
-
     /// The whole file `name` as bytes; nil when it does not exist.
     public func readRaw(_ name: String) throws -> [UInt8]? {
         let p = file(name)
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw StateError.io(path: p, operation: "open", errno: errno)
+        switch FileBytes.read(p) {
+        case .success(let b): return b
+        case .failure(let f) where f.errno == ENOENT: return nil
+        case .failure(let f): throw StateError.io(path: p, operation: "read", errno: f.errno)
         }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StateError.io(path: p, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return data
     }
 
     /// Writes `bytes` atomically: temp file, fsync, rename over `name`, fsync the directory
-    /// (unless `syncDirectory` is false, see `write`). With `durable: false` (caches that
-    /// are safe to lose: a torn or missing one decodes as a miss) both fsyncs are left
-    /// out; the rename stays atomic.
+    /// (`syncDirectory: false` leaves that to the caller's next write in this directory: one
+    /// fsync covers every rename before it). With `durable: false` (caches: a torn or missing
+    /// one is a miss) both fsyncs are left out; the rename stays atomic.
     public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true) throws {
         try ensureExists()
         let final = file(name)
         let tmp = file(".\(name).tmp.\(getpid())")
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd < 0 { throw StateError.io(path: tmp, operation: "create", errno: errno) }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                         permissions: [.ownerReadWrite])
+        } catch let e as Errno {
+            throw StateError.io(tmp, "create", e)
         }
         do {
-            defer { close(fd) }
-            var off = 0
-            try bytes.withUnsafeBytes { raw in
-                while off < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw StateError.io(path: tmp, operation: "write", errno: errno)
-                    }
-                    off += n
-                }
+            try fd.closeAfter {
+                do { _ = try fd.writeAll(bytes) } catch let e as Errno { throw StateError.io(tmp, "write", e) }
+                if durable && fsync(fd.rawValue) != 0 { throw StateError.io(tmp, "fsync", Errno(rawValue: errno)) }
             }
-            if durable && fsync(fd) != 0 { throw StateError.io(path: tmp, operation: "fsync", errno: errno) }
+            if rename(tmp, final) != 0 { throw StateError.io(final, "rename", Errno(rawValue: errno)) }
+        } catch {
+            unlink(tmp)
+            throw error
         }
-        if rename(tmp, final) != 0 { throw StateError.io(path: final, operation: "rename", errno: errno) }
-        ok = true
         if durable && syncDirectory { self.syncDirectory() }
     }
 
     /// fsync(2) of the directory itself: makes the renames into it durable.
     public func syncDirectory() {
-        let dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
-        }
+        guard let d = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec]) else { return }
+        fsync(d.rawValue)
+        try? d.close()
     }
 
     /// Moves a corrupted file aside (`name.corrupt-<unix time>`) so a rebuild can write a new one.
     @discardableResult
     public func quarantine(_ name: String) -> String? {
         let p = file(name)
-        let dest = p + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+        let dest = p + ".corrupt-\(time(nil))"
         return rename(p, dest) == 0 ? dest : nil
-    }
-
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let c):
-            return "invalid JSON" + (c.codingPath.isEmpty ? "" : " at \(path(c.codingPath))")
-        case DecodingError.keyNotFound(let k, let c):
-            return "missing key \(path(c.codingPath + [k]))"
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-            return "wrong type at \(path(c.codingPath))"
-        default:
-            return "\(error)"
-        }
-    }
-
-    static func path(_ keys: [CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimming(where: { $0 == "." })
     }
 }

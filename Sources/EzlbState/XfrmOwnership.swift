@@ -3,8 +3,8 @@ import EzlbCore
 /// What `<state-dir>/xfrm.json` records: how ezlb's xfrm objects are recognised
 /// (policy priority, reqid range), the reqid given to each peer, and the key
 /// rotation's progress. Written before the kernel is touched when it changes.
-public struct XfrmOwnership: Codable, Equatable, Sendable {
-    public struct PeerReqid: Codable, Equatable, Sendable {
+public struct XfrmOwnership: StateFile, Equatable, Sendable {
+    public struct PeerReqid: Equatable, Sendable {
         public var peer: IPAddress
         public var reqid: UInt32
         public init(peer: IPAddress, reqid: UInt32) {
@@ -35,32 +35,15 @@ public struct XfrmOwnership: Codable, Equatable, Sendable {
         return m
     }
 
-    enum CodingKeys: String, CodingKey {
-        case priority, reqidFirst = "reqid_first", reqidLast = "reqid_last", local, peers, rotation
-    }
-
     public static let fileName = "xfrm.json"
     public static let kind = "xfrm"
     public static let schema = 1
     public static let recovery = "delete it and run 'ezlb xfrm sync' (ezlb's objects are found again by priority and reqid range)"
 }
 
-extension StateDirectory {
-    /// Read and written as JSONValue, not Codable: `xfrm sync` runs once per change
-    /// and Codable's first use is a large part of a short process (EzlbCore/JSONReading.swift).
-    public func readXfrmOwnership() throws -> XfrmOwnership? {
-        try readJSON(from: XfrmOwnership.fileName, kind: XfrmOwnership.kind, schema: XfrmOwnership.schema,
-                     recovery: XfrmOwnership.recovery) { v throws(JSONShapeError) in try XfrmOwnership(json: v) }
-    }
-
-    public func writeXfrmOwnership(_ o: XfrmOwnership) throws {
-        try writeJSON(o.json, to: XfrmOwnership.fileName, kind: XfrmOwnership.kind, schema: XfrmOwnership.schema)
-    }
-}
-
-/// The Codable layout, by hand (XfrmOwnershipJSONTests reads each writer's output with the other).
 extension XfrmOwnership {
-    public init(json: JSONValue, path: String = "data") throws(JSONShapeError) {
+    public init(stateJSON json: JSONValue) throws(JSONShapeError) {
+        let path = "data"
         let o = try json.object(at: path)
         func u32(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> UInt32 {
             guard let n = UInt32(exactly: try v.int(at: at())) else { throw .invalid(at(), "out of range") }
@@ -86,25 +69,16 @@ extension XfrmOwnership {
                 let ap = "\(rp).accepting[\(i)]"
                 let ao = try a.object(at: ap)
                 accepting.append(.init(generation: try u32(try ao.required("generation", at: ap), ap + ".generation"),
-                                       since: try Self.double(try ao.required("since", at: ap), ap + ".since")))
+                                       since: try ao.required("since", at: ap).double(at: ap + ".since")))
             }
             rotation = XfrmRotation(out: try u32(try r.required("out", at: rp), rp + ".out"),
-                                    outSince: try Self.double(try r.required("out_since", at: rp), rp + ".out_since"),
+                                    outSince: try r.required("out_since", at: rp).double(at: rp + ".out_since"),
                                     accepting: accepting)
         }
         self.init(priority: priority, reqidFirst: first, reqidLast: last, local: local, peers: peers, rotation: rotation)
     }
 
-    static func double(_ v: JSONValue, _ at: @autoclosure () -> String) throws(JSONShapeError) -> Double {
-        switch v {
-        case .int(let i): return Double(i)
-        case .raw(let t): if let d = Double(t), d.isFinite { return d }
-        default: break
-        }
-        throw .wrongType(at())
-    }
-
-    public var json: JSONValue {
+    public var stateJSON: JSONValue {
         var o: [String: JSONValue] = [
             "priority": .int(Int(priority)), "reqid_first": .int(Int(reqidFirst)), "reqid_last": .int(Int(reqidLast)),
             "peers": .array(peers.map { .object(["peer": .string($0.peer.description), "reqid": .int(Int($0.reqid))]) }),
@@ -112,18 +86,11 @@ extension XfrmOwnership {
         if let local { o["local"] = .string(local.description) }
         if let r = rotation {
             o["rotation"] = .object([
-                "out": .int(Int(r.out)), "out_since": Self.number(r.outSince),
-                "accepting": .array(r.accepting.map { .object(["generation": .int(Int($0.generation)), "since": Self.number($0.since)]) }),
+                "out": .int(Int(r.out)), "out_since": JSONValue.number(r.outSince),
+                "accepting": .array(r.accepting.map { .object(["generation": .int(Int($0.generation)), "since": JSONValue.number($0.since)]) }),
             ])
         }
         return .object(o)
     }
 
-    /// A finite Double as JSON: whole numbers as integers (as JSONEncoder writes them), others
-    /// in Swift's shortest round-tripping form.
-    static func number(_ d: Double) -> JSONValue {
-        guard d.isFinite else { return .int(0) }  // never written: times come from time(2)
-        if d.rounded() == d, let i = Int(exactly: d) { return .int(i) }
-        return .raw("\(d)")
-    }
 }

@@ -170,8 +170,8 @@ final class IPVSCLITests: CLITestCase {
         XCTAssertEqual(a.status, 0, a.stderr)
         XCTAssertEqual(a.changed, false, "kernel already matched")
         XCTAssertTrue(a.stderr.contains("rebuilding ownership"), a.stderr)
-        let o = try StateDirectory(path: stateDir).readIPVSOwnership()
-        XCTAssertEqual(o.services.map(\.name).sorted(), ["dns", "web"])
+        let o = try StateDirectory(path: stateDir).load(IPVSOwnership.self)
+        XCTAssertEqual(o?.services.values.sorted(), ["dns", "web"])
     }
 
     func testShowFormats() throws {
@@ -222,61 +222,27 @@ final class IPVSCLITests: CLITestCase {
         XCTAssertEqual(statuses, [Int32](repeating: 0, count: 8))
         let last = try ezlb(["ipvs", "apply", "-c", cfgB, "-o", "json"])
         let keys = Set(try fakeTable().map(\.key))
-        let owned = Set(try dir.readIPVSOwnership().keys)
+        let owned = Set(try dir.load(IPVSOwnership.self)?.services.keys.map { $0 } ?? [])
         XCTAssertEqual(keys, owned, "ownership matches the kernel after concurrent runs")
         XCTAssertEqual(keys, [.inet(.tcp, endpoint("10.0.0.7:80"))])
         XCTAssertEqual(last.status, 0)
     }
 }
 
-final class ConfigCacheCLITests: CLITestCase {
-    func testUnchangedConfigIsNotParsedAgainAndEditsAreSeen() throws {
-        let cfg = writeConfig(baseConfig)
-        let first = try ezlb(["ipvs", "apply", "-c", cfg, "-vv"])
-        XCTAssertEqual(first.status, 0)
-        XCTAssertFalse(first.stderr.contains("config unchanged"), first.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/ipvs-config.cache"))
-
-        let second = try ezlb(["ipvs", "apply", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertTrue(second.stderr.contains("config unchanged since it was last validated"), second.stderr)
-        XCTAssertEqual(second.changed, false)
-
-        // An edit (same size even) is seen at once.
-        try baseConfig.replacingOccurrences(of: "weight: 3", with: "weight: 4")
-            .write(toFile: cfg, atomically: false, encoding: .utf8)
-        let third = try ezlb(["ipvs", "apply", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertFalse(third.stderr.contains("config unchanged"), third.stderr)
-        XCTAssertEqual(third.actionTexts, ["~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 4"])
-
-        // A corrupted cache is just a miss.
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: stateDir + "/ipvs-config.cache"))
-        let fourth = try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"])
-        XCTAssertEqual(fourth.status, 0)
-        XCTAssertEqual(fourth.changed, false)
-    }
-
-    func testUnknownKeyWarningsSurviveTheCache() throws {
-        let cfg = writeConfig(baseConfig + "\nextra_key: 1\n")
-        for _ in 0..<2 {
+/// Edits of the config and of ipvs.json are seen at once, whatever is cached.
+final class EditsCLITests: CLITestCase {
+    func testUnknownKeyWarningsSurviveTheFastPath() throws {
+        let cfg = writeConfig(baseConfig.replacingOccurrences(of: "    scheduler: wrr\n", with: "    scheduler: wrr\n    health_check: {enabled: false}\n") + "\nextra_key: 1\n")
+        for _ in 0..<3 {
             let r = try ezlb(["ipvs", "apply", "-c", cfg])
             XCTAssertTrue(r.stderr.contains("extra_key: unknown key, ignored"), r.stderr)
         }
     }
 
-    func testDryRunWritesNoCache() throws {
-        let cfg = writeConfig(baseConfig)
-        XCTAssertEqual(try ezlb(["ipvs", "plan", "-c", cfg]).status, 0)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: stateDir + "/ipvs-config.cache"))
-    }
-}
-
-final class OwnershipCacheCLITests: CLITestCase {
-    /// ipvs.json stays the record: editing it by hand (or restoring a backup)
-    /// is seen at once, whatever ipvs-owned.cache says.
+    /// ipvs.json stays the record: editing it by hand (or restoring a backup) is seen at once.
     func testHandEditedOwnershipWins() throws {
         let cfg = writeConfig(baseConfig)
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/ipvs-owned.cache"))
         // Forget the dns service in the record: ezlb must now treat it as foreign.
         let path = stateDir + "/ipvs.json"
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -289,14 +255,14 @@ final class OwnershipCacheCLITests: CLITestCase {
     }
 }
 
-/// ipvs-converged.cache: a converged re-apply skips planning only while the kernel's
+/// ipvs.converged: a converged re-apply skips planning only while the kernel's
 /// table, the config and ipvs.json are exactly what was last known converged.
 final class ConvergedCacheCLITests: CLITestCase {
     let config = baseConfig.replacingOccurrences(of: "    scheduler: wrr\n", with: "    scheduler: wrr\n    health_check: {enabled: false}\n")
     let webKey = ServiceKey.inet(.tcp, endpoint("10.0.0.1:80"))
     let dnsKey = ServiceKey.inet(.udp, endpoint("10.0.0.3:53"))
-    var cache: String { stateDir + "/ipvs-converged.cache" }
-    let hit = "using ipvs-converged.cache"
+    var cache: String { stateDir + "/ipvs.converged" }
+    let hit = "converged: ipvs.converged matches the kernel and the inputs"
 
     func apply(_ cfg: String, _ extra: [String] = []) throws -> CLIResult {
         try ezlb(["ipvs", "apply", "-c", cfg, "-vv"] + extra)
@@ -356,9 +322,13 @@ final class ConvergedCacheCLITests: CLITestCase {
         XCTAssertFalse(edited.stderr.contains(hit))
         XCTAssertEqual(edited.actionTexts, ["~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 4"])
         XCTAssertTrue(try apply(cfg).stderr.contains(hit))
-        // ipvs.json rewritten (same content, new version): a full plan.
+        // ipvs.json rewritten with the same content: the same key (content, not file versions).
         let owned = try String(contentsOfFile: stateDir + "/ipvs.json", encoding: .utf8)
         try owned.write(toFile: stateDir + "/ipvs.json", atomically: false, encoding: .utf8)
+        XCTAssertTrue(try apply(cfg).stderr.contains(hit))
+        // ... and with other content (a service forgotten): a full plan.
+        try owned.replacingOccurrences(of: "\"udp 10.0.0.3:53\" : \"dns\"", with: "\"udp 10.0.0.3:53\" : \"dns2\"")
+            .write(toFile: stateDir + "/ipvs.json", atomically: false, encoding: .utf8)
         XCTAssertFalse(try apply(cfg).stderr.contains(hit))
         // --adopt always plans.
         XCTAssertFalse(try apply(cfg, ["--adopt"]).stderr.contains(hit))

@@ -1,5 +1,5 @@
 import Foundation
-import Kernel
+import EzlbRaft
 import XCTest
 #if canImport(Glibc)
 import Glibc

@@ -280,43 +280,46 @@ final class SNATCLITests: CLITestCase {
         XCTAssertTrue(lines.last?.hasPrefix("applied: 0 added, ") == true && lines.last?.hasSuffix(" failed") == true, t.stdout)
     }
 
-    /// An unchanged config is taken from snat-config.cache (validated FullNAT
-    /// services and warnings); any edit is seen at once; the kernel is still read.
-    func testConfigCache() throws {
+    /// The converged fast path on the fake kernel (it digests its tables like the kernel
+    /// backend): taken while inputs and tables are as the last sync left them, with the
+    /// same warnings; any edit of the config or the tables takes the full path.
+    func testConvergedFastPath() throws {
+        let hit = "converged: snat.converged matches the kernel and the inputs"
         let cfg = writeConfig(snatConfig + "\ntypo_key: 1\n")
         let dry = try ezlb(["snat", "sync", "-c", cfg, "--dry-run"])
         XCTAssertEqual(dry.status, 0, dry.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: stateDir + "/snat-config.cache"), "a dry run writes no cache")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stateDir + "/snat.converged"), "a dry run records nothing")
         let r1 = try ezlb(["snat", "sync", "-c", cfg, "-vv"])
         XCTAssertEqual(r1.status, 0, r1.stderr)
-        XCTAssertFalse(r1.stderr.contains("config unchanged"), r1.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/snat-config.cache"))
+        XCTAssertFalse(r1.stderr.contains(hit), r1.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/snat.converged"))
         let r2 = try ezlb(["snat", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertTrue(r2.stderr.contains("config unchanged since it was last validated: using snat-config.cache"), r2.stderr)
-        XCTAssertTrue(r2.stderr.contains("typo_key: unknown key, ignored"), "warnings survive the cache: \(r2.stderr)")
+        XCTAssertTrue(r2.stderr.contains(hit), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("typo_key: unknown key, ignored"), "warnings survive the fast path: \(r2.stderr)")
         XCTAssertEqual(r2.changed, false)
 
-        // The kernel is read on every run: a flushed chain is restored with the cached config.
+        // A flushed chain: not as recorded, restored by the full path.
         try withFakeXT { x in
             var n = x.table(nat4)
             n.chains[n.chains.firstIndex { $0.name == "EZLB-SNAT" }!].rules = []
             x.setTable(n)
         }
         let r3 = try ezlb(["snat", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertTrue(r3.stderr.contains("using snat-config.cache"), r3.stderr)
+        XCTAssertFalse(r3.stderr.contains(hit), r3.stderr)
         XCTAssertEqual(r3.actionTexts.count, 3, r3.stdout)
         XCTAssertEqual(try fakeXT().table(nat4).chains.first { $0.name == "EZLB-SNAT" }?.rules.count, 3)
+        XCTAssertTrue(try ezlb(["snat", "sync", "-c", cfg, "-vv"]).stderr.contains(hit))
 
         // An edit of the same size is seen at once.
         try (snatConfig + "\ntypo_key: 1\n").replacingOccurrences(of: "192.168.1.11:8080", with: "192.168.1.12:8080")
             .write(toFile: cfg, atomically: false, encoding: .utf8)
         let r4 = try ezlb(["snat", "sync", "-c", cfg, "-vv", "-o", "json"])
-        XCTAssertFalse(r4.stderr.contains("config unchanged"), r4.stderr)
+        XCTAssertFalse(r4.stderr.contains(hit), r4.stderr)
         XCTAssertTrue(r4.actionTexts.contains { $0.hasPrefix("+") && $0.contains("192.168.1.12") }, r4.stdout)
         XCTAssertTrue(r4.actionTexts.contains { $0.hasPrefix("-") && $0.contains("192.168.1.11") }, r4.stdout)
 
         // A corrupted cache is just a miss.
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: stateDir + "/snat-config.cache"))
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: stateDir + "/snat.converged"))
         let r5 = try ezlb(["snat", "sync", "-c", cfg, "-o", "json"])
         XCTAssertEqual(r5.status, 0, r5.stderr)
         XCTAssertEqual(r5.changed, false)

@@ -108,16 +108,14 @@ final class SNATNetnsTests: NetnsCLITestCase {
         XCTAssertTrue(try inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout.contains("[5:100] -A POSTROUTING -s 10.7.0.0/16 -j MASQUERADE\n"))
     }
 
-    // MARK: the converged fast path (snat-kernel.cache)
+    // MARK: the converged fast path (snat.converged)
 
     /// `snat sync -o json -vv` in the namespace, and whether it ended on the fast path
     /// (the kernel's tables as the last sync left them) or took the full one.
     func sync(_ cfg: String, file: StaticString = #filePath, line: UInt = #line) throws -> (r: CLIResult, fast: Bool) {
         let r = try ezlbNS(["snat", "sync", "-c", cfg, "-o", "json", "-vv"])
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
-        let fast = r.stderr.contains("snat-kernel.cache: every table is as the last sync left it")
-        XCTAssertNotEqual(fast, r.stderr.contains("full path"), r.stderr, file: file, line: line)
-        return (r, fast)
+        return (r, r.stderr.contains("converged: snat.converged matches the kernel and the inputs"))
     }
 
     /// Other tools' rules and a DROP policy (the ones expectedSave4 lists), then a first sync.
@@ -131,7 +129,7 @@ final class SNATNetnsTests: NetnsCLITestCase {
         let (r, fast) = try sync(cfg)
         XCTAssertFalse(fast)
         XCTAssertEqual(r.json["commits"] as? Int, 4)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/snat-kernel.cache"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stateDir + "/snat.converged"))
         return cfg
     }
 
@@ -256,7 +254,7 @@ final class SNATNetnsTests: NetnsCLITestCase {
 
     func testCacheThatDoesNotMatchTakesTheFullPath() throws {
         let cfg = try convergedWithForeignRules()
-        let cachePath = stateDir + "/snat-kernel.cache"
+        let cachePath = stateDir + "/snat.converged"
         let good = try XCTUnwrap(FileManager.default.contents(atPath: cachePath))
         // Corrupted, truncated, empty, another file's bytes: a miss; the full path verifies and records again.
         for bad in [Data(repeating: 0x41, count: good.count), good.prefix(good.count / 2), Data(),
@@ -302,9 +300,9 @@ final class SNATNetnsTests: NetnsCLITestCase {
 
         // Health: a backend `ipvs apply` found unhealthy loses its rules; the same inputs stay fast.
         let web11 = try Endpoint.parse("192.168.1.11:8080", portOptional: false).get()
-        try StateDirectory(path: stateDir).writeHealth(HealthTable(records: [
+        try StateDirectory(path: stateDir).store(HealthStateFile(HealthTable(records: [
             HealthKey(service: "web", backend: web11): BackendHealth(service: "web", backend: web11, healthy: false, failures: 3),
-        ]))
+        ])))
         let (r5, fast5) = try sync(cfg)
         XCTAssertFalse(fast5)
         XCTAssertEqual(r5.json["commits"] as? Int, 2)
@@ -351,13 +349,13 @@ final class SNATNetnsTests: NetnsCLITestCase {
                          "--state-dir", stateDir, "-vv"], env: env)
         }
         XCTAssertEqual(try run().status, 0)
-        XCTAssertTrue(try run().stderr.contains("every table is as the last sync left it"))
+        XCTAssertTrue(try run().stderr.contains("converged: snat.converged matches the kernel and the inputs"))
         // Another iptables holds the lock: even a converged run waits for it and gives up.
         let lock = try FileLockHolder(path: lockPath)
         let r = try run()
         XCTAssertEqual(r.status, 75, r.stderr)
         XCTAssertTrue(r.stderr.contains("xtables lock"), r.stderr)
-        XCTAssertFalse(r.stderr.contains("snat-kernel.cache"), "the tables are read only under the lock")
+        XCTAssertFalse(r.stderr.contains("converged: snat.converged"), "the tables are read only under the lock")
         withExtendedLifetime(lock) {}
     }
 }

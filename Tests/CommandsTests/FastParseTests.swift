@@ -1,5 +1,6 @@
 import ArgumentParser
 @testable import Commands
+import Foundation
 import XCTest
 
 /// The reflection-free parse of the per-operation commands gives exactly what
@@ -102,5 +103,40 @@ final class FastParseTests: XCTestCase {
         ] {
             XCTAssertNil(FastParse.command(argv), "\(argv)")
         }
+    }
+
+    /// Each fast command's spec is exactly the arguments ArgumentParser describes for it
+    /// (`--experimental-dump-help`: names, option or flag, positionals; --help and --version
+    /// are left to ArgumentParser), and a value FastParse leaves out gets ArgumentParser's
+    /// default: a renamed, added or re-defaulted option fails here.
+    func testSpecsAreArgumentParsersOwnDescription() throws {
+        let tool = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(Ezlb._dumpHelp().utf8)) as? [String: Any])
+        let root = try XCTUnwrap(tool["command"] as? [String: Any])
+        func sub(_ c: [String: Any], _ name: String) -> [String: Any]? {
+            (c["subcommands"] as? [[String: Any]])?.first { $0["commandName"] as? String == name }
+        }
+        for (group, name, type) in FastParse.commands {
+            let cmd = try XCTUnwrap(sub(root, group).flatMap { sub($0, name) }, "\(group) \(name)")
+            var options: [[String]] = [], flags: [[String]] = [], positionals = 0
+            for a in (cmd["arguments"] as? [[String: Any]]) ?? [] {
+                let names = ((a["names"] as? [[String: Any]]) ?? []).map { n in
+                    (n["kind"] as? String == "short" ? "-" : "--") + ((n["name"] as? String) ?? "")
+                }
+                switch a["kind"] as? String {
+                case "option": options.append(names)
+                case "flag" where !names.contains("--help") && !names.contains("--version"): flags.append(names)
+                case "positional": positionals += 1
+                default: break
+                }
+            }
+            let spec = FastSpec.common.adding(type.fastSpec)
+            XCTAssertEqual(Set(spec.options), Set(options), "\(group) \(name): options")
+            XCTAssertEqual(Set(spec.flags), Set(flags), "\(group) \(name): flags")
+            XCTAssertEqual(spec.positionals, positionals, "\(group) \(name): positionals")
+        }
+        // Defaults: the fewest arguments each command accepts, both ways.
+        try check(["ipam", "allocate", "--subnet", "10.1.0.0/24"])
+        try check(["bridge", "connect", "b", "--netns", "n", "--owner", "o"])
+        try check(["ipvs", "apply"])
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 @testable import Commands
 import EzlbCore
 import EzlbIPAM
+import Kernel
 import XCTest
 
 /// Every error a command body throws ends the command through one path: a report holding the

@@ -35,12 +35,4 @@ final class AddressTests: XCTestCase {
     func testJSONEscaping() {
         XCTAssertEqual(JSONValue.object(["b": 1, "a": .string("x\"\n\u{1}")]).text, "{\"a\":\"x\\\"\\n\\u0001\",\"b\":1}")
     }
-
-    func testErrnoMapping() {
-        XCTAssertEqual(IPVSError.fromErrno(3, operation: "x", isDestinationOp: false).kind, .serviceNotFound)
-        XCTAssertEqual(IPVSError.fromErrno(17, operation: "x", isDestinationOp: false).kind, .serviceExists)
-        XCTAssertEqual(IPVSError.fromErrno(17, operation: "x", isDestinationOp: true).kind, .destinationExists)
-        XCTAssertEqual(IPVSError.fromErrno(2, operation: "x", isDestinationOp: true).kind, .destinationNotFound)
-        XCTAssertEqual(IPVSError.fromErrno(2, operation: "x", isDestinationOp: false).kind, .schedulerNotFound)
-    }
 }

@@ -1,9 +1,10 @@
 import EzlbCore
 @testable import EzlbPlanner
+import TestSupport
 import XCTest
 
 /// A prober that answers from a script: endpoint -> result (default success).
-struct ScriptedProber: HealthProber {
+struct ScriptedProber {
     var answers: [Endpoint: ProbeResult] = [:]
     func probe(_ targets: [ProbeTarget]) -> [ProbeResult] { targets.map { answers[$0.backend] ?? .success } }
 }
@@ -24,7 +25,7 @@ final class HealthPlannerTests: XCTestCase {
     /// One `ipvs apply` health phase: due -> probe -> record -> prune -> apply.
     @discardableResult
     func round(_ services: [NamedService], _ specs: [String: HealthCheckSpec], _ table: inout HealthTable,
-               prober: HealthProber, now: Double) -> (HealthView, [HealthTransition], Int) {
+               prober: ScriptedProber, now: Double) -> (HealthView, [HealthTransition], Int) {
         let due = HealthPlanner.due(services, specs: specs, table: table, now: now)
         let results = prober.probe(due)
         let tr = HealthPlanner.record(Array(zip(due, results)).map { ($0.0, $0.1) }, into: &table, now: now)
@@ -174,7 +175,7 @@ final class HealthPlannerTests: XCTestCase {
         XCTAssertEqual(v.services[1], plain, "same backend, other service without a check: untouched")
     }
 
-    func testAnnotateOnlyDestinationOperations() {
+    func testAnnotateOnlyDestinationOperations() throws {
         let reasons = [DestinationRef(key, b1): "unhealthy: 3 failures"]
         XCTAssertEqual(HealthPlanner.annotate(.updateDestination(key, from: dst("192.168.1.10:8080", w: 3), to: dst("192.168.1.10:8080", w: 0)), reasons: reasons),
                        "unhealthy: 3 failures")
@@ -183,9 +184,9 @@ final class HealthPlannerTests: XCTestCase {
         let op = IPVSOperation.updateDestination(key, from: dst("192.168.1.10:8080", w: 3), to: dst("192.168.1.10:8080", w: 0))
         XCTAssertEqual(IPVSFormat.text(op, reason: "unhealthy: 3 failures: connect: connection refused"),
                        "~ destination tcp 10.0.0.1:80 -> 192.168.1.10:8080 weight 3 -> 0 (unhealthy: 3 failures: connect: connection refused)")
-        var j = IPVSFormat.json(op, reason: "r")
-        j["done"] = .bool(true)
-        XCTAssertEqual(IPVSFormat.jsonText(op, done: true, error: nil, reason: "r"), JSONValue.object(j).text)
+        let j = try rendered(IPVSAction(op, reason: "r"), done: true, error: nil).json
+        XCTAssertEqual(j["reason"], .string("r"))
+        XCTAssertEqual(j["text"], .string(IPVSFormat.text(op, reason: "r")))
     }
 
     /// Every sequence of 8 probe outcomes, for every fail/rise count 1...4,

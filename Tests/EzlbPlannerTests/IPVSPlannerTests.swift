@@ -228,22 +228,3 @@ final class IPVSJSONTests: XCTestCase {
         }
     }
 }
-
-extension IPVSJSONTests {
-    func testActionTextEqualsGenericRenderingWithDoneAndError() {
-        let k = tcp("10.0.0.1:80")
-        let ops: [IPVSOperation] = [
-            .addService(svc(k)), .updateService(from: svc(k), to: svc(k, "rr")), .deleteService(svc(.fwmark(3, .ipv6))),
-            .addDestination(k, dst("192.168.1.1:80")), .updateDestination(k, from: dst("192.168.1.1:80"), to: dst("192.168.1.1:80", w: 7)),
-            .deleteDestination(k, dst("192.168.1.1:80")),
-        ]
-        for op in ops {
-            for (done, err) in [(true, nil), (false, "add service x: \"no\"\n")] as [(Bool, String?)] {
-                var j = IPVSFormat.json(op)
-                j["done"] = .bool(done)
-                if let e = err { j["error"] = .string(e) }
-                XCTAssertEqual(IPVSFormat.jsonText(op, done: done, error: err), JSONValue.object(j).text)
-            }
-        }
-    }
-}

@@ -1,5 +1,6 @@
 import EzlbCore
 @testable import EzlbPlanner
+import TestSupport
 import XCTest
 
 private func ip(_ s: String) -> IPAddress { IPAddress(s)! }
@@ -294,7 +295,7 @@ final class XfrmPlannerTests: XCTestCase {
         XCTAssertEqual(p.operations.filter { if case .updatePolicy = $0 { return true }; return false }.count, 3)
         XCTAssertFalse(p.operations.contains { if case .deletePolicy = $0 { return true }; return false })
         // States with the same SPI and another reqid are replaced (delete, then add).
-        XCTAssertEqual(p.changes.filter { $0.json["replace"] == .bool(true) }.count, 2)
+        XCTAssertEqual(p.changes.filter(\.replace).count, 2)
         let after = try simulate(k, p.operations)
         XCTAssertEqual(XfrmPlanner.plan(desired: d2, actual: after, local: A), XfrmPlan())
     }
@@ -308,7 +309,7 @@ final class XfrmPlannerTests: XCTestCase {
         XCTAssertEqual(p.changes.map(\.kind), [.add])
         guard case .addState(let in2) = p.operations[0] else { return XCTFail() }
         XCTAssertEqual(in2.id.dst, A)
-        XCTAssertEqual(p.changes[0].json["note"], "in gen 2")
+        XCTAssertEqual(try rendered(p.changes[0], done: false, error: nil).json["note"], "in gen 2")
         k = try simulate(k, p.operations)
         // Step 2: new OUT state added, then the old OUT state deleted; IN states stay.
         rot = XfrmPlanner.advance(rot, target: 2, now: 111, delay: 10)

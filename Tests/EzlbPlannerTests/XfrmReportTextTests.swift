@@ -1,5 +1,6 @@
 import EzlbCore
 @testable import EzlbPlanner
+import TestSupport
 import XCTest
 
 /// The byte-level report rendering (`XfrmChange.jsonText`, `ByteText.append(_: XfrmPolicy)`, …)
@@ -54,26 +55,34 @@ final class XfrmReportTextTests: XCTestCase {
         }
     }
 
-    func testJSONTextIsTheDictionary() {
-        var changes: [XfrmChange] = []
+    func testJSONHoldsThePlannersObjects() throws {
+        var changes: [(XfrmChange, JSONValue)] = []
         for p in policies {
-            changes.append(XfrmPlanner.change(.add, .addPolicy(p), XfrmPlanner.policyText(p, sign: "+"), policy: p))
-            changes.append(XfrmPlanner.change(.delete, .deletePolicy(p.id), XfrmPlanner.policyText(p, sign: "-"), policy: p))
+            changes.append((XfrmPlanner.change(.add, .addPolicy(p), XfrmPlanner.policyText(p, sign: "+"), policy: p), XfrmPlanner.policyJSON(p)))
+            changes.append((XfrmPlanner.change(.delete, .deletePolicy(p.id), XfrmPlanner.policyText(p, sign: "-"), policy: p), XfrmPlanner.policyJSON(p)))
         }
         for s in states {
             for note in [nil, "out gen 3", "odd \"note\"\n"] as [String?] {
                 var c = XfrmPlanner.change(.delete, .deleteState(s.id), XfrmPlanner.stateText(s, note: note, sign: "-"), state: s, note: note)
-                changes.append(c)
+                changes.append((c, XfrmPlanner.stateJSON(s)))
                 c.replace = true
-                changes.append(c)
+                changes.append((c, XfrmPlanner.stateJSON(s)))
             }
         }
-        for c in changes {
+        for (c, object) in changes {
             for (done, error) in [(true, nil), (false, "not attempted: an earlier \"operation\" failed"), (false, nil)] as [(Bool, String?)] {
-                var j = c.json
-                j["done"] = .bool(done)
-                if let e = error { j["error"] = .string(e) }
-                XCTAssertEqual(c.jsonText(done: done, error: error), JSONValue.object(j).text)
+                let j = try rendered(c, done: done, error: error).json
+                XCTAssertEqual(j["action"], .string(c.kind.rawValue))
+                switch c.object {
+                case .policy:
+                    XCTAssertEqual(j["object"], "policy")
+                    XCTAssertEqual(j["policy"]?.text, object.text)
+                case .state(_, let note):
+                    XCTAssertEqual(j["object"], "state")
+                    XCTAssertEqual(j["state"]?.text, object.text)
+                    XCTAssertEqual(j["note"], note.map { .string($0) })
+                }
+                XCTAssertEqual(j["replace"], c.replace ? .bool(true) : nil)
             }
         }
     }

@@ -16,10 +16,10 @@ final class StateStoreTests: XCTestCase {
     }
 
     func testRoundTripWithSchemaAndKind() throws {
-        let o = IPVSOwnership(services: [.init(key: .fwmark(3, .ipv6), name: "b"),
-                                         .init(key: .inet(.tcp, Endpoint(address: IPAddress("10.0.0.1")!, port: 80)), name: "a")])
-        try dir.writeIPVSOwnership(o)
-        XCTAssertEqual(try dir.readIPVSOwnership(), o)
+        let o = IPVSOwnership(services: [.fwmark(3, .ipv6): "b",
+                                         .inet(.tcp, Endpoint(address: IPAddress("10.0.0.1")!, port: 80)): "a"])
+        try dir.store(o)
+        XCTAssertEqual((try dir.load(IPVSOwnership.self) ?? IPVSOwnership()), o)
         let text = try String(contentsOfFile: dir.file("ipvs.json"), encoding: .utf8)
         XCTAssertTrue(text.contains("\"schema\" : 2"), text)
         XCTAssertTrue(text.contains("\"kind\" : \"ipvs\""), text)
@@ -28,16 +28,16 @@ final class StateStoreTests: XCTestCase {
     }
 
     func testMissingFileIsEmpty() throws {
-        XCTAssertEqual(try dir.readIPVSOwnership(), IPVSOwnership())
+        XCTAssertEqual((try dir.load(IPVSOwnership.self) ?? IPVSOwnership()), IPVSOwnership())
     }
 
     func testTruncatedAndCorruptedFilesAreClearErrors() throws {
-        try dir.writeIPVSOwnership(IPVSOwnership(services: [.init(key: .fwmark(1, .ipv4), name: "x")]))
+        try dir.store(IPVSOwnership(services: [.fwmark(1, .ipv4): "x"]))
         let full = try Data(contentsOf: URL(fileURLWithPath: dir.file("ipvs.json")))
         for bad in [full.prefix(full.count / 2), Data(), Data("{\"schema\":1,\"kind\":\"ipvs\",\"data\":{\"services\":[{\"name\":1}]}}".utf8),
                     Data("{\"schema\":1,\"kind\":\"bridge\",\"data\":{}}".utf8), Data([0xff, 0xfe, 0x00])] {
             try bad.write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
-            XCTAssertThrowsError(try dir.readIPVSOwnership()) { e in
+            XCTAssertThrowsError(try dir.load(IPVSOwnership.self)) { e in
                 guard case .corrupted(let p, _, let recovery)? = e as? StateError else { return XCTFail("\(e)") }
                 XCTAssertEqual(p, dir.file("ipvs.json"))
                 XCTAssertTrue(recovery.contains("--adopt"))
@@ -49,7 +49,7 @@ final class StateStoreTests: XCTestCase {
     func testNewerSchemaRefused() throws {
         try dir.ensureExists()
         try Data("{\"schema\":99,\"kind\":\"ipvs\",\"data\":{\"services\":[]}}".utf8).write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
-        XCTAssertThrowsError(try dir.readIPVSOwnership()) { e in
+        XCTAssertThrowsError(try dir.load(IPVSOwnership.self)) { e in
             XCTAssertEqual(e as? StateError, .newerSchema(path: dir.file("ipvs.json"), found: 99, supported: 2))
         }
     }
@@ -65,7 +65,7 @@ final class StateStoreTests: XCTestCase {
     }
 
     func testQuarantineMovesFileAside() throws {
-        try dir.writeIPVSOwnership(IPVSOwnership())
+        try dir.store(IPVSOwnership())
         let moved = dir.quarantine("ipvs.json")
         XCTAssertNotNil(moved)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("ipvs.json")))
@@ -77,14 +77,14 @@ final class OwnershipFormatTests: XCTestCase {
     func testSchema2IsAFlatMapAndSchema1StillReads() throws {
         let dir = StateDirectory(path: NSTemporaryDirectory() + "ezlb-own-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: dir.path) }
-        let o = IPVSOwnership(services: [.init(key: .inet(.udp, try Endpoint.parse("[2001:db8::1]:53").get()), name: "dns"),
-                                         .init(key: .fwmark(7, .ipv4), name: "m")])
-        try dir.writeIPVSOwnership(o)
+        let o = IPVSOwnership(services: [.inet(.udp, try Endpoint.parse("[2001:db8::1]:53").get()): "dns",
+                                         .fwmark(7, .ipv4): "m"])
+        try dir.store(o)
         let text = try String(contentsOfFile: dir.file("ipvs.json"), encoding: .utf8)
         XCTAssertTrue(text.contains("\"udp [2001:db8::1]:53\" : \"dns\""), text)
         XCTAssertTrue(text.contains("\"fwmark 7 ipv4\" : \"m\""), text)
         XCTAssertTrue(text.contains("\"schema\" : 2"), text)
-        XCTAssertEqual(try dir.readIPVSOwnership(), o)
+        XCTAssertEqual((try dir.load(IPVSOwnership.self) ?? IPVSOwnership()), o)
 
         let v1 = """
         {"schema": 1, "kind": "ipvs", "data": {"services": [
@@ -92,11 +92,11 @@ final class OwnershipFormatTests: XCTestCase {
           {"key": {"fwmark": 3, "family": "ipv6"}, "name": "f"}]}}
         """
         try Data(v1.utf8).write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
-        XCTAssertEqual(try dir.readIPVSOwnership().services.map(\.name).sorted(), ["f", "web"])
+        XCTAssertEqual((try dir.load(IPVSOwnership.self) ?? IPVSOwnership()).services.values.sorted(), ["f", "web"])
 
         try Data("{\"schema\":2,\"kind\":\"ipvs\",\"data\":{\"services\":{\"tcp nonsense\":\"x\"}}}".utf8)
             .write(to: URL(fileURLWithPath: dir.file("ipvs.json")))
-        XCTAssertThrowsError(try dir.readIPVSOwnership())
+        XCTAssertThrowsError(try dir.load(IPVSOwnership.self))
     }
 
     func testServiceKeyTextRoundTrip() throws {

@@ -7,6 +7,7 @@
  * path (Sources/Kernel/Xfrm/XfrmDumpDigest.swift). */
 #include <stddef.h>
 #include <stdint.h>
+#include "ezlb_digest.h"
 
 /* A growable byte buffer. Its bytes may hold SA keys: ezlb_xfrm_buf_free and
  * every reallocation scrub them before the memory is released. */
@@ -32,37 +33,21 @@ enum {
     EZLB_XFRM_MSG_NEWSA = 16,
 };
 
-/* The digest of a dump made by ezlb_xfrm_dump, in two parts:
- *  - policies: per policy, a 256-bit hash (four 64-bit lanes) of its
- *    canonical bytes, summed lane by lane over all policies (mod 2^64): the
- *    sum does not depend on the dump order;
- *  - SAs: per SA, its canonical bytes appended to `sa_streams` as a native
- *    u32 length then the bytes. They hold the SA's key: the caller hashes each
- *    with a cryptographic hash (the digest is stored on disk) and frees the
- *    buffer with ezlb_xfrm_buf_free.
- * Canonical bytes: the message type (u16), then the fixed struct
- * (xfrm_userpolicy_info / xfrm_usersa_info) without its current lifetime
- * (curlft: bytes, packets, add and use time), for an SA its statistics
- * (stats), for a policy its index (kernel-assigned, new when a policy is
- * re-added; nothing ezlb plans on: without it, a policy deleted and added
- * again as it was is the same digest, and the order of insertion shows in
- * nothing), then every attribute in the kernel's order as type (u16), length
- * (u16) and payload, except XFRMA_LASTUSED, XFRMA_REPLAY_VAL, XFRMA_LTIME_VAL
- * and XFRMA_PAD (alignment padding, present or not depending on LASTUSED);
- * of XFRMA_REPLAY_ESN_VAL only bmp_len and replay_window (the sequence
- * numbers and the bitmap move with traffic). 0, or -EPROTO for a malformed
- * message, -ENOMEM. */
-struct ezlb_xfrm_digest {
-    uint64_t lanes[4];
-    uint32_t policies;
-    uint32_t states;
-};
+/* Adds every policy and SA of a dump made by ezlb_xfrm_dump to `d` (ezlb_digest.h), each as
+ * one element of the multiset (the dump order does not count). An element's bytes: the
+ * message type (u16), then the fixed struct (xfrm_userpolicy_info / xfrm_usersa_info) without
+ * its current lifetime (curlft: bytes, packets, add and use time), for an SA its statistics
+ * (stats), for a policy its index (kernel-assigned, new when a policy is re-added; nothing
+ * ezlb plans on: without it, a policy deleted and added again as it was is the same digest,
+ * and the order of insertion shows in nothing), then every attribute in the kernel's order as
+ * type (u16), length (u16) and payload, except XFRMA_LASTUSED, XFRMA_REPLAY_VAL,
+ * XFRMA_LTIME_VAL and XFRMA_PAD (alignment padding, present or not depending on LASTUSED); of
+ * XFRMA_REPLAY_ESN_VAL only bmp_len and replay_window (the sequence numbers and the bitmap
+ * move with traffic). 0, or -EPROTO for a malformed message. */
+int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_digest *d);
 
-int ezlb_xfrm_digest(const uint8_t *data, size_t len, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams);
-
-/* ezlb_xfrm_dump and ezlb_xfrm_digest in one pass: each reply message is
- * digested as it is received, nothing kept (the converged fast path). The
- * same result as the two calls, or their errors. */
-int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_xfrm_digest *d, struct ezlb_xfrm_buf *sa_streams);
+/* ezlb_xfrm_dump and ezlb_xfrm_digest in one pass: each reply message is digested as it is
+ * received, nothing kept (the converged fast path). The same result, or the same errors. */
+int ezlb_xfrm_dump_digest(int fd, uint32_t seq, struct ezlb_digest *d);
 
 #endif

@@ -6,6 +6,7 @@
  * parses with understood = 0 (the planner then treats it as foreign). */
 #include <stddef.h>
 #include <stdint.h>
+#include "ezlb_digest.h"
 
 struct xtc_handle;
 
@@ -89,7 +90,6 @@ void *ezlb_xt_build(int v6, const struct ezlb_xt_rule *r, size_t *len);
  * differently does. Two ways to compute the same digest: from a raw copy of the
  * kernel's table, and from a libiptc handle (as read, or as about to be
  * committed). */
-enum { EZLB_XT_DIGEST_LEN = 16 };
 
 /* One table as IPT_SO_GET_ENTRIES (IP6T_SO_GET_ENTRIES) returns it. */
 struct ezlb_xt_blob;
@@ -99,13 +99,13 @@ struct ezlb_xt_blob;
 int ezlb_xt_blob_read(int v6, const char *table, struct ezlb_xt_blob **out);
 void ezlb_xt_blob_free(struct ezlb_xt_blob *b);
 
-/* The digest of the scope in a raw table. Returns 0, or EINVAL when the blob
+/* The digest state (ezlb_digest.h) of the scope in a raw table. Returns 0, or EINVAL when the blob
  * is not laid out as libiptc lays tables out (then nothing can be said). */
 int ezlb_xt_blob_digest(const struct ezlb_xt_blob *b, const char *names, int nchains, int nhooks,
-                        uint8_t out[EZLB_XT_DIGEST_LEN]);
+                        uint8_t out[EZLB_DIGEST_STATE_LEN]);
 
 /* The same digest from a libiptc handle. Returns 0 or EINVAL. */
 int ezlb_xt_handle_digest(int v6, struct xtc_handle *h, const char *names, int nchains, int nhooks,
-                          uint8_t out[EZLB_XT_DIGEST_LEN]);
+                          uint8_t out[EZLB_DIGEST_STATE_LEN]);
 
 #endif

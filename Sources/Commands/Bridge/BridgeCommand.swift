@@ -1,4 +1,6 @@
 import ArgumentParser
+import EzlbCore
+import EzlbPlanner
 
 /// `ezlb bridge …`: a Linux bridge for containers, their veths and addresses, and MASQUERADE.
 public struct BridgeCommand: ParsableCommand {
@@ -15,4 +17,12 @@ public struct BridgeCommand: ParsableCommand {
         """,
         subcommands: [BridgeCreate.self, BridgeDelete.self, BridgeConnect.self, BridgeDisconnect.self, BridgeList.self]
     )
+}
+
+extension BridgeCommand {
+    /// A bridge name argument, checked like a link name.
+    static func name(_ n: String) throws -> String {
+        if let why = BridgeNames.invalidInterfaceName(n) { throw Failure.usage("bridge name: '\(n)': \(why)") }
+        return n
+    }
 }

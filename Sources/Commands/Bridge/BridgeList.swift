@@ -1,6 +1,6 @@
 import ArgumentParser
 import EzlbCore
-import EzlbState
+import EzlbReconcile
 
 struct BridgeList: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,9 +11,9 @@ struct BridgeList: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        try Runner.run(options, command: "bridge list") { log in
+        try Runner.run(options.values, command: "bridge list") { ctx in
             var report = CommandReport(command: "bridge list", dryRun: false)
-            let state = try StateDirectory(path: options.stateDir).readBridgeState()
+            let state = try BridgeReconciler(ctx).list()
             var text = ""
             report.extra["bridges"] = .array(state.bridges.map { b in
                 text += "\(b.name) \(b.subnet) gateway \(b.gateway) mtu \(b.mtu) mac \(b.mac)\(b.masquerade ? " masquerade" : "")\n"

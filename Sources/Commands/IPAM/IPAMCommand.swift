@@ -1,4 +1,6 @@
 import ArgumentParser
+import EzlbCore
+import EzlbIPAM
 
 /// `ezlb ipam …`: crash-safe IP address management in the state directory.
 public struct IPAMCommand: ParsableCommand {
@@ -21,4 +23,26 @@ public struct IPAMCommand: ParsableCommand {
 struct IPAMSubnetOption: ParsableArguments {
     @Option(help: ArgumentHelp("The subnet, e.g. 10.1.0.0/24 or 2001:db8::/64.", valueName: "cidr"))
     var subnet: String
+}
+
+/// Flag values as typed values; a bad one is a usage error naming the flag and the value.
+enum FlagValue {
+    static func subnet(_ text: String, flag: String = "--subnet") throws -> IPSubnet {
+        switch IPSubnet.parse(text) {
+        case .success(let s): return s
+        case .failure(let e): throw Failure.usage("\(flag): '\(text)': \(e.reason)")
+        }
+    }
+
+    static func address(_ text: String, flag: String) throws -> IPAddress {
+        guard let a = IPAddress(text) else { throw Failure.usage("\(flag): '\(text)': not an IP address") }
+        return a
+    }
+
+    static func range(_ text: String, flag: String) throws -> IPRange {
+        switch IPRange.parse(text) {
+        case .success(let r): return r
+        case .failure(let e): throw Failure.usage("\(flag): '\(text)': \(e.reason)")
+        }
+    }
 }

@@ -6,7 +6,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Kernel
+import EzlbRaft
 import Logging
 #if canImport(Glibc)
 import Glibc

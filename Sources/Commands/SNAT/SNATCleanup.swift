@@ -1,5 +1,5 @@
 import ArgumentParser
-import EzlbPlanner
+import EzlbReconcile
 
 struct SNATCleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,15 +11,6 @@ struct SNATCleanup: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        try Runner.run(options, command: "snat cleanup") { log in
-            var report = CommandReport(command: "snat cleanup", dryRun: options.dryRun)
-            let s = SNATSession(options, log: log)
-            let lock = try s.dir.lock("snat", timeoutSeconds: options.lockTimeout)
-            defer { withExtendedLifetime(lock) {} }
-            let owned = try s.owned(takeOver: true)
-            let backend = try s.openBackend()
-            try s.reconcile(desired: [], owned: owned, backend: backend, report: &report)
-            return report
-        }
+        try Runner.run(options.values, command: "snat cleanup") { try SNATReconciler($0).cleanup() }
     }
 }

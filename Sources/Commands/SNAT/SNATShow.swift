@@ -1,6 +1,7 @@
 import ArgumentParser
 import EzlbCore
 import EzlbPlanner
+import EzlbReconcile
 
 struct SNATShow: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,27 +16,19 @@ struct SNATShow: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        try Runner.run(options, command: "snat show") { log in
+        try Runner.run(options.values, command: "snat show") { ctx in
             var report = CommandReport(command: "snat show", dryRun: false)
-            let s = SNATSession(options, log: log)
-            let owned = try s.owned(takeOver: false)
-            let backend = owned.isEmpty ? nil : try s.openBackend()
             var text = ""
             var tables: [JSONValue] = []
             var ruleCount = 0
-            for ref in SNATRules.tables {
-                let ids = owned.filter { $0.ref == ref }
-                guard !ids.isEmpty, let backend else { continue }
-                let st: XTTableState
-                do { st = try backend.read(ref, chains: ManagedChainPlanner.chainsToRead(desired: [], owned: ids)) }
-                catch let e as XTError { throw e }
+            for (ids, st) in try SNATReconciler(ctx).tables() {
+                let ref = st.ref
                 var lines: [String] = []
                 var chains: [JSONValue] = []
                 let present = ids.filter { st.chains[$0.name] != nil }
                 for id in present { lines.append(":\(id.name) - [0:0]") }
                 for id in ids {
-                    let jumps = (st.chains[id.hook] ?? []).filter { $0 == .jump(to: id.name) }
-                    lines += jumps.map { $0.save(chain: id.hook) }
+                    lines += (st.chains[id.hook] ?? []).filter { $0 == .jump(to: id.name) }.map { $0.save(chain: id.hook) }
                 }
                 for id in present {
                     let rules = st.chains[id.name] ?? []

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EzlbCore
 import EzlbPlanner
-import EzlbState
+import EzlbReconcile
 
 struct XfrmShow: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,13 +20,9 @@ struct XfrmShow: ParsableCommand {
     var all = false
 
     func run() throws {
-        try Runner.run(options, command: "xfrm show") { log in
+        try Runner.run(options.values, command: "xfrm show") { ctx in
             var report = CommandReport(command: "xfrm show", dryRun: false)
-            let s = XfrmSession(options, log: log)
-            let own = try s.dir.readXfrmOwnership()
-            let rule = XfrmSession.rule(own)
-            let backend = try s.openBackend()
-            let t = try s.dump(backend)
+            let (own, rule, t) = try XfrmReconciler(ctx).tables()
             var lines: [String] = []
             if let r = own?.rotation {
                 lines.append("# generation: out \(r.out), accepting \(r.acceptedGenerations.map(String.init).joined(separator: " "))")
@@ -51,7 +47,7 @@ struct XfrmShow: ParsableCommand {
             report.body = lines.map { $0 + "\n" }.joined()
             report.extra["policies"] = .array(policies)
             report.extra["states"] = .array(states)
-            report.extra["rotation"] = XfrmSession.rotationJSON(own?.rotation)
+            report.extra["rotation"] = XfrmReconciler.rotationJSON(own?.rotation)
             return report
         }
     }

@@ -318,8 +318,3 @@ struct SendablePointer: @unchecked Sendable { let pointer: OpaquePointer; init(_
 final class SocketBox: @unchecked Sendable {
     var result: Result<SendablePointer, LinkError>?
 }
-
-extension KernelBackends {
-    /// Bridges and veths on the running kernel (libnl-route-3).
-    public static func bridge() throws -> BridgeBackend { try NetlinkBridge() }
-}

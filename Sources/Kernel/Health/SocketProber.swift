@@ -3,6 +3,15 @@ import EzlbCore
 import Glibc
 #endif
 
+
+/// Runs probes (sockets, processes). The planner never does I/O itself; tests
+/// pass a scripted prober.
+public protocol HealthProber {
+    /// One result per target, in the same order. Must finish within about the
+    /// largest target timeout, however many targets there are.
+    func probe(_ targets: [ProbeTarget]) -> [ProbeResult]
+}
+
 /// Runs health probes concurrently in one thread: non-blocking sockets and
 /// `poll(2)` for tcp (connect) and http (HTTP/1.1 GET, status line checked),
 /// `posix_spawnp` without a shell for exec (exit 0 = healthy; killed with its

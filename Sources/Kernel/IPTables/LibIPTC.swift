@@ -122,8 +122,8 @@ public final class IPTCTable {
     public func digest(_ scope: XTDigestScope) -> [UInt8]? {
         guard let h = handle else { return nil }
         return Self.withNames(scope) { names, nc, nh in
-            var out = [UInt8](repeating: 0, count: Int(EZLB_XT_DIGEST_LEN))
-            return ezlb_xt_handle_digest(v6, h, names, nc, nh, &out) == 0 ? out : nil
+            var out = [UInt8](repeating: 0, count: Int(EZLB_DIGEST_STATE_LEN))
+            return ezlb_xt_handle_digest(v6, h, names, nc, nh, &out) == 0 ? StateDigest.finish(ref.description, state: out) : nil
         }
     }
 
@@ -146,8 +146,8 @@ public final class IPTCTable {
         guard ezlb_xt_blob_read(ref.family == .ipv6 ? 1 : 0, ref.table.rawValue, &blob) == 0, let blob else { return nil }
         defer { ezlb_xt_blob_free(blob) }
         return withNames(scope) { names, nc, nh in
-            var out = [UInt8](repeating: 0, count: Int(EZLB_XT_DIGEST_LEN))
-            return ezlb_xt_blob_digest(blob, names, nc, nh, &out) == 0 ? out : nil
+            var out = [UInt8](repeating: 0, count: Int(EZLB_DIGEST_STATE_LEN))
+            return ezlb_xt_blob_digest(blob, names, nc, nh, &out) == 0 ? StateDigest.finish(ref.description, state: out) : nil
         }
     }
 
@@ -292,7 +292,7 @@ public final class IPTCTable {
 /// `iptables -w` does; env XTABLES_LOCKFILE overrides the path, like iptables) from
 /// creation until freed, so a read → plan → commit cycle is never interleaved with
 /// another iptables writer. Each table read keeps its handle for the commit.
-public final class LibIPTCBackend: XTDigestingBackend {
+public final class LibIPTCBackend: XTBackend {
     public static var lockPath: String {
         if let p = getenv("XTABLES_LOCKFILE"), p.pointee != 0 { return String(cString: p) }
         return "/run/xtables.lock"
@@ -331,15 +331,8 @@ public final class LibIPTCBackend: XTDigestingBackend {
         return st
     }
 
-    public func commit(_ ref: XTTableRef, _ ops: [XTOperation]) throws {
-        _ = try commit(ref, ops, scope: nil)
-    }
-
-    public func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope) throws -> [UInt8]? {
-        try commit(ref, ops, scope: scope)
-    }
-
-    private func commit(_ ref: XTTableRef, _ ops: [XTOperation], scope: XTDigestScope?) throws -> [UInt8]? {
+    @discardableResult
+    public func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope?) throws -> [UInt8]? {
         guard !ops.isEmpty else { return scope.flatMap { readDigest(ref, scope: $0) } }
         let t = try table(ref)
         handles[ref] = nil

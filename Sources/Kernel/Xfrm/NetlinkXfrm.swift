@@ -17,7 +17,7 @@ import Glibc
 /// converged fast path, `XfrmDumpDigest`), writes built by libnl-xfrm and sent in batches (`applyBatch`: up to 64
 /// requests per datagram, each refusal reported and matched to its request). The socket
 /// belongs to the network namespace the process runs in.
-public final class NetlinkXfrm: XfrmDigestingBackend {
+public final class NetlinkXfrm: XfrmBackend {
     private var sock: OpaquePointer?
     public private(set) var writes = 0
 
@@ -130,7 +130,6 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
     // MARK: dump
 
     public private(set) var dumpDigest: [UInt8]? = nil
-    public var digesting: (any XfrmDigestingBackend)? { self }
     private var dumpSeq: UInt32 = 0x4558_0000
 
     /// Every policy and SA, read raw (`ezlb_xfrm_dump`: the kernel's reply messages as sent)
@@ -282,10 +281,6 @@ public final class NetlinkXfrm: XfrmDigestingBackend {
     }
 
     // MARK: writes
-
-    public func apply(_ op: XfrmOperation) throws {
-        if let e = applyBatch([op]).first ?? nil { throw e }
-    }
 
     /// Requests per batch: sent in one `sendmsg`, answered by one ack (plus an error per refused one).
     static let window = 64

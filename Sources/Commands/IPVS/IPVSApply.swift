@@ -1,0 +1,38 @@
+import ArgumentParser
+import EzlbReconcile
+
+struct IPVSApply: FastCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the kernel's IPVS table match the config (only services ezlb owns).",
+        discussion: """
+        Dumps the kernel's services and destinations, plans the smallest change and applies it. \
+        Re-running with no change makes no kernel write and reports no changes. Services removed \
+        from the config are deleted; managed services changed or deleted by hand are put back. \
+        Services with a health check have their backends probed first (all at once, each within \
+        its timeout; a backend probed less than its interval ago is skipped): unhealthy backends \
+        get weight 0 (or are removed with on_unhealthy: remove), counters are kept in \
+        <state-dir>/health.json across runs. --dry-run probes but stores nothing.
+        """
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(help: "Take over services that exist in the kernel on a configured key but were not created by ezlb. Also rebuilds a corrupted ipvs.json from config ∩ kernel.")
+    var adopt = false
+
+    @Flag(name: .customLong("no-probe"), help: "Run no health probes: apply with the health state stored by earlier runs (<state-dir>/health.json).")
+    var noProbe = false
+
+    var args: Args { Args(options: options.values, adopt: adopt, noProbe: noProbe) }
+
+    struct Args: FastRunnable {
+        var options: CommonValues
+        var adopt: Bool
+        var noProbe: Bool
+
+        func run() throws {
+            try Runner.run(options, command: "ipvs apply") { try IPVSReconciler($0).apply(adopt: adopt, probe: !noProbe) }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import EzlbReconcile
+
+struct IPVSPlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print what 'ipvs apply' would change (same as 'ipvs apply --dry-run')."
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(help: "Plan as if --adopt were given.")
+    var adopt = false
+
+    @Flag(name: .customLong("no-probe"), help: "Run no health probes: plan with the stored health state.")
+    var noProbe = false
+
+    func run() throws {
+        var opts = options.values
+        opts.dryRun = true
+        try Runner.run(opts, command: "ipvs plan") { try IPVSReconciler($0).apply(adopt: adopt, probe: !noProbe, command: "ipvs plan") }
+    }
+}

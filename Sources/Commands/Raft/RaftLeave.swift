@@ -1,0 +1,89 @@
+import ArgumentParser
+import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import EzlbRaft
+
+struct RaftLeave: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leave",
+        abstract: "Remove this node (or --node ID) from the cluster, gracefully.",
+        discussion: """
+        Without --node: if this node leads, its serve transfers leadership first (ToSlave runs here, \
+        ToMaster on the new leader), then the leader removes it. With --node: removes another member \
+        (e.g. a dead one) through this node's serve or --peer. Removing a non-member changes nothing. \
+        The serve of a node that left stops (ToDestroy, exit 0): a removed server is never told of its \
+        removal by the others.
+        """
+    )
+
+    @OptionGroup var options: RaftOptions
+
+    @Option(help: ArgumentHelp("Remove this member instead of the local node.", valueName: "id"))
+    var node: String?
+
+    @Option(help: ArgumentHelp("A member's raft address to send the request to (default: the leader known to the local serve).", valueName: "host:port"))
+    var peer: String?
+
+    @Option(help: ArgumentHelp("Give up after this many seconds (at most 3600).", valueName: "seconds"))
+    var timeout: Double = 60
+
+    func validate() throws {
+        if let p = peer, controlEndpoint(forRaftAddress: p) == nil {
+            throw ValidationError("--peer: '\(p)': expected a member's raft address host:port")
+        }
+        try RaftRunner.validateTimeout(timeout)
+    }
+
+    func run() throws {
+        try Runner.run(command: "raft leave", output: options.output) {
+            let settings = try options.load(joining: true)
+            let log = RaftRunner.clientLogger(settings)
+            let target = node ?? settings.nodeID
+            let leavingSelf = target == settings.nodeID
+            var start: ControlEndpoint? = try peer.map(RaftRunner.peerEndpoint)
+            if leavingSelf {
+                // Hand leadership over first; the local serve answers once it no longer leads.
+                let t = try ControlClient.call(.unix(RaftPaths.socket(settings.dataDir)),
+                                               ControlRequest(method: "transfer", body: "{}"), timeout: timeout)
+                guard t.ok else { throw Failure(.failure, "leave \(target): \(t.error ?? "leadership transfer failed")") }
+            }
+            if start == nil {
+                let local = try RaftRunner.localStatus(settings.dataDir)
+                if !local.member && leavingSelf {
+                    var r = CommandReport(command: "raft leave", dryRun: false)
+                    r.extra = RaftRunner.json(local)
+                    r.body = "\(target) is not a member\n"
+                    return r
+                }
+                // Any voter that is not the leaving node will do: followers redirect.
+                let other = local.leader.flatMap { $0.raftID == local.raftID ? nil : $0.addr }
+                    ?? local.members.first { $0.raftID != local.raftID && $0.role == "voter" }?.addr
+                guard let addr = other, let ep = controlEndpoint(forRaftAddress: addr) else {
+                    throw Failure(.failure, "leave \(target): no other member known; use --peer")
+                }
+                start = ep
+            }
+            let resp = try RaftRunner.clusterCall(start: start!, method: "remove", body: jsonText(RemoveBody(id: target)),
+                                                  secret: settings.secret, timeout: timeout, log: log)
+            var r = CommandReport(command: "raft leave", dryRun: false)
+            if let s = resp.status { r.extra = RaftRunner.json(s) }
+            if leavingSelf {
+                // A removed server never hears of its removal (the leader stops talking to it):
+                // its serve stops now, running ToDestroy, as on SIGTERM.
+                _ = try? ControlClient.call(.unix(RaftPaths.socket(settings.dataDir)),
+                                            ControlRequest(method: "shutdown", body: "{}"), timeout: 5)
+            }
+            if resp.changed == true {
+                let text = "- member \(target)"
+                r.add(FieldAction(text, ["action": "leave", "id": .string(target)]))
+            } else {
+                r.body = "\(target) is not a member\n"
+            }
+            return r
+        }
+    }
+}

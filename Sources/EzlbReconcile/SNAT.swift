@@ -1,0 +1,199 @@
+import EzlbConfig
+import EzlbCore
+import EzlbPlanner
+import EzlbState
+import Kernel
+import Logging
+
+/// `snat sync|cleanup`, and what `snat show` reads: FullNAT's EZLB-SNAT (nat) and
+/// EZLB-FORWARD (filter) chains, per family, with ownership in `snat.json` (written before
+/// the kernel is touched).
+public struct SNATReconciler {
+    public let ctx: ReconcileContext
+    var log: Logger { ctx.log }
+
+    public init(_ ctx: ReconcileContext) { self.ctx = ctx }
+
+    /// The chains ezlb may manage for FullNAT even when snat.json lost track of them.
+    static var wellKnown: [ManagedChainID] {
+        IPFamily.allCases.flatMap { f in [
+            ManagedChainID(ref: XTTableRef(f, .nat), name: SNATRules.natChain, hook: "POSTROUTING"),
+            ManagedChainID(ref: XTTableRef(f, .filter), name: SNATRules.forwardChain, hook: "FORWARD"),
+        ] }
+    }
+
+    /// `snat sync`: the chains the config's full_nat services need, for their healthy backends
+    /// (health.json as `ipvs apply` left it). `onPlanned` gets the report as it will be when
+    /// every table commits as planned, before the first commit (the CLI renders it meanwhile).
+    public func sync(onPlanned: ((CommandReport) -> Void)? = nil) throws -> CommandReport {
+        Backends.tuneHeapForBatch()
+        var report = CommandReport(command: "snat sync", dryRun: ctx.dryRun)
+        var clock = PhaseClock(log: log)
+        let lock = try ctx.lock("snat")
+        defer { withExtendedLifetime(lock) {} }
+        let configBytes = try EzlbConfiguration.readBytes(path: ctx.configPath)
+        let health = try ctx.stateDir.readHealth()
+        let ownedBytes = try ctx.bytes(of: SNATOwnership.fileName)
+        let backend = try ctx.backends.xtables()
+        let cache = ConvergenceCache(dir: ctx.stateDir, name: "snat")
+        clock.lap("lock, read inputs, open backend")
+
+        // Converged fast path: same inputs, and every table still has the digest the last
+        // converged run verified (read raw from the kernel: no per-rule work).
+        if let rec = cache.load(key: key(configBytes, health, ownedBytes)), let (scopes, warnings) = Self.decode(rec.payload),
+           scopes.count == rec.digests.count,
+           zip(scopes, rec.digests).allSatisfy({ backend.currentDigest($0.0, scope: $0.1) == $1 }) {
+            log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
+            report.fromConvergenceCache = true
+            clock.lap("compare with the last converged tables")
+            report.warnings = warnings
+            report.extra["commits"] = .int(0)
+            report.summarize(changeWord: nil)
+            return report
+        }
+        clock.lap("compare with the last converged tables")
+
+        let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(configBytes, path: ctx.configPath), file: ctx.configPath)
+        report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
+        let services = cfg.services.filter(\.fullNAT).map { s in
+            var proto: IPVSProtocol? = nil
+            if case .inet(let p, _) = s.key { proto = p }
+            return FullNATService(name: s.name, proto: proto, backends: s.backends.map(\.endpoint), snatIP: s.snatIP)
+        }
+        let owned = try ownedBytes.map { try ctx.stateDir.load(SNATOwnership.self, bytes: $0).chains } ?? []
+        // A desired chain that exists but is not recorded (state lost) is simply rewritten:
+        // EZLB-* names are ezlb's own.
+        let desired = SNATRules.chains(services, health: StoredHealthView(health))
+        clock.lap("load config, build desired chains")
+        let tables = try reconcile(desired: desired, owned: owned, backend: backend, report: &report, onPlanned: onPlanned)
+
+        // Every table converged (committed or verified): the next run with the same inputs and
+        // this snat.json can tell from the digests alone.
+        if !ctx.dryRun, !report.failed, !tables.isEmpty, tables.allSatisfy({ $0.digest != nil }) {
+            cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName)),
+                        .init(digests: tables.map { $0.digest! },
+                              payload: Self.encode(tables.map { ($0.plan.ref, $0.scope) }, warnings: report.warnings)))
+        }
+        clock.lap("record state")
+        return report
+    }
+
+    /// `snat cleanup`: ezlb's chains, their rules and jumps are removed; also EZLB-SNAT and
+    /// EZLB-FORWARD left behind when snat.json was lost. Does not read the config.
+    public func cleanup() throws -> CommandReport {
+        var report = CommandReport(command: "snat cleanup", dryRun: ctx.dryRun)
+        let lock = try ctx.lock("snat")
+        defer { withExtendedLifetime(lock) {} }
+        var owned = try ctx.stateDir.load(SNATOwnership.self)?.chains ?? []
+        for w in Self.wellKnown where !owned.contains(w) { owned.append(w) }
+        _ = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &report, onPlanned: nil)
+        return report
+    }
+
+    /// The chains snat.json records and each recorded table as the kernel holds their chains
+    /// (for `snat show`; nothing is opened when nothing is owned).
+    public func tables() throws -> [(ids: [ManagedChainID], state: XTTableState)] {
+        let owned = try ctx.stateDir.load(SNATOwnership.self)?.chains ?? []
+        guard !owned.isEmpty else { return [] }
+        let backend = try ctx.backends.xtables()
+        return try SNATRules.tables.filter { r in owned.contains { $0.ref == r } }.map { ref in
+            let ids = owned.filter { $0.ref == ref }
+            return (ids, try backend.read(ref, chains: ManagedChainPlanner.chainsToRead(desired: [], owned: ids)))
+        }
+    }
+
+    /// Plans every table, records intent (what is owned now in the tables about to change,
+    /// and everything desired), commits each table that differs once, records what is owned
+    /// afterwards.
+    func reconcile(desired: [ManagedChain], owned: [ManagedChainID], backend: XTBackend,
+                   report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws -> [TableResult] {
+        var clock = PhaseClock(log: log)
+        let chains = ManagedChains(backend: backend, dryRun: ctx.dryRun, log: log)
+        var tables = try chains.plan(desired: desired, owned: owned)
+        clock.lap("read tables and plan")
+        let committing = tables.filter(\.plan.needsCommit).count
+        let desiredIDs = desired.map(\.id)
+        let before = SNATOwnership(chains: owned)
+        let intent = SNATOwnership(chains: owned.filter { o in tables.contains { $0.plan.ref == o.ref && $0.plan.needsCommit } || desiredIDs.contains(o) }
+                                   + desiredIDs)
+        let wroteIntent = !ctx.dryRun && committing > 0 && intent != before
+        if wroteIntent { try ctx.stateDir.store(intent) }
+        clock.lap("intent record")
+
+        // The report as it will be when every table commits as planned.
+        var planned = report
+        ManagedChains.record(tables, into: &planned)
+        planned.extra["commits"] = .int(ctx.dryRun ? 0 : committing)
+        planned.summarize(changeWord: nil)
+        if committing > 0, !ctx.dryRun, let onPlanned { onPlanned(planned) }
+
+        try chains.commit(&tables, digests: true)
+        clock.lap("commit")
+        if tables.allSatisfy({ $0.error == nil }) {
+            report = planned
+        } else {
+            ManagedChains.record(tables, into: &report)
+            report.extra["commits"] = .int(tables.filter { $0.plan.needsCommit && $0.error == nil }.count)
+            report.summarize(changeWord: nil)
+        }
+        guard !ctx.dryRun else { return tables }
+        // Tables not read keep nothing (they had neither desired nor owned chains).
+        var final: [ManagedChainID] = []
+        for t in tables {
+            final += (t.error == nil ? desiredIDs : intent.chains).filter { $0.ref == t.plan.ref }
+        }
+        // After adding chains the intent record is already exactly this.
+        let after = SNATOwnership(chains: final)
+        if after != (wroteIntent ? intent : before) { try ctx.stateDir.store(after) }
+        return tables
+    }
+
+    /// The content-keyed convergence key: this binary, the backend, the config's path and
+    /// bytes, the health verdicts the chains depend on and snat.json's bytes. Health is keyed
+    /// on its verdicts, not health.json's bytes: probe times and counters change with every
+    /// `ipvs apply` without changing a rule.
+    func key(_ config: [UInt8], _ health: HealthTable, _ owned: [UInt8]?) -> [UInt8] {
+        var k = ctx.key("snat")
+        k.add(ctx.configPath, config)
+        var w = ByteWriter()
+        for (key, h) in health.records.sorted(by: { $0.key < $1.key }) where !h.healthy {
+            w.string(key.service)
+            w.address(key.backend.address)
+            w.u16(key.backend.port)
+        }
+        for (service, e) in health.sorry.sorted(by: { $0.key < $1.key }) {
+            w.string(service)
+            w.address(e.address)
+            w.u16(e.port)
+        }
+        k.add("health verdicts", w.out)
+        k.add(SNATOwnership.fileName, owned)
+        return k.bytes
+    }
+
+    static func encode(_ scopes: [(XTTableRef, XTDigestScope)], warnings: [String]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(scopes.count))
+        for (ref, scope) in scopes {
+            w.u8(ref.family == .ipv4 ? 4 : 6)
+            w.string(ref.table.rawValue)
+            w.strings(scope.chains)
+            w.strings(scope.hooks)
+        }
+        w.strings(warnings)
+        return w.out
+    }
+
+    static func decode(_ payload: [UInt8]) -> (scopes: [(XTTableRef, XTDigestScope)], warnings: [String])? {
+        var r = ByteReader(payload)
+        guard let n = r.u32(), n <= 64 else { return nil }
+        var scopes: [(XTTableRef, XTDigestScope)] = []
+        for _ in 0..<n {
+            guard let f = r.u8(), f == 4 || f == 6, let tn = r.string(), let table = XTTable(rawValue: tn),
+                  let chains = r.strings(), let hooks = r.strings() else { return nil }
+            scopes.append((XTTableRef(f == 4 ? .ipv4 : .ipv6, table), XTDigestScope(chains: chains, hooks: hooks)))
+        }
+        guard let warnings = r.strings(), r.atEnd else { return nil }
+        return (scopes, warnings)
+    }
+}

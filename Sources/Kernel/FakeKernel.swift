@@ -1,0 +1,89 @@
+import EzlbCore
+import EzlbState
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The fake kernel's model, persisted as `<state-dir>/fake-kernel.json`.
+/// Each subsystem keeps its own section; later subsystems add theirs.
+public struct FakeKernelModel: Codable, Equatable, Sendable {
+    public var ipvs: [IPVSServiceState]
+    /// iptables tables, chains and rules (FakeIPTables.swift).
+    public var iptables: FakeXTables
+    /// Links, namespaces and routes (FakeBridge.swift).
+    public var net: FakeNet
+    /// xfrm policies and SAs (FakeXfrm.swift).
+    public var xfrm: FakeXfrmModel
+
+    public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables(), net: FakeNet = FakeNet(),
+                xfrm: FakeXfrmModel = FakeXfrmModel()) {
+        self.ipvs = ipvs
+        self.iptables = iptables
+        self.net = net
+        self.xfrm = xfrm
+    }
+
+    private enum CodingKeys: String, CodingKey { case ipvs, iptables, net, xfrm }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
+        iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
+        net = try c.decodeIfPresent(FakeNet.self, forKey: .net) ?? FakeNet()
+        xfrm = try c.decodeIfPresent(FakeXfrmModel.self, forKey: .xfrm) ?? FakeXfrmModel()
+    }
+}
+
+/// An in-memory kernel loaded from and saved to the state directory, held under
+/// its own lock from load until the object is freed.
+public final class FakeKernel {
+    public static let fileName = "fake-kernel.json"
+    public static let kind = "fake-kernel"
+    public static let schema = 1
+
+    public let dir: StateDirectory
+    public var model: FakeKernelModel
+    private let lock: FileLock
+    private var dirty = false
+
+    /// The file's envelope, as every state file has (the model itself is Codable: the fake
+    /// world is for tests and demos, not per-operation speed).
+    private struct Envelope: Codable {
+        var schema: Int
+        var kind: String
+        var data: FakeKernelModel
+    }
+
+    public init(dir: StateDirectory, lockTimeout: Int = 60) throws {
+        self.dir = dir
+        lock = try dir.lock(Self.fileName, timeoutSeconds: lockTimeout)
+        guard let bytes = try dir.readRaw(Self.fileName) else {
+            model = FakeKernelModel()
+            return
+        }
+        let p = dir.file(Self.fileName)
+        let recovery = "delete it to start the fake kernel empty"
+        let e: Envelope
+        do { e = try JSONDecoder().decode(Envelope.self, from: Data(bytes)) } catch {
+            throw StateError.corrupted(path: p, detail: "\(error)", recovery: recovery)
+        }
+        guard e.kind == Self.kind else {
+            throw StateError.corrupted(path: p, detail: "kind is '\(e.kind)', expected '\(Self.kind)'", recovery: recovery)
+        }
+        guard e.schema <= Self.schema else { throw StateError.newerSchema(path: p, found: e.schema, supported: Self.schema) }
+        model = e.data
+    }
+
+    public func markDirty() { dirty = true }
+
+    /// Writes the model if anything changed since load.
+    public func save() throws {
+        guard dirty else { return }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try dir.writeRaw([UInt8](try enc.encode(Envelope(schema: Self.schema, kind: Self.kind, data: model))), to: Self.fileName)
+        dirty = false
+    }
+}

@@ -1,0 +1,200 @@
+import EzlbCore
+import EzlbIPAM
+@testable import EzlbPlanner
+@testable import EzlbReconcile
+import EzlbState
+import Kernel
+import XCTest
+
+/// FullNAT's managed chains and xfrm in-process on the fake kernel: intent before the first
+/// commit, what is owned after a refused commit, make-before-break stops, the fast paths.
+final class SNATReconcilerTests: ReconcileTestCase {
+    let yaml = """
+    services:
+      - name: web
+        listen: 10.0.0.1:80
+        full_nat: true
+        snat_ip: 10.0.0.3
+        backends: [{address: "192.168.1.10:8080"}, {address: "192.168.1.11:8080"}]
+    """
+
+    /// The fake, with one table's commit refused and the ownership on disk noted at each commit.
+    final class Refusing: XTBackend {
+        let inner: FakeXTBackend
+        var refused: XTTableRef?
+        var ownershipAtCommit: [SNATOwnership?] = []
+        let state: StateDirectory
+        init(_ inner: FakeXTBackend, state: StateDirectory) {
+            self.inner = inner
+            self.state = state
+        }
+        func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState { try inner.read(ref, chains: chains) }
+        func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope?) throws -> [UInt8]? {
+            ownershipAtCommit.append(try? state.load(SNATOwnership.self))
+            if ref == refused { throw XTError(.concurrentChange, operation: "\(ref): iptc_commit") }
+            return try inner.commit(ref, ops, digest: scope)
+        }
+        func readDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? { inner.readDigest(ref, scope: scope) }
+        func currentDigest(_ ref: XTTableRef, scope: XTDigestScope) -> [UInt8]? { inner.currentDigest(ref, scope: scope) }
+    }
+
+    func testIntentFirstAndARefusedTable() throws {
+        let cfg = config(yaml)
+        let r = SNATReconciler(context(cfg))
+        let desired = SNATRules.chains([FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080")], snatIP: IPAddress("10.0.0.3"))])
+        var backend: Refusing? = Refusing(FakeXTBackend(kernel: try kernel()), state: state)
+        backend?.refused = XTTableRef(.ipv4, .filter)
+        var report = CommandReport(command: "snat sync", dryRun: false)
+        var planned: CommandReport? = nil
+        let tables = try r.reconcile(desired: desired, owned: [], backend: backend!, report: &report, onPlanned: { planned = $0 })
+        let commitsSeen = backend!.ownershipAtCommit
+        backend = nil
+        XCTAssertEqual(tables.count, 2)
+        XCTAssertEqual(commitsSeen.count, 2)
+        for o in commitsSeen { XCTAssertEqual(Set(o?.chains ?? []), Set(desired.map(\.id)), "intent on disk before every commit") }
+        XCTAssertEqual(planned?.actions.count, report.actions.count, "the planned report had every action")
+        XCTAssertTrue(report.failed)
+        XCTAssertEqual(report.actions.filter { $0.error != nil }.count, tables[1].plan.changes.count, "the filter table's changes failed")
+        XCTAssertEqual(report.extra["commits"], .int(1))
+        // Owned after: the nat chain (committed) and, still, the filter chain of the intent.
+        XCTAssertEqual(Set(try state.load(SNATOwnership.self)?.chains ?? []), Set(desired.map(\.id)))
+        // The next sync repairs the filter table.
+        let again = try SNATReconciler(context(cfg)).sync()
+        XCTAssertFalse(again.failed)
+        XCTAssertEqual(again.extra["commits"], .int(2))
+    }
+
+    func testConvergedFastPathOnTheFake() throws {
+        let cfg = config(yaml)
+        XCTAssertFalse(try SNATReconciler(context(cfg)).sync().fromConvergenceCache)
+        let fast = try SNATReconciler(context(cfg)).sync()
+        XCTAssertTrue(fast.fromConvergenceCache)
+        XCTAssertEqual(fast.extra["commits"], .int(0))
+        XCTAssertEqual(fast.summary, "no changes")
+        // A health verdict the chains depend on: another key.
+        var t = HealthTable()
+        let b = ep("192.168.1.11:8080")
+        t.records[HealthKey(service: "web", backend: b)] = BackendHealth(service: "web", backend: b, healthy: false, failures: 3)
+        try state.store(HealthStateFile(t))
+        let unhealthy = try SNATReconciler(context(cfg)).sync()
+        XCTAssertFalse(unhealthy.fromConvergenceCache)
+        XCTAssertEqual(unhealthy.tally().deleted, 2)
+        // Probe times and counters change health.json but not the chains: still fast.
+        t.records[HealthKey(service: "web", backend: b)]?.lastProbe = 1_800_000_000
+        t.records[HealthKey(service: "web", backend: b)]?.failures = 4
+        try state.store(HealthStateFile(t))
+        XCTAssertTrue(try SNATReconciler(context(cfg)).sync().fromConvergenceCache)
+    }
+}
+
+final class XfrmReconcilerTests: ReconcileTestCase {
+    /// Refuses one operation; every batch is logged.
+    final class Refusing: XfrmBackend {
+        let inner: FakeXfrmBackend
+        var refuse: (XfrmOperation) -> Bool = { _ in false }
+        var batches: [[XfrmOperation]] = []
+        init(_ inner: FakeXfrmBackend) { self.inner = inner }
+        func dump() throws -> XfrmTables { try inner.dump() }
+        func applyBatch(_ ops: [XfrmOperation]) -> [XfrmError?] {
+            batches.append(ops)
+            return ops.map { op in refuse(op) ? XfrmError(.invalid, operation: op.description, detail: "refused") : (inner.applyBatch([op]).first ?? nil) }
+        }
+        func commit() throws { try inner.commit() }
+        var writes: Int { inner.writes }
+        func currentDigest() -> [UInt8]? { inner.currentDigest() }
+        var dumpDigest: [UInt8]? { inner.dumpDigest }
+    }
+
+    func yaml() throws -> String {
+        let key = dir + "/ipsec.key"
+        FileManager.default.createFile(atPath: key, contents: Data(String(repeating: "5a", count: 32).utf8), attributes: [.posixPermissions: 0o600])
+        return """
+        ipsec:
+          local: 192.168.0.1
+          key_file: \(key)
+          pods: [10.244.1.0/28]
+          peers:
+            - {address: 192.168.0.2, pods: [10.244.2.0/28]}
+            - {address: 192.168.0.3, pods: [10.244.3.0/28]}
+        """
+    }
+
+    /// Make-before-break: one batch per phase, and nothing after a refused operation.
+    func testARefusalStopsTheLaterPhases() throws {
+        let cfg = config(try yaml())
+        let r = XfrmReconciler(context(cfg))
+        // The plan of a first sync, from an empty kernel.
+        let dry = try XfrmReconciler(context(cfg, dryRun: true)).sync()
+        XCTAssertEqual(dry.tally().added, 10)
+        let plan = XfrmPlan(changes: dry.actions.map { $0.action as! XfrmChange })
+        var report = CommandReport(command: "xfrm sync", dryRun: false)
+        do {
+            let backend = Refusing(FakeXfrmBackend(kernel: try kernel()))
+            backend.refuse = { if case .addState(let s) = $0 { return s.id.dst == IPAddress("192.168.0.3") } else { return false } }
+            try r.execute(plan, backend: backend, old: nil, new: nil, report: &report)
+            XCTAssertEqual(backend.batches.count, 2, "the IN and OUT SA phases; no policy after the refusal")
+        }
+        XCTAssertTrue(report.actions.filter { $0.error?.hasPrefix("not attempted") == true }.allSatisfy { $0.text.contains("policy") })
+        XCTAssertEqual(try FakeXfrmBackend(kernel: try kernel()).dump().policies.count, 0, "no policy points at a missing SA")
+    }
+
+    func testConvergedFastPath() throws {
+        let cfg = config(try yaml())
+        let first = try XfrmReconciler(context(cfg)).sync()
+        XCTAssertFalse(first.fromConvergenceCache)
+        XCTAssertEqual(first.tally().added, 10)
+        let fast = try XfrmReconciler(context(cfg)).sync()
+        XCTAssertTrue(fast.fromConvergenceCache)
+        XCTAssertEqual(fast.extra["policies"], first.extra["policies"])
+        XCTAssertEqual(fast.extra["states"], first.extra["states"])
+        XCTAssertEqual(fast.extra["writes"], .int(0))
+        // Another tool's policy: the full path (nothing of ours to do), then fast again.
+        do {
+            let k = try kernel()
+            k.model.xfrm.tables.policies.append(XfrmPolicy(dir: .out, selector: XfrmSelector(src: try XfrmPrefix.parse("10.9.0.0/24").get(),
+                                                                                            dst: try XfrmPrefix.parse("10.8.0.0/24").get()),
+                                                           priority: 5, templates: []))
+            k.markDirty()
+            try k.save()
+        }
+        let foreign = try XfrmReconciler(context(cfg)).sync()
+        XCTAssertFalse(foreign.fromConvergenceCache)
+        XCTAssertFalse(foreign.changed)
+        XCTAssertTrue(try XfrmReconciler(context(cfg)).sync().fromConvergenceCache)
+    }
+}
+
+final class BridgeReconcilerTests: ReconcileTestCase {
+    func testAFailedConnectRollsEverythingBack() throws {
+        _ = try BridgeReconciler(context("")).create(name: "ezbr0", subnet: try IPSubnet.parse("10.88.0.0/24").get(), mtu: 1500, masquerade: true)
+        XCTAssertThrowsError(try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/absent"), owner: "c1",
+                                                               ifname: "eth0", ip: nil)) { e in
+            XCTAssertEqual((e as? EzlbError)?.exitStatus, .failure)
+            XCTAssertTrue("\(e)".contains("rolled back"), "\(e)")
+        }
+        XCTAssertEqual(try state.load(BridgeState.self)?.bridges.first?.connections, [], "no connection recorded")
+        XCTAssertEqual(try state.load(IPAMState.self)?.subnets.first?.allocations ?? [], [], "the address was released")
+        XCTAssertNil(try FakeBridge(kernel: try kernel()).link(BridgeNames.hostVeth(bridge: "ezbr0", owner: "c1")), "no veth left")
+    }
+
+    /// A run killed after recording its intent (connection and address) left no veth: the
+    /// next connect of that owner makes it, with the same address.
+    func testAConnectKilledAfterItsIntentIsFinished() throws {
+        _ = try BridgeReconciler(context("")).create(name: "ezbr0", subnet: try IPSubnet.parse("10.88.0.0/24").get(), mtu: 1500, masquerade: false)
+        do {
+            let k = try kernel()
+            k.model.net.addNamespace("/run/netns/c1")
+            k.markDirty()
+            try k.save()
+        }
+        let first = try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/c1"), owner: "c1", ifname: "eth0", ip: nil)
+        let ip = first.extra["ip"]
+        let veth = BridgeNames.hostVeth(bridge: "ezbr0", owner: "c1")
+        try FakeBridge(kernel: try kernel()).deleteLink(veth) // what a kill before createVeth leaves
+        let again = try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/c1"), owner: "c1", ifname: "eth0", ip: nil)
+        XCTAssertEqual(again.extra["ip"], ip)
+        XCTAssertTrue(again.changed)
+        XCTAssertNotNil(try FakeBridge(kernel: try kernel()).link(veth))
+        XCTAssertFalse(try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/c1"), owner: "c1", ifname: "eth0", ip: nil).changed)
+    }
+}
