@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Commands", dependencies: [
             "EzlbReconcile", "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -62,8 +63,9 @@ let package = Package(
         // libraft + libuv), the server and control endpoint (Crypto: HMAC-SHA256), the role
         // machine, the hook dispatcher and executor.
         .target(name: "EzlbRaft", dependencies: [
-            "EzlbConfig", "EzlbCore", "CEzlbShim",
+            "EzlbConfig", "EzlbCore", "EzlbState", "CEzlbShim",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The state directory: state files, locks, the convergence cache.

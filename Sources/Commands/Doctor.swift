@@ -197,30 +197,6 @@ struct Doctor: ParsableCommand {
         return out
     }
 
-    /// Runs `path args` (ChildProcess: stdin and stderr /dev/null, nothing else of ezlb's
-    /// inherited) and returns its standard output; nil when it cannot be started.
-    static func runCapturingStdout(_ path: String, _ args: [String]) -> String? {
-        var fds: [Int32] = [-1, -1]
-        guard ChildProcess.pipe(&fds) == 0 else { return nil }
-        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-        let spawned = ChildProcess.spawn([path] + args, environment: env, stdout: fds[1],
-                                         stderr: devNull >= 0 ? devNull : fds[1], searchPath: false)
-        close(fds[1])
-        if devNull >= 0 { close(devNull) }
-        defer { close(fds[0]) }
-        guard case .success(let pid) = spawned else { return nil }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = Glibc.read(fds[0], &buf, buf.count)
-            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return String(decoding: out, as: UTF8.self)
-    }
-
     func iptablesVariant() -> Check {
         let note = "ezlb writes its rules with libiptc into the legacy x_tables: list them with iptables-legacy-save"
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -228,7 +204,8 @@ struct Doctor: ParsableCommand {
         guard let path else {
             return Check(name: "iptables variant", status: .info, value: "no iptables command", message: note)
         }
-        guard let output = Self.runCapturingStdout(path, ["-V"]) else {
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        guard let output = ChildProcess.run([path, "-V"], environment: env).map({ String(decoding: $0.output, as: UTF8.self) }) else {
             return Check(name: "iptables variant", status: .warn, value: "unknown", message: "\(path) -V failed; " + note)
         }
         let text = output.trimmed()

@@ -1,3 +1,4 @@
+import SystemPackage
 import ArgumentParser
 import EzlbCore
 import EzlbReconcile
@@ -161,15 +162,7 @@ struct OutputBuffer {
     /// exit status is the command's).
     mutating func flush() {
         guard !collecting else { return }
-        text.bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(1, b.baseAddress! + off, b.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                off += n
-            }
-        }
+        _ = try? FileDescriptor.standardOutput.writeAll(text.bytes)
         text.bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -75,7 +75,7 @@ public struct IPsecConfig: Equatable, Sendable {
         let root = try YAMLCursor.document(text, file: file)
         let s = root["ipsec"]
         try s.requireMapping()
-        if s.isNull { throw s.error("is required for xfrm (see README 'IPsec')", value: nil) }
+        if s.isNull { throw s.error("is required for xfrm (see docs/xfrm.md)", value: nil) }
 
         let local = try address(s["local"])
         let keyFile = try s["key_file"].requiredString()

@@ -74,6 +74,31 @@ public enum ChildProcess {
         return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
     }
 
+    /// Runs `argv` to its end with the spawn's conventions, stderr to /dev/null: its exit status
+    /// (the raw wait status) and standard output. nil when it cannot be started.
+    public static func run(_ argv: [String], environment: [String], searchPath: Bool = false) -> (status: Int32, output: [UInt8])? {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return nil }
+        let readEnd = FileDescriptor(rawValue: fds[0])
+        defer { try? readEnd.close() }
+        let devNull = try? FileDescriptor.open("/dev/null", .writeOnly, options: [.closeOnExec])
+        let spawned = spawn(argv, environment: environment, stdout: fds[1], stderr: devNull?.rawValue ?? fds[1], searchPath: searchPath)
+        close(fds[1])
+        try? devNull?.close()
+        guard case .success(let pid) = spawned else { return nil }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while let n = try? buf.withUnsafeMutableBytes({ try readEnd.read(into: $0) }), n > 0 { out += buf[0..<n] }
+        return (wait(pid), out)
+    }
+
+    /// Waits for `pid` to end (EINTR retried): its raw wait status.
+    public static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
     /// Closes every descriptor from 3 up in the child (descriptors ezlb opened
     /// without O_CLOEXEC: raft sockets, the state lock, netlink sockets).
     private static func closeFrom3(_ fa: inout posix_spawn_file_actions_t) {

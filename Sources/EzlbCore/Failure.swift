@@ -1,4 +1,4 @@
-/// Documented exit codes (README "Exit codes", man page EXIT STATUS).
+/// Documented exit codes (docs/cli.md "Exit codes", man page EXIT STATUS).
 public enum ExitStatus: Int32, Sendable {
     case success = 0
     /// Runtime failure: kernel refused an operation, partial apply, conflict, I/O, anything unforeseen.

@@ -1,3 +1,4 @@
+import SystemPackage
 // The few conveniences of full Foundation the product used, without it.
 //
 // The shipped binary links FoundationEssentials only: full Foundation (swift-corelibs-foundation,
@@ -61,15 +62,7 @@ public func hexPadded<T: BinaryInteger>(_ n: T, width: Int) -> String {
 
 /// Writes `text` to file descriptor 2 unbuffered, as `FileHandle.standardError.write` did.
 public func writeStandardError(_ text: String) {
-    var t = text
-    t.withUTF8 { buf in
-        var off = 0
-        while off < buf.count {
-            let n = write(2, buf.baseAddress! + off, buf.count - off)
-            if n < 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
-    }
+    _ = try? FileDescriptor.standardError.writeAll(text.utf8)
 }
 
 /// A mutex (`NSLock` without Foundation). The pthread mutex lives at a fixed address.

@@ -140,11 +140,7 @@ public enum HookExecutor {
                 if allEOF || now >= ex + drainAfterExit || killSent { break }
             }
         }
-        if status == nil {
-            var st: Int32 = 0
-            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
-            status = st
-        }
+        if status == nil { status = ChildProcess.wait(pid) }
         // Final drain of whatever is buffered.
         for i in streams.indices where !streams[i].eof {
             let name = streams[i].name

@@ -1,3 +1,4 @@
+import SystemPackage
 import EzlbConfig
 import EzlbCore
 #if canImport(FoundationEssentials)
@@ -34,15 +35,7 @@ public struct RaftLogHandler: LogHandler {
         func write(_ line: String) {
             var bytes = Array(line.utf8)
             bytes.append(UInt8(ascii: "\n"))
-            lock.withLock {
-                var off = 0
-                while off < bytes.count {
-                    let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { return }
-                    off += n
-                }
-            }
+            lock.withLock { _ = try? FileDescriptor(rawValue: fd).writeAll(bytes) }
         }
     }
 

@@ -3,7 +3,7 @@ import EzlbConfig
 /// The pure decision logic: which hook runs next, given the engine's samples, the hooks that ran and the clock.
 /// No threads, no I/O; time is passed in (monotonic milliseconds), so every sequence can be unit-tested.
 ///
-/// Rules (README "Roles and hooks"):
+/// Rules (docs/raft.md "Roles and hooks"):
 /// - ToReady first (after `start()`), once.
 /// - Leader, held without interruption (same term, no non-leader sample) for `guardMs` → ToMaster.
 /// - Master that is no longer leader (follower, candidate, unavailable) → ToSlave at once: no debounce.

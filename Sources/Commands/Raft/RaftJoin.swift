@@ -38,7 +38,7 @@ struct RaftJoin: ParsableCommand {
         try Runner.run(command: "raft join", output: options.output) {
             let settings = try options.load(joining: true)
             let log = RaftRunner.clientLogger(settings)
-            let local = try RaftRunner.localStatus(settings.dataDir)
+            let local = try RaftClient.localStatus(settings.dataDir)
             var r = CommandReport(command: "raft join", dryRun: false)
             if local.member, local.members.contains(where: { $0.raftID == local.raftID && $0.role == "voter" }) {
                 r.extra = RaftRunner.json(local)
@@ -46,7 +46,7 @@ struct RaftJoin: ParsableCommand {
                 return r
             }
             let body = jsonText(JoinBody(id: settings.nodeID, addr: settings.raftAddr))
-            let resp = try RaftRunner.clusterCall(start: try RaftRunner.peerEndpoint(peer), method: "join", body: body,
+            let resp = try RaftClient.clusterCall(start: try RaftRunner.peerEndpoint(peer), method: "join", body: body,
                                                   secret: settings.secret, timeout: timeout, log: log)
             if let s = resp.status { r.extra = RaftRunner.json(s) }
             if resp.changed == true {

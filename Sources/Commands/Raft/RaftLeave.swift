@@ -52,7 +52,7 @@ struct RaftLeave: ParsableCommand {
                 guard t.ok else { throw Failure(.failure, "leave \(target): \(t.error ?? "leadership transfer failed")") }
             }
             if start == nil {
-                let local = try RaftRunner.localStatus(settings.dataDir)
+                let local = try RaftClient.localStatus(settings.dataDir)
                 if !local.member && leavingSelf {
                     var r = CommandReport(command: "raft leave", dryRun: false)
                     r.extra = RaftRunner.json(local)
@@ -67,7 +67,7 @@ struct RaftLeave: ParsableCommand {
                 }
                 start = ep
             }
-            let resp = try RaftRunner.clusterCall(start: start!, method: "remove", body: jsonText(RemoveBody(id: target)),
+            let resp = try RaftClient.clusterCall(start: start!, method: "remove", body: jsonText(RemoveBody(id: target)),
                                                   secret: settings.secret, timeout: timeout, log: log)
             var r = CommandReport(command: "raft leave", dryRun: false)
             if let s = resp.status { r.extra = RaftRunner.json(s) }

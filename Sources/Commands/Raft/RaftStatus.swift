@@ -14,7 +14,7 @@ struct RaftStatus: ParsableCommand {
     func run() throws {
         try Runner.run(command: "raft status", output: options.output) {
             let settings = try options.load(joining: true)
-            let s = try RaftRunner.localStatus(settings.dataDir)
+            let s = try RaftClient.localStatus(settings.dataDir)
             var r = CommandReport(command: "raft status", dryRun: false)
             r.extra = RaftRunner.json(s)
             r.body = RaftRunner.text(s)

@@ -68,8 +68,7 @@ public final class SocketProber: HealthProber {
                     // The timeout: the command and everything it started.
                     kill(-p.pid, SIGKILL)
                     kill(p.pid, SIGKILL)
-                    var st: Int32 = 0
-                    while waitpid(p.pid, &st, 0) < 0 && errno == EINTR {}
+                    _ = ChildProcess.wait(p.pid)
                     p.pid = 0
                 }
                 processCount -= 1

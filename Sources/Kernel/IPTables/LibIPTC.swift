@@ -40,23 +40,12 @@ public final class IPTCTable {
     /// Runs the kernel's modprobe (/proc/sys/kernel/modprobe, else /sbin/modprobe) quietly, as iptables does.
     static func modprobe(_ module: String) {
         var path = "/sbin/modprobe"
-        if let f = fopen("/proc/sys/kernel/modprobe", "r") {
-            var buf = [CChar](repeating: 0, count: 256)
-            if fgets(&buf, Int32(buf.count), f) != nil {
-                let p = String(cString: buf).trimmed()
-                if !p.isEmpty { path = p }
-            }
-            fclose(f)
+        if case .success(let b) = FileBytes.read("/proc/sys/kernel/modprobe") {
+            let p = String(decoding: b, as: UTF8.self).trimmed()
+            if !p.isEmpty { path = p }
         }
         guard access(path, X_OK) == 0 else { return }
-        var pid: pid_t = 0
-        let args = [path, "-q", module]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        if posix_spawn(&pid, path, nil, nil, &argv, environ) == 0 {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        _ = ChildProcess.run([path, "-q", module], environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
     }
 
     deinit {
