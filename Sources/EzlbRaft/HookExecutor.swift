@@ -55,7 +55,7 @@ public enum HookExecutor {
                            cancel: () -> Bool = { false }) -> HookOutcome {
         let path = environment.last(where: { $0.0 == "PATH" })?.1 ?? defaultPath
         guard let exe = resolve(command, path: path) else {
-            return .spawnFailed(command.contains("/") ? "\(command): no such executable file" : "\(command): not found in PATH \(path)")
+            return .spawnFailed(command.contains(Character("/")) ? "\(command): no such executable file" : "\(command): not found in PATH \(path)")
         }
 
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -159,7 +159,7 @@ public enum HookExecutor {
 
     /// argv[0] → an executable path: as given when it holds a '/', else the first match in PATH.
     static func resolve(_ command: String, path: String) -> String? {
-        if command.contains("/") { return access(command, X_OK) == 0 ? command : nil }
+        if command.contains(Character("/")) { return access(command, X_OK) == 0 ? command : nil }
         for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
             let d = dir.isEmpty ? "." : String(dir)
             let p = d + "/" + command

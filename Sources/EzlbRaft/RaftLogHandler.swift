@@ -142,7 +142,7 @@ extension HookDispatcher {
             guard let spec = hooks.specs[e] else { continue }
             if HookExecutor.resolve(spec.command, path: path) == nil {
                 out.append("hooks.\(e.rawValue).command: '\(spec.command)': " +
-                           (spec.command.contains("/") ? "no such executable file" : "not found in PATH"))
+                           (spec.command.contains(Character("/")) ? "no such executable file" : "not found in PATH"))
             }
         }
         return out

@@ -32,8 +32,10 @@ public struct NetnsRef: Codable, Hashable, Sendable, CustomStringConvertible {
 
     /// `NAME` (→ /run/netns/NAME), `PATH` (contains '/') or `PID` (digits → /proc/PID/ns/net).
     public static func parse(_ text: String) -> NetnsRef? {
-        if text.isEmpty || text.contains("\0") { return nil }
-        if text.contains("/") { return NetnsRef(path: text) }
+        // Characters, not strings: Foundation's String overloads (visible through swift-crypto)
+        // are not in the release binary.
+        if text.isEmpty || text.contains(Character("\0")) { return nil }
+        if text.contains(Character("/")) { return NetnsRef(path: text) }
         if text.allSatisfy({ $0.isASCII && $0.isNumber }) { return NetnsRef(path: "/proc/\(text)/ns/net") }
         if text == "." || text == ".." { return nil }
         return NetnsRef(path: "/run/netns/\(text)")
