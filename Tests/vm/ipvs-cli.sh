@@ -135,7 +135,7 @@ check_ipvsadm_equals "only the foreign service is left" "$FOREIGN"
 assert_ez "cleanup again is a no-op" 0 ipvs cleanup $ST --detailed-exitcode
 ipvsadm -C
 
-step "a converged table is remembered (ipvs-converged.cache) and every hand change is still seen"
+step "a converged table is remembered (ipvs.converged) and every hand change is still seen"
 # No health checks (they make every run plan): the apply records the table it made; the
 # next run must find the real kernel's dump equal to it (IPv4, IPv6, persistence, fwmark).
 # (ipvsadm -e with -g/-i rewrites the real server's port to the service's: the forwarding
@@ -165,7 +165,7 @@ services:
       - {address: "192.168.1.20", weight: 1}
 CONF
 CS="--state-dir $W/conv --backend kernel"
-HIT="using ipvs-converged.cache"
+HIT="converged: ipvs.converged matches the kernel and the inputs"
 assert_ez "apply" 0 ipvs apply -c "$W/conv.yaml" $CS
 assert_ez "re-apply" 0 ipvs apply -c "$W/conv.yaml" $CS -vv -o json
 assert_contains "the first re-apply finds the kernel equal to the table the apply recorded" "$(cat "$W/err")" "$HIT"

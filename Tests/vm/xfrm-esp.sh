@@ -150,20 +150,21 @@ assert_contains "node A changed false" "$js" '"changed":false'
 assert_contains "node A writes 0" "$js" '"writes":0'
 assert_contains "node B writes 0" "$(sync_ B -o json)" '"writes":0'
 
-step "converged fast path (xfrm-kernel.cache): traffic does not count, a hand edit does"
+step "converged fast path (xfrm.converged): traffic does not count, a hand edit does"
 # The SAs' counters, replay state and last use moved with the pings above: still a hit.
+HIT="converged: xfrm.converged matches the kernel and the inputs"
 vv=$(sync_ A -vv 2>&1)
-assert_contains "node A: fast path after traffic" "$vv" "xfrm-kernel.cache: the kernel is as the last sync left it"
+assert_contains "node A: fast path after traffic" "$vv" "$HIT"
 ns a1 ping -c 2 -W 3 10.244.2.2 >/dev/null 2>&1 || true
-assert_contains "node A: fast path after more traffic" "$(sync_ A -vv 2>&1)" "(converged)"
+assert_contains "node A: fast path after more traffic" "$(sync_ A -vv 2>&1)" "$HIT"
 ip -n nodeA xfrm policy delete src 10.244.1.0/28 dst 10.244.2.0/28 dir out
 vv=$(sync_ A -o json -vv 2>&1)
-assert_contains "node A: a policy deleted by hand takes the full path" "$vv" "policies or SAs changed since the last sync; full path"
+assert_not_contains "node A: a policy deleted by hand takes the full path" "$vv" "$HIT"
 assert_contains "node A: ... and is put back" "$vv" '"changed":true'
 assert_eq "node A: 3 ezlb policies again" 3 "$(ip -n nodeA xfrm policy | grep -c 'priority 31000 ')"
-assert_contains "node A: then converged again" "$(sync_ A -vv 2>&1)" "(converged)"
+assert_contains "node A: then converged again" "$(sync_ A -vv 2>&1)" "$HIT"
 ip -n nodeA xfrm policy add src 172.18.0.0/16 dst 172.19.0.0/16 dir in priority 200
-assert_contains "node A: a foreign policy added takes the full path" "$(sync_ A -o json -vv 2>&1)" "changed since the last sync; full path"
+assert_not_contains "node A: a foreign policy added takes the full path" "$(sync_ A -o json -vv 2>&1)" "$HIT"
 ip -n nodeA xfrm policy delete src 172.18.0.0/16 dst 172.19.0.0/16 dir in
 assert_contains "node A: converged (full path) after it is gone" "$(sync_ A -o json)" '"changed":false'
 
@@ -177,7 +178,7 @@ assert_ok "B step 1 (accept gen 2)" sync_ B
 assert_eq "node A: 3 SAs of ezlb (IN 1+2, OUT 1)" 3 "$(ip -n nodeA xfrm state | grep -c 'reqid 237043713')"
 sleep 1.2
 vv=$(sync_ A -o json -vv 2>&1)
-assert_contains "A step 2 (OUT -> gen 2): the rotation deadline passed, full path" "$vv" "a key rotation step is due"
+assert_contains "A step 2 (OUT -> gen 2): the rotation deadline passed, full path" "$vv" "rotation: out generation 1 -> 2"
 assert_contains "A step 2 (OUT -> gen 2) switched" "$vv" '"out":2'
 sleep 0.5
 assert_ok "B step 2 (OUT -> gen 2)" sync_ B
