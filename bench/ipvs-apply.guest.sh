@@ -61,7 +61,7 @@ ezlb_round() {
   eval "best_${p}conv=\$(min \"\${best_${p}conv}\" $((t1 - t0)))"
   if [ "$r" = 1 ]; then  # where a converged run's time goes (-vv phase laps; not timed itself) and the floors
     ip netns exec "$ns" "$bin" ipvs apply -c "$W/ezlb.yaml" --state-dir "$W/state" --backend kernel -o json -vv 2> "$W/phases.txt" > /dev/null
-    grep -o '\] [a-z ,]*: [0-9]* ms' "$W/phases.txt" | sed "s/^\] /BENCH-PHASE ${p}converged /"
+    grep -o '\] [a-z ,]*: [0-9.]* ms' "$W/phases.txt" | sed "s/^\] /BENCH-PHASE ${p}converged /"
     t0=$(now_ms); "$bin" --version > /dev/null; t1=$(now_ms); echo "BENCH-PHASE floor $bin --version: $((t1 - t0)) ms"
     t0=$(now_ms); ip netns exec "$ns" true; t1=$(now_ms); echo "BENCH-PHASE floor ip netns exec true: $((t1 - t0)) ms"
   fi
