@@ -57,10 +57,13 @@ public struct IPVSReconciler {
         // them left converged. (Only runs without health checks are recorded.)
         var dumped: [IPVSServiceState]? = nil
         if !adopt, let rec = cache.load(key: key(configBytes, healthBytes, ownedBytes)) {
+            clock.lap("hash inputs, read the convergence record")
             let dump = try backend.dump()
             clock.lap("dump kernel")
             var payload = ByteReader(rec.payload)
-            if rec.digests == [StateDigest.ipvs(dump)], let warnings = payload.strings(), let notes = payload.strings() {
+            let same = rec.digests == [StateDigest.ipvs(dump)]
+            clock.lap("digest the dump")
+            if same, let warnings = payload.strings(), let notes = payload.strings() {
                 log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
                 report.fromConvergenceCache = true
                 report.warnings = warnings
