@@ -58,8 +58,8 @@ enum Runner {
 
     /// An error as one line: its description's first line.
     static func message(_ error: Error) -> String {
-        let text = (error as? CustomStringConvertible)?.description ?? "\(error)"
-        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "\(error)"
+        let text = "\(error)"
+        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? text
     }
 
     /// Starts rendering `report` on another thread (the run goes on with the kernel); `emit`
