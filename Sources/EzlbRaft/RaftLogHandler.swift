@@ -85,11 +85,10 @@ public struct RaftLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var md = metadata
-        if let extra { md.merge(extra) { $1 } }
-        sink.write(Self.format(sink.format, time: Date(), level: level, message: "\(message)", metadata: md))
+        if let extra = event.metadata { md.merge(extra) { $1 } }
+        sink.write(Self.format(sink.format, time: Date(), level: event.level, message: "\(event.message)", metadata: md))
     }
 
     static func levelName(_ l: Logger.Level) -> String { l == .warning ? "warn" : l.rawValue }
