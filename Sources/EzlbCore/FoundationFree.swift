@@ -180,6 +180,11 @@ public final class PosixThread: @unchecked Sendable {
 }
 
 extension String {
+    /// The NUL-terminated string a C call wrote into `buf` (invalid UTF-8 repaired).
+    public init(cBuffer buf: [CChar]) {
+        self.init(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// `padding(toLength: n, withPad: " ", startingAt: 0)`: spaces appended, or cut, to `n` UTF-16 units.
     public func padded(to n: Int) -> String {
         let c = utf16.count

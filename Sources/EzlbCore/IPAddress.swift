@@ -182,7 +182,7 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
             inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, raw.baseAddress, &buf, socklen_t(buf.count)) != nil
         }
         guard ok else { return "?" }
-        return String(cString: buf)
+        return String(cBuffer: buf)
     }
 
     /// `1.2.3.4` or `[2001:db8::1]`, the form used before `:port`.

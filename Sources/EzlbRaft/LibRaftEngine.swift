@@ -138,14 +138,14 @@ public final class LibRaftEngine: ConsensusEngine {
         }
         var buf = [CChar](repeating: 0, count: 256)
         let lid = ezlb_raft_leader(n, &buf, buf.count)
-        let laddr = String(cString: buf)
+        let laddr = String(cBuffer: buf)
         var members: [EngineMember] = []
         for i in 0..<ezlb_raft_n_servers(n) {
             var r: Int32 = 0
             let id = ezlb_raft_server(n, i, &buf, buf.count, &r)
             if id == 0 { continue }
             let mr: MemberRole = r == Int32(EZLB_RAFT_VOTER) ? .voter : (r == Int32(EZLB_RAFT_STANDBY) ? .standby : .spare)
-            members.append(EngineMember(id: id, address: String(cString: buf), role: mr))
+            members.append(EngineMember(id: id, address: String(cBuffer: buf), role: mr))
         }
         return EngineStatus(role: role, term: ezlb_raft_term(n), leaderID: lid == 0 ? nil : lid,
                             leaderAddress: lid == 0 ? nil : laddr, members: members,

@@ -79,8 +79,8 @@ class CLITestCase: XCTestCase {
     /// Runs `p` to its end. Output goes to files, so large outputs cannot fill a pipe and deadlock.
     func capture(_ p: Process) throws -> CLIResult {
         let outPath = workDir + "/.out-\(UUID().uuidString)", errPath = workDir + "/.err-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: outPath, contents: nil))
+        XCTAssertTrue(FileManager.default.createFile(atPath: errPath, contents: nil))
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         p.standardOutput = out

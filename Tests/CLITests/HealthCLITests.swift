@@ -268,7 +268,7 @@ final class HealthCLITests: CLITestCase {
         let cfg = config(["192.0.2.10:8080"], check: "type: exec, command: \(script), interval: 1ms, fail_count: 1, rise_count: 1")
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).status, 0)
         XCTAssertEqual(try String(contentsOfFile: workDir + "/calls", encoding: .utf8), "web 192.0.2.10 8080 192.0.2.10:8080\n")
-        FileManager.default.createFile(atPath: flag, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: flag, contents: nil))
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).stdout,
                        "~ destination tcp 10.0.0.1:80 -> 192.0.2.10:8080 weight 2 -> 0 (unhealthy: 1 failure: exec: exit status 3: backend said no)\napplied: 0 added, 1 changed, 0 deleted\n")
 

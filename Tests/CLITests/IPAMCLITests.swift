@@ -122,7 +122,7 @@ final class IPAMCLITests: CLITestCase {
     func start(_ args: [String]) throws -> (Process, String) {
         let p = makeProcess(args)
         let out = workDir + "/.par-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: out, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: out, contents: nil))
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardError = FileHandle.nullDevice
         try p.run()

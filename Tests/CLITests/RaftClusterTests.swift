@@ -152,7 +152,7 @@ final class RaftClusterTests: RaftClusterTestCase {
         // Bootstrapping over existing data is refused.
         let used = workDir + "/used"
         try FileManager.default.createDirectory(atPath: used, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: used + "/metadata1", contents: Data(count: 32))
+        XCTAssertTrue(FileManager.default.createFile(atPath: used + "/metadata1", contents: Data(count: 32)))
         let again = try ezlb(["raft", "serve", "-c", nodes[1].config, "--bootstrap", "--data-dir", used])
         XCTAssertEqual(again.status, 78, again.stderr)
         XCTAssertTrue(again.stderr.contains("already holds Raft data"), again.stderr)
@@ -225,7 +225,7 @@ final class RaftClusterTests: RaftClusterTestCase {
     /// leadership away, n1 runs ToSlave, another node becomes Master.
     func testFailedToMasterWithAbortMovesLeadership() throws {
         makeCluster(3, electionMs: 400, heartbeatMs: 40, masterOnFailure: "abort")
-        FileManager.default.createFile(atPath: workDir + "/fail-n1-ToMaster", contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: workDir + "/fail-n1-ToMaster", contents: nil))
         try bringUp(3)
         // n1 bootstrapped and led first: its ToMaster failed.
         try waitFor("n1's ToSlave after its failed ToMaster", timeout: 15) {

@@ -76,7 +76,7 @@ class RaftClusterTestCase: CLITestCase {
     func makeCluster(_ count: Int, electionMs: Int = 1000, heartbeatMs: Int = 100, secret: String? = nil,
                      hostFor: ((Int) -> String)? = nil, hookSleep: String = "0.05", masterOnFailure: String = "continue") {
         hookLog = workDir + "/hooks.log"
-        FileManager.default.createFile(atPath: hookLog, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: hookLog, contents: nil))
         let script = workDir + "/hook.sh"
         try! """
         #!/bin/sh
@@ -149,7 +149,7 @@ class RaftClusterTestCase: CLITestCase {
         }
         p.standardOutput = FileHandle.nullDevice
         let err = FileHandle(forWritingAtPath: nodes[i].logFile) ?? {
-            FileManager.default.createFile(atPath: nodes[i].logFile, contents: nil)
+            XCTAssertTrue(FileManager.default.createFile(atPath: nodes[i].logFile, contents: nil))
             return FileHandle(forWritingAtPath: nodes[i].logFile)!
         }()
         err.seekToEndOfFile()

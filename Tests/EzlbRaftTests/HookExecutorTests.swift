@@ -26,7 +26,7 @@ final class HookExecutorTests: XCTestCase {
 
     func testArgumentsArePassedLiterallyWithoutAShell() throws {
         let victim = dir.file("x")
-        FileManager.default.createFile(atPath: victim, contents: Data("keep".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: victim, contents: Data("keep".utf8)))
         let s = try dir.script("args.sh", #"for a in "$@"; do printf '<%s>\n' "$a"; done"#)
         let args = ["; rm -rf \(victim)", "$(touch \(dir.file("pwned")))", "a b", "`id`", "*", "", "x\"y'z"]
         XCTAssertEqual(run(s, args), .exited(0))
@@ -123,7 +123,7 @@ final class HookExecutorTests: XCTestCase {
 
     func testDaemonFileDescriptorsDoNotLeakIntoHooks() throws {
         let path = dir.file("secret-lock")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
         let fd = open(path, O_RDONLY)   // no O_CLOEXEC, like a careless library
         XCTAssertGreaterThan(fd, 2)
         defer { close(fd) }

@@ -107,7 +107,7 @@ final class XfrmReconcilerTests: ReconcileTestCase {
 
     func yaml() throws -> String {
         let key = dir + "/ipsec.key"
-        FileManager.default.createFile(atPath: key, contents: Data(String(repeating: "5a", count: 32).utf8), attributes: [.posixPermissions: 0o600])
+        XCTAssertTrue(FileManager.default.createFile(atPath: key, contents: Data(String(repeating: "5a", count: 32).utf8), attributes: [.posixPermissions: 0o600]))
         return """
         ipsec:
           local: 192.168.0.1

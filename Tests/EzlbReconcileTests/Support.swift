@@ -21,7 +21,7 @@ class ReconcileTestCase: XCTestCase {
 
     func config(_ yaml: String, name: String = "ezlb.yaml") -> String {
         let p = dir + "/" + name
-        FileManager.default.createFile(atPath: p, contents: Data(yaml.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(yaml.utf8)))
         return p
     }
 

@@ -108,7 +108,7 @@ final class XTDigestTests: XCTestCase {
                             [.deleteRule("EZLB-F", i, r), .insertRule("EZLB-F", m, i)], undo: [.deleteRule("EZLB-F", i, m), .insertRule("EZLB-F", r, i)])
             }
         }
-        let jump = XTRule.jump(to: "EZLB-T"), fjump = XTRule.jump(to: "EZLB-F")
+        let jump = XTRule.jump(to: "EZLB-T")
         try changes(nat, ns, base, "two rules swapped", [.deleteRule("EZLB-T", 0, shapes[0]), .insertRule("EZLB-T", shapes[0], 1)],
                     undo: [.deleteRule("EZLB-T", 1, shapes[0]), .insertRule("EZLB-T", shapes[0], 0)])
         try changes(nat, ns, base, "a rule appended", [.appendRule("EZLB-T", shapes[0])], undo: [.deleteRule("EZLB-T", shapes.count, shapes[0])])

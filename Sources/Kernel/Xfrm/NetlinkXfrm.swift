@@ -263,7 +263,7 @@ public final class NetlinkXfrm: XfrmBackend {
         var keyLen: UInt32 = 0, icv: UInt32 = 0
         var aead = "", key = XfrmKey([]), icvBits: UInt32 = 0
         if xfrmnl_sa_get_aead_params(sa, &name, &keyLen, &icv, &keyBuf) == 0, keyLen / 8 <= 1024 {
-            aead = String(cString: name)
+            aead = String(cBuffer: name)
             key = XfrmKey(keyBuf[0..<Int((keyLen + 7) / 8)].map { UInt8(bitPattern: $0) })
             icvBits = icv
         } else {
