@@ -52,7 +52,9 @@ public struct IPsecConfig: Equatable, Sendable {
     public var peers: [Peer] = []
     /// Keys under `ipsec` that ezlb does not know (likely typos).
     public var unknownKeys: [String] = []
-    /// The pods file's bytes as merged: what `xfrm sync`'s converged fast path compares.
+    /// The config file's bytes as parsed (by `load`), and the pods file's as merged: with
+    /// the key, what `xfrm sync`'s converged fast path compares instead of parsing again.
+    public var configBytes: [UInt8] = []
     public var podsFileBytes: [UInt8]? = nil
 
     public init(local: IPAddress, keyFile: String, psk: XfrmKey) {
@@ -61,7 +63,14 @@ public struct IPsecConfig: Equatable, Sendable {
         self.psk = psk
     }
 
-    /// The `ipsec` section of config text from `file` (and the key file and pods file it names).
+    /// Reads the `ipsec` section of `path` (and the key file and pods file it names).
+    public static func load(path: String) throws -> IPsecConfig {
+        let bytes = try EzlbConfiguration.readBytes(path: path)
+        var cfg = try parse(EzlbConfiguration.text(bytes, path: path), file: path)
+        cfg.configBytes = bytes
+        return cfg
+    }
+
     public static func parse(_ text: String, file: String) throws -> IPsecConfig {
         let root = try YAMLCursor.document(text, file: file)
         let s = root["ipsec"]
@@ -164,14 +173,6 @@ public struct IPsecConfig: Equatable, Sendable {
         case .success(let k): return k
         case .failure(let e): throw cursor.error(e.reason, value: path)
         }
-    }
-
-    /// The pre-shared key in `path` exactly as `parse` reads and checks it; nil for anything
-    /// `parse` would refuse. For `xfrm sync`'s converged fast path, which does not parse the
-    /// config but must see a changed key, or a key file that became unusable.
-    public static func validatedKey(at path: String) -> XfrmKey? {
-        if case .success(let k) = key(at: path) { return k }
-        return nil
     }
 
     static func key(at path: String) -> Result<XfrmKey, InputError> {

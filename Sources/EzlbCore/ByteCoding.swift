@@ -7,7 +7,6 @@ public struct ByteWriter {
     public mutating func u8(_ v: UInt8) { out.append(v) }
     public mutating func u16(_ v: UInt16) { out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)) }
     public mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    public mutating func u64(_ v: UInt64) { u32(UInt32(truncatingIfNeeded: v >> 32)); u32(UInt32(truncatingIfNeeded: v)) }
     public mutating func bytes(_ b: [UInt8]) { out += b }
     /// Length (u32) and bytes.
     public mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); out += b }
@@ -40,10 +39,6 @@ public struct ByteReader {
         guard pos + 4 <= data.count else { return nil }
         defer { pos += 4 }
         return UInt32(data[pos]) << 24 | UInt32(data[pos + 1]) << 16 | UInt32(data[pos + 2]) << 8 | UInt32(data[pos + 3])
-    }
-    public mutating func u64() -> UInt64? {
-        guard let hi = u32(), let lo = u32() else { return nil }
-        return UInt64(hi) << 32 | UInt64(lo)
     }
     /// True (and skips them) when the next bytes are `b`.
     public mutating func match(_ b: [UInt8]) -> Bool {

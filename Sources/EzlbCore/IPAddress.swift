@@ -144,9 +144,8 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Both words (and the family) folded into one, for cheap hashing of large tables.
     var hashWord: UInt64 { hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ (family == .ipv6 ? 0x5555 : 0) }
 
-    /// The two words, network order left-aligned (IPv4 in the top of the first), for order
-    /// keys (`(family, words)` order is `<`) and digests.
-    public var words: (UInt64, UInt64) { (hi, lo) }
+    /// The two words, for order keys (`(family, words)` order is `<`).
+    var words: (UInt64, UInt64) { (hi, lo) }
 
     /// One word into the hasher instead of three (family, hi, lo): tables of
     /// tens of thousands of addresses are hashed on every run. Equal addresses

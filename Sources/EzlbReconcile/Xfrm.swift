@@ -29,38 +29,33 @@ public struct XfrmReconciler {
         let lock = try ctx.lock("xfrm")
         defer { withExtendedLifetime(lock) {} }
         let backend = try ctx.backends.xfrm()
-        let configBytes = try EzlbConfiguration.readBytes(path: ctx.configPath)
+        let cfg = try IPsecConfig.load(path: ctx.configPath)
+        report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         let ownedBytes = try ctx.bytes(of: XfrmOwnership.fileName)
         let old = try ownedBytes.map { try ctx.stateDir.load(XfrmOwnership.self, bytes: $0) }
         let rule = Self.rule(old)
         let cache = ConvergenceCache(dir: ctx.stateDir, name: "xfrm")
         let now = unixTime()
-        clock.lap("lock, read inputs and ownership")
+        clock.lap("lock, load config and ownership")
 
-        // Converged fast path, before the config is parsed: same config and xfrm.json, same
-        // key and pods file (at the paths that config named), no rotation step due, and the
-        // kernel's objects (every tool's) have the digest the last converged run verified.
-        if let rec = cache.load(key: key(configBytes, ownedBytes)), rec.digests.count == 2,
-           let r = old?.rotation, let f = Recorded.decode(rec.payload),
-           XfrmPlanner.advance(r, target: f.generation, now: now, delay: f.rotationDelay) == r,
-           now < XfrmPlanner.rotationDeadline(r, target: f.generation, delay: f.rotationDelay),
-           Self.sideInputs(f) == rec.digests[1],
-           let current = backend.currentDigest(), current == rec.digests[0] {
+        // Converged fast path: same inputs, no rotation step due, and the kernel's objects
+        // (every tool's) have the digest the last converged run verified. No key derivation,
+        // no plan.
+        if let rec = cache.load(key: key(cfg, ownedBytes)), let r = old?.rotation,
+           XfrmPlanner.advance(r, target: cfg.generation, now: now, delay: cfg.rotationDelay) == r,
+           now < XfrmPlanner.rotationDeadline(r, target: cfg.generation, delay: cfg.rotationDelay),
+           var payload = Optional(ByteReader(rec.payload)), let policies = payload.u32(), let states = payload.u32(),
+           let current = backend.currentDigest(), rec.digests == [current] {
             log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
             report.fromConvergenceCache = true
             clock.lap("compare with the last converged kernel")
-            report.warnings = f.warnings
             report.extra = ["writes": .int(backend.writes), "rotation": Self.rotationJSON(r),
-                            "policies": .int(Int(f.policies)), "states": .int(Int(f.states))]
-            if let w = Self.rotationWarning(r, generation: f.generation, delay: f.rotationDelay) { report.warnings.append(w) }
+                            "policies": .int(Int(policies)), "states": .int(Int(states))]
+            if let w = Self.rotationWarning(r, cfg) { report.warnings.append(w) }
             report.summarize(changeWord: "update")
             return report
         }
         clock.lap("compare with the last converged kernel")
-
-        let cfg = try IPsecConfig.parse(EzlbConfiguration.text(configBytes, path: ctx.configPath), file: ctx.configPath)
-        report.warnings += Self.warnings(cfg)
-        clock.lap("load config")
 
         let actual = try backend.dump()
         clock.lap("dump kernel")
@@ -86,8 +81,8 @@ public struct XfrmReconciler {
         report.extra["rotation"] = Self.rotationJSON(rotation)
         report.extra["policies"] = .int(desired.policies.count)
         report.extra["states"] = .int(desired.states.count)
-        if let w = Self.rotationWarning(rotation, generation: cfg.generation, delay: cfg.rotationDelay) { report.warnings.append(w) }
-        recordIfConverged(cfg, config: configBytes, desired: desired, plan: plan, rule: rule, backend: backend, report: report, cache: cache)
+        if let w = Self.rotationWarning(rotation, cfg) { report.warnings.append(w) }
+        recordIfConverged(cfg, desired: desired, plan: plan, rule: rule, backend: backend, report: report, cache: cache)
         clock.lap("record converged state")
         return report
     }
@@ -150,7 +145,7 @@ public struct XfrmReconciler {
     /// After a full, non-dry run without errors: records the converged state when the kernel
     /// is verified converged (the dump planned nothing, or every change was applied and a fresh
     /// dump plans nothing), with the digest of exactly that dump.
-    func recordIfConverged(_ cfg: IPsecConfig, config: [UInt8], desired: XfrmDesired, plan: XfrmPlan, rule: XfrmOwnershipRule,
+    func recordIfConverged(_ cfg: IPsecConfig, desired: XfrmDesired, plan: XfrmPlan, rule: XfrmOwnershipRule,
                            backend: XfrmBackend, report: CommandReport, cache: ConvergenceCache) {
         guard !ctx.dryRun, !report.failed else { return }
         if !plan.changes.isEmpty {
@@ -162,85 +157,29 @@ public struct XfrmReconciler {
             }
         }
         guard let digest = backend.dumpDigest, let owned = try? ctx.bytes(of: XfrmOwnership.fileName) else { return }
-        let f = Recorded(keyFile: cfg.keyFile, podsFile: cfg.podsFile, generation: cfg.generation,
-                         rotationDelay: cfg.rotationDelay, policies: UInt32(clamping: desired.policies.count),
-                         states: UInt32(clamping: desired.states.count), warnings: Self.warnings(cfg))
-        cache.store(key: key(config, owned),
-                    .init(digests: [digest, Self.sideInputs(psk: cfg.psk.bytes, pods: cfg.podsFileBytes)], payload: f.encode()))
+        var payload = ByteWriter()
+        payload.u32(UInt32(clamping: desired.policies.count))
+        payload.u32(UInt32(clamping: desired.states.count))
+        cache.store(key: key(cfg, owned), .init(digests: [digest], payload: payload.out))
     }
 
     /// The content-keyed convergence key: this binary, the backend, the config's path and
-    /// bytes and xfrm.json's bytes. The key file and pods file the config names are the
-    /// record's second digest (`sideInputs`): their paths are only known from the config.
-    func key(_ config: [UInt8], _ owned: [UInt8]?) -> [UInt8] {
+    /// bytes, the pre-shared key, the pods file's bytes and xfrm.json's bytes. (Everything is
+    /// hashed: nothing of the key is stored.)
+    func key(_ cfg: IPsecConfig, _ owned: [UInt8]?) -> [UInt8] {
         let k = ctx.key("xfrm")
-        k.add(ctx.configPath, config)
+        k.add(ctx.configPath, cfg.configBytes)
+        k.add("psk", cfg.psk.bytes)
+        k.add("pods file", cfg.podsFileBytes)
         k.add(XfrmOwnership.fileName, owned)
         return k.finish()
     }
 
-    /// The digest of the pre-shared key (as validated) and the pods file's bytes.
-    static func sideInputs(psk: [UInt8], pods: [UInt8]?) -> [UInt8] {
-        let k = ConvergenceCache.Key(subsystem: "xfrm side inputs", backend: "")
-        k.add("psk", psk)
-        k.add("pods file", pods)
-        return k.finish()
-    }
-
-    /// The side inputs as they are now at the recorded paths; nil when the key file is no
-    /// longer one `xfrm sync` accepts or the pods file cannot be read (the full path reports).
-    static func sideInputs(_ f: Recorded) -> [UInt8]? {
-        guard let psk = IPsecConfig.validatedKey(at: f.keyFile) else { return nil }
-        var pods: [UInt8]? = nil
-        if let path = f.podsFile {
-            guard case .success(let b) = FileBytes.read(path) else { return nil }
-            pods = b
-        }
-        return sideInputs(psk: psk.bytes, pods: pods)
-    }
-
-    /// What a converged sync recorded from its config for the fast path, which does not parse it.
-    struct Recorded {
-        var keyFile: String
-        var podsFile: String?
-        var generation: UInt32
-        var rotationDelay: Double
-        var policies: UInt32
-        var states: UInt32
-        var warnings: [String]
-
-        func encode() -> [UInt8] {
-            var w = ByteWriter()
-            w.string(keyFile)
-            w.strings(podsFile.map { [$0] } ?? [])
-            w.u32(generation)
-            w.u64(rotationDelay.bitPattern)
-            w.u32(policies)
-            w.u32(states)
-            w.strings(warnings)
-            return w.out
-        }
-
-        static func decode(_ payload: [UInt8]) -> Recorded? {
-            var r = ByteReader(payload)
-            guard let keyFile = r.string(), let pods = r.strings(), pods.count <= 1, let generation = r.u32(),
-                  let delay = r.u64(), let policies = r.u32(), let states = r.u32(), let warnings = r.strings(), r.atEnd
-            else { return nil }
-            return Recorded(keyFile: keyFile, podsFile: pods.first, generation: generation, rotationDelay: Double(bitPattern: delay),
-                            policies: policies, states: states, warnings: warnings)
-        }
-    }
-
-    /// The config's own warnings (a converged run records them for the fast path).
-    static func warnings(_ cfg: IPsecConfig) -> [String] {
-        cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
-    }
-
     /// While a key rotation is in progress: where it stands and what the next step is.
-    static func rotationWarning(_ r: XfrmRotation, generation: UInt32, delay: Double) -> String? {
-        guard r.out != generation || r.accepting.count > 1 else { return nil }
-        let step = r.out != generation ? "OUT switches to generation \(generation)" : "old generations are removed"
-        return "key rotation in progress: out generation \(r.out), accepting \(r.acceptedGenerations.map(String.init).joined(separator: " ")); \(step) on a sync at least \(Int(delay))s from now"
+    static func rotationWarning(_ r: XfrmRotation, _ cfg: IPsecConfig) -> String? {
+        guard r.out != cfg.generation || r.accepting.count > 1 else { return nil }
+        let step = r.out != cfg.generation ? "OUT switches to generation \(cfg.generation)" : "old generations are removed"
+        return "key rotation in progress: out generation \(r.out), accepting \(r.acceptedGenerations.map(String.init).joined(separator: " ")); \(step) on a sync at least \(Int(cfg.rotationDelay))s from now"
     }
 
     public static func rotationJSON(_ r: XfrmRotation?) -> JSONValue {
