@@ -70,7 +70,7 @@ let package = Package(
         ]),
         // The state directory: state files, locks, the convergence cache.
         .target(name: "EzlbState", dependencies: [
-            "EzlbCore", "EzlbIPAM", "CEzlbDigest",
+            "EzlbCore", "EzlbIPAM",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -94,9 +94,7 @@ let package = Package(
                        providers: [.apt(["libraft-dev"])]),
         .systemLibrary(name: "CUV", pkgConfig: "libuv",
                        providers: [.apt(["libuv1-dev"])]),
-        .target(name: "CEzlbShim", dependencies: ["CEzlbDigest", "CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
-        // The one digest construction (kernel state and convergence keys); no dependencies.
-        .target(name: "CEzlbDigest"),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
 
         // Helpers shared by the test targets (not part of the product).
         .target(name: "TestSupport", dependencies: ["EzlbCore"], path: "Tests/TestSupport"),

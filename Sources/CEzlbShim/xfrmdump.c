@@ -1,6 +1,6 @@
 /* The xfrm database read raw, and its digest (see ezlb_xfrm.h). */
 #include "ezlb_xfrm.h"
-#include <ezlb_digest.h>
+#include "ezlb_digest.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -27,7 +27,7 @@
  *
  * The stream goes into the ordered part of the shared digest (ezlb_digest.h). */
 #include "ezlb_xt.h"
-#include <ezlb_digest.h>
+#include "ezlb_digest.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -134,11 +134,11 @@ public struct IPVSReconciler {
     /// The content-keyed convergence key: this binary, the backend, the config's path and
     /// bytes, health.json's and ipvs.json's bytes.
     func key(_ config: [UInt8], _ health: [UInt8]?, _ owned: [UInt8]?) -> [UInt8] {
-        let k = ctx.key("ipvs")
+        var k = ctx.key("ipvs")
         k.add(ctx.configPath, config)
         k.add(HealthStateFile.fileName, health)
         k.add(IPVSOwnership.fileName, owned)
-        return k.finish()
+        return k.bytes
     }
 
     /// ipvs.json decoded; with `adopt`, a corrupted one is set aside and ownership rebuilt.

@@ -153,7 +153,7 @@ public struct SNATReconciler {
     /// on its verdicts, not health.json's bytes: probe times and counters change with every
     /// `ipvs apply` without changing a rule.
     func key(_ config: [UInt8], _ health: HealthTable, _ owned: [UInt8]?) -> [UInt8] {
-        let k = ctx.key("snat")
+        var k = ctx.key("snat")
         k.add(ctx.configPath, config)
         var w = ByteWriter()
         for (key, h) in health.records.sorted(by: { $0.key < $1.key }) where !h.healthy {
@@ -168,7 +168,7 @@ public struct SNATReconciler {
         }
         k.add("health verdicts", w.out)
         k.add(SNATOwnership.fileName, owned)
-        return k.finish()
+        return k.bytes
     }
 
     static func encode(_ scopes: [(XTTableRef, XTDigestScope)], warnings: [String]) -> [UInt8] {

@@ -167,12 +167,12 @@ public struct XfrmReconciler {
     /// bytes, the pre-shared key, the pods file's bytes and xfrm.json's bytes. (Everything is
     /// hashed: nothing of the key is stored.)
     func key(_ cfg: IPsecConfig, _ owned: [UInt8]?) -> [UInt8] {
-        let k = ctx.key("xfrm")
+        var k = ctx.key("xfrm")
         k.add(ctx.configPath, cfg.configBytes)
         k.add("psk", cfg.psk.bytes)
         k.add("pods file", cfg.podsFileBytes)
         k.add(XfrmOwnership.fileName, owned)
-        return k.finish()
+        return k.bytes
     }
 
     /// While a key rotation is in progress: where it stands and what the next step is.

@@ -1,3 +1,4 @@
+import Crypto
 import EzlbCore
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +11,8 @@ import Glibc
 /// (`<state-dir>/<name>.converged`, written under that subsystem's lock, without fsync: a lost
 /// or torn one is only a miss).
 ///
-/// The key is content, never file metadata: the digest (StateDigest) of this ezlb binary's
-/// identity, the backend kind, the bytes of every input and of the ownership record as they
-/// are now. A file
+/// The key is content, never file metadata: SHA-256 of this ezlb binary's identity, the
+/// backend kind, the bytes of every input and of the ownership record as they are now. A file
 /// rewritten within one timestamp tick with the same size is a different key.
 public struct ConvergenceCache {
     /// What a converged run recorded: the digests it verified, in the subsystem's order, and
@@ -26,27 +26,23 @@ public struct ConvergenceCache {
         }
     }
 
-    /// Builds a key: label each input, then its bytes (nil: the file does not exist), streamed
-    /// through the one digest construction (`StateDigest`; large inputs are not copied).
-    public final class Key {
-        private let d = StateDigest()
+    /// Builds a key: label each input, then its bytes (nil: the file does not exist).
+    public struct Key {
+        private var w = ByteWriter()
 
         public init(subsystem: String, backend: String) {
-            add("subsystem", Array(subsystem.utf8))
-            add("binary", Self.binaryIdentity ?? [])
-            add("backend", Array(backend.utf8))
+            w.string("ezlb convergence key v1")
+            w.string(subsystem)
+            w.blob(Self.binaryIdentity ?? [])
+            w.string(backend)
         }
 
-        public func add(_ label: String, _ bytes: [UInt8]?) {
-            var w = ByteWriter()
+        public mutating func add(_ label: String, _ bytes: [UInt8]?) {
             w.string(label)
-            if let b = bytes { w.u8(1); w.u32(UInt32(truncatingIfNeeded: b.count)); w.u32(UInt32(truncatingIfNeeded: b.count >> 32)) } else { w.u8(0) }
-            d.update(w.out)
-            if let b = bytes { d.update(b) }
+            if let b = bytes { w.u8(1); w.blob(b) } else { w.u8(0) }
         }
 
-        /// The key; the builder starts over afterwards.
-        public func finish() -> [UInt8] { d.finish("convergence key v2") }
+        public var bytes: [UInt8] { Array(SHA256.hash(data: w.out)) }
 
         /// This ezlb binary: its version and the identity of /proc/self/exe (device, inode,
         /// size, modification time). A cache made by another build, which may validate or lay

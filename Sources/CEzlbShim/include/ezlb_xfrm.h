@@ -7,7 +7,7 @@
  * path (Sources/Kernel/Xfrm/XfrmDumpDigest.swift). */
 #include <stddef.h>
 #include <stdint.h>
-#include <ezlb_digest.h>
+#include "ezlb_digest.h"
 
 /* A growable byte buffer. Its bytes may hold SA keys: ezlb_xfrm_buf_free and
  * every reallocation scrub them before the memory is released. */

@@ -6,7 +6,7 @@
  * parses with understood = 0 (the planner then treats it as foreign). */
 #include <stddef.h>
 #include <stdint.h>
-#include <ezlb_digest.h>
+#include "ezlb_digest.h"
 
 struct xtc_handle;
 

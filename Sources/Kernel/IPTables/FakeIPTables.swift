@@ -1,5 +1,4 @@
 import EzlbCore
-import EzlbState
 
 /// The fake kernel's x_tables: per family and table, chains in order with their
 /// rules (built-in chains with a policy). A table appears with its built-in

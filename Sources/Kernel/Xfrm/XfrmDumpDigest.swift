@@ -1,6 +1,5 @@
 import CEzlbShim
 import EzlbCore
-import EzlbState
 
 /// The digest `NetlinkXfrm` gives `xfrm sync`'s converged fast path: every policy and SA of a
 /// raw dump (`ezlb_xfrm_dump`; what it covers and leaves out: `ezlb_xfrm.h`) one element of

@@ -1,11 +1,11 @@
-import CEzlbDigest
+import CEzlbShim
 import Crypto
 import EzlbCore
 
-/// The one digest construction (`ezlb_digest.h`): an ordered stream of bytes and a multiset
-/// of elements, mixed in C and finished with SHA-256 under a label. Equal digests mean the
-/// planner sees equal state. Used by the x_tables and xfrm raw digests (C fills the state),
-/// the IPVS table digest, the fakes and the convergence keys.
+/// The one digest of kernel state the converged fast paths compare (`ezlb_digest.h`): an
+/// ordered stream of bytes and a multiset of elements, mixed in C and finished with SHA-256
+/// under a label. Equal digests mean the planner sees equal state. Used by the x_tables and
+/// xfrm raw digests (C fills the state), the IPVS table digest and the fakes.
 public final class StateDigest {
     private let d = UnsafeMutablePointer<ezlb_digest>.allocate(capacity: 1)
 
