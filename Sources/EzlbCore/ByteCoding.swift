@@ -11,6 +11,11 @@ public struct ByteWriter {
     /// Length (u32) and bytes.
     public mutating func blob(_ b: [UInt8]) { u32(UInt32(b.count)); out += b }
     public mutating func string(_ s: String) { u32(UInt32(s.utf8.count)); out += s.utf8 }
+    /// A count (u32) and the strings.
+    public mutating func strings(_ list: [String]) {
+        u32(UInt32(list.count))
+        for s in list { string(s) }
+    }
     /// Family (4 or 6) and the address bytes.
     public mutating func address(_ a: IPAddress) {
         if let v = a.v4 { u8(4); u32(v) } else { u8(6); out += a.bytes }
@@ -61,6 +66,16 @@ public struct ByteReader {
         guard let n = u32(), pos + Int(n) <= data.count else { return nil }
         defer { pos += Int(n) }
         return data.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[pos..<pos + Int(n)]), as: UTF8.self) }
+    }
+    /// The next `ByteWriter.strings` (at most 4,096 of them).
+    public mutating func strings() -> [String]? {
+        guard let n = u32(), n <= 4096 else { return nil }
+        var out: [String] = []
+        for _ in 0..<n {
+            guard let s = string() else { return nil }
+            out.append(s)
+        }
+        return out
     }
     public mutating func address() -> IPAddress? {
         switch u8() {

@@ -132,12 +132,18 @@ public final class Condition: @unchecked Sendable {
     }
 }
 
-/// Milliseconds on the monotonic clock (the clock `Condition.wait(untilMs:)` uses).
-public func monotonicMs() -> UInt64 {
+/// Nanoseconds on the monotonic clock (the clock `Condition.wait(untilMs:)` uses).
+public func monotonicNs() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
+
+/// `monotonicNs()` in milliseconds.
+public func monotonicMs() -> UInt64 { monotonicNs() / 1_000_000 }
+
+/// `monotonicNs()` in seconds.
+public func monotonicSeconds() -> Double { Double(monotonicNs()) / 1e9 }
 
 /// `Foundation.Thread` without Foundation: a detached POSIX thread running `block` once `start()` is called.
 public final class PosixThread: @unchecked Sendable {

@@ -220,10 +220,10 @@ public final class HookDispatcher: @unchecked Sendable {
             var md = base
             md["attempt"] = "\(attempt)/\(attempts)"
             log.info("hook start", metadata: md.merging(["command": .string(([spec.command] + spec.args).joined(separator: " "))]) { $1 })
-            let t0 = HookExecutor.monotonicSeconds()
+            let t0 = monotonicSeconds()
             outcome = HookExecutor.run(command: spec.command, args: spec.args, environment: env, timeout: spec.timeout,
                                        log: log, metadata: base) { [self] in lock.withLock { cancelRunning } }
-            let ms = Int(((HookExecutor.monotonicSeconds() - t0) * 1000).rounded())
+            let ms = Int(((monotonicSeconds() - t0) * 1000).rounded())
             md["status"] = .string(outcome.description)
             md["duration_ms"] = "\(ms)"
             if outcome.succeeded {

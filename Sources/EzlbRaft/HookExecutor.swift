@@ -169,12 +169,6 @@ public enum HookExecutor {
         return nil
     }
 
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
 

@@ -14,6 +14,7 @@ public final class BridgeReconciler {
     public let ctx: ReconcileContext
     private let ipam: IPAMReconciler
     private var locks: [FileLock] = []
+    private var linkBackend: BridgeBackend?
     var log: Logger { ctx.log }
 
     public init(_ ctx: ReconcileContext) {
@@ -26,6 +27,14 @@ public final class BridgeReconciler {
         // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
         ctx.stateDir.removeStaleFiles(prefix: ".\(BridgeState.fileName).tmp.")
         locks.append(try ipam.lock())
+    }
+
+    /// The link backend, opened once per reconciler (one netlink socket for every operation).
+    private func links() throws -> BridgeBackend {
+        if let l = linkBackend { return l }
+        let l = try ctx.backends.bridge()
+        linkBackend = l
+        return l
     }
 
     private func readState() throws -> BridgeState { try ctx.stateDir.load(BridgeState.self) ?? BridgeState() }
@@ -58,7 +67,7 @@ public final class BridgeReconciler {
         for r in ipamState.subnets where r.subnet != net && r.subnet.overlaps(net) && !r.allocations.isEmpty {
             throw Failure(.failure, "subnet \(net) overlaps \(r.subnet) in ipam.json, which has allocations")
         }
-        let l = try ctx.backends.bridge()
+        let l = try links()
         let link = try l.link(name)
         if let k = link, existing == nil {
             throw Failure(.failure, "link \(name) (\(k.kind)) exists and was not created by ezlb; left alone")
@@ -129,7 +138,7 @@ public final class BridgeReconciler {
         let subnet = try Self.subnet(of: b)
         var ipamState = try ipam.read()
         for c in b.connections { try disconnect(b, c, subnet: subnet, ipamState: &ipamState, report: &report) }
-        let l = try ctx.backends.bridge()
+        let l = try links()
         if let k = try l.link(name), k.kind == "bridge" {
             if !ctx.dryRun { try l.deleteLink(name) }
             report.add(FieldAction("- bridge \(name) \(b.subnet)", ["action": "delete", "object": "bridge", "name": .string(name)]))
@@ -161,7 +170,7 @@ public final class BridgeReconciler {
         }
         let bridge = state.bridges[bi]
         let subnet = try Self.subnet(of: bridge)
-        let l = try ctx.backends.bridge()
+        let l = try links()
         guard try l.link(name) != nil else {
             throw Failure(.failure, "bridge \(name) is missing from the kernel; run 'ezlb bridge create \(name) --subnet \(bridge.subnet)' to restore it")
         }
@@ -254,7 +263,7 @@ public final class BridgeReconciler {
     /// Removes one connection: the veth (if still there), then the address.
     private func disconnect(_ b: BridgeState.Bridge, _ c: BridgeState.Connection, subnet: IPSubnet, ipamState: inout IPAMState,
                             report: inout CommandReport) throws {
-        let l = try ctx.backends.bridge()
+        let l = try links()
         if try l.link(c.hostVeth) != nil {
             if !ctx.dryRun { try l.deleteLink(c.hostVeth) }
             report.add(FieldAction("- veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns))",

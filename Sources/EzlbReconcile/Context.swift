@@ -42,22 +42,16 @@ public struct ReconcileContext {
 
 /// Logs how long each phase of a run took, at debug level (`-vv`).
 public struct PhaseClock {
-    private var last = PhaseClock.monotonicNs()
+    private var last = monotonicNs()
     private let log: Logger
 
     public init(log: Logger) { self.log = log }
 
     public mutating func lap(_ phase: String) {
-        let now = Self.monotonicNs()
+        let now = monotonicNs()
         let tenths = (now - last) / 100_000
         log.debug("\(phase): \(tenths / 10).\(tenths % 10) ms")
         last = now
-    }
-
-    static func monotonicNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }
 
@@ -89,24 +83,4 @@ func unixTime() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
-}
-
-extension ByteWriter {
-    /// A list of strings (warnings recorded with a converged run).
-    mutating func strings(_ list: [String]) {
-        u32(UInt32(list.count))
-        for s in list { string(s) }
-    }
-}
-
-extension ByteReader {
-    mutating func strings() -> [String]? {
-        guard let n = u32(), n <= 4096 else { return nil }
-        var out: [String] = []
-        for _ in 0..<n {
-            guard let s = string() else { return nil }
-            out.append(s)
-        }
-        return out
-    }
 }

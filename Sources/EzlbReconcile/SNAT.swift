@@ -74,7 +74,7 @@ public struct SNATReconciler {
                         .init(digests: tables.map { $0.digest! },
                               payload: Self.encode(tables.map { ($0.plan.ref, $0.scope) }, warnings: report.warnings)))
         }
-        clock.lap("record state")
+        clock.lap("reconcile tables, record convergence")
         return report
     }
 

@@ -81,12 +81,12 @@ public final class SocketProber: HealthProber {
         while true {
             // Start what the limits allow.
             while socketCount < sockets, let i = queue.popFirst() {
-                let p = Probe(index: i, target: targets[i], deadline: Self.now() + targets[i].spec.timeout)
+                let p = Probe(index: i, target: targets[i], deadline: monotonicSeconds() + targets[i].spec.timeout)
                 socketCount += 1
                 if let r = startSocket(p) { finish(p, r) } else { active.append(p) }
             }
             while processCount < maxProcesses, let i = execQueue.popFirst() {
-                let p = Probe(index: i, target: targets[i], deadline: Self.now() + targets[i].spec.timeout)
+                let p = Probe(index: i, target: targets[i], deadline: monotonicSeconds() + targets[i].spec.timeout)
                 processCount += 1
                 p.phase = .running
                 p.isProcess = true
@@ -108,7 +108,7 @@ public final class SocketProber: HealthProber {
                 fds.append(pollfd(fd: p.fd, events: Int16(ev), revents: 0))
                 owners.append(p)
             }
-            var waitMs = max(0, Int32(min(1000, ((nextDeadline - Self.now()) * 1000).rounded(.up))))
+            var waitMs = max(0, Int32(min(1000, ((nextDeadline - monotonicSeconds()) * 1000).rounded(.up))))
             if running { waitMs = min(waitMs, 5) } // exits are noticed by waitpid
             let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), waitMs) }
             if n > 0 {
@@ -118,7 +118,7 @@ public final class SocketProber: HealthProber {
                     if let r = step(p, revents: Int32(pfd.revents)) { finish(p, r) }
                 }
             }
-            let now = Self.now()
+            let now = monotonicSeconds()
             for p in active where results[p.index] == nil {
                 if p.phase == .running, let r = reap(p) {
                     finish(p, r)
@@ -326,12 +326,6 @@ public final class SocketProber: HealthProber {
     }
 
     // MARK: helpers
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 
     static func errText(_ e: Int32) -> String {
         let s = String(cString: strerror(e))
