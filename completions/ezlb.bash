@@ -209,7 +209,7 @@ _ezlb_ipvs() {
 
 _ezlb_ipvs_apply() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -235,7 +235,7 @@ _ezlb_ipvs_apply() {
 
 _ezlb_ipvs_plan() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -674,7 +674,7 @@ _ezlb_snat() {
 
 _ezlb_snat_sync() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -775,7 +775,7 @@ _ezlb_xfrm() {
 
 _ezlb_xfrm_sync() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0

@@ -216,18 +216,22 @@ extension BridgeDisconnect {
 }
 
 extension XfrmSync {
-    static let fastSpec = FastSpec()
-    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? { Args(options: options) }
+    static let fastSpec = FastSpec(flags: [["--allow-empty"]])
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        Args(options: options, allowEmpty: p.flag("--allow-empty"))
+    }
 }
 
 extension IPVSApply {
-    static let fastSpec = FastSpec(flags: [["--adopt"], ["--no-probe"]])
+    static let fastSpec = FastSpec(flags: [["--adopt"], ["--no-probe"], ["--allow-empty"]])
     static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
-        Args(options: options, adopt: p.flag("--adopt"), noProbe: p.flag("--no-probe"))
+        Args(options: options, adopt: p.flag("--adopt"), noProbe: p.flag("--no-probe"), allowEmpty: p.flag("--allow-empty"))
     }
 }
 
 extension SNATSync {
-    static let fastSpec = FastSpec()
-    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? { Args(options: options) }
+    static let fastSpec = FastSpec(flags: [["--allow-empty"]])
+    static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
+        Args(options: options, allowEmpty: p.flag("--allow-empty"))
+    }
 }

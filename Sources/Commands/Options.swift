@@ -60,6 +60,8 @@ public struct CommonValues: Equatable, Sendable {
     public var output = CommonValues.defaultOutput
     public var verbosity = 0
     public var detailedExitcode = false
+    /// `--allow-empty` of the commands that take it (ipvs apply/plan, snat sync, xfrm sync).
+    public var allowEmpty = false
 
     public init(config: String = CommonValues.defaultConfig, stateDirOption: String? = nil, backendOption: BackendKind? = nil,
                 dryRun: Bool = false, output: OutputFormat = CommonValues.defaultOutput, verbosity: Int = 0, detailedExitcode: Bool = false) {
@@ -70,6 +72,12 @@ public struct CommonValues: Equatable, Sendable {
         self.output = output
         self.verbosity = verbosity
         self.detailedExitcode = detailedExitcode
+    }
+
+    func allowingEmpty(_ allow: Bool) -> CommonValues {
+        var v = self
+        v.allowEmpty = allow
+        return v
     }
 
     /// An environment variable (getenv: ProcessInfo.environment copies the whole environment).
@@ -92,8 +100,13 @@ public struct CommonValues: Equatable, Sendable {
     }
 
     public func validate() throws {
-        if let e = Self.env("EZLB_BACKEND"), !e.isEmpty, backendOption == nil, BackendKind(rawValue: e) == nil {
+        // Set but empty is refused, not read as unset: `EZLB_BACKEND=$UNSET_VAR ezlb …` must not
+        // reach the real kernel, nor an empty EZLB_STATE_DIR the system's state directory.
+        if let e = Self.env("EZLB_BACKEND"), backendOption == nil, BackendKind(rawValue: e) == nil {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
+        }
+        if stateDirOption == nil, Self.env("EZLB_STATE_DIR") == "" {
+            throw ValidationError("EZLB_STATE_DIR: '': must not be empty (unset it for /var/lib/ezlb)")
         }
         if stateDir.isEmpty { throw ValidationError("--state-dir: must not be empty") }
         let k = StateDirectory.kind(of: stateDir)
@@ -109,7 +122,7 @@ public struct CommonValues: Equatable, Sendable {
     /// default path (ipam, doctor); `configPath` is then "".
     public func context(log: Logger, optionalConfig: Bool = false) -> ReconcileContext {
         let path = optionalConfig && config == Self.defaultConfig && !StateDirectory.kind(of: config).exists ? "" : config
-        return ReconcileContext(stateDir: stateDir, backend: backend, configPath: path, dryRun: dryRun,
+        return ReconcileContext(stateDir: stateDir, backend: backend, configPath: path, dryRun: dryRun, allowEmpty: allowEmpty,
                                 lockTimeout: lockTimeout, log: log)
     }
 }

@@ -16,7 +16,9 @@ enum Runner {
         return l
     }
 
-    static func stderr(_ line: String) { writeStandardError(line + "\n") }
+    /// One line on stderr, escaped for a terminal (a value's newline or ESC cannot start
+    /// another line or move the cursor).
+    static func stderr(_ line: String) { writeStandardError(TerminalText.escaped(line) + "\n") }
 
     /// The last report written, kept until the process exits: the process ends right after
     /// it, so 20,000 actions are not freed one by one on the way out.
@@ -53,13 +55,27 @@ enum Runner {
         emit(report, format: output)
         clock?.lap("write result")
         finishedReport = report
+        // A result that did not reach stdout (a full disk, a closed pipe) is a failure: a
+        // script must not take `ipam allocate`'s exit 0 for an address it never received.
+        if let e = OutputBuffer.writeError {
+            if e != .brokenPipe { stderr("ezlb: error: standard output: write failed: \(e)") }
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
         if status != .success { throw ExitCode(status.rawValue) }
     }
 
-    /// An error as one line: its description's first line.
+    /// An error as one line: its description with line breaks escaped (a value with a newline,
+    /// such as a path, stays whole).
     static func message(_ error: Error) -> String {
-        let text = "\(error)"
-        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? text
+        var out = ""
+        for c in "\(error)".unicodeScalars {
+            switch c {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     /// Starts rendering `report` on another thread (the run goes on with the kernel); `emit`
@@ -117,6 +133,7 @@ enum Runner {
             out.text.append("}\n" as StaticString)
             out.flush()
         case .text:
+            out.terminalSafe = true
             if let b = r.body {
                 out.text.append(b)
                 if !(b.hasSuffix("\n") || b.isEmpty) { out.text.bytes.append(UInt8(ascii: "\n")) }
@@ -147,7 +164,12 @@ struct OutputBuffer {
     var text = ByteText(capacity: 1 << 16)
     /// Collects the whole output in `text` instead of writing it (a prerendering).
     let collecting: Bool
+    /// Text for a terminal: control and invisible characters are escaped as it is written
+    /// (TerminalText; JSON escapes its own).
+    var terminalSafe = false
     static let block = 1 << 20
+    /// The first failed write to stdout, if any.
+    nonisolated(unsafe) static var writeError: Errno? = nil
 
     init(collecting: Bool = false) {
         self.collecting = collecting
@@ -158,11 +180,17 @@ struct OutputBuffer {
         if !collecting && text.bytes.count >= Self.block { flush() }
     }
 
-    /// Writes everything buffered (a closed pipe or a full disk ends the output quietly; the
-    /// exit status is the command's).
+    /// Writes everything buffered. Text is flushed at line ends only, so escaping never
+    /// splits a character. A failed write is kept in `writeError` (the run then exits 1) and
+    /// ends the output.
     mutating func flush() {
         guard !collecting else { return }
-        _ = try? FileDescriptor.standardOutput.writeAll(text.bytes)
+        if terminalSafe { TerminalText.escapeLines(&text.bytes) }
+        if Self.writeError == nil {
+            do { _ = try FileDescriptor.standardOutput.writeAll(text.bytes) } catch let e as Errno { Self.writeError = e } catch {
+                Self.writeError = .ioError
+            }
+        }
         text.bytes.removeAll(keepingCapacity: true)
     }
 }
@@ -183,6 +211,7 @@ final class Prerender: @unchecked Sendable {
             var out = OutputBuffer(collecting: true)
             out.text.bytes.reserveCapacity(report.actions.count * 400 + 4096)
             Runner.render(report, format: format, into: &out)
+            if format == .text { TerminalText.escapeLines(&out.text.bytes) }
             cond.withLock {
                 rendered = out.text
                 done = true

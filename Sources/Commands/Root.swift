@@ -49,7 +49,7 @@ extension Ezlb {
             let message = Ezlb.message(for: error)
                 .split(separator: "\n", omittingEmptySubsequences: true)
                 .first.map(String.init) ?? "invalid arguments"
-            writeStandardError("ezlb: error: \(message) (see --help)\n")
+            writeStandardError("ezlb: error: \(TerminalText.escaped(message)) (see --help)\n")
             exit(withError: ExitCode(ExitStatus.usage.rawValue))
         }
     }

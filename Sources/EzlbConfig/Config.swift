@@ -105,6 +105,23 @@ public struct EzlbConfiguration: Sendable {
     public var unusedKeys: [String]
     /// Valid but doubtful settings (`file: key path: why`); always worth a warning.
     public var warnings: [String] = []
+    /// `services` was written as a list (possibly `[]`), not missing or without a value.
+    public var servicesListed = true
+
+    /// Refuses a config that would remove every managed service unless that is stated: a
+    /// missing `services` key or one with no value (an empty, comment-only or truncated file)
+    /// is always refused; `services: []` only with `--allow-empty`. `cleanup` names the
+    /// command that removes everything.
+    public func requireServices(allowEmpty: Bool, cleanup: String) throws {
+        if !servicesListed {
+            throw ConfigError(file: file, keyPath: "services",
+                              reason: "missing or without a value (an empty or truncated config?); to remove every service write 'services: []' and pass --allow-empty, or run '\(cleanup)'")
+        }
+        if services.isEmpty && !allowEmpty {
+            throw ConfigError(file: file, keyPath: "services", value: "[]",
+                              reason: "would remove every service ezlb manages; pass --allow-empty to confirm, or run '\(cleanup)'")
+        }
+    }
 
     /// Reads and validates `path`. Every problem is a `ConfigError`.
     public static func load(path: String) throws -> EzlbConfiguration {
@@ -121,11 +138,13 @@ public struct EzlbConfiguration: Sendable {
         switch FileBytes.read(path) {
         case .success(let b): return b
         case .failure(let f):
-            let e = f.errno
             let why: String
-            if e == ENOENT || e == ENOTDIR { why = "no such file (pass -c PATH)" }
-            else if e == EACCES || e == EPERM { why = "permission denied" }
-            else { why = "cannot read: \(FileBytes.describe(e))" }
+            switch f.errno {
+            case ENOENT?, ENOTDIR?: why = "no such file (pass -c PATH)"
+            case EACCES?, EPERM?: why = "permission denied"
+            case let e?: why = "cannot read: \(FileBytes.describe(e))"
+            case nil: why = "cannot read: \(f)"
+            }
             throw ConfigError(file: path, keyPath: "", reason: why)
         }
     }
@@ -154,6 +173,7 @@ public struct EzlbConfiguration: Sendable {
         ipsecSection.markSubtreeRead()
         if !ipsecSection.isNull { unused.append("ipsec") }
 
+        let servicesListed = !root["services"].isNull
         let items = try root["services"].items()
         // Sized up front: 2,500 services would regrow (and rehash) both tables a dozen times.
         var services: [ServiceConfig] = []
@@ -177,14 +197,17 @@ public struct EzlbConfiguration: Sendable {
         let unread = root.unreadKeys
         var seenUnused = Set<String>()
         unused = unused.filter { seenUnused.insert($0).inserted }
-        return EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused,
-                                 warnings: warnings.map { "\(file): \($0)" })
+        var cfg = EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused,
+                                    warnings: warnings.map { "\(file): \($0)" })
+        cfg.servicesListed = servicesListed
+        return cfg
     }
 
     static func parseService(_ c: YAMLCursor, unused: inout [String], warnings: inout [String]) throws -> ServiceConfig {
         try c.requireMapping()
         if c.isNull { throw c.error("expected a service mapping", value: nil) }
         let name = try c["name"].requiredString()
+        if let why = TerminalText.nameProblem(name) { throw c["name"].error(why) }
 
         // Key: listen + protocol, or fwmark + family.
         let key: ServiceKey
@@ -269,7 +292,7 @@ public struct EzlbConfiguration: Sendable {
         // FullNAT settings (upstream keys; used by `snat sync`).
         let fullNAT = try c["full_nat"].bool() ?? false
         var snat: IPAddress? = nil
-        if let s = try c["snat_ip"].string(), !s.isEmpty {
+        if let s = try c["snat_ip"].string() {
             guard let a = IPAddress(s) else { throw c["snat_ip"].error("not an IP address") }
             guard fullNAT else { throw c["snat_ip"].error("requires full_nat: true") }
             guard a.family == family else { throw c["snat_ip"].error("must be \(family.rawValue) like the service") }
@@ -441,7 +464,6 @@ public struct EzlbConfiguration: Sendable {
             guard let v = HealthCheckSpec.OnUnhealthy(rawValue: o.lowercased()) else { throw c["on_unhealthy"].error("expected quiesce or remove") }
             h.onUnhealthy = v
         }
-        c.markSubtreeRead()
         return h
     }
 }

@@ -1,6 +1,16 @@
-/// A config problem: one line naming the file, the key path, the bad value and why.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import EzlbCore
+
+/// A config problem: one line naming the file, the key path, the bad value and why. A flag
+/// that overrides a key (`--node-id` for `node.id`) is checked by the same code: its key path
+/// is the flag, and then the error is a usage error that does not name the file.
 public struct ConfigError: EzlbError, Equatable, Sendable {
-    public var exitStatus: ExitStatus { .config }
+    public var exitStatus: ExitStatus { isFlag ? .usage : .config }
+    var isFlag: Bool { keyPath.hasPrefix("--") }
     public var file: String
     public var keyPath: String
     public var value: String?
@@ -14,35 +24,20 @@ public struct ConfigError: EzlbError, Equatable, Sendable {
     }
 
     public var description: String {
-        var s = file
-        if !keyPath.isEmpty { s += ": \(keyPath)" }
+        var s = isFlag ? keyPath : file
+        if !keyPath.isEmpty && !isFlag { s += ": \(keyPath)" }
         if let v = value { s += ": '\(v.replacingNewlines())'" }
         return s + ": " + reason
     }
 }
 
 extension String {
+    /// The value as a config error quotes it: escaped for a terminal, at most 80 characters.
     func replacingNewlines() -> String {
-        // By scalar: "\r\n" is one Character and would slip through a Character compare.
-        var out = ""
-        for u in unicodeScalars {
-            switch u {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7f {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\x" + (hex.count < 2 ? "0" : "") + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
+        let out = TerminalText.escaped(self)
         return out.count > 80 ? String(out.prefix(77)) + "..." : out
     }
 }
-
 /// Parses Go-style durations (`300ms`, `5s`, `1m30s`, `2h`) into seconds.
 public enum Duration {
     /// The longest duration any setting accepts (one week): every duration
@@ -71,10 +66,3 @@ public enum Duration {
         return total
     }
 }
-
-import EzlbCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif

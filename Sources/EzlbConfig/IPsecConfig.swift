@@ -50,6 +50,8 @@ public struct IPsecConfig: Equatable, Sendable {
     public var pods: [XfrmPrefix] = []
     public var podsFile: String?
     public var peers: [Peer] = []
+    /// `ipsec.peers` was written as a list (possibly `[]`), not missing or without a value.
+    public var peersListed = true
     /// Keys under `ipsec` that ezlb does not know (likely typos).
     public var unknownKeys: [String] = []
     /// The config file's bytes as parsed (by `load`), and the pods file's as merged: with
@@ -112,6 +114,7 @@ public struct IPsecConfig: Equatable, Sendable {
         }
         pods.markSubtreeRead() // a list of scalars, all read: no unknown keys below
         var peerIndex: [IPAddress: Int] = [:]
+        cfg.peersListed = !s["peers"].isNull
         for (i, pc) in try s["peers"].items().enumerated() {
             try pc.requireMapping()
             let a = try address(pc["address"])
@@ -138,6 +141,25 @@ public struct IPsecConfig: Equatable, Sendable {
         try checkOverlaps(seen, file: file)
         cfg.unknownKeys = s.unreadKeys
         return cfg
+    }
+
+    /// Refuses a config under which sync would protect nothing (so remove every tunnel) unless
+    /// that is stated: a missing `ipsec.peers` or one without a value is always refused (an
+    /// empty or truncated config); no peers, no local pods or no peer pods only with
+    /// `--allow-empty`.
+    public func requireTunnels(allowEmpty: Bool) throws {
+        if !peersListed {
+            throw ConfigError(file: file, keyPath: "ipsec.peers",
+                              reason: "missing or without a value (an empty or truncated config?); to remove every tunnel write 'peers: []' and pass --allow-empty, or run 'ezlb xfrm cleanup'")
+        }
+        guard !allowEmpty else { return }
+        let why: String
+        if peers.isEmpty { why = "no peers" }
+        else if pods.isEmpty { why = "no local pods (ipsec.pods\(podsFile == nil ? "" : " and pods_file"))" }
+        else if peers.allSatisfy({ $0.pods.isEmpty }) { why = "no peer has pods" }
+        else { return }
+        throw ConfigError(file: file, keyPath: "ipsec",
+                          reason: "\(why): sync would remove every tunnel ezlb manages; pass --allow-empty to confirm, or run 'ezlb xfrm cleanup'")
     }
 
     /// Where a managed prefix was listed: a config key (path built on demand) or a pods_file entry.
@@ -176,18 +198,10 @@ public struct IPsecConfig: Equatable, Sendable {
     }
 
     static func key(at path: String) -> Result<XfrmKey, InputError> {
-        var st = stat()
-        if stat(path, &st) != 0 {
-            let e = errno
-            return .failure(InputError(e == ENOENT ? "key file does not exist" : "cannot read key file: \(String(cString: strerror(e)))"))
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(InputError("key file is not a regular file")) }
-        let mode = st.st_mode & 0o777
-        if mode & 0o077 != 0 {
-            return .failure(InputError("key file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it"))
-        }
-        guard case .success(let data) = FileBytes.read(path) else {
-            return .failure(InputError("cannot read key file (permission denied)"))
+        let data: [UInt8]
+        switch FileBytes.readSecret(path, what: "key file") {
+        case .success(let d): data = d
+        case .failure(let e): return .failure(e)
         }
         // Byte level: hex digits or base64 (ASCII), surrounding whitespace ignored.
         var lo = 0, hi = data.count
@@ -203,15 +217,9 @@ public struct IPsecConfig: Equatable, Sendable {
             }
         }
         var bytes: [UInt8]? = nil
-        if !text.isEmpty, text.count % 2 == 0, text.allSatisfy({ nibble($0) != nil }) {
-            var b: [UInt8] = []
-            b.reserveCapacity(text.count / 2)
-            var i = text.startIndex
-            while i < text.endIndex {
-                b.append(nibble(text[i])! << 4 | nibble(text[i + 1])!)
-                i += 2
-            }
-            bytes = b
+        let nibbles = text.compactMap(nibble)
+        if !text.isEmpty, text.count % 2 == 0, nibbles.count == text.count {
+            bytes = stride(from: 0, to: nibbles.count, by: 2).map { nibbles[$0] << 4 | nibbles[$0 + 1] }
         } else if let d = Data(base64Encoded: String(decoding: text, as: UTF8.self)) {
             bytes = [UInt8](d)
         }
@@ -225,10 +233,12 @@ public struct IPsecConfig: Equatable, Sendable {
     /// `{"local": ["10.244.1.5", …], "peers": {"192.168.0.2": ["10.244.2.0/28", …]}}`: added to the config's lists.
     static func mergePodsFile(_ path: String, into cfg: inout IPsecConfig, peerIndex: [IPAddress: Int],
                               seen: inout [(XfrmPrefix, Origin)]) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, keyPath: "", reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (ipsec.pods_file)")
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(.system(ENOENT)): throw ConfigError(file: path, keyPath: "", reason: "no such file (ipsec.pods_file)")
+        case .failure(let f): throw ConfigError(file: path, keyPath: "", reason: "cannot read: \(f)")
         }
-        let bytes = [UInt8](data)
         cfg.podsFileBytes = bytes
         guard case .object(let obj)? = try? JSONValue.parse(bytes) else {
             throw ConfigError(file: path, keyPath: "", reason: "expected a JSON object {\"local\": [...], \"peers\": {...}}")

@@ -462,18 +462,10 @@ extension RaftSettings {
 
     /// The control secret: a regular file not accessible by group or others (chmod 600), at least 16 bytes once trimmed.
     static func readSecret(_ path: String, cursor: YAMLCursor) throws -> String {
-        var st = stat()
-        if stat(path, &st) != 0 {
-            let e = errno
-            throw cursor.error(e == ENOENT ? "secret file does not exist" : "cannot read secret file: \(String(cString: strerror(e)))", value: path)
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw cursor.error("secret file is not a regular file", value: path) }
-        let mode = st.st_mode & 0o777
-        if mode & 0o077 != 0 {
-            throw cursor.error("secret file is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it", value: path)
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw cursor.error("cannot read secret file (permission denied)", value: path)
+        let data: [UInt8]
+        switch FileBytes.readSecret(path, what: "secret file") {
+        case .success(let d): data = d
+        case .failure(let e): throw cursor.error(e.reason, value: path)
         }
         let text = String(decoding: data, as: UTF8.self).trimmed()
         guard text.utf8.count >= minimumSecretBytes else {

@@ -28,6 +28,10 @@ enum YAMLEvents {
 
     /// Most nodes a document may have once aliases are expanded (alias bombs).
     static let maxNodes = 4_000_000
+    /// Deepest nesting of collections a document may have. libyaml's scanner keeps a simple-key
+    /// entry per open flow collection and walks them all on every token, so `[[[[…` is
+    /// quadratic (100,000 levels: 30 s); stopping at the first event past this depth bounds it.
+    static let maxDepth = 64
 
     /// Parses the first (and only) document of `text` (root -1 for an empty stream).
     static func parse(_ text: String) throws -> YAMLNodes {
@@ -66,12 +70,12 @@ enum YAMLEvents {
                 if key >= 0 {
                     let start = stack[top].start
                     if items.count - start >= 32 {
-                        if stack[top].keys == nil {
-                            stack[top].keys = Set(stride(from: start, to: items.count, by: 2).map { doc.string(items[$0]) })
-                        }
-                        guard stack[top].keys!.insert(doc.string(key)).inserted else {
+                        var keys = stack[top].keys ?? Set(stride(from: start, to: items.count, by: 2).map { doc.string(items[$0]) })
+                        stack[top].keys = nil // keep the set uniquely referenced while it grows
+                        guard keys.insert(doc.string(key)).inserted else {
                             throw fail("duplicate key '\(doc.string(key))'", mark)
                         }
+                        stack[top].keys = keys
                     } else {
                         for k in stride(from: start, to: items.count, by: 2) where doc.scalarEquals(items[k], key) {
                             throw fail("duplicate key '\(doc.string(key))'", mark)
@@ -100,6 +104,9 @@ enum YAMLEvents {
                 }
                 defer { yaml_event_delete(&event) }
                 let mark = event.start_mark
+                if stack.count >= maxDepth, event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT {
+                    throw fail("nested deeper than \(maxDepth) levels", mark)
+                }
                 switch event.type {
                 case YAML_STREAM_END_EVENT:
                     return

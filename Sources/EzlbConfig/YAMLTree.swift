@@ -103,7 +103,10 @@ struct YAMLNodes {
         guard n == key.count else { return false }
         if n == 0 { return true }
         let s = Int(starts[Int(i)])
-        return text.withUnsafeBufferPointer { memcmp($0.baseAddress! + s, key.baseAddress!, n) == 0 }
+        return text.withUnsafeBufferPointer { t in
+            guard let a = t.baseAddress, let b = key.baseAddress else { return false }
+            return memcmp(a + s, b, n) == 0
+        }
     }
 
     func scalarEquals(_ i: Int32, _ j: Int32) -> Bool {

@@ -165,7 +165,8 @@ public struct ByteText {
         let at = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: range.count))
         bytes.withUnsafeMutableBufferPointer { b in
-            (b.baseAddress! + at).update(from: b.baseAddress! + range.lowerBound, count: range.count)
+            guard let base = b.baseAddress else { return }
+            (base + at).update(from: base + range.lowerBound, count: range.count)
         }
     }
 

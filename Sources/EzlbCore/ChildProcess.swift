@@ -118,6 +118,8 @@ public enum ChildProcess {
     private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
         let ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
         defer { for p in ptrs { free(p) } }
+        // swift-format-ignore: NeverForceUnwrap
+        // ptrs is never empty (it ends with nil), so it has storage.
         return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

@@ -28,8 +28,7 @@ extension StringProtocol {
     /// `trimmingCharacters(in:)` for a predicate over Unicode scalars.
     public func trimming(where drop: (Unicode.Scalar) -> Bool) -> String {
         let u = unicodeScalars
-        guard let first = u.firstIndex(where: { !drop($0) }) else { return "" }
-        let last = u.lastIndex(where: { !drop($0) })!
+        guard let first = u.firstIndex(where: { !drop($0) }), let last = u.lastIndex(where: { !drop($0) }) else { return "" }
         var r = String.UnicodeScalarView()
         r.append(contentsOf: u[first...last])
         return String(r)
@@ -169,6 +168,8 @@ public final class PosixThread: @unchecked Sendable {
         let context = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { raw in
+            // swift-format-ignore: NeverForceUnwrap
+            // pthread_create hands back the context pointer passed to it.
             let me = Unmanaged<PosixThread>.fromOpaque(raw!).takeRetainedValue()
             if let n = me.name {   // pthread_setname_np is not in the Glibc module (_GNU_SOURCE)
                 let fd = open("/proc/thread-self/comm", O_WRONLY)

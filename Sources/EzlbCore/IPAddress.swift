@@ -37,6 +37,23 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         self.lo = lo
     }
 
+    /// The address as a number (IPv4 in the low 32 bits).
+    public var value: UInt128 {
+        family == .ipv4 ? UInt128(hi >> 32) : UInt128(hi) << 64 | UInt128(lo)
+    }
+
+    /// The address of `family` whose number is `value` (bits beyond the family's width are dropped).
+    public init(family: IPFamily, value: UInt128) {
+        if family == .ipv4 {
+            self.init(family: .ipv4, hi: UInt64(UInt32(truncatingIfNeeded: value)) << 32, lo: 0)
+        } else {
+            self.init(family: .ipv6, hi: UInt64(truncatingIfNeeded: value >> 64), lo: UInt64(truncatingIfNeeded: value))
+        }
+    }
+
+    /// 0.0.0.0 or ::.
+    public static func zero(_ family: IPFamily) -> IPAddress { IPAddress(family: family, hi: 0, lo: 0) }
+
     /// From 4 or 16 bytes in network order at `raw` (netlink attributes) without an array.
     public init?(networkBytes raw: UnsafeRawBufferPointer) {
         switch raw.count {

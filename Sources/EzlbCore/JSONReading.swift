@@ -60,13 +60,13 @@ extension JSONValue {
             w.append("]")
         case .object(let o) where !o.isEmpty:
             w.append("{\n")
-            let keys = o.keys.sorted()
-            for (i, k) in keys.enumerated() {
+            let members = o.sorted { $0.key < $1.key }
+            for (i, (k, v)) in members.enumerated() {
                 pad(indent + 1)
                 w.appendJSONString(k)
                 w.append(" : ")
-                o[k]!.writePretty(into: &w, indent: indent + 1)
-                w.append(i + 1 < keys.count ? ",\n" : "\n")
+                v.writePretty(into: &w, indent: indent + 1)
+                w.append(i + 1 < members.count ? ",\n" : "\n")
             }
             pad(indent)
             w.append("}")
@@ -285,7 +285,7 @@ private struct JSONByteParser {
                     throw error("unpaired surrogate")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                out.append(contentsOf: UTF8.encode(u)!)
+                out.append(contentsOf: String(Character(u)).utf8)
             default:
                 throw error("invalid escape")
             }

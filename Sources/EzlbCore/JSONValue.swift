@@ -39,11 +39,11 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
             w.bytes.append(UInt8(ascii: "]"))
         case .object(let o):
             w.bytes.append(UInt8(ascii: "{"))
-            for (i, k) in o.keys.sorted().enumerated() {
+            for (i, (k, v)) in o.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
                 w.appendJSONString(k)
                 w.bytes.append(UInt8(ascii: ":"))
-                o[k]!.write(into: &w)
+                v.write(into: &w)
             }
             w.bytes.append(UInt8(ascii: "}"))
         }

@@ -339,17 +339,17 @@ public struct XTTableState: Equatable, Sendable {
             guard chains[c] != nil else { throw fail(.noSuchChain) }
             if r.hasInvalidInterface { throw fail(.invalidArgument) }
             if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
-            chains[c]!.append(r)
+            chains[c, default: []].append(r)
         case .insertRule(let c, let r, let i):
             guard chains[c] != nil else { throw fail(.noSuchChain) }
             if r.hasInvalidInterface { throw fail(.invalidArgument) }
             if case .jump(let t) = r.target, chains[t] == nil || isBuiltin(t) { throw fail(.noSuchChain) }
-            guard i >= 0, i <= chains[c]!.count else { throw fail(.indexTooBig) }
-            chains[c]!.insert(r, at: i)
+            guard i >= 0, i <= chains[c, default: []].count else { throw fail(.indexTooBig) }
+            chains[c, default: []].insert(r, at: i)
         case .deleteRule(let c, let i, _):
             guard chains[c] != nil else { throw fail(.noSuchChain) }
-            guard i >= 0, i < chains[c]!.count else { throw fail(.indexTooBig) }
-            chains[c]!.remove(at: i)
+            guard i >= 0, i < chains[c, default: []].count else { throw fail(.indexTooBig) }
+            chains[c, default: []].remove(at: i)
         case .deleteChain(let c):
             if isBuiltin(c) { throw fail(.builtinChain) }
             guard let rules = chains[c] else { throw fail(.noSuchChain) }

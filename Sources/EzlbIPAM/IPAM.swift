@@ -200,7 +200,7 @@ public enum IPAM {
 
     /// Checks an owner id: 1..256 printable characters, no whitespace.
     public static func validateOwner(_ o: String, flag: String = "--owner") throws(IPAMError) {
-        if o.isEmpty || o.count > 256 || o.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+        if o.count > 256 || TerminalText.nameProblem(o, maxLength: 1024) != nil || o.unicodeScalars.contains(where: { $0.properties.isWhitespace }) {
             throw .badInput(flag: flag, value: o, reason: "expected 1 to 256 printable characters without spaces")
         }
     }

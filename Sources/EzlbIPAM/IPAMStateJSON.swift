@@ -53,6 +53,12 @@ extension Allocation {
         let ip = try IPAddress(json: try o.required("ip", at: path()), at: path() + ".ip")
         let owner = try o.optional("owner").map { v throws(JSONShapeError) in try v.string(at: path() + ".owner") }
         let at = try o.required("allocated_at", at: path()).string(at: path() + ".allocated_at")
+        // RFC 3339 UTC as ezlb writes it: 2026-12-06T16:00:00Z.
+        let shape = Array("dddd-dd-ddTdd:dd:ddZ".utf8)
+        guard at.utf8.count == shape.count, zip(at.utf8, shape).allSatisfy({ $1 == UInt8(ascii: "d") ? (0x30...0x39).contains($0) : $0 == $1 }) else {
+            throw .invalid(path() + ".allocated_at", "not a UTC time like 2026-01-31T12:00:00Z")
+        }
+        if let owner, let why = TerminalText.nameProblem(owner, maxLength: 1024) { throw .invalid(path() + ".owner", why) }
         self.init(ip: ip, owner: owner, allocatedAt: at)
     }
 

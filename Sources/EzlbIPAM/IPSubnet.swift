@@ -3,25 +3,6 @@ import EzlbCore
 // Address arithmetic for IPAM. Addresses are numbers (UInt128 holds both
 // families), so nothing here ever needs a structure as large as a subnet.
 
-extension IPAddress {
-    /// The address as a number (IPv4 in the low 32 bits).
-    public var value: UInt128 {
-        bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
-    }
-
-    /// The address of `family` whose number is `value` (which must fit the family).
-    public init(family: IPFamily, value: UInt128) {
-        let n = family == .ipv4 ? 4 : 16
-        var b = [UInt8](repeating: 0, count: n)
-        var v = value
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            b[i] = UInt8(truncatingIfNeeded: v)
-            v >>= 8
-        }
-        self.init(bytes: b)!
-    }
-}
-
 extension IPFamily {
     public var bitWidth: Int { self == .ipv4 ? 32 : 128 }
 }
@@ -83,7 +64,10 @@ public struct IPSubnet: Hashable, Comparable, Sendable, CustomStringConvertible 
             let net = IPAddress(family: a.family, value: a.value & ~mask)
             return .failure(.init("host bits are set (the subnet is \(net)/\(n))"))
         }
-        return .success(IPSubnet(family: a.family, network: a.value, prefixLength: n)!)
+        guard let s = IPSubnet(family: a.family, network: a.value, prefixLength: n) else {
+            return .failure(.init("not a subnet"))
+        }
+        return .success(s)
     }
 
     /// Number of addresses as text (IPv6 counts do not fit in 64 bits).

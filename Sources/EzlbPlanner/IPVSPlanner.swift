@@ -57,8 +57,7 @@ public enum IPVSPlanner {
         }
 
         // 2. Desired services, in key order.
-        for key in desiredByKey.keys.sorted(by: { $0.orderKey < $1.orderKey }) {
-            let want = desiredByKey[key]!
+        for (key, want) in desiredByKey.sorted(by: { $0.key.orderKey < $1.key.orderKey }) {
             guard let have = actualByKey[key] else {
                 plan.operations.append(.addService(want.state.service.normalized))
                 for d in want.state.destinations.sorted(by: { $0.endpoint < $1.endpoint }) {
@@ -103,8 +102,7 @@ public enum IPVSPlanner {
         let haveDests = Dictionary(have.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let wantDests = Dictionary(want.destinations.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         var updates: [IPVSOperation] = []
-        for ep in wantDests.keys.sorted() {
-            let w = wantDests[ep]!
+        for (ep, w) in wantDests.sorted(by: { $0.key < $1.key }) {
             if let h = haveDests[ep] {
                 if h != w { updates.append(.updateDestination(key, from: h, to: w)) }
             } else {
@@ -112,8 +110,8 @@ public enum IPVSPlanner {
             }
         }
         ops += updates
-        for ep in haveDests.keys.sorted() where wantDests[ep] == nil {
-            ops.append(.deleteDestination(key, haveDests[ep]!))
+        for (ep, h) in haveDests.sorted(by: { $0.key < $1.key }) where wantDests[ep] == nil {
+            ops.append(.deleteDestination(key, h))
         }
         return ops
     }

@@ -320,14 +320,14 @@ public enum XfrmPlanner {
                 keepStates.insert(s.id)
                 if a == s { continue }
                 // Same SPI, other content (reqid, key, algorithm): an SA cannot be rekeyed in place.
-                var c = [change(.delete, .deleteState(s.id), stateText(a, note: note, sign: "-"), state: a, note: note),
-                         change(.add, .addState(s), stateText(s, note: note, sign: "+"), state: s, note: note)]
+                var c = [change(.delete, .deleteState(s.id), stateText(a, note: note, sign: "-"), .state(a, note: note)),
+                         change(.add, .addState(s), stateText(s, note: note, sign: "+"), .state(s, note: note))]
                 c[0].replace = true
                 if bucketIsIn { addIn += c } else { addOut += c }
                 continue
             }
             keepStates.insert(s.id)
-            let c = change(.add, .addState(s), stateText(s, note: note, sign: "+"), state: s, note: note)
+            let c = change(.add, .addState(s), stateText(s, note: note, sign: "+"), .state(s, note: note))
             if bucketIsIn { addIn.append(c) } else { addOut.append(c) }
         }
 
@@ -341,19 +341,19 @@ public enum XfrmPlanner {
                     continue
                 }
                 if a == p { continue }
-                policyChanges.append(change(.update, .updatePolicy(p), policyText(p, sign: "~"), policy: p))
+                policyChanges.append(change(.update, .updatePolicy(p), policyText(p, sign: "~"), .policy(p)))
                 continue
             }
-            policyChanges.append(change(.add, .addPolicy(p), policyText(p, sign: "+"), policy: p))
+            policyChanges.append(change(.add, .addPolicy(p), policyText(p, sign: "+"), .policy(p)))
         }
 
         var delPolicies: [XfrmChange] = []
         for p in actual.policies where rule.owns(p) && !keepPolicies.contains(p.id) {
-            delPolicies.append(change(.delete, .deletePolicy(p.id), policyText(p, sign: "-"), policy: p))
+            delPolicies.append(change(.delete, .deletePolicy(p.id), policyText(p, sign: "-"), .policy(p)))
         }
         var delOut: [XfrmChange] = [], delIn: [XfrmChange] = []
         for s in actual.states where rule.owns(s) && !keepStates.contains(s.id) {
-            let c = change(.delete, .deleteState(s.id), stateText(s, note: nil, sign: "-"), state: s, note: nil)
+            let c = change(.delete, .deleteState(s.id), stateText(s, note: nil, sign: "-"), .state(s, note: nil))
             if s.id.dst == local { delIn.append(c) } else { delOut.append(c) }
         }
         plan.changes.reserveCapacity(addIn.count + addOut.count + policyChanges.count + delPolicies.count + delOut.count + delIn.count)
@@ -393,10 +393,8 @@ public enum XfrmPlanner {
         return w.string
     }
 
-    static func change(_ kind: XfrmChange.Kind, _ op: XfrmOperation, _ text: String,
-                       state: XfrmState? = nil, note: String? = nil, policy: XfrmPolicy? = nil) -> XfrmChange {
-        let object: XfrmChange.Object = policy.map { .policy($0) } ?? .state(state!, note: note)
-        return XfrmChange(kind: kind, operation: op, text: text, object: object)
+    static func change(_ kind: XfrmChange.Kind, _ op: XfrmOperation, _ text: String, _ object: XfrmChange.Object) -> XfrmChange {
+        XfrmChange(kind: kind, operation: op, text: text, object: object)
     }
 
     /// JSON of a state without its key (only its length).

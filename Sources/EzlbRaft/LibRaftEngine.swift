@@ -69,13 +69,15 @@ public final class LibRaftEngine: ConsensusEngine {
     }
 
     private static func from(_ ctx: UnsafeMutableRawPointer?) -> LibRaftEngine {
+        // swift-format-ignore: NeverForceUnwrap
+        // the C shim hands back the engine pointer ezlb registered.
         Unmanaged<LibRaftEngine>.fromOpaque(ctx!).takeUnretainedValue()
     }
 
     private static func error(_ e: ezlb_raft_error) -> RaftEngineError {
         var e = e
-        let call = withUnsafeBytes(of: &e.call) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let msg = withUnsafeBytes(of: &e.message) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let call = withUnsafeBytes(of: &e.call) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let msg = withUnsafeBytes(of: &e.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         return RaftEngineError(call: call, code: e.code, message: msg)
     }
 
@@ -156,10 +158,9 @@ public final class LibRaftEngine: ConsensusEngine {
     public func respond(conn: UInt64, line: String) {
         var bytes = Array(line.utf8)
         bytes.removeAll { $0 == 0x0A }
+        bytes.append(0) // never empty, so the buffer has storage
         bytes.withUnsafeBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(b.count, 1)) {
-                ezlb_raft_ctl_respond(node, conn, $0, b.count)
-            }
+            b.withMemoryRebound(to: CChar.self) { ezlb_raft_ctl_respond(node, conn, $0.baseAddress, b.count - 1) }
         }
     }
 

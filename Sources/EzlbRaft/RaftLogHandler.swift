@@ -110,7 +110,7 @@ public struct RaftLogHandler: LogHandler {
         case .json:
             var out = "{\"time\":\"\(timestamp(time))\",\"level\":\"\(levelName(level))\",\"msg\":" + jsonString(message)
             for k in keys where !["time", "level", "msg"].contains(k) {
-                out += "," + jsonString(k) + ":" + jsonString("\(metadata[k]!)")
+                out += "," + jsonString(k) + ":" + jsonString("\(metadata[k] ?? "")")
             }
             return out + "}"
         case .text:
@@ -119,7 +119,7 @@ public struct RaftLogHandler: LogHandler {
                 if u == "\n" { out += "\\n" } else { out.unicodeScalars.append(u) }
             }
             for k in keys {
-                let v = "\(metadata[k]!)"
+                let v = "\(metadata[k] ?? "")"
                 let quoted = v.isEmpty || v.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }
                 out += " \(k)=" + (quoted ? jsonString(v) : v)
             }

@@ -15,6 +15,7 @@ public final class BridgeReconciler {
     private let ipam: IPAMReconciler
     private var locks: [FileLock] = []
     private var linkBackend: BridgeBackend?
+    private var xtBackend: XTBackend?
     var log: Logger { ctx.log }
 
     public init(_ ctx: ReconcileContext) {
@@ -25,7 +26,6 @@ public final class BridgeReconciler {
     private func lock() throws {
         locks.append(try ctx.lock("bridges"))
         // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
-        ctx.stateDir.removeStaleFiles(prefix: ".\(BridgeState.fileName).tmp.")
         locks.append(try ipam.lock())
     }
 
@@ -35,6 +35,16 @@ public final class BridgeReconciler {
         let l = try ctx.backends.bridge()
         linkBackend = l
         return l
+    }
+
+    /// The x_tables backend, opened once (and with it the xtables lock). A run that will
+    /// change a MASQUERADE chain opens it before its first change: a busy lock then stops the
+    /// run before anything was done (exit 75), not half-way.
+    private func xtables() throws -> XTBackend {
+        if let x = xtBackend { return x }
+        let x = try ctx.backends.xtables()
+        xtBackend = x
+        return x
     }
 
     private func readState() throws -> BridgeState { try ctx.stateDir.load(BridgeState.self) ?? BridgeState() }
@@ -68,6 +78,7 @@ public final class BridgeReconciler {
             throw Failure(.failure, "subnet \(net) overlaps \(r.subnet) in ipam.json, which has allocations")
         }
         let l = try links()
+        if masquerade || existing.flatMap(Self.natChainID) != nil { _ = try xtables() }
         let link = try l.link(name)
         if let k = link, existing == nil {
             throw Failure(.failure, "link \(name) (\(k.kind)) exists and was not created by ezlb; left alone")
@@ -107,6 +118,19 @@ public final class BridgeReconciler {
                 if !ctx.dryRun { try l.setUp(name) }
                 report.add(FieldAction("+ link \(name) up", ["action": "update", "object": "link", "link": .string(name), "up": true]))
             }
+            // Connected containers follow the bridge's MTU (both ends of each veth).
+            for c in record.connections {
+                let host = try l.link(c.hostVeth)
+                let inner = try l.containerLink(netns: NetnsRef(path: c.netns), ifname: c.ifname)
+                guard (host.map { $0.mtu != mtu } ?? false) || (inner.map { $0.mtu != mtu } ?? false) else { continue }
+                if !ctx.dryRun {
+                    if let h = host, h.mtu != mtu { try l.setLink(c.hostVeth, mtu: mtu, mac: nil) }
+                    if let i = inner, i.mtu != mtu { try l.setContainerMTU(netns: NetnsRef(path: c.netns), ifname: c.ifname, mtu: mtu) }
+                }
+                report.add(FieldAction("~ veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns)) mtu \(host?.mtu ?? inner?.mtu ?? 0) -> \(mtu)",
+                                       ["action": "update", "object": "veth", "bridge": .string(name), "owner": .string(c.owner),
+                                        "name": .string(c.hostVeth), "mtu": .int(mtu)]))
+            }
         } catch {
             // Roll back this run's bridge (and the intent record of a new one).
             if created { try? l.deleteLink(name) }
@@ -136,6 +160,7 @@ public final class BridgeReconciler {
             throw Failure(.failure, "bridge \(name) has \(b.connections.count) connected containers (\(b.connections.map(\.owner).joined(separator: ", "))); disconnect them or pass --force")
         }
         let subnet = try Self.subnet(of: b)
+        if Self.natChainID(b) != nil { _ = try xtables() }
         var ipamState = try ipam.read()
         for c in b.connections { try disconnect(b, c, subnet: subnet, ipamState: &ipamState, report: &report) }
         let l = try links()
@@ -187,9 +212,11 @@ public final class BridgeReconciler {
                 throw Failure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
             }
             // Complete means: host end on the bridge and up, container end up with its address
-            // (a run killed half-way leaves less; then it is redone).
-            if let h = try l.link(hostVeth), h.master == name, h.up,
-               let inner = try l.containerLink(netns: ns, ifname: ifname), inner.up, inner.addresses.contains("\(c.ip)/\(subnet.prefixLength)") {
+            // and the default route via the gateway, both ends at the bridge's MTU (a run
+            // killed half-way leaves less; then it is redone).
+            if let h = try l.link(hostVeth), h.master == name, h.up, h.mtu == bridge.mtu,
+               let inner = try l.containerLink(netns: ns, ifname: ifname), inner.up, inner.mtu == bridge.mtu,
+               inner.addresses.contains("\(c.ip)/\(subnet.prefixLength)"), inner.defaultGateway == bridge.gateway {
                 report.extra = describe(c.ip)
                 report.body = "\(c.ip)/\(subnet.prefixLength)"
                 return report
@@ -245,12 +272,24 @@ public final class BridgeReconciler {
         try IPAM.validateOwner(owner)
         try lock()
         var state = try readState()
-        guard let bi = state.bridges.firstIndex(where: { $0.name == name }),
-              let c = state.bridges[bi].connections.first(where: { $0.owner == owner }) else {
+        guard let bi = state.bridges.firstIndex(where: { $0.name == name }) else {
             report.summary = "no changes"
             return report
         }
         var ipamState = try ipam.read()
+        guard let c = state.bridges[bi].connections.first(where: { $0.owner == owner }) else {
+            // No record (a connect killed between its ipam.json and bridges.json writes, or a
+            // bridges.json restored from a backup): what the owner still holds on this bridge
+            // goes, its address and its veth (the name is derived from bridge and owner).
+            let subnet = try Self.subnet(of: state.bridges[bi])
+            let orphan = BridgeState.Connection(owner: owner, netns: "", ifname: "", hostVeth: BridgeNames.hostVeth(bridge: name, owner: owner),
+                                                ip: ipamState.subnets.first { $0.subnet == subnet }?.allocations.first { $0.owner == owner }?.ip.description ?? "",
+                                                mac: "")
+            try disconnect(state.bridges[bi], orphan, subnet: subnet, ipamState: &ipamState, report: &report)
+            if !ctx.dryRun && !report.actions.isEmpty { try ipam.write(ipamState) }
+            report.summary = report.actions.isEmpty ? "no changes" : nil
+            return report
+        }
         try disconnect(state.bridges[bi], c, subnet: try Self.subnet(of: state.bridges[bi]), ipamState: &ipamState, report: &report)
         if !ctx.dryRun {
             try ipam.write(ipamState, syncDirectory: false) // writeState's directory fsync covers it
@@ -269,7 +308,8 @@ public final class BridgeReconciler {
             report.add(FieldAction("- veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns))",
                                    ["action": "delete", "object": "veth", "bridge": .string(b.name), "owner": .string(c.owner), "name": .string(c.hostVeth)]))
         }
-        for a in (try? IPAM.release(&ipamState, subnet: subnet, ip: IPAddress(c.ip), owner: c.owner)) ?? [] {
+        for a in (try? IPAM.release(&ipamState, subnet: subnet, ip: IPAddress(c.ip), owner: c.owner)) ?? []
+            + ((try? IPAM.release(&ipamState, subnet: subnet, ip: nil, owner: c.owner)) ?? []) {
             report.add(FieldAction("- address \(a.ip)/\(subnet.prefixLength) owner \(c.owner)",
                                    ["action": "release", "object": "address", "ip": .string(a.ip.description), "owner": .string(c.owner)]))
         }
@@ -301,7 +341,7 @@ public final class BridgeReconciler {
     private func syncMasquerade(desired: [BridgeState.Bridge], owned: [ManagedChainID], report: inout CommandReport) throws {
         let want = desired.compactMap(Self.natChain)
         guard !want.isEmpty || !owned.isEmpty else { return }
-        let chains = ManagedChains(backend: try ctx.backends.xtables(), dryRun: ctx.dryRun, log: log)
+        let chains = ManagedChains(backend: try xtables(), dryRun: ctx.dryRun, log: log)
         var tables = try chains.plan(desired: want, owned: owned)
         try chains.commit(&tables, digests: false)
         if let e = tables.first(where: { $0.error != nil })?.error { throw Failure(.failure, e) }

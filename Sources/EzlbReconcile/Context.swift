@@ -13,11 +13,14 @@ public struct ReconcileContext {
     public var backends: Backends
     public var configPath: String
     public var dryRun: Bool
+    /// A config may state that nothing is to be managed (`--allow-empty`).
+    public var allowEmpty: Bool
     public var lockTimeout: Int
     public var log: Logger
 
-    public init(stateDir: String, backend: BackendKind, configPath: String, dryRun: Bool = false,
+    public init(stateDir: String, backend: BackendKind, configPath: String, dryRun: Bool = false, allowEmpty: Bool = false,
                 lockTimeout: Int = 60, log: Logger = Logger(label: "ezlb")) {
+        self.allowEmpty = allowEmpty
         self.stateDir = StateDirectory(path: stateDir)
         backends = Backends(kind: backend, stateDir: self.stateDir, lockTimeout: lockTimeout)
         self.configPath = configPath

@@ -54,8 +54,11 @@ extension IPVSReconciler {
     func healthRound(_ desired: Desired, probe: Bool, stored bytes: [UInt8]?) throws -> HealthRound {
         var round = HealthRound(services: desired.services)
         if desired.health.isEmpty && bytes == nil { return round }
-        round.active = true
         let stored = try bytes.map { try ctx.stateDir.load(HealthStateFile.self, bytes: $0).table } ?? HealthTable()
+        // No check configured and nothing stored (an earlier config's health.json, pruned
+        // empty): no health phase, so the run can be recorded as converged.
+        if desired.health.isEmpty && stored.records.isEmpty && stored.sorry.isEmpty { return round }
+        round.active = true
         var table = stored
         HealthPlanner.prune(&table, services: desired.services, specs: desired.health)
         if probe {

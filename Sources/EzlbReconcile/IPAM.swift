@@ -16,18 +16,33 @@ public struct IPAMReconciler {
 
     public init(_ ctx: ReconcileContext) { self.ctx = ctx }
 
-    /// Takes `ipam.lock` and removes temp files a killed writer left behind (safe: every
-    /// writer holds this lock).
-    func lock() throws -> FileLock {
-        let l = try ctx.lock("ipam")
-        ctx.stateDir.removeStaleFiles(prefix: ".\(IPAMState.fileName).tmp.")
-        return l
-    }
+    /// Takes `ipam.lock`.
+    func lock() throws -> FileLock { try ctx.lock("ipam") }
 
+    /// ipam.json, with every address a bridge connection in bridges.json holds: a lost or
+    /// older ipam.json (deleted, restored from a backup, killed between the two files' writes)
+    /// must not hand out an address a connected container still uses. bridges.json is read
+    /// without its lock: it is replaced by rename, so any read is one whole version.
     func read() throws -> IPAMState {
-        let s = try ctx.stateDir.load(IPAMState.self) ?? IPAMState()
+        let path = ctx.stateDir.file(IPAMState.fileName)
+        var s = try ctx.stateDir.load(IPAMState.self) ?? IPAMState()
         if let v = s.invariantViolation() {
-            throw StateError.corrupted(path: ctx.stateDir.file(IPAMState.fileName), detail: v, recovery: IPAMState.recovery)
+            throw StateError.corrupted(path: path, detail: v, recovery: IPAMState.recovery)
+        }
+        guard let bridges = try ctx.stateDir.load(BridgeState.self) else { return s }
+        let now = Self.now()
+        for b in bridges.bridges {
+            guard case .success(let subnet) = IPSubnet.parse(b.subnet) else { continue }
+            for c in b.connections {
+                guard let ip = IPAddress(c.ip), subnet.contains(ip) else { continue }
+                do {
+                    let out = try IPAM.allocate(&s, IPAM.Request(subnet: subnet, owner: c.owner, ip: ip, now: now))
+                    if out.created { log.warning("\(path): \(ip) of '\(c.owner)' (connected to bridge \(b.name) in bridges.json) was missing; restored") }
+                } catch {
+                    throw StateError.corrupted(path: path, detail: "bridges.json connects '\(c.owner)' to \(b.name) with \(ip), but: \(error)",
+                                               recovery: IPAMState.recovery)
+                }
+            }
         }
         return s
     }

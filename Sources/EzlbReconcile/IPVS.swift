@@ -28,9 +28,12 @@ public struct IPVSReconciler {
         public var notes: [String]
     }
 
-    public func desired(bytes: [UInt8]? = nil) throws -> Desired {
+    /// `applying`: the table is to be made to match, so a config that states nothing (or
+    /// `services: []` without `--allow-empty`) is refused (`requireServices`).
+    public func desired(bytes: [UInt8]? = nil, applying: Bool = false) throws -> Desired {
         let path = ctx.configPath
         let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(bytes ?? EzlbConfiguration.readBytes(path: path), path: path), file: path)
+        if applying { try cfg.requireServices(allowEmpty: ctx.allowEmpty, cleanup: "ezlb ipvs cleanup") }
         var health: [String: HealthCheckSpec] = [:]
         for s in cfg.services { if let h = s.healthSpec { health[s.name] = h } }
         return Desired(services: cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }, health: health,
@@ -74,7 +77,7 @@ public struct IPVSReconciler {
             dumped = dump
         }
 
-        let desired = try self.desired(bytes: configBytes)
+        let desired = try self.desired(bytes: configBytes, applying: true)
         report.warnings += desired.warnings
         for n in desired.notes { log.info("\(n)") }
         clock.lap("load config")

@@ -54,6 +54,7 @@ public struct SNATReconciler {
         clock.lap("compare with the last converged tables")
 
         let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(configBytes, path: ctx.configPath), file: ctx.configPath)
+        try cfg.requireServices(allowEmpty: ctx.allowEmpty, cleanup: "ezlb snat cleanup")
         report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         let services = cfg.services.filter(\.fullNAT).map { s in
             var proto: IPVSProtocol? = nil
@@ -69,9 +70,10 @@ public struct SNATReconciler {
 
         // Every table converged (committed or verified): the next run with the same inputs and
         // this snat.json can tell from the digests alone.
-        if !ctx.dryRun, !report.failed, !tables.isEmpty, tables.allSatisfy({ $0.digest != nil }) {
+        let digests = tables.compactMap(\.digest)
+        if !ctx.dryRun, !report.failed, !tables.isEmpty, digests.count == tables.count {
             cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName)),
-                        .init(digests: tables.map { $0.digest! },
+                        .init(digests: digests,
                               payload: Self.encode(tables.map { ($0.plan.ref, $0.scope) }, warnings: report.warnings)))
         }
         clock.lap("reconcile tables, record convergence")

@@ -30,6 +30,7 @@ public struct XfrmReconciler {
         defer { withExtendedLifetime(lock) {} }
         let backend = try ctx.backends.xfrm()
         let cfg = try IPsecConfig.load(path: ctx.configPath)
+        try cfg.requireTunnels(allowEmpty: ctx.allowEmpty)
         report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         let ownedBytes = try ctx.bytes(of: XfrmOwnership.fileName)
         let old = try ownedBytes.map { try ctx.stateDir.load(XfrmOwnership.self, bytes: $0) }

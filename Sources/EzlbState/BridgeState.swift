@@ -1,4 +1,5 @@
 import EzlbCore
+import EzlbIPAM
 
 /// What `<state-dir>/bridges.json` records: the bridges ezlb created and the
 /// containers it connected to them. Only these are ever changed or deleted.
@@ -69,11 +70,43 @@ extension BridgeState {
                                               hostVeth: try cstr("host_veth"), ip: try cstr("ip"), mac: try cstr("mac")))
             }
             guard case .bool(let masquerade) = try b.required("masquerade", at: bp) else { throw .wrongType(bp + ".masquerade") }
-            bridges.append(Bridge(name: try str("name"), subnet: try str("subnet"), gateway: try str("gateway"),
-                                  mtu: try b.required("mtu", at: bp).int(at: bp + ".mtu"), mac: try str("mac"),
-                                  masquerade: masquerade, connections: connections))
+            let bridge = Bridge(name: try str("name"), subnet: try str("subnet"), gateway: try str("gateway"),
+                                mtu: try b.required("mtu", at: bp).int(at: bp + ".mtu"), mac: try str("mac"),
+                                masquerade: masquerade, connections: connections)
+            try Self.check(bridge, at: bp)
+            bridges.append(bridge)
         }
         self.init(bridges: bridges)
+    }
+
+    /// The values a bridge record must have (the file is read by root runs that act on them).
+    static func check(_ b: Bridge, at bp: String) throws(JSONShapeError) {
+        func ifname(_ n: String, _ key: String) throws(JSONShapeError) {
+            guard (1...15).contains(n.utf8.count), n != ".", n != "..",
+                  n.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "/" && $0 != ":" }) else {
+                throw .invalid(key, "not an interface name (1 to 15 printable ASCII characters)")
+            }
+        }
+        func mac(_ m: String, _ key: String) throws(JSONShapeError) {
+            let parts = m.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 6, parts.allSatisfy({ $0.utf8.count == 2 && UInt8($0, radix: 16) != nil }) else {
+                throw .invalid(key, "not a MAC address")
+            }
+        }
+        try ifname(b.name, bp + ".name")
+        guard case .success(let net) = IPSubnet.parse(b.subnet) else { throw .invalid(bp + ".subnet", "not a subnet") }
+        guard let gw = IPAddress(b.gateway), net.contains(gw) else { throw .invalid(bp + ".gateway", "not an address of \(b.subnet)") }
+        guard (68...65535).contains(b.mtu) else { throw .invalid(bp + ".mtu", "\(b.mtu) is out of range 68..65535") }
+        try mac(b.mac, bp + ".mac")
+        for (j, c) in b.connections.enumerated() {
+            let cp = "\(bp).connections[\(j)]"
+            if let why = TerminalText.nameProblem(c.owner, maxLength: 1024) { throw .invalid(cp + ".owner", why) }
+            guard let ip = IPAddress(c.ip), net.contains(ip) else { throw .invalid(cp + ".ip", "not an address of \(b.subnet)") }
+            try ifname(c.ifname, cp + ".ifname")
+            try ifname(c.hostVeth, cp + ".host_veth")
+            try mac(c.mac, cp + ".mac")
+            guard !c.netns.isEmpty, !c.netns.utf8.contains(0) else { throw .invalid(cp + ".netns", "not a namespace path") }
+        }
     }
 
     public var stateJSON: JSONValue {

@@ -10,6 +10,9 @@ public enum StateError: EzlbError, Equatable {
     case newerSchema(path: String, found: Int, supported: Int)
     case io(path: String, operation: String, errno: Int32)
     case lockTimeout(path: String, seconds: Int)
+    /// A state directory or file ezlb must not trust (writable by others, owned by another
+    /// user, a symlink where a state file belongs, not a regular file, too large).
+    case unsafe(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -21,12 +24,14 @@ public enum StateError: EzlbError, Equatable {
             return "\(p): \(op) failed: \(Errno(rawValue: e).description)"
         case .lockTimeout(let p, let s):
             return "\(p): another ezlb holds the lock (waited \(s)s)"
+        case .unsafe(let p, let d):
+            return "\(p): refusing to use it: \(d)"
         }
     }
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .corrupted, .newerSchema: return .config
+        case .corrupted, .newerSchema, .unsafe: return .config
         case .io: return .failure
         case .lockTimeout: return .busy
         }
@@ -47,8 +52,10 @@ public final class FileLock {
     public init(path: String, timeoutSeconds: Int = 60) throws {
         self.path = path
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .closeOnExec],
+            fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .closeOnExec, .noFollow],
                                          permissions: [.ownerReadWrite])
+        } catch Errno.tooManySymbolicLinkLevels {
+            throw StateError.unsafe(path: path, detail: "it is a symbolic link (lock files never are)")
         } catch let e as Errno {
             throw StateError.io(path, "open lock", e)
         }
@@ -92,45 +99,73 @@ public struct StateDirectory: Sendable {
         return (true, (st.st_mode & S_IFMT) == S_IFDIR)
     }
 
-    /// Removes the temp files (`<prefix>*`) a writer killed mid-write left in the directory.
-    /// Only safe under the lock every writer of that file holds.
-    public func removeStaleFiles(prefix: String) {
+    /// Removes the temp files whose writer is gone (a process killed mid-write):
+    /// `.<name>.tmp.<pid>.<random>` where no process `pid` exists; `name` nil: of every file.
+    /// A live writer's file is left alone, so this needs no lock. Every lock and every write
+    /// runs it, so a killed run's temp file does not outlive the next run.
+    func removeStaleTemps(of name: String? = nil) {
         guard let d = opendir(path) else { return }
         defer { closedir(d) }
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix(prefix) { unlink(file(name)) }
+            let entry = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let tail: Substring
+            if let name {
+                guard entry.hasPrefix(".\(name).tmp.") else { continue }
+                tail = entry.dropFirst(name.count + 6)
+            } else {
+                guard entry.hasPrefix("."), let r = entry.firstRange(of: ".tmp.") else { continue }
+                tail = entry[r.upperBound...]
+            }
+            let pid = tail.prefix { $0 != "." }
+            if let p = pid_t(pid), p > 0, p != getpid(), kill(p, 0) != 0, errno == ESRCH { unlink(file(entry)) }
         }
     }
 
-    /// Creates the directory (and parents, mode 0755) if missing.
+    /// Creates the directory (and parents, mode 0755) if missing, then checks it is safe to
+    /// use: a directory owned by root or the running user that neither group nor others can
+    /// write (as sshd treats `~/.ssh`). Anyone else who can write it could plant links or swap
+    /// state files under a root run.
     public func ensureExists() throws {
         let k = Self.kind(of: path)
-        if k.exists {
-            if !k.isDirectory { throw StateError.io(path, "use as state directory", .notDirectory) }
-            return
-        }
-        var missing: [String] = []
-        var p = path
-        while !p.isEmpty, p != "/", !Self.kind(of: p).exists {
-            missing.append(p)
-            p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)])
-            while p.hasSuffix("/"), p != "/" { p.removeLast() }
-        }
-        for d in missing.reversed() {
-            if mkdir(d, 0o755) != 0 {
-                let e = Errno(rawValue: errno)
-                if e == .fileExists, Self.kind(of: d).isDirectory { continue }
-                throw StateError.io(path, "create state directory", e)
+        if !k.exists {
+            var missing: [String] = []
+            var p = path
+            while !p.isEmpty, p != "/", !Self.kind(of: p).exists {
+                missing.append(p)
+                p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)])
+                while p.hasSuffix("/"), p != "/" { p.removeLast() }
             }
-            chmod(d, 0o755)
+            for d in missing.reversed() {
+                if mkdir(d, 0o755) != 0 {
+                    let e = Errno(rawValue: errno)
+                    if e == .fileExists, Self.kind(of: d).isDirectory { continue }
+                    throw StateError.io(path, "create state directory", e)
+                }
+                chmod(d, 0o755)
+            }
+        }
+        try checkSafe()
+    }
+
+    /// The ownership and mode rule of `ensureExists` for an existing directory.
+    public func checkSafe() throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw StateError.io(path, "stat state directory", Errno(rawValue: errno)) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw StateError.io(path, "use as state directory", .notDirectory) }
+        if st.st_uid != 0 && st.st_uid != geteuid() {
+            throw StateError.unsafe(path: path, detail: "the state directory is owned by uid \(st.st_uid), not by root or the running user (uid \(geteuid()))")
+        }
+        if st.st_mode & 0o022 != 0 {
+            throw StateError.unsafe(path: path, detail: "the state directory is writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); chmod go-w it")
         }
     }
 
     /// Takes the lock for `name` (`<name>.lock`), creating the directory first.
     public func lock(_ name: String, timeoutSeconds: Int = 60) throws -> FileLock {
         try ensureExists()
-        return try FileLock(path: file(name + ".lock"), timeoutSeconds: timeoutSeconds)
+        let l = try FileLock(path: file(name + ".lock"), timeoutSeconds: timeoutSeconds)
+        removeStaleTemps()
+        return l
     }
 
     /// Parses bytes read from the state file `name`: the envelope's kind and schema are
@@ -152,6 +187,9 @@ public struct StateDirectory: Sendable {
             throw StateError.corrupted(path: p, detail: e.description, recovery: recovery)
         } catch {
             throw StateError.corrupted(path: p, detail: "\(error)", recovery: recovery)
+        }
+        if fileSchema < 1 {
+            throw StateError.corrupted(path: p, detail: "schema: \(fileSchema) is not a schema version", recovery: recovery)
         }
         if fileKind != kind {
             throw StateError.corrupted(path: p, detail: "kind is '\(fileKind)', expected '\(kind)'", recovery: recovery)
@@ -175,10 +213,13 @@ public struct StateDirectory: Sendable {
     /// The whole file `name` as bytes; nil when it does not exist.
     public func readRaw(_ name: String) throws -> [UInt8]? {
         let p = file(name)
-        switch FileBytes.read(p) {
+        if Self.kind(of: path).exists { try checkSafe() }
+        switch FileBytes.read(p, limit: FileBytes.stateLimit, followSymlinks: false) {
         case .success(let b): return b
-        case .failure(let f) where f.errno == ENOENT: return nil
-        case .failure(let f): throw StateError.io(path: p, operation: "read", errno: f.errno)
+        case .failure(.system(ENOENT)): return nil
+        case .failure(.system(ELOOP)): throw StateError.unsafe(path: p, detail: "it is a symbolic link (state files never are)")
+        case .failure(.system(let e)): throw StateError.io(path: p, operation: "read", errno: e)
+        case .failure(let f): throw StateError.unsafe(path: p, detail: f.description)
         }
     }
 
@@ -188,15 +229,24 @@ public struct StateDirectory: Sendable {
     /// one is a miss) both fsyncs are left out; the rename stays atomic.
     public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true) throws {
         try ensureExists()
+        removeStaleTemps(of: name)
         let final = file(name)
-        let tmp = file(".\(name).tmp.\(getpid())")
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                         permissions: [.ownerReadWrite])
-        } catch let e as Errno {
-            throw StateError.io(tmp, "create", e)
+        // A fresh name per write, created exclusively and never through a symlink: nothing
+        // planted in the directory can redirect the write.
+        var tmp = ""
+        var fd: FileDescriptor? = nil
+        while fd == nil {
+            tmp = file(".\(name).tmp.\(getpid()).\(String(UInt64.random(in: .min ... .max), radix: 36))")
+            do {
+                fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                                             permissions: [.ownerReadWrite])
+            } catch Errno.fileExists {
+                continue
+            } catch let e as Errno {
+                throw StateError.io(tmp, "create", e)
+            }
         }
+        guard let fd else { throw StateError.io(tmp, "create", .noSuchFileOrDirectory) }
         do {
             try fd.closeAfter {
                 do { _ = try fd.writeAll(bytes) } catch let e as Errno { throw StateError.io(tmp, "write", e) }

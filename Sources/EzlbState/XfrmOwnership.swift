@@ -52,6 +52,7 @@ extension XfrmOwnership {
         let priority = try u32(try o.required("priority", at: path), path + ".priority")
         let first = try u32(try o.required("reqid_first", at: path), path + ".reqid_first")
         let last = try u32(try o.required("reqid_last", at: path), path + ".reqid_last")
+        guard first <= last else { throw .invalid(path + ".reqid_last", "\(last) is below reqid_first \(first)") }
         var local: IPAddress? = nil
         if let v = o.optional("local") { local = try IPAddress(json: v, at: path + ".local") }
         var peers: [PeerReqid] = []

@@ -25,9 +25,23 @@ public struct FakeKernelModel: Codable, Equatable, Sendable {
         self.xfrm = xfrm
     }
 
-    private enum CodingKeys: String, CodingKey { case ipvs, iptables, net, xfrm }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case ipvs, iptables, net, xfrm }
 
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// A section may be missing (a file from before that subsystem); a key that is no section
+    /// means the file is not a fake kernel, which must not be read as an empty one.
     public init(from decoder: Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        if let k = all.allKeys.first(where: { CodingKeys(rawValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorruptedError(forKey: k, in: all,
+                debugDescription: "unknown section '\(k.stringValue)' (expected \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ipvs = try c.decodeIfPresent([IPVSServiceState].self, forKey: .ipvs) ?? []
         iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
@@ -66,14 +80,36 @@ public final class FakeKernel {
         let p = dir.file(Self.fileName)
         let recovery = "delete it to start the fake kernel empty"
         let e: Envelope
-        do { e = try JSONDecoder().decode(Envelope.self, from: Data(bytes)) } catch {
+        // The strict parser first: Foundation's decoder takes trailing commas and repeated keys.
+        do { _ = try JSONValue.parse(bytes) } catch {
             throw StateError.corrupted(path: p, detail: "\(error)", recovery: recovery)
+        }
+        do { e = try JSONDecoder().decode(Envelope.self, from: Data(bytes)) } catch {
+            throw StateError.corrupted(path: p, detail: Self.describe(error), recovery: recovery)
         }
         guard e.kind == Self.kind else {
             throw StateError.corrupted(path: p, detail: "kind is '\(e.kind)', expected '\(Self.kind)'", recovery: recovery)
         }
+        guard e.schema >= 1 else {
+            throw StateError.corrupted(path: p, detail: "schema: \(e.schema) is not a schema version", recovery: recovery)
+        }
         guard e.schema <= Self.schema else { throw StateError.newerSchema(path: p, found: e.schema, supported: Self.schema) }
         model = e.data
+    }
+
+    /// A decoding error as `key.path: what` (one line).
+    static func describe(_ error: Error) -> String {
+        let context: DecodingError.Context
+        switch error as? DecodingError {
+        case .dataCorrupted(let c)?, .keyNotFound(_, let c)?, .typeMismatch(_, let c)?, .valueNotFound(_, let c)?: context = c
+        default: return "\(error)"
+        }
+        var path = ""
+        for k in context.codingPath {
+            if let i = k.intValue { path += "[\(i)]" } else { path += (path.isEmpty ? "" : ".") + k.stringValue }
+        }
+        if case .keyNotFound(let k, _)? = error as? DecodingError { path += (path.isEmpty ? "" : ".") + k.stringValue }
+        return (path.isEmpty ? "" : path + ": ") + context.debugDescription
     }
 
     public func markDirty() { dirty = true }

@@ -23,7 +23,7 @@ final class IPAMBadInputTests: CLITestCase {
             ("ip other family", alloc + ["--ip", "2001:db8::5"], 64, ["--ip", "2001:db8::5"]),
             ("owner with space", alloc + ["--owner", "a b"], 64, ["--owner", "'a b'"]),
             ("bad reserve", alloc + ["--reserve", "10.1.0.9-10.1.0.2"], 64, ["--reserve", "ends before it starts"]),
-            ("range outside", alloc + ["--range-start", "10.7.0.1", "--range-end", "10.7.0.9"], 64, ["--range-start/--range-end", "inside 10.1.0.0/24"]),
+            ("range outside", alloc + ["--range-start", "10.7.0.1", "--range-end", "10.7.0.9"], 64, ["--range-start", "'10.7.0.1': not in --subnet 10.1.0.0/24"]),
             ("range reversed", alloc + ["--range-start", "10.1.0.9", "--range-end", "10.1.0.2"], 64, ["--range-start", "ends before"]),
             ("release needs ip or owner", ["ipam", "release", "--subnet", "10.1.0.0/24"], 64, ["--ip or --owner"]),
             ("release outside", ["ipam", "release", "--subnet", "10.1.0.0/24", "--ip", "10.3.0.1"], 64, ["--ip", "outside"]),

@@ -147,8 +147,22 @@ final class IPVSCLITests: CLITestCase {
 
     func testOwnershipSurvivesRunsAndRemovedServicesAreDeleted() throws {
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", writeConfig(baseConfig)]).status, 0)
-        // A later run with a config that dropped everything deletes what ezlb made.
-        let r = try ezlb(["ipvs", "apply", "-c", writeConfig("services: []", name: "empty.yaml"), "-o", "json"])
+        let before = try fakeTable()
+        // A config that states nothing (empty, comments only, `services:` with no value: what
+        // a failed deploy leaves) is refused and changes nothing, even with --allow-empty.
+        for text in ["", "# only a comment\n", "services:\n", "global:\n  log_level: info\n"] {
+            let r = try ezlb(["ipvs", "apply", "-c", writeConfig(text, name: "truncated.yaml"), "--allow-empty"])
+            XCTAssertEqual(r.status, 78, text)
+            XCTAssertTrue(r.stderr.hasSuffix("truncated.yaml: services: missing or without a value (an empty or truncated config?); to remove every service write 'services: []' and pass --allow-empty, or run 'ezlb ipvs cleanup'\n"), r.stderr)
+            XCTAssertEqual(try fakeTable(), before)
+        }
+        // `services: []` alone is refused too; with --allow-empty it deletes what ezlb made.
+        let empty = writeConfig("services: []", name: "empty.yaml")
+        let refused = try ezlb(["ipvs", "apply", "-c", empty])
+        XCTAssertEqual(refused.status, 78)
+        XCTAssertTrue(refused.stderr.contains("services: '[]': would remove every service ezlb manages; pass --allow-empty"), refused.stderr)
+        XCTAssertEqual(try fakeTable(), before)
+        let r = try ezlb(["ipvs", "apply", "-c", empty, "--allow-empty", "-o", "json"])
         XCTAssertEqual(r.actionTexts.filter { $0.hasPrefix("- service") }.count, 2)
         XCTAssertEqual(try fakeTable(), [])
     }

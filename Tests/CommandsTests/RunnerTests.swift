@@ -44,7 +44,8 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(Runner.finishedReport?.errors.count, 1)
     }
 
+    /// One line, and nothing lost: a line break (in a path, say) is escaped, not the end.
     func testMessagesAreOneLine() {
-        XCTAssertEqual(Runner.message(Failure(.failure, "first\nsecond")), "first")
+        XCTAssertEqual(Runner.message(Failure(.failure, "/tmp/a\nb.yaml: no such file")), "/tmp/a\\nb.yaml: no such file")
     }
 }

@@ -339,7 +339,7 @@ final class ConfigTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         XCTAssertThrowsError(try EzlbConfiguration.load(path: dir)) { e in
-            XCTAssertEqual((e as? ConfigError)?.description, "\(dir): cannot read: Is a directory")
+            XCTAssertEqual((e as? ConfigError)?.description, "\(dir): cannot read: not a regular file (a directory)")
         }
         let bad = dir + "/latin1.yaml"
         XCTAssertTrue(FileManager.default.createFile(atPath: bad, contents: Data([0x73, 0x3a, 0x20, 0xe9, 0x0a])))

@@ -207,10 +207,10 @@ final class RaftConfigTests: XCTestCase {
         XCTAssertEqual(j.members.count, 2)
         XCTAssertEqual(error(minimal, RaftOverrides(nodeID: "c"), joining: true),
                        "\(file): cluster.nodes[0].addr: '10.0.0.1:7946': is this node's raft_addr but listed for node 'a', not 'c'")
-        XCTAssertEqual(error(minimal, RaftOverrides(logLevel: "loud")), "\(file): --log-level: 'loud': expected debug, info, warn or error")
-        XCTAssertEqual(error(minimal, RaftOverrides(logFormat: "xml")), "\(file): --log-format: 'xml': expected json or text")
-        XCTAssertEqual(error(minimal, RaftOverrides(raftAddr: "10.0.0.1")), "\(file): --raft-addr: '10.0.0.1': expected IP:port (IPv6 as [addr]:port)")
-        XCTAssertEqual(error(minimal, RaftOverrides(nodeID: "a b")), "\(file): --node-id: 'a b': may hold only letters, digits, '.', '_' and '-'")
+        XCTAssertEqual(error(minimal, RaftOverrides(logLevel: "loud")), "--log-level: 'loud': expected debug, info, warn or error")
+        XCTAssertEqual(error(minimal, RaftOverrides(logFormat: "xml")), "--log-format: 'xml': expected json or text")
+        XCTAssertEqual(error(minimal, RaftOverrides(raftAddr: "10.0.0.1")), "--raft-addr: '10.0.0.1': expected IP:port (IPv6 as [addr]:port)")
+        XCTAssertEqual(error(minimal, RaftOverrides(nodeID: "a b")), "--node-id: 'a b': may hold only letters, digits, '.', '_' and '-'")
     }
 
     func testIPv6AddressesAreCanonical() throws {

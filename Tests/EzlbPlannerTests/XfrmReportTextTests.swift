@@ -58,12 +58,12 @@ final class XfrmReportTextTests: XCTestCase {
     func testJSONHoldsThePlannersObjects() throws {
         var changes: [(XfrmChange, JSONValue)] = []
         for p in policies {
-            changes.append((XfrmPlanner.change(.add, .addPolicy(p), XfrmPlanner.policyText(p, sign: "+"), policy: p), XfrmPlanner.policyJSON(p)))
-            changes.append((XfrmPlanner.change(.delete, .deletePolicy(p.id), XfrmPlanner.policyText(p, sign: "-"), policy: p), XfrmPlanner.policyJSON(p)))
+            changes.append((XfrmPlanner.change(.add, .addPolicy(p), XfrmPlanner.policyText(p, sign: "+"), .policy(p)), XfrmPlanner.policyJSON(p)))
+            changes.append((XfrmPlanner.change(.delete, .deletePolicy(p.id), XfrmPlanner.policyText(p, sign: "-"), .policy(p)), XfrmPlanner.policyJSON(p)))
         }
         for s in states {
             for note in [nil, "out gen 3", "odd \"note\"\n"] as [String?] {
-                var c = XfrmPlanner.change(.delete, .deleteState(s.id), XfrmPlanner.stateText(s, note: note, sign: "-"), state: s, note: note)
+                var c = XfrmPlanner.change(.delete, .deleteState(s.id), XfrmPlanner.stateText(s, note: note, sign: "-"), .state(s, note: note))
                 changes.append((c, XfrmPlanner.stateJSON(s)))
                 c.replace = true
                 changes.append((c, XfrmPlanner.stateJSON(s)))

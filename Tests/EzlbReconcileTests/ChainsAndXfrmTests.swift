@@ -197,4 +197,79 @@ final class BridgeReconcilerTests: ReconcileTestCase {
         XCTAssertNotNil(try FakeBridge(kernel: try kernel()).link(veth))
         XCTAssertFalse(try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/c1"), owner: "c1", ifname: "eth0", ip: nil).changed)
     }
+
+    func bridgeWithNamespaces(_ names: [String], mtu: Int = 1500) throws -> BridgeReconciler {
+        _ = try BridgeReconciler(context("")).create(name: "ezbr0", subnet: try IPSubnet.parse("10.88.0.0/24").get(), mtu: mtu, masquerade: false)
+        let k = try kernel()
+        for n in names { k.model.net.addNamespace("/run/netns/\(n)") }
+        k.markDirty()
+        try k.save()
+        return BridgeReconciler(context(""))
+    }
+
+    func connect(_ owner: String) throws -> CommandReport {
+        try BridgeReconciler(context("")).connect(name: "ezbr0", netns: NetnsRef(path: "/run/netns/\(owner)"), owner: owner, ifname: "eth0", ip: nil)
+    }
+
+    /// Killed after the address but before the default route: the re-run is not "no
+    /// changes" but makes the connection again, route included.
+    func testAConnectKilledBeforeItsRouteIsRedone() throws {
+        _ = try bridgeWithNamespaces(["c1"])
+        let first = try connect("c1")
+        do {
+            let k = try kernel()
+            k.model.net.routes.removeAll { $0.netns == "/run/netns/c1" }
+            k.markDirty()
+            try k.save()
+        }
+        let again = try connect("c1")
+        XCTAssertTrue(again.changed)
+        XCTAssertEqual(again.extra["ip"], first.extra["ip"])
+        XCTAssertEqual(try FakeBridge(kernel: try kernel()).containerLink(netns: NetnsRef(path: "/run/netns/c1"), ifname: "eth0")?.defaultGateway, "10.88.0.1")
+        XCTAssertFalse(try connect("c1").changed)
+    }
+
+    /// Killed between ipam.json and bridges.json: disconnect still releases the address
+    /// (and a re-run of connect would have finished it instead).
+    func testADisconnectReleasesWhatOnlyIpamJsonShows() throws {
+        _ = try bridgeWithNamespaces(["c1"])
+        let bridgesBefore = try XCTUnwrap(state.readRaw(BridgeState.fileName))
+        _ = try connect("c1")
+        try state.writeRaw(bridgesBefore, to: BridgeState.fileName) // the connection record never made it
+        XCTAssertEqual(try state.load(IPAMState.self)?.subnets.first?.allocations.map(\.owner), ["c1"])
+        let r = try BridgeReconciler(context("")).disconnect(name: "ezbr0", owner: "c1")
+        XCTAssertTrue(r.changed)
+        XCTAssertEqual(try state.load(IPAMState.self)?.subnets.first?.allocations ?? [], [])
+        XCTAssertNil(try FakeBridge(kernel: try kernel()).link(BridgeNames.hostVeth(bridge: "ezbr0", owner: "c1")))
+        XCTAssertFalse(try BridgeReconciler(context("")).disconnect(name: "ezbr0", owner: "c1").changed)
+    }
+
+    /// A lost ipam.json must not hand out a connected container's address again.
+    func testALostIpamJsonIsRebuiltFromBridgesJson() throws {
+        _ = try bridgeWithNamespaces(["c1", "c2"])
+        let a = try connect("c1").extra["ip"]
+        XCTAssertEqual(unlink(state.file(IPAMState.fileName)), 0)
+        let b = try connect("c2").extra["ip"]
+        XCTAssertNotNil(a)
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(Set(try state.load(IPAMState.self)?.subnets.first?.allocations.compactMap(\.owner) ?? []), ["c1", "c2"])
+        // And plain `ipam allocate` on the bridge's subnet sees them too.
+        XCTAssertEqual(unlink(state.file(IPAMState.fileName)), 0)
+        let r = try IPAMReconciler(context("")).allocate(IPAM.Request(subnet: try IPSubnet.parse("10.88.0.0/24").get(), owner: "x", now: "2026-12-06T16:00:00Z"), reserved: [])
+        XCTAssertFalse([a, b].contains(r.extra["ip"]), "\(r.extra)")
+    }
+
+    /// `create` with another MTU changes both ends of connected veths in place.
+    func testConnectedVethsFollowTheBridgeMTU() throws {
+        _ = try bridgeWithNamespaces(["c1"])
+        _ = try connect("c1")
+        let r = try BridgeReconciler(context("")).create(name: "ezbr0", subnet: try IPSubnet.parse("10.88.0.0/24").get(), mtu: 1400, masquerade: false)
+        XCTAssertTrue(r.actions.contains { $0.action.text.contains("mtu 1500 -> 1400") }, "\(r.actions.map(\.action.text))")
+        do {
+            let fake = FakeBridge(kernel: try kernel()) // holds the fake kernel's lock until the block ends
+            XCTAssertEqual(try fake.link(BridgeNames.hostVeth(bridge: "ezbr0", owner: "c1"))?.mtu, 1400)
+            XCTAssertEqual(try fake.containerLink(netns: NetnsRef(path: "/run/netns/c1"), ifname: "eth0")?.mtu, 1400)
+        }
+        XCTAssertFalse(try connect("c1").changed)
+    }
 }

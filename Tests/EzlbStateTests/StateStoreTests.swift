@@ -27,6 +27,74 @@ final class StateStoreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp") }, [])
     }
 
+    /// Nothing planted in the directory redirects a write or a lock: the temp file has a fresh
+    /// name and is created O_EXCL|O_NOFOLLOW, a symlinked lock or state file is refused.
+    func testPlantedLinksAreNeverFollowed() throws {
+        try dir.ensureExists()
+        let victim = dir.path + "-victim"
+        defer { unlink(victim) }
+        XCTAssertTrue(FileManager.default.createFile(atPath: victim, contents: Data("precious".utf8)))
+        // Links at every temp name a process with this pid could use before the change.
+        for n in [".ipvs.json.tmp.\(getpid())", ".ipvs.json.tmp.\(getpid()).0"] { XCTAssertEqual(symlink(victim, dir.file(n)), 0) }
+        try dir.store(IPVSOwnership(services: [.fwmark(1, .ipv4): "x"]))
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious")
+        XCTAssertEqual(symlink(victim, dir.file("snat.lock")), 0)
+        XCTAssertThrowsError(try dir.lock("snat")) { XCTAssertEqual(($0 as? StateError)?.exitStatus, .config, "\($0)") }
+        XCTAssertEqual(unlink(dir.file("ipvs.json")), 0)
+        XCTAssertEqual(symlink(victim, dir.file("ipvs.json")), 0)
+        XCTAssertThrowsError(try dir.load(IPVSOwnership.self)) { XCTAssertTrue("\($0)".contains("refusing"), "\($0)") }
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "precious")
+    }
+
+    /// A directory others can write, or that another user owns, is refused before any use.
+    func testAnUnsafeDirectoryIsRefused() throws {
+        try dir.ensureExists()
+        XCTAssertEqual(chmod(dir.path, 0o777), 0)
+        XCTAssertThrowsError(try dir.store(IPVSOwnership())) {
+            XCTAssertTrue("\($0)".contains("writable by group or others (mode 777)"), "\($0)")
+        }
+        XCTAssertThrowsError(try dir.load(IPVSOwnership.self))
+        XCTAssertThrowsError(try dir.lock("ipvs"))
+        XCTAssertEqual(chmod(dir.path, 0o755), 0)
+        if geteuid() == 0 {
+            XCTAssertEqual(chown(dir.path, 4242, 4242), 0)
+            XCTAssertThrowsError(try dir.lock("ipvs")) { XCTAssertTrue("\($0)".contains("owned by uid 4242"), "\($0)") }
+            XCTAssertEqual(chown(dir.path, 0, 0), 0)
+        }
+        XCTAssertNoThrow(try dir.store(IPVSOwnership()))
+    }
+
+    /// A killed writer's temp file goes with the next write of that file; a live one's stays.
+    func testDeadWritersTempFilesAreRemoved() throws {
+        try dir.ensureExists()
+        let dead = dir.file(".ipvs.json.tmp.999999999.abc"), live = dir.file(".ipvs.json.tmp.1.abc")
+        for p in [dead, live] { XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data())) }
+        try dir.store(IPVSOwnership())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "pid 1 is alive")
+    }
+
+    /// Only regular files of bounded size are read, without blocking on a FIFO.
+    func testReadsAreBounded() throws {
+        try dir.ensureExists()
+        XCTAssertEqual(FileBytes.read("/dev/zero"), .failure(.notRegular(kind: "device")))
+        XCTAssertEqual(FileBytes.read(dir.path), .failure(.notRegular(kind: "directory")))
+        let fifo = dir.file("fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertEqual(FileBytes.read(fifo), .failure(.notRegular(kind: "FIFO")))
+        let big = dir.file("big")
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: Data()))
+        XCTAssertEqual(truncate(big, off_t(FileBytes.configLimit + 1)), 0)
+        XCTAssertEqual(FileBytes.read(big), .failure(.tooLarge(limit: FileBytes.configLimit)))
+        XCTAssertEqual(chmod(big, 0o644), 0)
+        XCTAssertEqual(truncate(big, 20), 0)
+        if case .failure(.insecure(let why)) = FileBytes.read(big, secret: true) {
+            XCTAssertTrue(why.contains("chmod 600"), why)
+        } else {
+            XCTFail("a 0644 secret was read")
+        }
+    }
+
     func testMissingFileIsEmpty() throws {
         XCTAssertEqual((try dir.load(IPVSOwnership.self) ?? IPVSOwnership()), IPVSOwnership())
     }

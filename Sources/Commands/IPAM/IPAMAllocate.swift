@@ -64,9 +64,14 @@ struct IPAMAllocate: FastCommand {
                     guard fam == subnet.family, (lo?.family ?? fam) == (hi?.family ?? fam) else {
                         throw Failure.usage("--range-start/--range-end: must be \(subnet.family.rawValue) like --subnet \(subnet)")
                     }
+                    for (flag, v) in [("--range-start", lo), ("--range-end", hi)] {
+                        if let v, !(subnet.network...subnet.last).contains(v.value) {
+                            throw Failure.usage("\(flag): '\(v)': not in --subnet \(subnet)")
+                        }
+                    }
                     let a = lo?.value ?? subnet.network, b = hi?.value ?? subnet.last
                     guard a <= b else {
-                        throw Failure.usage("--range-start/--range-end: '\(rangeStart ?? "")-\(rangeEnd ?? "")': the range ends before it starts")
+                        throw Failure.usage("--range-start/--range-end: '\(IPAddress(family: fam, value: a))-\(IPAddress(family: fam, value: b))': the range ends before it starts")
                     }
                     req.range = IPRange(family: fam, bounds: a...b)
                 }

@@ -24,15 +24,19 @@ struct IPVSApply: FastCommand {
     @Flag(name: .customLong("no-probe"), help: "Run no health probes: apply with the health state stored by earlier runs (<state-dir>/health.json).")
     var noProbe = false
 
-    var args: Args { Args(options: options.values, adopt: adopt, noProbe: noProbe) }
+    @Flag(name: .customLong("allow-empty"), help: "Accept a config that lists nothing to manage (services: []) and so removes everything ezlb manages. A missing or valueless services key is refused even so.")
+    var allowEmpty = false
+
+    var args: Args { Args(options: options.values, adopt: adopt, noProbe: noProbe, allowEmpty: allowEmpty) }
 
     struct Args: FastRunnable {
         var options: CommonValues
         var adopt: Bool
         var noProbe: Bool
+        var allowEmpty: Bool
 
         func run() throws {
-            try Runner.run(options, command: "ipvs apply") { try IPVSReconciler($0).apply(adopt: adopt, probe: !noProbe) }
+            try Runner.run(options.allowingEmpty(allowEmpty), command: "ipvs apply") { try IPVSReconciler($0).apply(adopt: adopt, probe: !noProbe) }
         }
     }
 }

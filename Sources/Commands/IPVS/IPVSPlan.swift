@@ -15,8 +15,11 @@ struct IPVSPlanCommand: ParsableCommand {
     @Flag(name: .customLong("no-probe"), help: "Run no health probes: plan with the stored health state.")
     var noProbe = false
 
+    @Flag(name: .customLong("allow-empty"), help: "Accept a config that lists nothing to manage (services: []) and so removes everything ezlb manages. A missing or valueless services key is refused even so.")
+    var allowEmpty = false
+
     func run() throws {
-        var opts = options.values
+        var opts = options.values.allowingEmpty(allowEmpty)
         opts.dryRun = true
         try Runner.run(opts, command: "ipvs plan") { try IPVSReconciler($0).apply(adopt: adopt, probe: !noProbe, command: "ipvs plan") }
     }

@@ -67,7 +67,8 @@ struct RaftLeave: ParsableCommand {
                 }
                 start = ep
             }
-            let resp = try RaftClient.clusterCall(start: start!, method: "remove", body: jsonText(RemoveBody(id: target)),
+            guard let start else { throw Failure(.failure, "leave \(target): no member known; use --peer") }
+            let resp = try RaftClient.clusterCall(start: start, method: "remove", body: jsonText(RemoveBody(id: target)),
                                                   secret: settings.secret, timeout: timeout, log: log)
             var r = CommandReport(command: "raft leave", dryRun: false)
             if let s = resp.status { r.extra = RaftRunner.json(s) }

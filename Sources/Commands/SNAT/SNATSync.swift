@@ -18,13 +18,17 @@ struct SNATSync: FastCommand {
 
     @OptionGroup var options: CommonOptions
 
-    var args: Args { Args(options: options.values) }
+    @Flag(name: .customLong("allow-empty"), help: "Accept a config that lists nothing to manage (services: []) and so removes everything ezlb manages. A missing or valueless services key is refused even so.")
+    var allowEmpty = false
+
+    var args: Args { Args(options: options.values, allowEmpty: allowEmpty) }
 
     struct Args: FastRunnable {
         var options: CommonValues
+        var allowEmpty: Bool
 
         func run() throws {
-            try Runner.run(options, command: "snat sync") { ctx in
+            try Runner.run(options.allowingEmpty(allowEmpty), command: "snat sync") { ctx in
                 try SNATReconciler(ctx).sync { Runner.prerender($0, format: options.output) }
             }
         }

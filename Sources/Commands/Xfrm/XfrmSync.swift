@@ -18,13 +18,17 @@ struct XfrmSync: FastCommand {
 
     @OptionGroup var options: CommonOptions
 
-    var args: Args { Args(options: options.values) }
+    @Flag(name: .customLong("allow-empty"), help: "Accept a config that lists nothing to manage (no ipsec peers, local pods or peer pods) and so removes everything ezlb manages. A missing or valueless ipsec.peers key is refused even so.")
+    var allowEmpty = false
+
+    var args: Args { Args(options: options.values, allowEmpty: allowEmpty) }
 
     struct Args: FastRunnable {
         var options: CommonValues
+        var allowEmpty: Bool
 
         func run() throws {
-            try Runner.run(options, command: "xfrm sync") { try XfrmReconciler($0).sync() }
+            try Runner.run(options.allowingEmpty(allowEmpty), command: "xfrm sync") { try XfrmReconciler($0).sync() }
         }
     }
 }

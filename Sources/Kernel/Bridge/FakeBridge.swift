@@ -140,7 +140,16 @@ public final class FakeBridge: BridgeBackend {
     }
 
     public func containerLink(netns: NetnsRef, ifname: String) throws -> LinkInfo? {
-        index(ifname, netns: netns.path).map { net.links[$0].info }
+        guard let i = index(ifname, netns: netns.path) else { return nil }
+        var info = net.links[i].info
+        info.defaultGateway = net.routes.first { $0.netns == netns.path && $0.destination == "default" && $0.device == ifname }?.gateway
+        return info
+    }
+
+    public func setContainerMTU(netns: NetnsRef, ifname: String, mtu: Int) throws {
+        let op = "set mtu \(mtu) on \(ifname) in \(netns)"
+        guard let i = index(ifname, netns: netns.path) else { throw LinkError(.notFound, operation: op, detail: "no such device \(ifname)") }
+        try change { $0.links[i].info.mtu = mtu }
     }
 }
 

@@ -63,7 +63,8 @@ public final class NetlinkBridge: BridgeBackend {
     static func parseAddr(_ text: String, family: Int32, _ operation: String) throws -> OpaquePointer {
         var a: OpaquePointer?
         try check(nl_addr_parse(text, family, &a), operation)
-        return a!
+        guard let a else { throw LinkError(.other, operation: operation, detail: "cannot parse \(text)") }
+        return a
     }
 
     static func addrString(_ a: OpaquePointer?) -> String? {
@@ -254,7 +255,7 @@ public final class NetlinkBridge: BridgeBackend {
         rtnl_link_put(b)
         guard let l = rtnl_link_veth_alloc() else { throw LinkError(.other, operation: op, detail: "out of memory") }
         defer { rtnl_link_put(l) }
-        let p = rtnl_link_veth_get_peer(l)!
+        guard let p = rtnl_link_veth_get_peer(l) else { throw LinkError(.other, operation: op, detail: "veth without a peer") }
         defer { rtnl_link_put(p) }
         rtnl_link_set_name(l, host)
         rtnl_link_set_mtu(l, UInt32(mtu))
@@ -308,7 +309,32 @@ public final class NetlinkBridge: BridgeBackend {
         defer { nl_socket_free(ns) }
         guard let l = try Self.getLink(ns, ifname, "get link \(ifname) in \(netns)") else { return nil }
         defer { rtnl_link_put(l) }
-        return try Self.info(ns, l, masterName: nil)
+        var info = try Self.info(ns, l, masterName: nil)
+        info.defaultGateway = try Self.defaultGateway(ns, ifindex: rtnl_link_get_ifindex(l), "list routes in \(netns)")
+        return info
+    }
+
+    public func setContainerMTU(netns: NetnsRef, ifname: String, mtu: Int) throws {
+        let ns = try Self.socket(in: netns)
+        defer { nl_socket_free(ns) }
+        try Self.change(ns, ifname, "set mtu \(mtu) on \(ifname) in \(netns)") { rtnl_link_set_mtu($0, UInt32(mtu)) }
+    }
+
+    /// The gateway of the main table's default route through link `ifindex`, if any.
+    static func defaultGateway(_ sock: OpaquePointer, ifindex: Int32, _ op: String) throws -> String? {
+        var cache: OpaquePointer?
+        try check(rtnl_route_alloc_cache(sock, AF_UNSPEC, 0, &cache), op)
+        defer { nl_cache_free(cache) }
+        var obj = nl_cache_get_first(cache)
+        while let r = obj {
+            obj = nl_cache_get_next(r)
+            guard rtnl_route_get_table(r) == UInt32(RT_TABLE_MAIN.rawValue), let dst = rtnl_route_get_dst(r),
+                  nl_addr_get_prefixlen(dst) == 0, rtnl_route_get_nnexthops(r) > 0,
+                  let nh = rtnl_route_nexthop_n(r, 0), rtnl_route_nh_get_ifindex(nh) == ifindex,
+                  let gw = addrString(rtnl_route_nh_get_gateway(nh)) else { continue }
+            return gw
+        }
+        return nil
     }
 }
 

@@ -177,7 +177,8 @@ public final class SocketProber: HealthProber {
     private func send(_ p: Probe) -> ProbeResult? {
         while p.sent < p.request.count {
             let n = p.request.withUnsafeBytes { raw in
-                Glibc.send(p.fd, raw.baseAddress! + p.sent, raw.count - p.sent, Int32(MSG_NOSIGNAL))
+                guard let base = raw.baseAddress else { return 0 }
+                return Glibc.send(p.fd, base + p.sent, raw.count - p.sent, Int32(MSG_NOSIGNAL))
             }
             if n < 0 {
                 let e = errno

@@ -32,8 +32,8 @@ public struct FakeXTables: Codable, Equatable, Sendable {
         mutating func update(from s: XTTableState) {
             chains = chains.compactMap { c in s.chains[c.name].map { var c = c; c.rules = $0; return c } }
             let known = Set(chains.map(\.name))
-            for name in s.chains.keys.sorted() where !known.contains(name) {
-                chains.append(Chain(name: name, policy: nil, rules: s.chains[name]!))
+            for (name, rules) in s.chains.sorted(by: { $0.key < $1.key }) where !known.contains(name) {
+                chains.append(Chain(name: name, policy: nil, rules: rules))
             }
             let builtins = chains.filter { $0.policy != nil }
             chains = builtins + chains.filter { $0.policy == nil }.sorted { $0.name < $1.name }

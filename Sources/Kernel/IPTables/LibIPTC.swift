@@ -124,6 +124,8 @@ public final class IPTCTable {
             names.append(0)
         }
         names.append(0)
+        // swift-format-ignore: NeverForceUnwrap
+        // names is never empty (it ends with a NUL), so it has storage.
         return names.withUnsafeBufferPointer { body($0.baseAddress!, Int32(scope.chains.count), Int32(scope.hooks.count)) }
     }
 
@@ -176,7 +178,7 @@ public final class IPTCTable {
             withUnsafeBytes(of: t) { b in
                 // IPv4 without an intermediate array: this runs for every rule read back.
                 n == 4 ? IPAddress(v4: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]))
-                       : IPAddress(bytes: Array(b.prefix(n)))!
+                       : IPAddress(networkBytes: UnsafeRawBufferPointer(rebasing: b.prefix(n))) ?? .zero(family)
             }
         }
         var c = c
@@ -256,7 +258,7 @@ public final class IPTCTable {
             var s = s
             s.withUTF8 { b in // one copy, NUL-terminated by the zeroed struct
                 let n = min(b.count, t.count - 1)
-                if n > 0 { t.baseAddress!.copyMemory(from: b.baseAddress!, byteCount: n) }
+                if n > 0, let dst = t.baseAddress, let src = b.baseAddress { dst.copyMemory(from: src, byteCount: n) }
             }
         }
         if let cm = r.comment { withUnsafeMutableBytes(of: &c.comment) { putString(XTRule.fitComment(cm), into: $0) } }

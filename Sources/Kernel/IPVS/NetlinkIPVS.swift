@@ -162,6 +162,8 @@ public final class NetlinkIPVS: IPVSBackend {
             var bytes = 0
             var iov: [iovec] = []
             while last < messages.count {
+                // swift-format-ignore: NeverForceUnwrap
+                // nlmsg_hdr of a message libnl allocated is never NULL.
                 let hdr = nlmsg_hdr(messages[last])!
                 let len = Int(hdr.pointee.nlmsg_len)
                 if last > first && bytes + len > Self.maxDatagram { break }
@@ -248,6 +250,8 @@ public final class NetlinkIPVS: IPVSBackend {
         guard build(msg) else { throw IPVSError(.other, operation: operation(), detail: "request does not fit a netlink message") }
         let seq = nextSeq
         nextSeq &+= 1
+        // swift-format-ignore: NeverForceUnwrap
+        // nlmsg_hdr of a message libnl allocated is never NULL.
         let hdr = nlmsg_hdr(msg)!
         hdr.pointee.nlmsg_seq = seq
         r.beginDump(mode: mode, seq: seq)
@@ -549,6 +553,8 @@ final class Receiver {
 }
 
 private func receiver(_ arg: UnsafeMutableRawPointer?) -> Receiver {
+    // swift-format-ignore: NeverForceUnwrap
+    // libnl passes back the Receiver pointer ezlb registered with the callback.
     Unmanaged<Receiver>.fromOpaque(arg!).takeUnretainedValue()
 }
 

@@ -94,7 +94,7 @@ final class SockoptIPVSReader {
         }
         request.num_dests = UInt32(count)
         withUnsafeBytes(of: &request) { src in
-            buffer.copyMemory(from: src.baseAddress!, byteCount: min(src.count, Self.destsHeader))
+            if let base = src.baseAddress { buffer.copyMemory(from: base, byteCount: min(src.count, Self.destsHeader)) }
         }
         guard get(Int32(EZLB_IP_VS_SO_GET_DESTS), length) else { return nil }
         var dests: [RealServer] = []

@@ -125,7 +125,7 @@ public final class NetlinkXfrm: XfrmBackend {
     }
 
     static func u32(_ v: Int32) -> UInt32 { UInt32(bitPattern: v) }
-    static let zero4 = IPAddress("0.0.0.0")!, zero6 = IPAddress("::")!
+    static let zero4 = IPAddress.zero(.ipv4), zero6 = IPAddress.zero(.ipv6)
 
     // MARK: dump
 
@@ -247,7 +247,7 @@ public final class NetlinkXfrm: XfrmBackend {
 
     static func state(_ sa: OpaquePointer) -> XfrmState? {
         guard let dst = ip(xfrmnl_sa_get_daddr(sa)) else { return nil }
-        let src = ip(xfrmnl_sa_get_saddr(sa)) ?? IPAddress(bytes: [UInt8](repeating: 0, count: dst.family == .ipv4 ? 4 : 16))!
+        let src = ip(xfrmnl_sa_get_saddr(sa)) ?? IPAddress.zero(dst.family)
         let proto = UInt8(truncatingIfNeeded: xfrmnl_sa_get_proto(sa))
         let id = XfrmStateID(src: src, dst: dst, spi: u32(xfrmnl_sa_get_spi(sa)), proto: proto)
         var other: [String] = []
@@ -315,6 +315,8 @@ public final class NetlinkXfrm: XfrmBackend {
                     let msg = try message(ops[i])
                     defer { nlmsg_free(msg) }
                     nl_complete_msg(s, msg)
+                    // swift-format-ignore: NeverForceUnwrap
+                    // nlmsg_hdr of a message libnl allocated is never NULL.
                     let hdr = nlmsg_hdr(msg)!
                     hdr.pointee.nlmsg_flags &= ~UInt16(NLM_F_ACK)
                     let len = Int(hdr.pointee.nlmsg_len)
@@ -334,8 +336,9 @@ public final class NetlinkXfrm: XfrmBackend {
             let end = i
             guard let last = lastSeq else { start = end; continue }
             buf.withUnsafeMutableBytes { b in
-                let flags = b.baseAddress! + lastAt + MemoryLayout<nlmsghdr>.offset(of: \nlmsghdr.nlmsg_flags)!
-                flags.storeBytes(of: flags.loadUnaligned(as: UInt16.self) | UInt16(NLM_F_ACK), as: UInt16.self)
+                // nlmsg_flags: the u16 after nlmsg_len (u32) and nlmsg_type (u16).
+                let at = lastAt + 6
+                b.storeBytes(of: b.loadUnaligned(fromByteOffset: at, as: UInt16.self) | UInt16(NLM_F_ACK), toByteOffset: at, as: UInt16.self)
             }
             let sent = buf.withUnsafeMutableBytes { nl_sendto(s, $0.baseAddress, $0.count) }
             if sent < 0 {
@@ -360,7 +363,8 @@ public final class NetlinkXfrm: XfrmBackend {
                     inBatch.removeAll()
                     break
                 }
-                let raw = UnsafeRawPointer(rbuf!)
+                guard let rbuf else { continue }
+                let raw = UnsafeRawPointer(rbuf)
                 var off = 0
                 while off + MemoryLayout<nlmsghdr>.size <= Int(n) {
                     let hdr = raw.loadUnaligned(fromByteOffset: off, as: nlmsghdr.self)
