@@ -109,7 +109,9 @@ enum Runner {
             o["command"] = .string(r.command)
             o["changed"] = .bool(r.changed)
             o["dry_run"] = .bool(r.dryRun)
-            o["errors"] = .array(r.errors.map { .string($0) })
+            // Every error of the run, the refused actions' included (each also carries its own
+            // "error"): a script that checks `errors` must see a failed run as failed.
+            o["errors"] = .array(r.errors.map { .string($0) } + r.actions.compactMap { a in a.error.map { .string("\(a.action.text): \($0)") } })
             o["warnings"] = .array(r.warnings.map { .string($0) })
             o["actions"] = .null // its place in the key order; rendered below
             var scratch = ByteText(capacity: 256)
