@@ -60,6 +60,8 @@ public enum RaftNode {
                 throw Failure(.failure, "node.data_dir: '\(dir)': \(String(cString: strerror(errno)))")
             }
         }
+        // The state directory's rule: root's raft log and control socket live here.
+        try StateDirectory(path: dir).checkSafe()
         let lock: FileLock
         do { lock = try FileLock(path: RaftPaths.lock(dir), timeoutSeconds: 0) } catch StateError.lockTimeout {
             throw Failure(.busy, "another `ezlb raft serve` is running on \(dir)")
