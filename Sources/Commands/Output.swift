@@ -57,7 +57,7 @@ enum Runner {
         finishedReport = report
         // A result that did not reach stdout (a full disk, a closed pipe) is a failure: a
         // script must not take `ipam allocate`'s exit 0 for an address it never received.
-        if let e = OutputBuffer.writeError {
+        if let e = OutputBuffer.writeError, status == .success || status == .changed {
             if e != .brokenPipe { stderr("ezlb: error: standard output: write failed: \(e)") }
             throw ExitCode(ExitStatus.failure.rawValue)
         }
@@ -111,7 +111,10 @@ enum Runner {
             o["dry_run"] = .bool(r.dryRun)
             // Every error of the run, the refused actions' included (each also carries its own
             // "error"): a script that checks `errors` must see a failed run as failed.
-            o["errors"] = .array(r.errors.map { .string($0) } + r.actions.compactMap { a in a.error.map { .string("\(a.action.text): \($0)") } })
+            // One entry per distinct error (a refused table commit fails each of its actions alike).
+            var seen = Set<String>()
+            let refused = r.actions.compactMap { a in a.error.flatMap { seen.insert($0).inserted ? JSONValue.string("\(a.action.text): \($0)") : nil } }
+            o["errors"] = .array(r.errors.map { .string($0) } + refused)
             o["warnings"] = .array(r.warnings.map { .string($0) })
             o["actions"] = .null // its place in the key order; rendered below
             var scratch = ByteText(capacity: 256)

@@ -110,14 +110,19 @@ public struct EzlbConfiguration: Sendable {
 
     /// Refuses a config that would remove every managed service unless that is stated: a
     /// missing `services` key or one with no value (an empty, comment-only or truncated file)
-    /// is always refused; `services: []` only with `--allow-empty`. `cleanup` names the
-    /// command that removes everything.
-    public func requireServices(allowEmpty: Bool, cleanup: String) throws {
+    /// is always refused; `services: []` only when ezlb manages something (`managing`) and
+    /// `--allow-empty` is not given. `cleanup` names the command that removes everything.
+    public func requireServices(allowEmpty: Bool, managing: Bool, cleanup: String) throws {
+        try Self.requireServices(file: file, listed: servicesListed, empty: services.isEmpty, allowEmpty: allowEmpty || !managing,
+                                 cleanup: cleanup)
+    }
+
+    public static func requireServices(file: String, listed servicesListed: Bool, empty: Bool, allowEmpty: Bool, cleanup: String) throws {
         if !servicesListed {
             throw ConfigError(file: file, keyPath: "services",
                               reason: "missing or without a value (an empty or truncated config?); to remove every service write 'services: []' and pass --allow-empty, or run '\(cleanup)'")
         }
-        if services.isEmpty && !allowEmpty {
+        if empty && !allowEmpty {
             throw ConfigError(file: file, keyPath: "services", value: "[]",
                               reason: "would remove every service ezlb manages; pass --allow-empty to confirm, or run '\(cleanup)'")
         }

@@ -145,8 +145,9 @@ public struct IPsecConfig: Equatable, Sendable {
 
     /// Refuses a config under which sync would protect nothing (so remove every tunnel) unless
     /// that is stated: a missing `ipsec.peers` or one without a value is always refused (an
-    /// empty or truncated config); no peers, no local pods or no peer pods only with
-    /// `--allow-empty`.
+    /// empty or truncated config); no peers, no local pods or no peer pods only when ezlb
+    /// has tunnels (the caller passes `allowEmpty: true` when it has none) and
+    /// `--allow-empty` is not given.
     public func requireTunnels(allowEmpty: Bool) throws {
         if !peersListed {
             throw ConfigError(file: file, keyPath: "ipsec.peers",

@@ -47,6 +47,10 @@ public enum FileBytes {
     public static func read(_ path: String, limit: Int = configLimit, followSymlinks: Bool = true,
                             secret: Bool = false) -> Result<[UInt8], Failure> {
         if path.utf8.contains(0) { return .failure(.nulInPath) }
+        // Not even opened unless it is a regular file: opening a device can act (a watchdog,
+        // a tape); the fstat below checks the file actually opened.
+        var pre = stat()
+        if (followSymlinks ? stat(path, &pre) : lstat(path, &pre)) == 0, let k = kindName(pre.st_mode) { return .failure(.notRegular(kind: k)) }
         var options: FileDescriptor.OpenOptions = [.closeOnExec, .nonBlocking]
         if !followSymlinks { options.insert(.noFollow) }
         let fd: FileDescriptor
@@ -60,14 +64,7 @@ public enum FileBytes {
         defer { try? fd.close() }
         var st = stat()
         guard fstat(fd.rawValue, &st) == 0 else { return .failure(.system(Glibc.errno)) }
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: return .failure(.notRegular(kind: "directory"))
-        case S_IFIFO: return .failure(.notRegular(kind: "FIFO"))
-        case S_IFCHR, S_IFBLK: return .failure(.notRegular(kind: "device"))
-        case S_IFSOCK: return .failure(.notRegular(kind: "socket"))
-        default: return .failure(.notRegular(kind: "special file"))
-        }
+        if let k = kindName(st.st_mode) { return .failure(.notRegular(kind: k)) }
         if secret {
             let mode = st.st_mode & 0o777
             if mode & 0o077 != 0 {
@@ -78,8 +75,8 @@ public enum FileBytes {
             }
         }
         if st.st_size > limit { return .failure(.tooLarge(limit: limit)) }
-        // Regular files do not block; the flag only mattered for the open.
-        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) & ~O_NONBLOCK)
+        // O_NONBLOCK stays: a regular file never blocks, and a pseudo-file that claims to be
+        // one (/proc/kmsg) then fails with EAGAIN instead of hanging the run.
         var data = [UInt8](repeating: 0, count: st.st_size > 0 ? Int(st.st_size) + 1 : 1 << 12)
         var count = 0
         do {
@@ -111,6 +108,19 @@ public enum FileBytes {
         case .failure(.system(ENOENT)): return .failure(InputError("\(what) does not exist"))
         case .failure(.system(let e)): return .failure(InputError("cannot read \(what): \(describe(e))"))
         case .failure(let f): return .failure(InputError("\(what) is \(f)"))
+        }
+    }
+
+    /// What a file of `mode` is when it is not a regular file (nil when it is one).
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "directory"
+        case S_IFIFO: return "FIFO"
+        case S_IFCHR, S_IFBLK: return "device"
+        case S_IFSOCK: return "socket"
+        case S_IFLNK: return "symbolic link"
+        default: return "special file"
         }
     }
 

@@ -58,7 +58,9 @@ extension Allocation {
         guard at.utf8.count == shape.count, zip(at.utf8, shape).allSatisfy({ $1 == UInt8(ascii: "d") ? (0x30...0x39).contains($0) : $0 == $1 }) else {
             throw .invalid(path() + ".allocated_at", "not a UTC time like 2026-01-31T12:00:00Z")
         }
-        if let owner, let why = TerminalText.nameProblem(owner, maxLength: 1024) { throw .invalid(path() + ".owner", why) }
+        // Owners are not re-checked: earlier versions accepted more than `validateOwner` now
+        // does, and text output escapes whatever they hold.
+        if owner?.isEmpty == true { throw .invalid(path() + ".owner", "must not be empty") }
         self.init(ip: ip, owner: owner, allocatedAt: at)
     }
 

@@ -25,7 +25,6 @@ public final class BridgeReconciler {
 
     private func lock() throws {
         locks.append(try ctx.lock("bridges"))
-        // Temp files of a writer killed mid-write (every bridges.json writer holds this lock).
         locks.append(try ipam.lock())
     }
 
@@ -118,18 +117,24 @@ public final class BridgeReconciler {
                 if !ctx.dryRun { try l.setUp(name) }
                 report.add(FieldAction("+ link \(name) up", ["action": "update", "object": "link", "link": .string(name), "up": true]))
             }
-            // Connected containers follow the bridge's MTU (both ends of each veth).
+            // Connected containers follow the bridge's MTU (both ends of each veth), only where
+            // the host end is still ours on this bridge (a namespace path may have been reused
+            // by another container since); one that fails is a warning, not the end of create.
             for c in record.connections {
-                let host = try l.link(c.hostVeth)
-                let inner = try l.containerLink(netns: NetnsRef(path: c.netns), ifname: c.ifname)
-                guard (host.map { $0.mtu != mtu } ?? false) || (inner.map { $0.mtu != mtu } ?? false) else { continue }
-                if !ctx.dryRun {
-                    if let h = host, h.mtu != mtu { try l.setLink(c.hostVeth, mtu: mtu, mac: nil) }
-                    if let i = inner, i.mtu != mtu { try l.setContainerMTU(netns: NetnsRef(path: c.netns), ifname: c.ifname, mtu: mtu) }
+                do {
+                    guard let host = try l.link(c.hostVeth), host.master == name else { continue }
+                    let inner = try l.containerLink(netns: NetnsRef(path: c.netns), ifname: c.ifname)
+                    guard host.mtu != mtu || (inner.map { $0.mtu != mtu } ?? false) else { continue }
+                    if !ctx.dryRun {
+                        if host.mtu != mtu { try l.setLink(c.hostVeth, mtu: mtu, mac: nil) }
+                        if let i = inner, i.mtu != mtu { try l.setContainerMTU(netns: NetnsRef(path: c.netns), ifname: c.ifname, mtu: mtu) }
+                    }
+                    report.add(FieldAction("~ veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns)) mtu \(host.mtu) -> \(mtu)",
+                                           ["action": "update", "object": "veth", "bridge": .string(name), "owner": .string(c.owner),
+                                            "name": .string(c.hostVeth), "mtu": .int(mtu)]))
+                } catch {
+                    report.warnings.append("bridge \(name): mtu of \(c.owner)'s veth \(c.hostVeth) not changed: \(error)")
                 }
-                report.add(FieldAction("~ veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns)) mtu \(host?.mtu ?? inner?.mtu ?? 0) -> \(mtu)",
-                                       ["action": "update", "object": "veth", "bridge": .string(name), "owner": .string(c.owner),
-                                        "name": .string(c.hostVeth), "mtu": .int(mtu)]))
             }
         } catch {
             // Roll back this run's bridge (and the intent record of a new one).
@@ -211,12 +216,13 @@ public final class BridgeReconciler {
             if c.netns != ns.path || c.ifname != ifname || (want != nil && IPAddress(c.ip) != want) {
                 throw Failure(.failure, "owner '\(owner)' is already connected to \(name) (\(c.ifname) \(c.ip) in \(c.netns)); disconnect it first")
             }
-            // Complete means: host end on the bridge and up, container end up with its address
-            // and the default route via the gateway, both ends at the bridge's MTU (a run
-            // killed half-way leaves less; then it is redone).
+            // Complete means: host end on the bridge and up, container end up with its address,
+            // both ends at the bridge's MTU, and a default route in the namespace (ours, or one
+            // it had before, which createVeth leaves alone). A run killed half-way leaves less;
+            // then it is redone.
             if let h = try l.link(hostVeth), h.master == name, h.up, h.mtu == bridge.mtu,
                let inner = try l.containerLink(netns: ns, ifname: ifname), inner.up, inner.mtu == bridge.mtu,
-               inner.addresses.contains("\(c.ip)/\(subnet.prefixLength)"), inner.defaultGateway == bridge.gateway {
+               inner.addresses.contains("\(c.ip)/\(subnet.prefixLength)"), try l.hasDefaultRoute(netns: ns, family: subnet.family) {
                 report.extra = describe(c.ip)
                 report.body = "\(c.ip)/\(subnet.prefixLength)"
                 return report
@@ -303,7 +309,9 @@ public final class BridgeReconciler {
     private func disconnect(_ b: BridgeState.Bridge, _ c: BridgeState.Connection, subnet: IPSubnet, ipamState: inout IPAMState,
                             report: inout CommandReport) throws {
         let l = try links()
-        if try l.link(c.hostVeth) != nil {
+        // A recorded connection's veth is ours wherever it is; without a record (c.netns ""),
+        // only a link of the derived name that is a port of this bridge.
+        if let k = try l.link(c.hostVeth), !c.netns.isEmpty || k.master == b.name {
             if !ctx.dryRun { try l.deleteLink(c.hostVeth) }
             report.add(FieldAction("- veth \(c.hostVeth) (\(c.owner) \(c.ifname) in \(c.netns))",
                                    ["action": "delete", "object": "veth", "bridge": .string(b.name), "owner": .string(c.owner), "name": .string(c.hostVeth)]))

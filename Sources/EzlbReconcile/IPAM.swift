@@ -19,29 +19,34 @@ public struct IPAMReconciler {
     /// Takes `ipam.lock`.
     func lock() throws -> FileLock { try ctx.lock("ipam") }
 
+    /// The addresses bridge connections hold (bridges.json, read without its lock: it is
+    /// replaced by rename, so any read is one whole version).
+    func connections() throws -> [(bridge: String, subnet: IPSubnet, owner: String, ip: IPAddress)] {
+        guard let bridges = try ctx.stateDir.load(BridgeState.self) else { return [] }
+        return bridges.bridges.flatMap { b -> [(bridge: String, subnet: IPSubnet, owner: String, ip: IPAddress)] in
+            guard case .success(let subnet) = IPSubnet.parse(b.subnet) else { return [] }
+            return b.connections.compactMap { c in IPAddress(c.ip).map { (b.name, subnet, c.owner, $0) } }
+        }
+    }
+
     /// ipam.json, with every address a bridge connection in bridges.json holds: a lost or
     /// older ipam.json (deleted, restored from a backup, killed between the two files' writes)
-    /// must not hand out an address a connected container still uses. bridges.json is read
-    /// without its lock: it is replaced by rename, so any read is one whole version.
+    /// must not hand out an address a connected container still uses. A connection whose
+    /// address ipam.json gives to another owner (or whose owner holds another one there) is
+    /// a warning: the address stays held either way.
     func read() throws -> IPAMState {
         let path = ctx.stateDir.file(IPAMState.fileName)
         var s = try ctx.stateDir.load(IPAMState.self) ?? IPAMState()
         if let v = s.invariantViolation() {
             throw StateError.corrupted(path: path, detail: v, recovery: IPAMState.recovery)
         }
-        guard let bridges = try ctx.stateDir.load(BridgeState.self) else { return s }
         let now = Self.now()
-        for b in bridges.bridges {
-            guard case .success(let subnet) = IPSubnet.parse(b.subnet) else { continue }
-            for c in b.connections {
-                guard let ip = IPAddress(c.ip), subnet.contains(ip) else { continue }
-                do {
-                    let out = try IPAM.allocate(&s, IPAM.Request(subnet: subnet, owner: c.owner, ip: ip, now: now))
-                    if out.created { log.warning("\(path): \(ip) of '\(c.owner)' (connected to bridge \(b.name) in bridges.json) was missing; restored") }
-                } catch {
-                    throw StateError.corrupted(path: path, detail: "bridges.json connects '\(c.owner)' to \(b.name) with \(ip), but: \(error)",
-                                               recovery: IPAMState.recovery)
-                }
+        for c in try connections() where c.subnet.contains(c.ip) {
+            do {
+                let out = try IPAM.allocate(&s, IPAM.Request(subnet: c.subnet, owner: c.owner, ip: c.ip, now: now))
+                if out.created { log.warning("\(path): \(c.ip) of '\(c.owner)' (connected to bridge \(c.bridge) in bridges.json) was missing; restored") }
+            } catch {
+                log.warning("\(path): bridges.json connects '\(c.owner)' to \(c.bridge) with \(c.ip), but \(error)")
             }
         }
         return s
@@ -86,6 +91,12 @@ public struct IPAMReconciler {
         defer { withExtendedLifetime(lock) {} }
         var state = try read()
         let released = try IPAM.release(&state, subnet: subnet, ip: ip, owner: owner)
+        let connected = try connections()
+        for a in released {
+            if let c = connected.first(where: { $0.subnet == subnet && $0.ip == a.ip }) {
+                throw Failure(.failure, "\(a.ip) is '\(c.owner)''s address on bridge \(c.bridge); release it with 'ezlb bridge disconnect \(c.bridge) --owner \(c.owner)'")
+            }
+        }
         if !released.isEmpty && !ctx.dryRun { try write(state) }
         for a in released {
             var j = Self.json(a, subnet: subnet)

@@ -26,19 +26,20 @@ public struct IPVSReconciler {
         public var health: [String: HealthCheckSpec]
         public var warnings: [String]
         public var notes: [String]
+        /// The config's `services` is a list (possibly empty), not missing or valueless.
+        public var servicesListed = true
     }
 
-    /// `applying`: the table is to be made to match, so a config that states nothing (or
-    /// `services: []` without `--allow-empty`) is refused (`requireServices`).
-    public func desired(bytes: [UInt8]? = nil, applying: Bool = false) throws -> Desired {
+    public func desired(bytes: [UInt8]? = nil) throws -> Desired {
         let path = ctx.configPath
         let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(bytes ?? EzlbConfiguration.readBytes(path: path), path: path), file: path)
-        if applying { try cfg.requireServices(allowEmpty: ctx.allowEmpty, cleanup: "ezlb ipvs cleanup") }
         var health: [String: HealthCheckSpec] = [:]
         for s in cfg.services { if let h = s.healthSpec { health[s.name] = h } }
-        return Desired(services: cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }, health: health,
+        var d = Desired(services: cfg.services.map { NamedService(name: $0.name, state: $0.ipvsState) }, health: health,
                        warnings: cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" } + cfg.warnings,
                        notes: cfg.unusedKeys.map { "\(cfg.file): \($0): accepted, not used by ipvs" })
+        d.servicesListed = cfg.servicesListed
+        return d
     }
 
     /// `ipvs apply` (`ipvs plan` with `ctx.dryRun`): probe, plan against the kernel's dump,
@@ -77,11 +78,14 @@ public struct IPVSReconciler {
             dumped = dump
         }
 
-        let desired = try self.desired(bytes: configBytes, applying: true)
+        let desired = try self.desired(bytes: configBytes)
         report.warnings += desired.warnings
         for n in desired.notes { log.info("\(n)") }
         clock.lap("load config")
         let owned = try ownership(bytes: ownedBytes, adopt: adopt, report: &report)
+        // A config that states nothing never empties the table (see requireServices).
+        try EzlbConfiguration.requireServices(file: ctx.configPath, listed: desired.servicesListed, empty: desired.services.isEmpty,
+                                              allowEmpty: ctx.allowEmpty || owned.isEmpty, cleanup: "ezlb ipvs cleanup")
         let health = try healthRound(desired, probe: probe, stored: healthBytes)
         clock.lap("ownership and health")
         let actual = try dumped ?? backend.dump()

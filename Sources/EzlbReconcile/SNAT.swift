@@ -54,7 +54,6 @@ public struct SNATReconciler {
         clock.lap("compare with the last converged tables")
 
         let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(configBytes, path: ctx.configPath), file: ctx.configPath)
-        try cfg.requireServices(allowEmpty: ctx.allowEmpty, cleanup: "ezlb snat cleanup")
         report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         let services = cfg.services.filter(\.fullNAT).map { s in
             var proto: IPVSProtocol? = nil
@@ -62,6 +61,7 @@ public struct SNATReconciler {
             return FullNATService(name: s.name, proto: proto, backends: s.backends.map(\.endpoint), snatIP: s.snatIP)
         }
         let owned = try ownedBytes.map { try ctx.stateDir.load(SNATOwnership.self, bytes: $0).chains } ?? []
+        try cfg.requireServices(allowEmpty: ctx.allowEmpty, managing: !owned.isEmpty, cleanup: "ezlb snat cleanup")
         // A desired chain that exists but is not recorded (state lost) is simply rewritten:
         // EZLB-* names are ezlb's own.
         let desired = SNATRules.chains(services, health: StoredHealthView(health))

@@ -30,10 +30,10 @@ public struct XfrmReconciler {
         defer { withExtendedLifetime(lock) {} }
         let backend = try ctx.backends.xfrm()
         let cfg = try IPsecConfig.load(path: ctx.configPath)
-        try cfg.requireTunnels(allowEmpty: ctx.allowEmpty)
         report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
         let ownedBytes = try ctx.bytes(of: XfrmOwnership.fileName)
         let old = try ownedBytes.map { try ctx.stateDir.load(XfrmOwnership.self, bytes: $0) }
+        try cfg.requireTunnels(allowEmpty: ctx.allowEmpty || old?.peers.isEmpty != false)
         let rule = Self.rule(old)
         let cache = ConvergenceCache(dir: ctx.stateDir, name: "xfrm")
         let now = unixTime()

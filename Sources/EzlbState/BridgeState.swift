@@ -83,7 +83,7 @@ extension BridgeState {
     static func check(_ b: Bridge, at bp: String) throws(JSONShapeError) {
         func ifname(_ n: String, _ key: String) throws(JSONShapeError) {
             guard (1...15).contains(n.utf8.count), n != ".", n != "..",
-                  n.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "/" && $0 != ":" }) else {
+                  n.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "/" }) else {
                 throw .invalid(key, "not an interface name (1 to 15 printable ASCII characters)")
             }
         }
@@ -100,7 +100,7 @@ extension BridgeState {
         try mac(b.mac, bp + ".mac")
         for (j, c) in b.connections.enumerated() {
             let cp = "\(bp).connections[\(j)]"
-            if let why = TerminalText.nameProblem(c.owner, maxLength: 1024) { throw .invalid(cp + ".owner", why) }
+            if c.owner.isEmpty { throw .invalid(cp + ".owner", "must not be empty") } // not re-checked further: see IPAMStateJSON
             guard let ip = IPAddress(c.ip), net.contains(ip) else { throw .invalid(cp + ".ip", "not an address of \(b.subnet)") }
             try ifname(c.ifname, cp + ".ifname")
             try ifname(c.hostVeth, cp + ".host_veth")

@@ -100,9 +100,11 @@ public struct StateDirectory: Sendable {
     }
 
     /// Removes the temp files whose writer is gone (a process killed mid-write):
-    /// `.<name>.tmp.<pid>.<random>` where no process `pid` exists; `name` nil: of every file.
-    /// A live writer's file is left alone, so this needs no lock. Every lock and every write
-    /// runs it, so a killed run's temp file does not outlive the next run.
+    /// `.<name>.tmp.<pid>.<random>`; `name` nil: of every file. A writer holds an flock on
+    /// its temp file until the rename, so a file whose lock can be taken has no live writer
+    /// (whatever pid namespace it ran in); it goes when its pid is not running here or it is
+    /// older than ten minutes. This needs no state lock; every lock and every write runs it,
+    /// so a killed run's temp file does not outlive the next run.
     func removeStaleTemps(of name: String? = nil) {
         guard let d = opendir(path) else { return }
         defer { closedir(d) }
@@ -116,8 +118,14 @@ public struct StateDirectory: Sendable {
                 guard entry.hasPrefix("."), let r = entry.firstRange(of: ".tmp.") else { continue }
                 tail = entry[r.upperBound...]
             }
-            let pid = tail.prefix { $0 != "." }
-            if let p = pid_t(pid), p > 0, p != getpid(), kill(p, 0) != 0, errno == ESRCH { unlink(file(entry)) }
+            guard let pid = pid_t(tail.prefix { $0 != "." }), pid > 0, pid != getpid() else { continue }
+            let fd = open(file(entry), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            let gone = kill(pid, 0) != 0 && errno == ESRCH
+            if gone || time(nil) - st.st_mtim.tv_sec > 600 { unlink(file(entry)) }
         }
     }
 
@@ -217,8 +225,8 @@ public struct StateDirectory: Sendable {
         switch FileBytes.read(p, limit: FileBytes.stateLimit, followSymlinks: false) {
         case .success(let b): return b
         case .failure(.system(ENOENT)): return nil
-        case .failure(.system(ELOOP)): throw StateError.unsafe(path: p, detail: "it is a symbolic link (state files never are)")
         case .failure(.system(let e)): throw StateError.io(path: p, operation: "read", errno: e)
+        case .failure(.notRegular(kind: "symbolic link")): throw StateError.unsafe(path: p, detail: "it is a symbolic link (state files never are)")
         case .failure(let f): throw StateError.unsafe(path: p, detail: f.description)
         }
     }
@@ -247,6 +255,7 @@ public struct StateDirectory: Sendable {
             }
         }
         guard let fd else { throw StateError.io(tmp, "create", .noSuchFileOrDirectory) }
+        flock(fd.rawValue, LOCK_EX) // a new file: never contended; tells removeStaleTemps a writer lives
         do {
             try fd.closeAfter {
                 do { _ = try fd.writeAll(bytes) } catch let e as Errno { throw StateError.io(tmp, "write", e) }

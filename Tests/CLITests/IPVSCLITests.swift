@@ -145,6 +145,13 @@ final class IPVSCLITests: CLITestCase {
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg, "-o", "json"]).changed, false)
     }
 
+    /// `services: []` needs --allow-empty only when it would remove something ezlb manages.
+    func testAnEmptyListOnANodeThatManagesNothingIsFine() throws {
+        let r = try ezlb(["ipvs", "apply", "-c", writeConfig("services: []", name: "empty.yaml")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", writeConfig("", name: "zero.yaml")]).status, 78, "a missing key is refused even so")
+    }
+
     func testOwnershipSurvivesRunsAndRemovedServicesAreDeleted() throws {
         XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", writeConfig(baseConfig)]).status, 0)
         let before = try fakeTable()

@@ -262,7 +262,8 @@ final class SNATCLITests: CLITestCase {
         XCTAssertEqual(r.json["changed"] as? Bool, true)
         // A failed run is failed in `errors` too (it used to be [] with every action refused).
         let errors = r.json["errors"] as? [String] ?? []
-        XCTAssertEqual(errors.count, failed.count, "\(errors)")
+        XCTAssertFalse(errors.isEmpty)
+        XCTAssertLessThanOrEqual(errors.count, failed.count, "one entry per distinct error: \(errors)")
         XCTAssertTrue(errors.allSatisfy { $0.contains("still referenced") }, "\(errors)")
 
         // The same in text, from the same starting point.

@@ -225,7 +225,7 @@ final class BridgeReconcilerTests: ReconcileTestCase {
         let again = try connect("c1")
         XCTAssertTrue(again.changed)
         XCTAssertEqual(again.extra["ip"], first.extra["ip"])
-        XCTAssertEqual(try FakeBridge(kernel: try kernel()).containerLink(netns: NetnsRef(path: "/run/netns/c1"), ifname: "eth0")?.defaultGateway, "10.88.0.1")
+        XCTAssertTrue(try FakeBridge(kernel: try kernel()).hasDefaultRoute(netns: NetnsRef(path: "/run/netns/c1"), family: .ipv4))
         XCTAssertFalse(try connect("c1").changed)
     }
 
@@ -257,6 +257,10 @@ final class BridgeReconcilerTests: ReconcileTestCase {
         XCTAssertEqual(unlink(state.file(IPAMState.fileName)), 0)
         let r = try IPAMReconciler(context("")).allocate(IPAM.Request(subnet: try IPSubnet.parse("10.88.0.0/24").get(), owner: "x", now: "2026-12-06T16:00:00Z"), reserved: [])
         XCTAssertFalse([a, b].contains(r.extra["ip"]), "\(r.extra)")
+        // A connected container's address is released by disconnect, not by ipam release.
+        XCTAssertThrowsError(try IPAMReconciler(context("")).release(subnet: try IPSubnet.parse("10.88.0.0/24").get(), ip: nil, owner: "c1")) {
+            XCTAssertTrue("\($0)".contains("ezlb bridge disconnect ezbr0 --owner c1"), "\($0)")
+        }
     }
 
     /// `create` with another MTU changes both ends of connected veths in place.

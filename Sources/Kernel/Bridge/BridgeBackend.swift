@@ -12,9 +12,6 @@ public struct LinkInfo: Codable, Equatable, Sendable {
     public var master: String?
     /// Addresses as CIDR text (`10.1.0.1/24`).
     public var addresses: [String]
-    /// The gateway of the main table's default route through this link (`containerLink`
-    /// only; nil elsewhere or when there is none).
-    public var defaultGateway: String? = nil
 
     public init(name: String, kind: String, mac: String? = nil, mtu: Int = 1500, up: Bool = false,
                 master: String? = nil, addresses: [String] = []) {
@@ -97,9 +94,11 @@ public protocol BridgeBackend: AnyObject {
     /// runs on a dedicated thread; a namespace that cannot be entered is an error (kind .netns)
     /// before anything is created. On a later failure the caller deletes `host` (the peer goes with it).
     func createVeth(host: String, bridge: String, mtu: Int, netns: NetnsRef, interface: ContainerInterface) throws
-    /// The interface `ifname` inside the namespace, with its default route's gateway; nil
-    /// when absent (or the namespace is gone).
+    /// The interface `ifname` inside the namespace, nil when absent (or the namespace is gone).
     func containerLink(netns: NetnsRef, ifname: String) throws -> LinkInfo?
+    /// Whether the namespace's main table has a default route of `family` (any device: a
+    /// namespace that had one before keeps it, and `createVeth` adds none then).
+    func hasDefaultRoute(netns: NetnsRef, family: IPFamily) throws -> Bool
     /// Sets the MTU of `ifname` inside the namespace.
     func setContainerMTU(netns: NetnsRef, ifname: String, mtu: Int) throws
 }

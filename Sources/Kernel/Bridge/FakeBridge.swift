@@ -135,15 +135,19 @@ public final class FakeBridge: BridgeBackend {
             n.links.append(.init(info: LinkInfo(name: c.ifname, kind: "veth", mac: c.mac, mtu: mtu, up: true,
                                                 addresses: ["\(c.address)/\(c.prefixLength)"]), netns: netns.path, peer: host))
             if let lo = n.links.firstIndex(where: { $0.info.name == "lo" && $0.netns == netns.path }) { n.links[lo].info.up = true }
-            n.routes.append(.init(netns: netns.path, destination: "default", gateway: c.gateway.description, device: c.ifname))
+            // As the kernel: an existing default route stays, and no second one is added.
+            if !n.routes.contains(where: { $0.netns == netns.path && $0.destination == "default" && IPAddress($0.gateway)?.family == c.gateway.family }) {
+                n.routes.append(.init(netns: netns.path, destination: "default", gateway: c.gateway.description, device: c.ifname))
+            }
         }
     }
 
     public func containerLink(netns: NetnsRef, ifname: String) throws -> LinkInfo? {
-        guard let i = index(ifname, netns: netns.path) else { return nil }
-        var info = net.links[i].info
-        info.defaultGateway = net.routes.first { $0.netns == netns.path && $0.destination == "default" && $0.device == ifname }?.gateway
-        return info
+        index(ifname, netns: netns.path).map { net.links[$0].info }
+    }
+
+    public func hasDefaultRoute(netns: NetnsRef, family: IPFamily) throws -> Bool {
+        net.routes.contains { $0.netns == netns.path && $0.destination == "default" && IPAddress($0.gateway)?.family == family }
     }
 
     public func setContainerMTU(netns: NetnsRef, ifname: String, mtu: Int) throws {

@@ -309,32 +309,30 @@ public final class NetlinkBridge: BridgeBackend {
         defer { nl_socket_free(ns) }
         guard let l = try Self.getLink(ns, ifname, "get link \(ifname) in \(netns)") else { return nil }
         defer { rtnl_link_put(l) }
-        var info = try Self.info(ns, l, masterName: nil)
-        info.defaultGateway = try Self.defaultGateway(ns, ifindex: rtnl_link_get_ifindex(l), "list routes in \(netns)")
-        return info
+        return try Self.info(ns, l, masterName: nil)
+    }
+
+    public func hasDefaultRoute(netns: NetnsRef, family: IPFamily) throws -> Bool {
+        let ns: OpaquePointer
+        do { ns = try Self.socket(in: netns) } catch let e as LinkError where e.kind == .netns { return false }
+        defer { nl_socket_free(ns) }
+        var cache: OpaquePointer?
+        try Self.check(rtnl_route_alloc_cache(ns, family == .ipv4 ? AF_INET : AF_INET6, 0, &cache), "list routes in \(netns)")
+        defer { nl_cache_free(cache) }
+        var obj = nl_cache_get_first(cache)
+        while let r = obj {
+            obj = nl_cache_get_next(r)
+            if rtnl_route_get_table(r) == UInt32(RT_TABLE_MAIN.rawValue), let dst = rtnl_route_get_dst(r), nl_addr_get_prefixlen(dst) == 0 {
+                return true
+            }
+        }
+        return false
     }
 
     public func setContainerMTU(netns: NetnsRef, ifname: String, mtu: Int) throws {
         let ns = try Self.socket(in: netns)
         defer { nl_socket_free(ns) }
         try Self.change(ns, ifname, "set mtu \(mtu) on \(ifname) in \(netns)") { rtnl_link_set_mtu($0, UInt32(mtu)) }
-    }
-
-    /// The gateway of the main table's default route through link `ifindex`, if any.
-    static func defaultGateway(_ sock: OpaquePointer, ifindex: Int32, _ op: String) throws -> String? {
-        var cache: OpaquePointer?
-        try check(rtnl_route_alloc_cache(sock, AF_UNSPEC, 0, &cache), op)
-        defer { nl_cache_free(cache) }
-        var obj = nl_cache_get_first(cache)
-        while let r = obj {
-            obj = nl_cache_get_next(r)
-            guard rtnl_route_get_table(r) == UInt32(RT_TABLE_MAIN.rawValue), let dst = rtnl_route_get_dst(r),
-                  nl_addr_get_prefixlen(dst) == 0, rtnl_route_get_nnexthops(r) > 0,
-                  let nh = rtnl_route_nexthop_n(r, 0), rtnl_route_nh_get_ifindex(nh) == ifindex,
-                  let gw = addrString(rtnl_route_nh_get_gateway(nh)) else { continue }
-            return gw
-        }
-        return nil
     }
 }
 
