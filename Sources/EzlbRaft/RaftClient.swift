@@ -36,7 +36,7 @@ public enum RaftClient {
         var hops = 0
         var lastError = ""
         while true {
-            let req = secret.map { ControlRequest.signed(method: method, body: body, secret: $0) }
+            let req = secret.map { ControlRequest.signed(method: method, body: body, secret: $0, to: target) }
                 ?? ControlRequest(method: method, body: body)
             do {
                 let r = try ControlClient.call(target, req, timeout: max(1, min(120, Double(Int64(deadline) - Int64(monotonicMs())) / 1000)))

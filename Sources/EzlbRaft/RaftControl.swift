@@ -14,10 +14,12 @@ import Glibc
 /// response line, then the server closes the connection.
 ///
 /// Requests over TCP are signed when the cluster has a secret:
-/// `sig = hex(HMAC-SHA256(secret, "ezlb-raft-v1\n" + method + "\n" + body + "\n" + ts + "\n" + nonce))`,
-/// `ts` in Unix seconds (accepted within ±30 s), `nonce` 16–64 characters never
-/// seen before within the window. The unix socket (mode 0600 in data_dir)
-/// needs no signature: file permissions are the authentication.
+/// `sig = hex(HMAC-SHA256(secret, "ezlb-raft-v2\n" + to + "\n" + method + "\n" + body + "\n" + ts + "\n" + nonce))`,
+/// `to` the control address the request is sent to (`host:port`; a node accepts only its
+/// own, so a request captured at one node is no use at another), `ts` in Unix seconds
+/// (accepted within ±30 s), `nonce` 16–64 characters never seen before within the window.
+/// The unix socket (mode 0600 in data_dir) needs no signature: file permissions are the
+/// authentication.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var method: String
     /// The parameters as a JSON text, signed byte for byte.
@@ -25,27 +27,31 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var ts: Int64?
     public var nonce: String?
     public var sig: String?
+    /// The control address the request was signed for.
+    public var to: String?
 
-    public init(method: String, body: String, ts: Int64? = nil, nonce: String? = nil, sig: String? = nil) {
+    public init(method: String, body: String, ts: Int64? = nil, nonce: String? = nil, sig: String? = nil, to: String? = nil) {
         self.method = method
         self.body = body
         self.ts = ts
         self.nonce = nonce
         self.sig = sig
+        self.to = to
     }
 
-    static func signedText(method: String, body: String, ts: Int64, nonce: String) -> String {
-        "ezlb-raft-v1\n\(method)\n\(body)\n\(ts)\n\(nonce)"
+    static func signedText(method: String, body: String, ts: Int64, nonce: String, to: String) -> String {
+        "ezlb-raft-v2\n\(to)\n\(method)\n\(body)\n\(ts)\n\(nonce)"
     }
 
-    /// A request signed with `secret` at `now`.
-    public static func signed(method: String, body: String, secret: String, now: Date = Date()) -> ControlRequest {
+    /// A request for the node at control address `to`, signed with `secret` at `now`.
+    public static func signed(method: String, body: String, secret: String, to: ControlEndpoint, now: Date = Date()) -> ControlRequest {
         let ts = Int64(now.timeIntervalSince1970)
         var rng = SystemRandomNumberGenerator()
         let nonce = (0..<16).map { _ in hexPadded(UInt8.random(in: 0...255, using: &rng), width: 2) }.joined()
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(signedText(method: method, body: body, ts: ts, nonce: nonce).utf8),
+        let target = to.description
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(signedText(method: method, body: body, ts: ts, nonce: nonce, to: target).utf8),
                                                    using: SymmetricKey(data: Data(secret.utf8)))
-        return ControlRequest(method: method, body: body, ts: ts, nonce: nonce, sig: mac.map { hexPadded($0, width: 2) }.joined())
+        return ControlRequest(method: method, body: body, ts: ts, nonce: nonce, sig: mac.map { hexPadded($0, width: 2) }.joined(), to: target)
     }
 }
 
@@ -121,10 +127,19 @@ public func jsonText<T: Encodable>(_ v: T) -> String {
 public final class RequestAuthenticator {
     public static let window: Int64 = 30
     private let key: SymmetricKey?
+    /// This node's control address, canonical (`controlKey`): what `to` must name.
+    private let address: String?
     private var seen: [String: Int64] = [:]   // nonce -> expiry (unix seconds)
 
-    public init(secret: String?) {
+    public init(secret: String?, address: ControlEndpoint?) {
         key = secret.map { SymmetricKey(data: Data($0.utf8)) }
+        self.address = address.flatMap(Self.controlKey)
+    }
+
+    /// `host:port` with the host's address in canonical form (`::1` however it was written).
+    static func controlKey(_ e: ControlEndpoint) -> String? {
+        guard case .tcp(let h, let p) = e else { return nil }
+        return "\(IPAddress(h)?.description ?? h)|\(p)"
     }
 
     public var hasSecret: Bool { key != nil }
@@ -145,9 +160,14 @@ public final class RequestAuthenticator {
         guard (16...64).contains(nonce.count), let mac = hexBytes(sig) else {
             return "malformed signature"
         }
-        let text = ControlRequest.signedText(method: r.method, body: r.body, ts: ts, nonce: nonce)
+        guard let to = r.to else { return "request names no target node (an ezlb older than this node's signs without one)" }
+        let text = ControlRequest.signedText(method: r.method, body: r.body, ts: ts, nonce: nonce, to: to)
         guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(text.utf8), using: key) else {
             return "bad signature (wrong shared secret?)"
+        }
+        let target = splitHostPort(to).flatMap { Self.controlKey(.tcp(host: $0.0, port: $0.1)) }
+        guard let address, target == address else {
+            return "request was signed for \(to), not for this node: refused (a request captured at another node?)"
         }
         if seen.count > 4096 { seen = seen.filter { $0.value > now } }
         if let exp = seen[nonce], exp > now { return "replayed request refused" }

@@ -87,7 +87,7 @@ public enum RaftNode {
                                 config: .init(nodeName: settings.nodeID, raftID: settings.numericID, address: settings.raftAddr,
                                               electionTimeoutMs: settings.electionTimeoutMs, configNames: names,
                                               numericID: raftNumericID),
-                                secret: settings.secret, log: log)
+                                secret: settings.secret, controlAddress: controlEndpoint(forRaftAddress: settings.raftAddr), log: log)
         let bridge = DispatcherBridge(configPath: settings.file, log: log)
         let dispatcher = HookDispatcher(settings: settings, log: log, actions: bridge)
         bridge.dispatcher = dispatcher

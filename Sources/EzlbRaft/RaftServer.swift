@@ -71,10 +71,11 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// Set when SIGTERM/SIGINT ended the loop.
     public private(set) var stoppedBySignal: Int32?
 
-    public init(engine: ConsensusEngine, config: Config, secret: String?, log: Logger) {
+    /// `controlAddress`: this node's TCP control endpoint, the only target signed requests may name.
+    public init(engine: ConsensusEngine, config: Config, secret: String?, controlAddress: ControlEndpoint?, log: Logger) {
         self.engine = engine
         self.config = config
-        self.auth = RequestAuthenticator(secret: secret)
+        self.auth = RequestAuthenticator(secret: secret, address: controlAddress)
         self.log = log
         engine.delegate = self
     }

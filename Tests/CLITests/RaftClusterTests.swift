@@ -180,15 +180,19 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertTrue(w.stderr.contains("bad signature"), w.stderr)
         // A replayed signed request and a stale timestamp.
         let ep = controlEndpoint(forRaftAddress: nodes[0].addr)!
-        let signed = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        let signed = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: ep)
         XCTAssertEqual(try ControlClient.call(ep, signed, timeout: 5).ok, true)
         let replay = try ControlClient.call(ep, signed, timeout: 5)
         XCTAssertEqual(replay.code, "unauthorized")
         XCTAssertTrue(replay.error?.contains("replayed") ?? false, "\(replay)")
-        let stale = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-120))
+        // The same capture sent to another node: refused there too (bound to node 0).
+        let elsewhere = try ControlClient.call(controlEndpoint(forRaftAddress: nodes[1].addr)!, signed, timeout: 5)
+        XCTAssertEqual(elsewhere.code, "unauthorized")
+        XCTAssertTrue(elsewhere.error?.contains("not for this node") ?? false, "\(elsewhere)")
+        let stale = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: ep, now: Date().addingTimeInterval(-120))
         XCTAssertTrue(try ControlClient.call(ep, stale, timeout: 5).error?.contains("outside") ?? false)
         // Tampered body with a valid signature of another body.
-        var tampered = ControlRequest.signed(method: "join", body: "{\"addr\":\"127.0.0.1:1\",\"id\":\"x\"}", secret: secret)
+        var tampered = ControlRequest.signed(method: "join", body: "{\"addr\":\"127.0.0.1:1\",\"id\":\"x\"}", secret: secret, to: ep)
         tampered.body = "{\"addr\":\"127.0.0.1:2\",\"id\":\"evil\"}"
         XCTAssertEqual(try ControlClient.call(ep, tampered, timeout: 5).code, "unauthorized")
 

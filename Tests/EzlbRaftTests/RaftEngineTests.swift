@@ -5,29 +5,43 @@ import XCTest
 
 final class RaftControlAuthTests: XCTestCase {
     let secret = "0123456789abcdef-secret"
+    let me = ControlEndpoint.tcp(host: "10.0.0.1", port: 7947)
+
+    /// A request signed for one node is refused by every other (a capture replayed at the
+    /// next leader removed a node again); the target may be written in any form of the address.
+    func testARequestSignedForAnotherNodeIsRefused() {
+        let a = RequestAuthenticator(secret: secret, address: .tcp(host: "2001:db8::1", port: 7947))
+        let other = ControlRequest.signed(method: "remove", body: "{\"id\":\"n3\"}", secret: secret, to: .tcp(host: "2001:db8::2", port: 7947))
+        XCTAssertTrue(a.check(other, remote: true)?.contains("signed for [2001:db8::2]:7947, not for this node") == true)
+        let mine = ControlRequest.signed(method: "remove", body: "{\"id\":\"n3\"}", secret: secret, to: .tcp(host: "2001:0db8:0::1", port: 7947))
+        XCTAssertNil(a.check(mine, remote: true))
+        var unbound = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: .tcp(host: "2001:db8::1", port: 7947))
+        unbound.to = nil
+        XCTAssertNotNil(a.check(unbound, remote: true))
+    }
 
     func testSignedRequestPassesOnceThenReplayIsRefused() {
-        let a = RequestAuthenticator(secret: secret)
-        let r = ControlRequest.signed(method: "join", body: "{\"id\":\"n4\"}", secret: secret)
+        let a = RequestAuthenticator(secret: secret, address: me)
+        let r = ControlRequest.signed(method: "join", body: "{\"id\":\"n4\"}", secret: secret, to: me)
         XCTAssertNil(a.check(r, remote: true))
         XCTAssertEqual(a.check(r, remote: true), "replayed request refused")
     }
 
     func testUnsignedWrongSecretStaleAndTamperedAreRefused() {
-        let a = RequestAuthenticator(secret: secret)
+        let a = RequestAuthenticator(secret: secret, address: me)
         XCTAssertNotNil(a.check(ControlRequest(method: "status", body: "{}"), remote: true))
-        XCTAssertTrue(a.check(ControlRequest.signed(method: "status", body: "{}", secret: "another-secret-of-16+"), remote: true)!.contains("bad signature"))
-        let stale = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-31))
+        XCTAssertTrue(a.check(ControlRequest.signed(method: "status", body: "{}", secret: "another-secret-of-16+", to: me), remote: true)!.contains("bad signature"))
+        let stale = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me, now: Date().addingTimeInterval(-31))
         XCTAssertTrue(a.check(stale, remote: true)!.contains("outside"))
-        let future = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(40))
+        let future = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me, now: Date().addingTimeInterval(40))
         XCTAssertTrue(a.check(future, remote: true)!.contains("outside"))
-        var t = ControlRequest.signed(method: "remove", body: "{\"id\":\"n2\"}", secret: secret)
+        var t = ControlRequest.signed(method: "remove", body: "{\"id\":\"n2\"}", secret: secret, to: me)
         t.body = "{\"id\":\"n1\"}"
         XCTAssertTrue(a.check(t, remote: true)!.contains("bad signature"))
-        var m = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        var m = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me)
         m.method = "remove"
         XCTAssertTrue(a.check(m, remote: true)!.contains("bad signature"))
-        var short = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        var short = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me)
         short.sig = "abcd"
         XCTAssertEqual(a.check(short, remote: true), "malformed signature")
     }
@@ -35,26 +49,26 @@ final class RaftControlAuthTests: XCTestCase {
     /// A client-chosen timestamp must never trap (abs(now - Int64.min) overflowed before the
     /// HMAC was checked and killed `raft serve`): absurd values are an ordinary auth refusal.
     func testAbsurdTimestampsAreRefusedWithoutTrapping() {
-        let a = RequestAuthenticator(secret: secret)
+        let a = RequestAuthenticator(secret: secret, address: me)
         for ts in [Int64.min, Int64.min + 1, Int64.max, Int64.max - 1, -1, 0] {
-            var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+            var r = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me)
             r.ts = ts
             XCTAssertTrue(a.check(r, remote: true)?.contains("outside") == true, "ts \(ts)")
         }
         // Extreme server clocks too.
-        var r = ControlRequest.signed(method: "status", body: "{}", secret: secret)
+        var r = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me)
         r.ts = Int64.max
         XCTAssertTrue(a.check(r, remote: true, now: Int64.min)?.contains("outside") == true)
         r.ts = Int64.min
         XCTAssertTrue(a.check(r, remote: true, now: Int64.max)?.contains("outside") == true)
         // The window edges still pass (signature covers ts, so sign at that time).
-        let edge = ControlRequest.signed(method: "status", body: "{}", secret: secret, now: Date().addingTimeInterval(-29))
+        let edge = ControlRequest.signed(method: "status", body: "{}", secret: secret, to: me, now: Date().addingTimeInterval(-29))
         XCTAssertNil(a.check(edge, remote: true))
     }
 
     func testUnixSocketAndNoSecretNeedNoSignature() {
-        XCTAssertNil(RequestAuthenticator(secret: secret).check(ControlRequest(method: "status", body: "{}"), remote: false))
-        XCTAssertNil(RequestAuthenticator(secret: nil).check(ControlRequest(method: "join", body: "{}"), remote: true))
+        XCTAssertNil(RequestAuthenticator(secret: secret, address: me).check(ControlRequest(method: "status", body: "{}"), remote: false))
+        XCTAssertNil(RequestAuthenticator(secret: nil, address: me).check(ControlRequest(method: "join", body: "{}"), remote: true))
     }
 
     func testAddresses() {
