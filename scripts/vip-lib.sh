@@ -7,10 +7,14 @@ vip_warn() { printf '[%s] WARNING: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; }
 vip_die() { printf '[%s] ERROR: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; exit 1; }
 
 # vip_load: sets VIP_ADDRESS (one or more addresses, space separated, prefix optional), INTERFACE,
-# ARP_COUNT, ARP_DELAY_MS from $VIP_CONF (default /etc/ezlb/vip.conf); VIPS = the addresses with a prefix.
+# ARP_COUNT, ARP_DELAY_MS from $VIP_CONF, else /etc/ezlb/vip.conf, else vip-switch's
+# /etc/vip-switch/vip.conf (the first that exists); VIPS = the addresses with a prefix.
 vip_load() {
-  VIP_CONF="${VIP_CONF:-/etc/ezlb/vip.conf}"
-  [ -r "$VIP_CONF" ] || vip_die "VIP config not found: $VIP_CONF (set VIP_CONF in the hook's environment)"
+  if [ -z "${VIP_CONF:-}" ]; then
+    VIP_CONF=/etc/ezlb/vip.conf
+    [ -e "$VIP_CONF" ] || [ ! -e /etc/vip-switch/vip.conf ] || VIP_CONF=/etc/vip-switch/vip.conf
+  fi
+  [ -r "$VIP_CONF" ] || vip_die "VIP config not found: $VIP_CONF (also looked for /etc/vip-switch/vip.conf; set VIP_CONF in the hook's environment)"
   VIP_ADDRESS="" INTERFACE="" ARP_COUNT=3 ARP_DELAY_MS=200
   local line key value n=0
   while IFS= read -r line || [ -n "$line" ]; do

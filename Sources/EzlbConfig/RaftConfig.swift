@@ -382,6 +382,13 @@ extension RaftSettings {
         if let n = try h["retry_attempts"].int(in: 1...100) { cfg.retryAttempts = Int(n) }
         if let t = try nonNegative(h["retry_backoff"]) { cfg.retryBackoff = t }
         if let t = try nonNegative(h["debounce"]) { cfg.debounce = t }
+        // A misspelt event (`ToMastr`) would leave the daemon running without that hook: refused,
+        // where other unknown keys only warn.
+        let settings = ["enabled", "timeout", "on_failure", "retry_attempts", "retry_backoff", "debounce"]
+        for k in h.mappingKeys where !settings.contains(k) && HookEvent(rawValue: k) == nil {
+            throw h[k].error("unknown hook event (events: \(HookEvent.allCases.map(\.rawValue).joined(separator: ", ")); settings: \(settings.joined(separator: ", ")))",
+                             value: k)
+        }
         for event in HookEvent.allCases {
             let c = h[event.rawValue]
             try c.requireMapping()

@@ -45,6 +45,13 @@ public struct RaftLogHandler: LogHandler {
         case "stderr", "": return Sink(fd: 2, ownsFD: false, format: config.format)
         case "stdout": return Sink(fd: 1, ownsFD: false, format: config.format)
         default:
+            // Its directory is made if missing (the seed's /var/log/vip-switch/daemon.log), as
+            // a logging daemon would.
+            var dir = config.output.hasPrefix("/") ? "" : "."
+            for part in config.output.split(separator: "/").dropLast() {
+                dir += "/" + part
+                _ = mkdir(dir, 0o755)
+            }
             let fd = open(config.output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else {
                 throw ConfigError(file: config.output, keyPath: "logging.output",

@@ -171,6 +171,13 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertEqual(u.status, 1, u.stderr)
         XCTAssertEqual(u.stderr.split(separator: "\n").count, 1, u.stderr)
         XCTAssertTrue(u.stderr.contains("unsigned request refused"), u.stderr)
+        // Without a secret, a peer off loopback is refused at once (it used to retry into
+        // "Connection refused" until the timeout).
+        let started = Date()
+        let far = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", "192.0.2.1:7946", "--timeout", "30"])
+        XCTAssertEqual(far.status, 78, far.stderr)
+        XCTAssertTrue(far.stderr.contains("needs the cluster's shared secret"), far.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         // A wrong secret.
         let wrong = writeConfig(configYAML(name: "n4", addr: nodes[3].addr, dataDir: nodes[3].dataDir, members: [],
                                            script: workDir + "/hook.sh", electionMs: 400, heartbeatMs: 40,

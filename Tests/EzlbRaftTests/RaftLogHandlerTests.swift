@@ -35,9 +35,15 @@ final class RaftLogHandlerTests: XCTestCase {
         XCTAssertTrue(lines[1].contains(#""msg":"hook start","event":"ToReady""#), lines[1])
         XCTAssertTrue(lines[2].contains(#""level":"error","msg":"boom""#), lines[2])
 
-        cfg.output = dir.file("no/such/dir/x.log")
+        // A missing directory is made (the seed's /var/log/vip-switch/daemon.log).
+        cfg.output = dir.file("new/dir/x.log")
+        let l2 = try RaftLogHandler.logger(label: "t", config: cfg)
+        l2.error("made")
+        XCTAssertTrue(dir.read("new/dir/x.log").contains("made"))
+        // One that cannot be made (a file in the way) is a one-line error.
+        cfg.output = dir.file("daemon.log/x.log")
         XCTAssertThrowsError(try RaftLogHandler.logger(label: "t", config: cfg)) {
-            XCTAssertEqual("\($0)", "\(cfg.output): logging.output: cannot open log file: No such file or directory")
+            XCTAssertEqual("\($0)", "\(cfg.output): logging.output: cannot open log file: Not a directory")
         }
     }
 

@@ -38,6 +38,11 @@ struct RaftJoin: ParsableCommand {
         try Runner.run(command: "raft join", output: options.output) {
             let settings = try options.load(joining: true)
             let log = RaftRunner.clientLogger(settings)
+            // Without a secret no node listens for control requests off loopback: say so now
+            // instead of retrying into "Connection refused" until the timeout.
+            if settings.secret == nil, let (host, _) = splitHostPort(peer), !isLoopbackHost(host) {
+                throw Failure(.config, "\(settings.file): cluster.secret_file: joining through \(peer) over the network needs the cluster's shared secret (cluster.secret_file or cluster.secret on every node; without one the control endpoint listens on loopback only)")
+            }
             let local = try RaftClient.localStatus(settings.dataDir)
             var r = CommandReport(command: "raft join", dryRun: false)
             if local.member, local.members.contains(where: { $0.raftID == local.raftID && $0.role == "voter" }) {
