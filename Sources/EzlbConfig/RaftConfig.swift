@@ -120,8 +120,9 @@ public struct RaftOverrides: Sendable, Equatable {
 ///
 /// ```yaml
 /// node: {id: node1, raft_addr: "192.168.1.10:7946", data_dir: /var/lib/ezlb/raft}
+///   # control_addr: "192.168.1.10:7947"   # ezlb; default raft port + 1
 /// cluster:
-///   nodes: [{id: node1, addr: "192.168.1.10:7946"}, ...]
+///   nodes: [{id: node1, addr: "192.168.1.10:7946"}, ...]   # ezlb: each may add control_addr
 ///   election_timeout: 1s        # ezlb
 ///   heartbeat: 100ms            # ezlb
 ///   master_guard: 1.5s          # ezlb; default 1.5 x election_timeout
@@ -134,9 +135,12 @@ public struct RaftSettings: Sendable, Equatable {
         public var id: String
         /// Canonical `IP:port` (`[v6]:port`).
         public var addr: String
-        public init(id: String, addr: String) {
+        /// Its control endpoint (`control_addr`; nil: raft port + 1).
+        public var controlAddr: String?
+        public init(id: String, addr: String, controlAddr: String? = nil) {
             self.id = id
             self.addr = addr
+            self.controlAddr = controlAddr
         }
     }
 
@@ -146,6 +150,9 @@ public struct RaftSettings: Sendable, Equatable {
     public var nodeID: String
     /// Canonical `IP:port` (`[v6]:port`).
     public var raftAddr: String
+    /// This node's control endpoint (`node.control_addr`, default raft port + 1); nil when
+    /// the raft port is 65535 and none is set.
+    public var controlAddr: String?
     public var dataDir: String
     /// `cluster.nodes` in file order (may omit this node when joining).
     public var members: [Member]
@@ -175,6 +182,23 @@ public struct RaftSettings: Sendable, Equatable {
 
     /// This node's libraft id.
     public var numericID: UInt64 { raftNumericID(nodeID) }
+
+    /// The control endpoint of the node at `raftAddr`: its `control_addr` when the config
+    /// lists one, else the raft port + 1.
+    public func controlAddress(forRaftAddress raft: String) -> String? {
+        if raft == raftAddr, let c = controlAddr { return c }
+        if let m = members.first(where: { $0.addr == raft }), let c = m.controlAddr { return c }
+        if case .success(let canonicalRaft) = Self.canonicalAddress(raft), canonicalRaft != raft {
+            return controlAddress(forRaftAddress: canonicalRaft)
+        }
+        return Self.portPlusOne(raft)
+    }
+
+    /// `IP:port+1` of a canonical `IP:port` (nil for port 65535).
+    public static func portPlusOne(_ addr: String) -> String? {
+        guard let colon = addr.lastIndex(of: ":"), let p = Int(addr[addr.index(after: colon)...]), p < 65535 else { return nil }
+        return String(addr[..<colon]) + ":\(p + 1)"
+    }
 
     /// The member whose numeric raft id is `id` (for LEADER_ID), if listed.
     public func member(numericID id: UInt64) -> Member? { members.first { raftNumericID($0.id) == id } }
@@ -260,7 +284,9 @@ extension RaftSettings {
             byID[mid] = i
             byAddr[a] = i
             byNumeric[raftNumericID(mid)] = i
-            members.append(Member(id: mid, addr: a))
+            let cc = item["control_addr"]
+            let control = try cc.string().map { t in try canonical(t) { cc.error($0) } }
+            members.append(Member(id: mid, addr: a, controlAddr: control))
         }
         if let i = byID[id] {
             if members[i].addr != addr {
@@ -284,6 +310,7 @@ extension RaftSettings {
         }
 
         var s = RaftSettings(file: file, nodeID: id, raftAddr: addr, dataDir: dataDir, members: members)
+        try controlAddresses(&s, node: node, listedAt: byID[id], file: file)
 
         // cluster timing (ezlb additions)
         if let d = try cluster["election_timeout"].duration() {
@@ -354,6 +381,43 @@ extension RaftSettings {
         switch canonicalAddress(text) {
         case .success(let s): return s
         case .failure(let e): throw fail(e.reason)
+        }
+    }
+
+    /// `node.control_addr` (default raft port + 1), checked against the members' listing, and
+    /// no two endpoints of the cluster (raft and control, explicit or raft port + 1) alike: a
+    /// cluster on one host with consecutive raft ports would otherwise bind one node's raft
+    /// port as another's control endpoint and fail to start.
+    static func controlAddresses(_ s: inout RaftSettings, node: YAMLCursor, listedAt: Int?, file: String) throws {
+        let cc = node["control_addr"]
+        if let t = try cc.string() {
+            let c = try canonical(t) { cc.error($0) }
+            if let i = listedAt, let listed = s.members[i].controlAddr, listed != c {
+                throw ConfigError(file: file, keyPath: "cluster.nodes[\(i)].control_addr", value: listed,
+                                  reason: "this node is listed with another control address than node.control_addr \(c)")
+            }
+            s.controlAddr = c
+        } else if let i = listedAt, let listed = s.members[i].controlAddr {
+            s.controlAddr = listed
+        } else {
+            s.controlAddr = portPlusOne(s.raftAddr)
+        }
+        // Every endpoint, with where it comes from.
+        var seen: [String: String] = [:]
+        func claim(_ addr: String?, _ what: String) throws {
+            guard let addr else { return }
+            if let other = seen[addr] {
+                throw ConfigError(file: file, keyPath: "", value: addr,
+                                  reason: "is both \(other) and \(what); give the nodes distinct ports (node.control_addr, cluster.nodes[].control_addr)")
+            }
+            seen[addr] = what
+        }
+        try claim(s.raftAddr, "this node's raft address (node.raft_addr)")
+        try claim(s.controlAddr, cc.isNull ? "this node's control endpoint (raft port + 1)" : "this node's control endpoint (node.control_addr)")
+        for (i, m) in s.members.enumerated() where i != listedAt {
+            try claim(m.addr, "node \(m.id)'s raft address (cluster.nodes[\(i)].addr)")
+            try claim(m.controlAddr ?? portPlusOne(m.addr),
+                      m.controlAddr == nil ? "node \(m.id)'s control endpoint (raft port + 1)" : "node \(m.id)'s control endpoint (cluster.nodes[\(i)].control_addr)")
         }
     }
 

@@ -48,6 +48,34 @@ public enum RaftNode {
     /// Leadership poll interval (libraft 0.15 has no leadership callback).
     static let pollMs: UInt32 = 50
 
+    /// Binds a TCP socket to `addr` (IP:port) and lets it go: a port in use or an address not
+    /// on this host is one line naming the address and the errno, not libraft's "I/O error".
+    static func checkBindable(_ addr: String, what: String) throws {
+        guard let (host, port) = splitHostPort(addr), let ip = IPAddress(host) else { return }
+        let fd = socket(ip.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var rc: Int32
+        if ip.family == .ipv4 {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = UInt16(port).bigEndian
+            ip.bytes.withUnsafeBytes { sa.sin_addr.s_addr = $0.loadUnaligned(as: UInt32.self) }
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = UInt16(port).bigEndian
+            ip.bytes.withUnsafeBytes { raw in withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyMemory(from: raw) } }
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        if rc != 0 {
+            throw Failure(.failure, "\(what) \(addr): cannot bind: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Runs the node until it stops; returns the signal that stopped it, if one did.
     @discardableResult
     public static func serve(_ settings: RaftSettings, bootstrap: Bool, log: Logger) throws -> Int32? {
@@ -78,6 +106,11 @@ public enum RaftNode {
         // libuv does not ignore SIGPIPE: a write to a peer that just died would kill
         // the daemon. (Hooks get default dispositions back in the child.)
         signal(SIGPIPE, SIG_IGN)
+        // Both ports free before libraft tries (its raft_start says only "I/O error").
+        let control = settings.controlAddr.flatMap(splitHostPort).map { ControlEndpoint.tcp(host: $0.0, port: $0.1) }
+        try checkBindable(settings.raftAddr, what: "node.raft_addr")
+        let listenControl = settings.secret != nil || control.map { if case .tcp(let h, _) = $0 { return isLoopbackHost(h) } else { return false } } == true
+        if listenControl, let c = settings.controlAddr { try checkBindable(c, what: "the control endpoint (node.control_addr, default raft port + 1)") }
         let engine = try LibRaftEngine(dataDir: dir, id: settings.numericID, address: settings.raftAddr,
                                        electionTimeoutMs: settings.electionTimeoutMs, heartbeatMs: settings.heartbeatMs,
                                        bootstrap: bootstrap)
@@ -86,8 +119,8 @@ public enum RaftNode {
         let server = RaftServer(engine: engine,
                                 config: .init(nodeName: settings.nodeID, raftID: settings.numericID, address: settings.raftAddr,
                                               electionTimeoutMs: settings.electionTimeoutMs, configNames: names,
-                                              numericID: raftNumericID),
-                                secret: settings.secret, controlAddress: controlEndpoint(forRaftAddress: settings.raftAddr), log: log)
+                                              numericID: raftNumericID, controlAddress: settings.controlAddress(forRaftAddress:)),
+                                secret: settings.secret, controlAddress: control, log: log)
         let bridge = DispatcherBridge(configPath: settings.file, log: log)
         let dispatcher = HookDispatcher(settings: settings, log: log, actions: bridge)
         bridge.dispatcher = dispatcher
@@ -95,15 +128,19 @@ public enum RaftNode {
         server.observer = bridge
 
         try engine.listenUnix(path: RaftPaths.socket(dir))
-        if let (host, port) = splitHostPort(settings.raftAddr), port < 65535 {
-            if settings.secret != nil || isLoopbackHost(host) {
-                try engine.listenTCP(host: host, port: port + 1)
-                log.info("control endpoint: \(ControlEndpoint.tcp(host: host, port: port + 1))\(settings.secret != nil ? " (signed requests only)" : " (loopback, no secret)")")
+        if let c = control, case .tcp(let host, let port) = c {
+            if listenControl {
+                do { try engine.listenTCP(host: host, port: port) } catch {
+                    throw Failure(.failure, "control endpoint \(c): \(error)")
+                }
+                log.info("control endpoint: \(c)\(settings.secret != nil ? " (signed requests only)" : " (loopback, no secret)")")
             } else {
                 log.notice("no cluster secret: the control endpoint listens only on \(RaftPaths.socket(dir)); set cluster.secret_file to join or leave over the network")
             }
         }
-        try engine.start(pollMs: Self.pollMs)
+        do { try engine.start(pollMs: Self.pollMs) } catch {
+            throw Failure(.failure, "raft on \(settings.raftAddr): \(error)")
+        }
         log.notice("raft serve: node \(settings.nodeID) at \(settings.raftAddr), data \(dir)\(bootstrap ? " (bootstrapped)" : "")")
         dispatcher.start()
         engine.run()

@@ -40,14 +40,18 @@ public final class RaftServer: ConsensusEngineDelegate {
         /// Names known from the config file (cluster.nodes), used until the replicated ones arrive.
         public var configNames: [UInt64: (name: String, addr: String)]
         public var numericID: (String) -> UInt64
+        /// A member's control endpoint (`IP:port`) from its raft address (redirects).
+        public var controlAddress: (String) -> String?
         public init(nodeName: String, raftID: UInt64, address: String, electionTimeoutMs: UInt32,
-                    configNames: [UInt64: (name: String, addr: String)], numericID: @escaping (String) -> UInt64) {
+                    configNames: [UInt64: (name: String, addr: String)], numericID: @escaping (String) -> UInt64,
+                    controlAddress: @escaping (String) -> String? = { controlEndpoint(forRaftAddress: $0)?.description }) {
             self.nodeName = nodeName
             self.raftID = raftID
             self.address = address
             self.electionTimeoutMs = electionTimeoutMs
             self.configNames = configNames
             self.numericID = numericID
+            self.controlAddress = controlAddress
         }
     }
 
@@ -326,8 +330,8 @@ public final class RaftServer: ConsensusEngineDelegate {
 
     /// The answer for a member that is not the leader.
     private func notLeader(_ st: EngineStatus) -> ControlResponse {
-        if let addr = st.leaderAddress, let ep = controlEndpoint(forRaftAddress: addr) {
-            return .failure("not_leader", "\(config.nodeName) is not the leader", redirect: ep.description)
+        if let addr = st.leaderAddress, let ep = config.controlAddress(addr) {
+            return .failure("not_leader", "\(config.nodeName) is not the leader", redirect: ep)
         }
         return .failure("no_leader", "no leader elected yet; retry")
     }

@@ -71,6 +71,27 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertEqual(t.count, 20)
     }
 
+    /// One host, consecutive raft ports (vip-switch's local test cluster, 7946–7948): the
+    /// control endpoints are set apart with control_addr (raft port + 1 is refused at load).
+    func testSameHostConsecutivePortsThreeNodes() throws {
+        makeCluster(3, sameHost: true)
+        let collide = configYAML(name: "n1", addr: nodes[0].addr, dataDir: nodes[0].dataDir, members: nodes.map { ($0.name, $0.addr) },
+                                 script: workDir + "/hook.sh", electionMs: 1000, heartbeatMs: 100, secret: nil)
+        let refused = try ezlb(["raft", "serve", "-c", writeConfig(collide, name: "collide.yaml")])
+        XCTAssertEqual(refused.status, 78, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("is both this node's control endpoint (raft port + 1) and node n2's raft address"), refused.stderr)
+        try bringUp(3, via: 0)
+        let t = try killRounds(20, count: 3, electionMs: 1000)
+        XCTAssertEqual(t.count, 20)
+    }
+
+    func testSameHostConsecutivePortsFiveNodes() throws {
+        makeCluster(5, electionMs: 400, heartbeatMs: 40, sameHost: true)
+        try bringUp(5, via: 0)
+        let t = try killRounds(20, count: 5, electionMs: 400)
+        XCTAssertEqual(t.count, 20)
+    }
+
     func testJoinThroughFollowerLeaveFollowerAndLeader() throws {
         makeCluster(4, electionMs: 400, heartbeatMs: 40)
         try bringUp(3)

@@ -74,7 +74,8 @@ class RaftClusterTestCase: CLITestCase {
 
     /// Writes the hook script and `count` node configs (127.0.0.<base+i>).
     func makeCluster(_ count: Int, electionMs: Int = 1000, heartbeatMs: Int = 100, secret: String? = nil,
-                     hostFor: ((Int) -> String)? = nil, hookSleep: String = "0.05", masterOnFailure: String = "continue") {
+                     hostFor: ((Int) -> String)? = nil, hookSleep: String = "0.05", masterOnFailure: String = "continue",
+                     sameHost: Bool = false) {
         hookLog = workDir + "/hooks.log"
         XCTAssertTrue(FileManager.default.createFile(atPath: hookLog, contents: nil))
         let script = workDir + "/hook.sh"
@@ -91,7 +92,20 @@ class RaftClusterTestCase: CLITestCase {
         chmod(script, 0o755)
         let base = Int.random(in: 2...200), mid = Int.random(in: 1...250)
         var addrs: [String] = []
-        for i in 0..<count {
+        var controls: [String]? = nil
+        if sameHost {
+            // vip-switch's local cluster: one address, consecutive raft ports; the control
+            // endpoints (raft port + 1 would be the next node's raft port) 1000 above.
+            let host = "127.0.\(mid).\(base)"
+            var p = 0
+            for _ in 0..<200 {
+                p = Int.random(in: 20000...50000)
+                if (0..<count).allSatisfy({ canBind(host, p + $0) && canBind(host, p + 1000 + $0) }) { break }
+            }
+            addrs = (0..<count).map { "\(host):\(p + $0)" }
+            controls = (0..<count).map { "\(host):\(p + 1000 + $0)" }
+        }
+        for i in 0..<count where !sameHost {
             let host = hostFor?(i) ?? "127.0.\(mid).\(base + i)"
             addrs.append("\(host):\(freePort(host.hasPrefix("127.") ? host : "127.0.0.1"))")
         }
@@ -101,26 +115,32 @@ class RaftClusterTestCase: CLITestCase {
             let dir = workDir + "/" + name
             let cfg = writeConfig(configYAML(name: name, addr: addrs[i], dataDir: dir, members: Array(zip((1...count).map { "n\($0)" }, addrs)),
                                              script: script, electionMs: electionMs, heartbeatMs: heartbeatMs, secret: secret,
-                                             masterOnFailure: masterOnFailure),
+                                             masterOnFailure: masterOnFailure, controls: controls),
                                   name: "\(name).yaml")
             nodes.append(Node(name: name, addr: addrs[i], dataDir: dir, config: cfg, process: nil, logFile: workDir + "/\(name).log"))
         }
     }
 
     func configYAML(name: String, addr: String, dataDir: String, members: [(String, String)], script: String,
-                    electionMs: Int, heartbeatMs: Int, secret: String?, masterOnFailure: String = "continue") -> String {
+                    electionMs: Int, heartbeatMs: Int, secret: String?, masterOnFailure: String = "continue",
+                    controls: [String]? = nil) -> String {
+        let own = members.firstIndex { $0.0 == name }.flatMap { i in controls.map { $0[i] } }
         var y = """
         node:
           id: "\(name)"
           raft_addr: "\(addr)"
           data_dir: "\(dataDir)"
+        \(own.map { "  control_addr: \"\($0)\"\n" } ?? "")
         cluster:
           election_timeout: \(electionMs)ms
           heartbeat: \(heartbeatMs)ms
         \(secret.map { "  secret: \"\($0)\"\n" } ?? "")  nodes:
 
         """
-        for (n, a) in members { y += "    - id: \"\(n)\"\n      addr: \"\(a)\"\n" }
+        for (i, (n, a)) in members.enumerated() {
+            y += "    - id: \"\(n)\"\n      addr: \"\(a)\"\n"
+            if let c = controls?[i] { y += "      control_addr: \"\(c)\"\n" }
+        }
         y += "hooks:\n  enabled: true\n  timeout: 10s\n"
         for ev in ["ToReady", "ToMaster", "ToSlave", "ToDestroy"] {
             y += """

@@ -51,7 +51,7 @@ struct RaftJoin: ParsableCommand {
                 return r
             }
             let body = jsonText(JoinBody(id: settings.nodeID, addr: settings.raftAddr))
-            let resp = try RaftClient.clusterCall(start: try RaftRunner.peerEndpoint(peer), method: "join", body: body,
+            let resp = try RaftClient.clusterCall(start: try RaftRunner.controlEndpoint(peer, settings), method: "join", body: body,
                                                   secret: settings.secret, timeout: timeout, log: log)
             if let s = resp.status { r.extra = RaftRunner.json(s) }
             if resp.changed == true {

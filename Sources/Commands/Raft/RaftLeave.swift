@@ -44,7 +44,7 @@ struct RaftLeave: ParsableCommand {
             let log = RaftRunner.clientLogger(settings)
             let target = node ?? settings.nodeID
             let leavingSelf = target == settings.nodeID
-            var start: ControlEndpoint? = try peer.map(RaftRunner.peerEndpoint)
+            var start: ControlEndpoint? = try peer.map { try RaftRunner.controlEndpoint($0, settings) }
             if leavingSelf {
                 // Hand leadership over first; the local serve answers once it no longer leads.
                 let t = try ControlClient.call(.unix(RaftPaths.socket(settings.dataDir)),
@@ -62,7 +62,7 @@ struct RaftLeave: ParsableCommand {
                 // Any voter that is not the leaving node will do: followers redirect.
                 let other = local.leader.flatMap { $0.raftID == local.raftID ? nil : $0.addr }
                     ?? local.members.first { $0.raftID != local.raftID && $0.role == "voter" }?.addr
-                guard let addr = other, let ep = controlEndpoint(forRaftAddress: addr) else {
+                guard let addr = other, let ep = try? RaftRunner.controlEndpoint(addr, settings) else {
                     throw Failure(.failure, "leave \(target): no other member known; use --peer")
                 }
                 start = ep

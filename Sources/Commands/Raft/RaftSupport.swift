@@ -86,11 +86,13 @@ enum RaftRunner {
         }
     }
 
-    static func peerEndpoint(_ peer: String) throws -> ControlEndpoint {
-        guard let ep = controlEndpoint(forRaftAddress: peer) else {
-            throw Failure.usage("--peer: '\(peer)': expected a member's raft address host:port")
+    /// The control endpoint of the member whose raft address is `raft` (its control_addr in
+    /// cluster.nodes, else raft port + 1).
+    static func controlEndpoint(_ raft: String, _ settings: RaftSettings) throws -> ControlEndpoint {
+        guard let c = settings.controlAddress(forRaftAddress: raft), let (h, p) = splitHostPort(c) else {
+            throw Failure.usage("--peer: '\(raft)': expected a member's raft address host:port")
         }
-        return ep
+        return .tcp(host: h, port: p)
     }
 
     static func clientLogger(_ settings: RaftSettings?) -> Logger {
