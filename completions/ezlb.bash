@@ -950,7 +950,7 @@ _ezlb_raft_join() {
 
 _ezlb_raft_leave() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--force --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output --node --peer --timeout)
     __ezlb_offer_flags_options 0

@@ -88,7 +88,7 @@ function __ezlb_parse_tokens -S
             case 'join'
                 __ezlb_parse_subcommand 0 'c/config=' 'node-id=' 'raft-addr=' 'data-dir=' 'log-level=' 'log-format=' 'o/output=' 'peer=' 'timeout=' 'version' 'h/help'
             case 'leave'
-                __ezlb_parse_subcommand 0 'c/config=' 'node-id=' 'raft-addr=' 'data-dir=' 'log-level=' 'log-format=' 'o/output=' 'node=' 'peer=' 'timeout=' 'version' 'h/help'
+                __ezlb_parse_subcommand 0 'c/config=' 'node-id=' 'raft-addr=' 'data-dir=' 'log-level=' 'log-format=' 'o/output=' 'node=' 'peer=' 'timeout=' 'force' 'version' 'h/help'
             case 'status'
                 __ezlb_parse_subcommand 0 'c/config=' 'node-id=' 'raft-addr=' 'data-dir=' 'log-level=' 'log-format=' 'o/output=' 'version' 'h/help'
             end
@@ -428,6 +428,7 @@ complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezl
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" node' -l 'node' -d 'Remove this member instead of the local node.' -rfka ''
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" peer' -l 'peer' -d 'A member\'s raft address to send the request to (default: the leader known to the local serve).' -rfka ''
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" timeout' -l 'timeout' -d 'Give up after this many seconds (at most 3600).' -rfka ''
+complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" force' -l 'force' -d 'Remove even when the voters left would have no reachable majority.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" version' -l 'version' -d 'Show the version.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft leave" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb raft status" c config' -s 'c' -l 'config' -d 'Raft config file (YAML, the vip-switch config.yaml format).' -rfka ''

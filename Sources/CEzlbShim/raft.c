@@ -224,6 +224,19 @@ static int lease_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
     return n->orig_start(io, msecs, tick, lease_recv);
 }
 
+int ezlb_raft_heard(struct ezlb_raft_node *n, uint64_t id)
+{
+    if (!n->raft_open || raft_state(&n->raft) != RAFT_LEADER)
+        return 0;
+    if (id == n->raft.id)
+        return 1;
+    uint64_t now = uv_now(&n->loop);
+    for (unsigned j = 0; j < n->n_heard; j++)
+        if (n->heard_id[j] == id && n->heard_term[j] == n->raft.current_term && now - n->heard_at[j] <= n->raft.election_timeout)
+            return 1;
+    return 0;
+}
+
 int ezlb_raft_leader_lease(struct ezlb_raft_node *n)
 {
     if (!n->raft_open || raft_state(&n->raft) != RAFT_LEADER)

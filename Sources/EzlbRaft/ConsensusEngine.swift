@@ -21,10 +21,14 @@ public struct EngineMember: Sendable, Equatable {
     public var id: UInt64
     public var address: String
     public var role: MemberRole
-    public init(id: UInt64, address: String, role: MemberRole) {
+    /// Leader only: acknowledged this node as leader within the last election timeout
+    /// (always true for the leader itself; false on other nodes).
+    public var reachable: Bool
+    public init(id: UInt64, address: String, role: MemberRole, reachable: Bool = false) {
         self.id = id
         self.address = address
         self.role = role
+        self.reachable = reachable
     }
 }
 

@@ -147,7 +147,7 @@ public final class LibRaftEngine: ConsensusEngine {
             let id = ezlb_raft_server(n, i, &buf, buf.count, &r)
             if id == 0 { continue }
             let mr: MemberRole = r == Int32(EZLB_RAFT_VOTER) ? .voter : (r == Int32(EZLB_RAFT_STANDBY) ? .standby : .spare)
-            members.append(EngineMember(id: id, address: String(cBuffer: buf), role: mr))
+            members.append(EngineMember(id: id, address: String(cBuffer: buf), role: mr, reachable: ezlb_raft_heard(n, id) != 0))
         }
         return EngineStatus(role: role, term: ezlb_raft_term(n), leaderID: lid == 0 ? nil : lid,
                             leaderAddress: lid == 0 ? nil : laddr, members: members,

@@ -113,8 +113,15 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
 public struct JoinBody: Codable, Sendable { public var id: String; public var addr: String
     public init(id: String, addr: String) { self.id = id; self.addr = addr } }
-public struct RemoveBody: Codable, Sendable { public var id: String
-    public init(id: String) { self.id = id } }
+public struct RemoveBody: Codable, Sendable {
+    public var id: String
+    /// Remove even when the voters left would have no reachable majority.
+    public var force: Bool?
+    public init(id: String, force: Bool? = nil) {
+        self.id = id
+        self.force = force
+    }
+}
 
 /// Sorted-key JSON of a control message.
 public func jsonText<T: Encodable>(_ v: T) -> String {
@@ -223,6 +230,34 @@ public func splitHostPort(_ s: String) -> (host: String, port: Int)? {
     let host = String(s[..<colon])
     guard !host.isEmpty, !host.contains(":" as Character), let p = Int(s[s.index(after: colon)...]), (1...65535).contains(p) else { return nil }
     return (host, p)
+}
+
+/// Binds a TCP socket to `addr` (IP:port) and lets it go: a port in use or an address not
+/// on this host is one line naming the address and the errno, not libraft's "I/O error".
+func checkBindable(_ addr: String, what: String) throws {
+    guard let (host, port) = splitHostPort(addr), let ip = IPAddress(host) else { return }
+    let fd = socket(ip.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var rc: Int32
+    if ip.family == .ipv4 {
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = UInt16(port).bigEndian
+        ip.bytes.withUnsafeBytes { sa.sin_addr.s_addr = $0.loadUnaligned(as: UInt32.self) }
+        rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    } else {
+        var sa = sockaddr_in6()
+        sa.sin6_family = sa_family_t(AF_INET6)
+        sa.sin6_port = UInt16(port).bigEndian
+        ip.bytes.withUnsafeBytes { raw in withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyMemory(from: raw) } }
+        rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+    }
+    if rc != 0 {
+        throw Failure(.failure, "\(what) \(addr): cannot bind: \(String(cString: strerror(errno)))")
+    }
 }
 
 /// The control endpoint of a node whose raft address is `raftAddr`: same host, port + 1.

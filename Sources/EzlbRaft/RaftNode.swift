@@ -48,34 +48,6 @@ public enum RaftNode {
     /// Leadership poll interval (libraft 0.15 has no leadership callback).
     static let pollMs: UInt32 = 50
 
-    /// Binds a TCP socket to `addr` (IP:port) and lets it go: a port in use or an address not
-    /// on this host is one line naming the address and the errno, not libraft's "I/O error".
-    static func checkBindable(_ addr: String, what: String) throws {
-        guard let (host, port) = splitHostPort(addr), let ip = IPAddress(host) else { return }
-        let fd = socket(ip.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var rc: Int32
-        if ip.family == .ipv4 {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = UInt16(port).bigEndian
-            ip.bytes.withUnsafeBytes { sa.sin_addr.s_addr = $0.loadUnaligned(as: UInt32.self) }
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        } else {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = UInt16(port).bigEndian
-            ip.bytes.withUnsafeBytes { raw in withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyMemory(from: raw) } }
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        }
-        if rc != 0 {
-            throw Failure(.failure, "\(what) \(addr): cannot bind: \(String(cString: strerror(errno)))")
-        }
-    }
-
     /// Runs the node until it stops; returns the signal that stopped it, if one did.
     @discardableResult
     public static func serve(_ settings: RaftSettings, bootstrap: Bool, log: Logger) throws -> Int32? {

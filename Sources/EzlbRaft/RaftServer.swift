@@ -433,6 +433,14 @@ public final class RaftServer: ConsensusEngineDelegate {
         if rid == config.raftID {
             return done(.failure("failed", "\(b.id) is the leader: transfer leadership first (ezlb raft leave does)"))
         }
+        // The voters left must still have a reachable majority, or the cluster stops (no
+        // Master) until the unreachable ones return.
+        let after = st.members.filter { $0.role == .voter && $0.id != rid }
+        let reachable = after.filter(\.reachable).count
+        if !after.isEmpty, reachable * 2 <= after.count, b.force != true {
+            let down = after.filter { !$0.reachable }.map { config.configNames[$0.id]?.name ?? $0.address }
+            return done(.failure("failed", "removing \(b.id) would leave \(after.count) voters of which \(reachable) are reachable (not reachable: \(down.joined(separator: ", "))): no majority; bring them back first, or force it (raft leave --force)"))
+        }
         change("remove", { self.engine.remove(id: rid, completion: $0) }) { [weak self] err in
             guard let self else { return }
             if let err { return done(.failure("failed", "remove \(b.id): \(err)")) }

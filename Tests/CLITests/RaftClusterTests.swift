@@ -92,6 +92,27 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertEqual(t.count, 20)
     }
 
+    /// Kill follower A, then `raft leave` on live follower B: the voters left (leader and dead
+    /// A) would have no reachable majority, so the leader refuses and keeps its Master.
+    func testALeaveThatLosesTheMajorityIsRefused() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        var leader: Int?
+        try waitFor("a leader", timeout: 10) { leader = leaderIndex(); return leader != nil }
+        guard let l = leader else { return }
+        let followers = (0..<3).filter { $0 != l }
+        let all = voters(l)
+        sigkill(followers[0])
+        usleep(1_000_000) // past the election timeout: the leader no longer hears the dead one
+        let r = try ezlb(["raft", "leave", "-c", nodes[followers[1]].config, "--timeout", "10"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("would leave 2 voters of which 1 are reachable"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no majority"), r.stderr)
+        XCTAssertEqual(voters(l), all, "nothing removed")
+        XCTAssertEqual(status(followers[1])?["member"] as? Bool, true)
+        XCTAssertEqual(leaderIndex(), l, "the leader keeps leading")
+    }
+
     func testJoinThroughFollowerLeaveFollowerAndLeader() throws {
         makeCluster(4, electionMs: 400, heartbeatMs: 40)
         try bringUp(3)

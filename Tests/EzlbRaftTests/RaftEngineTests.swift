@@ -145,7 +145,7 @@ final class LibRaftEngineTests: XCTestCase, ConsensusEngineDelegate {
         XCTAssertEqual(status?.role, .leader)
         XCTAssertEqual(status?.leaderID, 7)
         XCTAssertEqual(status?.leaderAddress, addr)
-        XCTAssertEqual(status?.members, [EngineMember(id: 7, address: addr, role: .voter)])
+        XCTAssertEqual(status?.members, [EngineMember(id: 7, address: addr, role: .voter, reachable: true)])
         XCTAssertEqual(status?.leaderLease, true)
         XCTAssertEqual(applied.map { $0.trimmingCharacters(in: .whitespaces) }, ["{\"a\":1}", "{\"bb\":22}"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/c.sock"), "the socket is removed on stop")

@@ -87,6 +87,9 @@ const char *ezlb_raft_errmsg(struct ezlb_raft_node *n);
 /* 1 when this node leads and heard from a majority of voters (itself
  * included) within the last election timeout; 0 otherwise. */
 int ezlb_raft_leader_lease(struct ezlb_raft_node *n);
+/* 1 when this node leads and server `id` is itself or acknowledged it as leader (the
+ * lease's bookkeeping) within the last election timeout; 0 otherwise. */
+int ezlb_raft_heard(struct ezlb_raft_node *n, uint64_t id);
 const char *ezlb_raft_strerror(int code);
 
 /* Leader-lease bookkeeping (pure; exported for tests). `ids`/`n` are the peer

@@ -15,6 +15,8 @@ struct RaftLeave: ParsableCommand {
         Without --node: if this node leads, its serve transfers leadership first (ToSlave runs here, \
         ToMaster on the new leader), then the leader removes it. With --node: removes another member \
         (e.g. a dead one) through this node's serve or --peer. Removing a non-member changes nothing. \
+        A removal that would leave the remaining voters without a reachable majority (the cluster would \
+        have no Master until the others return) is refused unless --force. \
         The serve of a node that left stops (ToDestroy, exit 0): a removed server is never told of its \
         removal by the others.
         """
@@ -30,6 +32,9 @@ struct RaftLeave: ParsableCommand {
 
     @Option(help: ArgumentHelp("Give up after this many seconds (at most 3600).", valueName: "seconds"))
     var timeout: Double = 60
+
+    @Flag(help: "Remove even when the voters left would have no reachable majority.")
+    var force = false
 
     func validate() throws {
         if let p = peer, controlEndpoint(forRaftAddress: p) == nil {
@@ -68,7 +73,7 @@ struct RaftLeave: ParsableCommand {
                 start = ep
             }
             guard let start else { throw Failure(.failure, "leave \(target): no member known; use --peer") }
-            let resp = try RaftClient.clusterCall(start: start, method: "remove", body: jsonText(RemoveBody(id: target)),
+            let resp = try RaftClient.clusterCall(start: start, method: "remove", body: jsonText(RemoveBody(id: target, force: force ? true : nil)),
                                                   secret: settings.secret, timeout: timeout, log: log)
             var r = CommandReport(command: "raft leave", dryRun: false)
             if let s = resp.status { r.extra = RaftRunner.json(s) }
