@@ -198,17 +198,28 @@ public final class RaftServer: ConsensusEngineDelegate {
         guard let t = abandonTerm else { return }
         guard st.role == .leader, st.term == t else { abandonTerm = nil; return }
         guard !abandonInFlight, Date() >= abandonNext else { return }
-        guard st.members.contains(where: { $0.role == .voter && $0.id != config.raftID }) else {
-            if abandonNext == .distantPast { log.warning("no other voter to take leadership yet; will transfer when one joins") }
-            abandonNext = Date().addingTimeInterval(0.2)
+        guard let target = transferTarget(st) else {
+            // Leader but not Master until a live voter can take over: checked again each
+            // election timeout, no transfer attempted meanwhile (no spinning towards a dead node).
+            if abandonNext == .distantPast { log.warning("no live voter to take leadership yet; staying leader without the Master role until one is reachable") }
+            abandonNext = Date().addingTimeInterval(Double(config.electionTimeoutMs) / 1000)
             return
         }
         abandonInFlight = true
         abandonNext = Date().addingTimeInterval(Double(config.electionTimeoutMs) / 1000)
-        engine.transfer(to: 0) { [weak self] err in
+        engine.transfer(to: target) { [weak self] err in
             self?.abandonInFlight = false
             if let err { self?.log.error("leadership transfer: \(err)") }
         }
+    }
+
+    /// Whom to hand leadership to: a voter other than this node that acknowledged it within
+    /// the last election timeout (so it is alive and receiving the log). libraft's own choice
+    /// (`raft_transfer` with id 0) is the voter with the highest match index, which may be a
+    /// stopped node: a leader whose ToMaster failed kept transferring towards the node that had
+    /// just shut down, never to the live one, until libraft's connect path crashed (#19).
+    func transferTarget(_ st: EngineStatus) -> UInt64? {
+        st.members.first { $0.role == .voter && $0.id != config.raftID && $0.reachable }?.id
     }
 
     // MARK: signals and shutdown
@@ -229,11 +240,10 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// timeout), then closes the engine; `run` returns after.
     public func beginStop() {
         let st = engine.status()
-        let otherVoters = st.members.contains { $0.role == .voter && $0.id != config.raftID }
-        if st.role == .leader && otherVoters {
+        if st.role == .leader, let target = transferTarget(st) {
             log.notice("shutting down: transferring leadership first")
             phase = .transferring(deadline: Date().addingTimeInterval(Double(config.electionTimeoutMs) * 2 / 1000))
-            engine.transfer(to: 0) { [weak self] err in
+            engine.transfer(to: target) { [weak self] err in
                 if let err { self?.log.warning("leadership transfer: \(err)") }
             }
         } else {
@@ -452,10 +462,11 @@ public final class RaftServer: ConsensusEngineDelegate {
     private func transferAway(_ done: @escaping (ControlResponse) -> Void) {
         let st = engine.status()
         guard st.role == .leader else { return done(.success(changed: false, status: statusInfo())) }
-        guard st.members.contains(where: { $0.role == .voter && $0.id != config.raftID }) else {
-            return done(.failure("failed", "no other voter to transfer leadership to"))
+        guard let target = transferTarget(st) else {
+            let any = st.members.contains { $0.role == .voter && $0.id != config.raftID }
+            return done(.failure("failed", any ? "no other voter is reachable to take leadership" : "no other voter to transfer leadership to"))
         }
-        engine.transfer(to: 0) { [weak self] err in
+        engine.transfer(to: target) { [weak self] err in
             guard let self else { return }
             if let err { return done(.failure("failed", "\(err)")) }
             let now = self.engine.status()

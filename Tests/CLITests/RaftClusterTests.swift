@@ -293,6 +293,47 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertEqual(masterOverlaps(), [])
     }
 
+    /// #19's crash: SIGTERM the Master while the next leader's ToMaster fails under abort.
+    /// The new leader used to hand leadership back towards the stopped node (libraft's pick:
+    /// the highest match index) about once a second, the live follower never got it, and
+    /// 7–17 s later the process died of SIGSEGV in libraft's connect path. Now it hands it
+    /// only to a voter that is reachable, the live one becomes Master, and for 30 s no
+    /// process dies.
+    func testSigtermWhileTheNextToMasterAbortsMovesToTheLiveNode() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40, masterOnFailure: "abort")
+        try bringUp(3)
+        var leader: Int?
+        try waitFor("a Master", timeout: 10) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
+        guard let l = leader else { return }
+        // Every other node's ToMaster fails except the last one's: whichever takes over first
+        // must pass leadership on to the one whose ToMaster works.
+        let others = (0..<3).filter { $0 != l }
+        XCTAssertTrue(FileManager.default.createFile(atPath: workDir + "/fail-\(nodes[others[0]].name)-ToMaster", contents: nil))
+        let good = nodes[others[1]].name
+        let p = nodes[l].process!
+        let t0 = Self.nowNs()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        nodes[l].process = nil
+        XCTAssertEqual(p.terminationStatus, 0)
+        try waitFor("\(good) as Master", timeout: 15) {
+            hookLines().contains { $0.node == good && $0.event == "ToMaster" && $0.phase == "end" && $0.t > t0 }
+                && leaderIndex().map { nodes[$0].name == good } == true
+        }
+        let until = Date().addingTimeInterval(30)
+        while Date() < until {
+            for i in others {
+                if let q = nodes[i].process, !q.isRunning {
+                    XCTFail("\(nodes[i].name) died: status \(q.terminationStatus), reason \(q.terminationReason.rawValue)")
+                    return
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        XCTAssertEqual(leaderIndex().map { nodes[$0].name }, good)
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
     /// SIGHUP re-reads the hooks: a new ToDestroy command takes effect without a restart.
     func testSighupReloadsHooks() throws {
         makeCluster(3, electionMs: 400, heartbeatMs: 40)
