@@ -340,6 +340,11 @@ public final class RaftServer: ConsensusEngineDelegate {
 
     /// The answer for a member that is not the leader.
     private func notLeader(_ st: EngineStatus) -> ControlResponse {
+        // A node with no configuration (started empty, never joined) knows no leader and
+        // never will: say so, instead of "no leader yet" that clients retry until their timeout.
+        if st.members.isEmpty {
+            return .failure("not_member", "\(config.nodeName) is not a member of a cluster (it waits to be joined); ask a member")
+        }
         if let addr = st.leaderAddress, let ep = config.controlAddress(addr) {
             return .failure("not_leader", "\(config.nodeName) is not the leader", redirect: ep)
         }

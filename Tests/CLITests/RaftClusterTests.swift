@@ -209,6 +209,13 @@ final class RaftClusterTests: RaftClusterTestCase {
         nodes[3].config = writeConfig(noSecret, name: "n4-nosecret.yaml")
         try start(3)
         try waitFor("n4's serve", timeout: 10) { status(3) != nil }
+        // Asking a node that is in no cluster, or this node itself, is answered at once.
+        let empty = try ControlClient.call(controlEndpoint(forRaftAddress: nodes[3].addr)!,
+                                           ControlRequest(method: "join", body: #"{"addr":"127.0.0.1:1","id":"x"}"#), timeout: 5)
+        XCTAssertEqual(empty.code, "not_member", "\(empty)")
+        let own = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[3].addr, "--timeout", "30"])
+        XCTAssertEqual(own.status, 64, own.stderr)
+        XCTAssertTrue(own.stderr.contains("is this node's own raft address"), own.stderr)
         let u = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[0].addr, "--timeout", "5"])
         XCTAssertEqual(u.status, 1, u.stderr)
         XCTAssertEqual(u.stderr.split(separator: "\n").count, 1, u.stderr)

@@ -5,6 +5,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import EzlbConfig
 import EzlbRaft
 
 struct RaftJoin: ParsableCommand {
@@ -42,6 +43,9 @@ struct RaftJoin: ParsableCommand {
             // instead of retrying into "Connection refused" until the timeout.
             if settings.secret == nil, let (host, _) = splitHostPort(peer), !isLoopbackHost(host) {
                 throw Failure(.config, "\(settings.file): cluster.secret_file: joining through \(peer) over the network needs the cluster's shared secret (cluster.secret_file or cluster.secret on every node; without one the control endpoint listens on loopback only)")
+            }
+            if case .success(let p) = RaftSettings.canonicalAddress(peer), p == settings.raftAddr {
+                throw Failure.usage("--peer: '\(peer)': is this node's own raft address; give a member's")
             }
             let local = try RaftClient.localStatus(settings.dataDir)
             var r = CommandReport(command: "raft join", dryRun: false)
