@@ -1578,7 +1578,7 @@ class Runner:
         return (tok.replace("@BIN@", self.bin).replace("@STATE@", os.path.join(case_dir, "state"))
                 .replace("@SCONF@", os.path.join(self.work, "sconf-" + seed))
                 .replace("@CONF@", os.path.join(case_dir, "conf")).replace("@CASE@", case_dir)
-                .replace("@PORT2@", str(port + 1)).replace("@PORT@", str(port)))
+                .replace("@PORT2@", str(port + 2)).replace("@PORT@", str(port)))
 
     # -- seeds ---------------------------------------------------------------------------------
 
@@ -1756,7 +1756,7 @@ class Runner:
 
     def run_case(self, case, idx):
         cd = self.fresh(case.seed, case.id)
-        port = self.port + 10 + (idx % 4000) * 2 if case.seed == "raft" else self.port
+        port = self.port + 10 + (idx % 4000) * 4 if case.seed == "raft" else self.port
         if case.seed == "raft":
             write(os.path.join(cd, "conf/raft.yaml"), self.subst(RAFT_YAML, cd, port).encode())
         self.apply_ops(case, cd, port)
