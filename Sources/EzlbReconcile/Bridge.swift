@@ -61,7 +61,7 @@ public final class BridgeReconciler {
         }
         try lock()
         let state = try readState()
-        let ipamState = try ipam.read()
+        let ipamState = try ipam.read(connected: ipam.connections(state))
         let want = BridgeState.Bridge(name: name, subnet: net.description, gateway: gw.description, mtu: mtu,
                                       mac: BridgeNames.bridgeMAC(name), masquerade: masquerade)
         let existing = state.bridges.first { $0.name == name }
@@ -166,7 +166,7 @@ public final class BridgeReconciler {
         }
         let subnet = try Self.subnet(of: b)
         if Self.natChainID(b) != nil { _ = try xtables() }
-        var ipamState = try ipam.read()
+        var ipamState = try ipam.read(connected: ipam.connections(state))
         for c in b.connections { try disconnect(b, c, subnet: subnet, ipamState: &ipamState, report: &report) }
         let l = try links()
         if let k = try l.link(name), k.kind == "bridge" {
@@ -230,7 +230,7 @@ public final class BridgeReconciler {
             log.notice("connection of '\(owner)' (veth \(hostVeth)) is incomplete or gone; connecting again")
         }
 
-        var ipamState = try ipam.read()
+        var ipamState = try ipam.read(connected: ipam.connections(state))
         let out = try IPAM.allocate(&ipamState, IPAM.Request(subnet: subnet, owner: owner, ip: want, now: IPAMReconciler.now()))
         let addr = out.allocation.ip
         let cidr = "\(addr)/\(subnet.prefixLength)"
@@ -282,7 +282,7 @@ public final class BridgeReconciler {
             report.summary = "no changes"
             return report
         }
-        var ipamState = try ipam.read()
+        var ipamState = try ipam.read(connected: ipam.connections(state))
         guard let c = state.bridges[bi].connections.first(where: { $0.owner == owner }) else {
             // No record (a connect killed between its ipam.json and bridges.json writes, or a
             // bridges.json restored from a backup): what the owner still holds on this bridge

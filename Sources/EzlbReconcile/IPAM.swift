@@ -19,11 +19,14 @@ public struct IPAMReconciler {
     /// Takes `ipam.lock`.
     func lock() throws -> FileLock { try ctx.lock("ipam") }
 
-    /// The addresses bridge connections hold (bridges.json, read without its lock: it is
-    /// replaced by rename, so any read is one whole version).
-    func connections() throws -> [(bridge: String, subnet: IPSubnet, owner: String, ip: IPAddress)] {
-        guard let bridges = try ctx.stateDir.load(BridgeState.self) else { return [] }
-        return bridges.bridges.flatMap { b -> [(bridge: String, subnet: IPSubnet, owner: String, ip: IPAddress)] in
+    typealias Connected = (bridge: String, subnet: IPSubnet, owner: String, ip: IPAddress)
+
+    /// The addresses bridge connections hold, from bridges.json as `bridges` holds it, else
+    /// as the file is now (read without its lock: it is replaced by rename, so any read is one
+    /// whole version).
+    func connections(_ bridges: BridgeState? = nil) throws -> [Connected] {
+        guard let bridges = try bridges ?? ctx.stateDir.load(BridgeState.self) else { return [] }
+        return bridges.bridges.flatMap { b -> [Connected] in
             guard case .success(let subnet) = IPSubnet.parse(b.subnet) else { return [] }
             return b.connections.compactMap { c in IPAddress(c.ip).map { (b.name, subnet, c.owner, $0) } }
         }
@@ -33,15 +36,16 @@ public struct IPAMReconciler {
     /// older ipam.json (deleted, restored from a backup, killed between the two files' writes)
     /// must not hand out an address a connected container still uses. A connection whose
     /// address ipam.json gives to another owner (or whose owner holds another one there) is
-    /// a warning: the address stays held either way.
-    func read() throws -> IPAMState {
+    /// a warning: the address stays held either way. `connected`: the bridges' addresses when
+    /// the caller has them (else bridges.json is read).
+    func read(connected: [Connected]? = nil) throws -> IPAMState {
         let path = ctx.stateDir.file(IPAMState.fileName)
         var s = try ctx.stateDir.load(IPAMState.self) ?? IPAMState()
         if let v = s.invariantViolation() {
             throw StateError.corrupted(path: path, detail: v, recovery: IPAMState.recovery)
         }
         let now = Self.now()
-        for c in try connections() where c.subnet.contains(c.ip) {
+        for c in try connected ?? connections() where c.subnet.contains(c.ip) {
             do {
                 let out = try IPAM.allocate(&s, IPAM.Request(subnet: c.subnet, owner: c.owner, ip: c.ip, now: now))
                 if out.created { log.warning("\(path): \(c.ip) of '\(c.owner)' (connected to bridge \(c.bridge) in bridges.json) was missing; restored") }
@@ -89,9 +93,9 @@ public struct IPAMReconciler {
         guard ip != nil || owner != nil else { throw Failure.usage("ipam release: give --ip or --owner") }
         let lock = try self.lock()
         defer { withExtendedLifetime(lock) {} }
-        var state = try read()
-        let released = try IPAM.release(&state, subnet: subnet, ip: ip, owner: owner)
         let connected = try connections()
+        var state = try read(connected: connected)
+        let released = try IPAM.release(&state, subnet: subnet, ip: ip, owner: owner)
         for a in released {
             if let c = connected.first(where: { $0.subnet == subnet && $0.ip == a.ip }) {
                 throw Failure(.failure, "\(a.ip) is '\(c.owner)''s address on bridge \(c.bridge); release it with 'ezlb bridge disconnect \(c.bridge) --owner \(c.owner)'")
