@@ -100,25 +100,18 @@ public struct StateDirectory: Sendable {
     }
 
     /// Removes the temp files whose writer is gone (a process killed mid-write):
-    /// `.<name>.tmp.<pid>.<random>`; `name` nil: of every file. A writer holds an flock on
-    /// its temp file until the rename, so a file whose lock can be taken has no live writer
-    /// (whatever pid namespace it ran in); it goes when its pid is not running here or it is
-    /// older than ten minutes. This needs no state lock; every lock and every write runs it,
-    /// so a killed run's temp file does not outlive the next run.
-    func removeStaleTemps(of name: String? = nil) {
+    /// `.<name>.tmp.<pid>.<random>` of any file. A writer holds an flock on its temp file
+    /// until the rename, so a file whose lock can be taken has no live writer (whatever pid
+    /// namespace it ran in); it goes when its pid is not running here or it is older than ten
+    /// minutes. This needs no state lock; every `lock` runs it (every writer takes one), so a
+    /// killed run's temp file does not outlive the next run.
+    func removeStaleTemps() {
         guard let d = opendir(path) else { return }
         defer { closedir(d) }
         while let e = readdir(d) {
             let entry = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let tail: Substring
-            if let name {
-                guard entry.hasPrefix(".\(name).tmp.") else { continue }
-                tail = entry.dropFirst(name.count + 6)
-            } else {
-                guard entry.hasPrefix("."), let r = entry.firstRange(of: ".tmp.") else { continue }
-                tail = entry[r.upperBound...]
-            }
-            guard let pid = pid_t(tail.prefix { $0 != "." }), pid > 0, pid != getpid() else { continue }
+            guard entry.hasPrefix("."), let r = entry.firstRange(of: ".tmp.") else { continue }
+            guard let pid = pid_t(entry[r.upperBound...].prefix { $0 != "." }), pid > 0, pid != getpid() else { continue }
             let fd = open(file(entry), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { close(fd) }
@@ -155,10 +148,14 @@ public struct StateDirectory: Sendable {
         try checkSafe()
     }
 
-    /// The ownership and mode rule of `ensureExists` for an existing directory.
-    public func checkSafe() throws {
+    /// The ownership and mode rule of `ensureExists` for an existing directory;
+    /// `allowMissing`: a directory that does not exist passes (nothing to read from it).
+    public func checkSafe(allowMissing: Bool = false) throws {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw StateError.io(path, "stat state directory", Errno(rawValue: errno)) }
+        guard stat(path, &st) == 0 else {
+            if allowMissing && errno == ENOENT { return }
+            throw StateError.io(path, "stat state directory", Errno(rawValue: errno))
+        }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw StateError.io(path, "use as state directory", .notDirectory) }
         if st.st_uid != 0 && st.st_uid != geteuid() {
             throw StateError.unsafe(path: path, detail: "the state directory is owned by uid \(st.st_uid), not by root or the running user (uid \(geteuid()))")
@@ -221,7 +218,7 @@ public struct StateDirectory: Sendable {
     /// The whole file `name` as bytes; nil when it does not exist.
     public func readRaw(_ name: String) throws -> [UInt8]? {
         let p = file(name)
-        if Self.kind(of: path).exists { try checkSafe() }
+        try checkSafe(allowMissing: true)
         switch FileBytes.read(p, limit: FileBytes.stateLimit, followSymlinks: false) {
         case .success(let b): return b
         case .failure(.system(ENOENT)): return nil
@@ -237,7 +234,6 @@ public struct StateDirectory: Sendable {
     /// one is a miss) both fsyncs are left out; the rename stays atomic.
     public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true) throws {
         try ensureExists()
-        removeStaleTemps(of: name)
         let final = file(name)
         // A fresh name per write, created exclusively and never through a symlink: nothing
         // planted in the directory can redirect the write.
