@@ -14,6 +14,8 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "raftwire.h"
+
 #define CTL_MAX_LINE (64 * 1024)
 /* Separate budgets: idle remote TCP connections must never lock the local
  * socket (raft status / leave) out. Remote clients send their one line at
@@ -74,6 +76,7 @@ struct req {
         struct raft_change change;
         struct raft_transfer transfer;
         struct raft_apply apply;
+        struct raft_barrier barrier;
     } u;
     struct ezlb_raft_node *node;
     uint64_t token;
@@ -274,8 +277,9 @@ static void on_async(uv_async_t *h)
 }
 
 struct ezlb_raft_node *ezlb_raft_create(const struct ezlb_raft_callbacks *cb, const char *dir,
-                                        uint64_t id, const char *address, unsigned election_ms,
-                                        unsigned heartbeat_ms, int bootstrap, struct ezlb_raft_error *err)
+                                        uint64_t id, const char *address, const uint8_t *key,
+                                        unsigned election_ms, unsigned heartbeat_ms, int bootstrap,
+                                        struct ezlb_raft_error *err)
 {
     struct ezlb_raft_node *n = calloc(1, sizeof *n);
     int rv;
@@ -301,15 +305,15 @@ struct ezlb_raft_node *ezlb_raft_create(const struct ezlb_raft_callbacks *cb, co
     n->async.data = n;
     n->async_open = 1;
 
-    rv = raft_uv_tcp_init(&n->transport, &n->loop);
+    rv = ezlb_wire_init(&n->transport, &n->loop, key, cb->mac);
     if (rv != 0) {
-        set_raft_err(err, "raft_uv_tcp_init", rv, n->transport.errmsg);
+        set_raft_err(err, "ezlb_wire_init", rv, n->transport.errmsg);
         goto fail_loop;
     }
     rv = raft_uv_init(&n->io, &n->loop, dir, &n->transport);
     if (rv != 0) {
         set_raft_err(err, "raft_uv_init", rv, n->io.errmsg);
-        raft_uv_tcp_close(&n->transport);
+        ezlb_wire_free(&n->transport);
         goto fail_loop;
     }
     n->orig_start = n->io.start;
@@ -323,7 +327,7 @@ struct ezlb_raft_node *ezlb_raft_create(const struct ezlb_raft_callbacks *cb, co
     if (rv != 0) {
         set_raft_err(err, "raft_init", rv, n->io.errmsg[0] ? n->io.errmsg : raft_errmsg(&n->raft));
         raft_uv_close(&n->io);
-        raft_uv_tcp_close(&n->transport);
+        ezlb_wire_free(&n->transport);
         goto fail_loop;
     }
     n->raft.data = n;
@@ -431,7 +435,7 @@ static void on_raft_closed(struct raft *r)
 {
     struct ezlb_raft_node *n = r->data;
     raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
+    ezlb_wire_free(&n->transport);
 }
 
 void ezlb_raft_stop(struct ezlb_raft_node *n)
@@ -540,6 +544,10 @@ uint64_t ezlb_raft_server(struct ezlb_raft_node *n, unsigned i, char *addr, size
     return s->id;
 }
 
+uint64_t ezlb_raft_refused(struct ezlb_raft_node *n, char *peer, size_t len)
+{
+    return ezlb_wire_refused(&n->transport, peer, len);
+}
 const char *ezlb_raft_errmsg(struct ezlb_raft_node *n) { return raft_errmsg(&n->raft); }
 const char *ezlb_raft_strerror(int code) { return code < 0 ? uv_strerror(code) : raft_strerror(code); }
 
@@ -565,6 +573,7 @@ static void finish(struct req *r, int status)
 
 static void on_change(struct raft_change *c, int status) { finish(c->data, status); }
 static void on_transfer(struct raft_transfer *t) { finish(t->data, 0); }
+static void on_barrier(struct raft_barrier *b, int status) { finish(b->data, status); }
 static void on_apply(struct raft_apply *a, int status, void *result)
 {
     (void)result;
@@ -614,6 +623,18 @@ int ezlb_raft_transfer(struct ezlb_raft_node *n, uint64_t token, uint64_t id)
         return RAFT_NOMEM;
     r->u.transfer.data = r;
     int rv = raft_transfer(&n->raft, &r->u.transfer, id, on_transfer);
+    if (rv != 0)
+        free(r);
+    return rv;
+}
+
+int ezlb_raft_barrier(struct ezlb_raft_node *n, uint64_t token)
+{
+    struct req *r = new_req(n, token);
+    if (r == NULL)
+        return RAFT_NOMEM;
+    r->u.barrier.data = r;
+    int rv = raft_barrier(&n->raft, &r->u.barrier, on_barrier);
     if (rv != 0)
         free(r);
     return rv;

@@ -356,6 +356,15 @@ extension RaftSettings {
 
     // MARK: - pieces
 
+    /// The raft port accepts only peers that prove the secret (raftwire.c); without one it
+    /// would be open to anyone who can reach it, so only a loopback-only cluster may serve
+    /// without (checked by `raft serve`; the parse itself accepts the seed's configs).
+    public func requireSecretBeyondLoopback() throws {
+        guard secret == nil, let open = ([raftAddr] + members.map(\.addr)).first(where: { !Self.isLoopbackEndpoint($0) }) else { return }
+        throw ConfigError(file: file, keyPath: "cluster.secret_file", value: open,
+                          reason: "a cluster beyond loopback needs a shared secret: its raft and control ports authenticate peers with it (at least \(Self.minimumSecretBytes) random bytes in a mode 0600 file, the same on every node)")
+    }
+
     static func checkNodeID(_ id: String, _ fail: (String) -> ConfigError) throws {
         guard !id.isEmpty else { throw fail("must not be empty") }
         guard id.utf8.count <= 64 else { throw fail("too long (at most 64 characters)") }
@@ -375,6 +384,13 @@ extension RaftSettings {
             }
             return .success(ep.description)
         }
+    }
+
+    /// 127.0.0.0/8 or ::1 (addresses here are canonical `IP:port` / `[v6]:port`).
+    static func isLoopbackEndpoint(_ addr: String) -> Bool {
+        guard case .success(let ep) = Endpoint.parse(addr) else { return false }
+        let b = ep.address.bytes
+        return b.count == 4 ? b[0] == 127 : b == [UInt8](repeating: 0, count: 15) + [1]
     }
 
     static func canonical(_ text: String, _ fail: (String) -> ConfigError) throws -> String {

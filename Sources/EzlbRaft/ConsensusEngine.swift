@@ -45,6 +45,10 @@ public struct EngineStatus: Sendable, Equatable {
     /// timeout. libraft 0.15 itself notices a lost majority only up to two
     /// election timeouts late; the Master role follows this lease instead.
     public var leaderLease: Bool = false
+    /// Raft connections refused because the peer did not prove the cluster secret
+    /// (or sent a frame with a bad MAC), and the last one's address.
+    public var refused: UInt64 = 0
+    public var refusedPeer: String = ""
 }
 
 /// A failed engine call: which call, its code (RAFT_* or UV_*) and message.
@@ -101,4 +105,6 @@ public protocol ConsensusEngine: AnyObject {
     func transfer(to: UInt64, completion: @escaping (RaftEngineError?) -> Void)
     /// Appends a command entry; completes once it is committed and applied.
     func apply(_ entry: [UInt8], completion: @escaping (RaftEngineError?) -> Void)
+    /// Leader: completes once every earlier entry is committed and applied.
+    func barrier(completion: @escaping (RaftEngineError?) -> Void)
 }

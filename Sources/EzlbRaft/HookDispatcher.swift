@@ -125,6 +125,21 @@ public final class HookDispatcher: @unchecked Sendable {
         }
     }
 
+    /// Starts the shutdown without waiting for it (`shutdown` waits): a Master runs ToSlave first.
+    /// Returns true when this node is Master, i.e. when `released` will report that ToSlave's outcome.
+    public func beginShutdown() -> Bool {
+        lock.withLock {
+            let master = machine.role == .master
+            machine.requestShutdown()
+            startThreadLocked()
+            lock.broadcast()
+            return master
+        }
+    }
+
+    /// After `beginShutdown` on a Master: nil until its ToSlave finished, then whether it succeeded.
+    public var released: Bool? { lock.withLock { machine.released } }
+
     private func waitStoppedLocked(until deadline: UInt64) {
         while !stopped && Self.nowMs() < deadline { lock.wait(untilMs: deadline) }
     }

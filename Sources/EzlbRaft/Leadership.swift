@@ -13,11 +13,16 @@ public struct LeadershipSample: Sendable, Equatable {
     /// String id of the current leader, nil when unknown.
     public var leaderID: String?
     public var term: UInt64
+    /// This node leads in the term right after a Master that released the VIP (its ToSlave
+    /// succeeded) and recorded so in the log before handing leadership over: no VIP can be
+    /// bound anywhere, so ToMaster needs no master_guard.
+    public var handover: Bool
 
-    public init(role: RaftRole, leaderID: String?, term: UInt64) {
+    public init(role: RaftRole, leaderID: String?, term: UInt64, handover: Bool = false) {
         self.role = role
         self.leaderID = leaderID
         self.term = term
+        self.handover = handover
     }
 }
 

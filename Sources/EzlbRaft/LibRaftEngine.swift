@@ -1,4 +1,5 @@
 import CEzlbShim
+import Crypto
 import EzlbCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -6,8 +7,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// libraft 0.15 with its libuv TCP transport and on-disk log in `dataDir`,
-/// driven by one libuv loop (see CEzlbShim/ezlb_raft.h). Owns the C node;
+/// libraft 0.15 with ezlb's authenticated TCP transport (CEzlbShim/raftwire.c)
+/// and its on-disk log in `dataDir`, driven by one libuv loop (see CEzlbShim/ezlb_raft.h). Owns the C node;
 /// `deinit` frees it once the loop has finished.
 public final class LibRaftEngine: ConsensusEngine {
     public weak var delegate: ConsensusEngineDelegate?
@@ -21,7 +22,8 @@ public final class LibRaftEngine: ConsensusEngine {
     /// Opens the log in `dataDir` (must exist) for server `id` at `address`
     /// ("host:port"); `bootstrap` writes a one-voter configuration (this
     /// server) and fails with RAFT_CANTBOOTSTRAP when the log is not empty.
-    public init(dataDir: String, id: UInt64, address: String, electionTimeoutMs: UInt32,
+    /// Peers must prove the key derived from `secret` (`transportKey`).
+    public init(dataDir: String, id: UInt64, address: String, secret: String? = nil, electionTimeoutMs: UInt32,
                 heartbeatMs: UInt32, bootstrap: Bool) throws {
         var cb = ezlb_raft_callbacks()
         cb.ctx = Unmanaged.passUnretained(self).toOpaque()
@@ -52,9 +54,16 @@ public final class LibRaftEngine: ConsensusEngine {
             LibRaftEngine.from(ctx).delegate?.engineControlRequest(conn: conn, remote: remote != 0, peer: p, line: text)
         }
         cb.done = { ctx, token, status in LibRaftEngine.from(ctx).finish(token: token, status: status) }
+        cb.mac = { key, keyLen, msg, len, out in
+            let code = HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer(start: msg, count: len),
+                                                       using: SymmetricKey(data: UnsafeRawBufferPointer(start: key, count: keyLen)))
+            guard let out else { return }
+            code.withUnsafeBytes { out.update(from: Array($0), count: min($0.count, 32)) }
+        }
 
         var err = ezlb_raft_error()
-        let n = ezlb_raft_create(&cb, dataDir, id, address, electionTimeoutMs, heartbeatMs, bootstrap ? 1 : 0, &err)
+        let key = Self.transportKey(secret: secret)
+        let n = ezlb_raft_create(&cb, dataDir, id, address, key, electionTimeoutMs, heartbeatMs, bootstrap ? 1 : 0, &err)
         guard let n else { throw Self.error(err) }
         node = n
     }
@@ -66,6 +75,14 @@ public final class LibRaftEngine: ConsensusEngine {
             }
             ezlb_raft_destroy(n)
         }
+    }
+
+    /// The key raft peers prove to each other: HMAC-SHA256(secret, "ezlb-raft-transport-v1").
+    /// Without a secret (loopback-only clusters) a public constant: framing, not authentication.
+    static func transportKey(secret: String?) -> [UInt8] {
+        let label = Data("ezlb-raft-transport-v1".utf8)
+        guard let secret else { return Array(SHA256.hash(data: label)) }
+        return Array(HMAC<SHA256>.authenticationCode(for: label, using: SymmetricKey(data: Data(secret.utf8))))
     }
 
     private static func from(_ ctx: UnsafeMutableRawPointer?) -> LibRaftEngine {
@@ -152,7 +169,8 @@ public final class LibRaftEngine: ConsensusEngine {
         return EngineStatus(role: role, term: ezlb_raft_term(n), leaderID: lid == 0 ? nil : lid,
                             leaderAddress: lid == 0 ? nil : laddr, members: members,
                             lastIndex: ezlb_raft_last_index(n), lastApplied: ezlb_raft_last_applied(n),
-                            leaderLease: ezlb_raft_leader_lease(n) != 0)
+                            leaderLease: ezlb_raft_leader_lease(n) != 0,
+                            refused: ezlb_raft_refused(n, &buf, buf.count), refusedPeer: String(cBuffer: buf))
     }
 
     public func respond(conn: UInt64, line: String) {
@@ -204,6 +222,10 @@ public final class LibRaftEngine: ConsensusEngine {
 
     public func transfer(to: UInt64, completion: @escaping (RaftEngineError?) -> Void) {
         begin("raft_transfer", completion) { ezlb_raft_transfer(node, $0, to) }
+    }
+
+    public func barrier(completion: @escaping (RaftEngineError?) -> Void) {
+        begin("raft_barrier", completion) { token in ezlb_raft_barrier(node, token) }
     }
 
     public func apply(_ entry: [UInt8], completion: @escaping (RaftEngineError?) -> Void) {

@@ -82,9 +82,13 @@ public struct RaftStatusInfo: Codable, Sendable, Equatable {
     public var hook: String?
     public var lastIndex: UInt64
     public var appliedIndex: UInt64
+    /// Raft connections refused since start (peer without the cluster secret, bad frame MAC).
+    public var refusedConnections: UInt64 = 0
+    public var refusedLastPeer: String? = nil
     enum CodingKeys: String, CodingKey {
         case node, raftID = "raft_id", addr, role, term, leader, member, members, hook
         case lastIndex = "last_index", appliedIndex = "applied_index"
+        case refusedConnections = "refused_connections", refusedLastPeer = "refused_last_peer"
     }
 }
 

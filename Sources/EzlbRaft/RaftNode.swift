@@ -23,9 +23,13 @@ final class DispatcherBridge: LeadershipObserver, DispatcherActions, @unchecked 
         self.log = log
     }
 
-    func observe(role: EngineRole, leaderName: String?, term: UInt64) {
-        dispatcher?.observe(LeadershipSample(role: RaftRole(rawValue: role.rawValue) ?? .unavailable, leaderID: leaderName, term: term))
+    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool) {
+        dispatcher?.observe(LeadershipSample(role: RaftRole(rawValue: role.rawValue) ?? .unavailable, leaderID: leaderName,
+                                             term: term, handover: handover))
     }
+
+    func beginRelease() -> Bool { dispatcher?.beginShutdown() ?? false }
+    var released: Bool? { dispatcher?.released }
 
     var lastEvent: String? { dispatcher?.currentEvent?.rawValue }
 
@@ -51,6 +55,7 @@ public enum RaftNode {
     /// Runs the node until it stops; returns the signal that stopped it, if one did.
     @discardableResult
     public static func serve(_ settings: RaftSettings, bootstrap: Bool, log: Logger) throws -> Int32? {
+        try settings.requireSecretBeyondLoopback()
         let dir = settings.dataDir
         // mkdir -p with mode 0700 (errno text on failure).
         var prefix = dir.hasPrefix("/") ? "" : "."
@@ -83,7 +88,7 @@ public enum RaftNode {
         try checkBindable(settings.raftAddr, what: "node.raft_addr")
         let listenControl = settings.secret != nil || control.map { if case .tcp(let h, _) = $0 { return isLoopbackHost(h) } else { return false } } == true
         if listenControl, let c = settings.controlAddr { try checkBindable(c, what: "the control endpoint (node.control_addr, default raft port + 1)") }
-        let engine = try LibRaftEngine(dataDir: dir, id: settings.numericID, address: settings.raftAddr,
+        let engine = try LibRaftEngine(dataDir: dir, id: settings.numericID, address: settings.raftAddr, secret: settings.secret,
                                        electionTimeoutMs: settings.electionTimeoutMs, heartbeatMs: settings.heartbeatMs,
                                        bootstrap: bootstrap)
         var names: [UInt64: (name: String, addr: String)] = [:]

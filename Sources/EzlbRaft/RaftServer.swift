@@ -12,11 +12,24 @@ import Glibc
 /// Receives leadership samples (the hook dispatcher, behind an adapter).
 /// Called on the engine thread; must not block.
 public protocol LeadershipObserver: AnyObject {
-    func observe(role: EngineRole, leaderName: String?, term: UInt64)
+    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool)
+    /// Shutdown: a Master starts releasing the VIP (ToSlave); false when this node is not Master.
+    func beginRelease() -> Bool
+    /// After `beginRelease`: nil until the ToSlave finished, then whether it succeeded.
+    var released: Bool? { get }
     /// The last hook event that completed (for `raft status`).
     var lastEvent: String? { get }
     /// SIGHUP.
     func reload()
+}
+
+/// "The Master of `term` released the VIP": appended by a Master stopping gracefully after its
+/// ToSlave succeeded, before it hands leadership over; the leader of the next term needs no guard.
+struct ReleaseEntry: Codable, Equatable {
+    var op: String = "released"
+    var raftID: String
+    var term: UInt64
+    enum CodingKeys: String, CodingKey { case op, raftID = "raft_id", term }
 }
 
 /// The replicated state: names of the servers (libraft only knows numeric ids).
@@ -66,11 +79,17 @@ public final class RaftServer: ConsensusEngineDelegate {
     private var queue: [(String, () -> Void)] = []
     private var opRunning = false
     private var wasMember = false
+    private var refusedReported: UInt64 = 0
+    private var nextRefusedReport = Date.distantPast
     private var lastRole: EngineRole = .unavailable
     private var lastLeader: UInt64?
     private let abandonLock = Lock()
     private var abandonRequested = false
-    private enum Phase { case running, transferring(deadline: Date), stopped }
+    private enum Phase { case running, releasing(deadline: Date), transferring(deadline: Date), stopped }
+    /// The last ReleaseEntry applied.
+    private var lastRelease: ReleaseEntry?
+    /// Term in which this node's barrier (learning its predecessors' committed entries) was sent.
+    private var barrierTerm: UInt64?
     private var phase = Phase.running
     /// Set when SIGTERM/SIGINT ended the loop.
     public private(set) var stoppedBySignal: Int32?
@@ -102,6 +121,10 @@ public final class RaftServer: ConsensusEngineDelegate {
     }
 
     public func engineApply(_ entry: [UInt8]) {
+        if let r = try? JSONDecoder().decode(ReleaseEntry.self, from: Data(entry)), r.op == "released" {
+            lastRelease = r
+            return
+        }
         guard let e = try? JSONDecoder().decode(NameEntry.self, from: Data(entry)), e.op == "name",
               let rid = UInt64(e.raftID) else {
             log.warning("ignoring an unknown replicated entry (\(entry.count) bytes): \(String(decoding: entry.prefix(120), as: UTF8.self).debugDescription)")
@@ -128,11 +151,17 @@ public final class RaftServer: ConsensusEngineDelegate {
     public func engineTick() {
         runDelayed()
         let st = engine.status()
+        if case .releasing(let deadline) = phase {
+            observe(st)
+            continueRelease(st, deadline: deadline)
+            return
+        }
         if case .transferring(let deadline) = phase {
             if st.role != .leader || Date() >= deadline { finishStop() } else { observe(st) }
             return
         }
         guard case .running = phase else { return }
+        reportRefused(st)
         observe(st)
         tryAbandon(st)
         let member = st.members.contains { $0.id == config.raftID }
@@ -169,9 +198,21 @@ public final class RaftServer: ConsensusEngineDelegate {
             lastLease = st.leaderLease
         }
         let (role, leader) = hookView(st)
-        observer?.observe(role: role, leaderName: leader, term: st.term)
+        // A new leader commits a barrier at once: it then knows every entry its predecessors
+        // committed, the previous Master's ReleaseEntry among them (libraft 0.15 appends none).
+        if st.role == .leader, barrierTerm != st.term {
+            barrierTerm = st.term
+            engine.barrier { [weak self] err in if let err { self?.log.debug("barrier: \(err)") } }
+        }
+        let handover = st.role == .leader && lastRelease.map { $0.term + 1 == st.term && $0.raftID != String(config.raftID) } == true
+        if handover && !handoverLogged {
+            log.info("the previous Master released the VIP in term \(st.term - 1): ToMaster without master_guard")
+        }
+        handoverLogged = handover
+        observer?.observe(role: role, leaderName: leader, term: st.term, handover: handover)
     }
     private var lastLease = false
+    private var handoverLogged = false
 
     public func engineWakeup() {
         abandonLock.lock()
@@ -240,6 +281,40 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// timeout), then closes the engine; `run` returns after.
     public func beginStop() {
         let st = engine.status()
+        // A Master releases the VIP first and records that in the log, so that the next
+        // leader can take it without master_guard (graceful handover).
+        if st.role == .leader, transferTarget(st) != nil, observer?.beginRelease() == true {
+            log.notice("shutting down: releasing the VIP (ToSlave), then handing leadership over")
+            phase = .releasing(deadline: Date().addingTimeInterval(releaseBudget))
+            return
+        }
+        transferOrStop(st)
+    }
+
+    /// How long a stopping Master waits for its ToSlave before handing over anyway (the new
+    /// leader then keeps its guard).
+    public var releaseBudget: Double = 30
+
+    private func continueRelease(_ st: EngineStatus, deadline: Date) {
+        guard !releaseInFlight else { return }
+        let released = observer?.released
+        if released == nil && Date() < deadline { return }
+        guard released == true, st.role == .leader else {
+            if released != true { log.warning("ToSlave did not finish successfully: the next Master waits its master_guard") }
+            transferOrStop(st)
+            return
+        }
+        releaseInFlight = true
+        engine.apply(Array(jsonText(ReleaseEntry(raftID: String(config.raftID), term: st.term)).utf8)) { [weak self] err in
+            guard let self else { return }
+            self.releaseInFlight = false
+            if let err { self.log.warning("recording the release: \(err)") }
+            self.transferOrStop(self.engine.status())
+        }
+    }
+    private var releaseInFlight = false
+
+    private func transferOrStop(_ st: EngineStatus) {
         if st.role == .leader, let target = transferTarget(st) {
             log.notice("shutting down: transferring leadership first")
             phase = .transferring(deadline: Date().addingTimeInterval(Double(config.electionTimeoutMs) * 2 / 1000))
@@ -305,6 +380,14 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
     }
 
+    /// Refused raft connections, at most one warning per 10 s (a flood must not flood the log).
+    private func reportRefused(_ st: EngineStatus) {
+        guard st.refused > refusedReported, Date() >= nextRefusedReport else { return }
+        log.warning("refused \(st.refused - refusedReported) raft connection(s) that did not prove the cluster secret (last from \(st.refusedPeer))")
+        refusedReported = st.refused
+        nextRefusedReport = Date().addingTimeInterval(10)
+    }
+
     public func statusInfo() -> RaftStatusInfo {
         let st = engine.status()
         let members = st.members.map {
@@ -314,7 +397,8 @@ public final class RaftServer: ConsensusEngineDelegate {
         return RaftStatusInfo(node: config.nodeName, raftID: String(config.raftID), addr: config.address,
                               role: st.role.rawValue, term: st.term, leader: leader,
                               member: st.members.contains { $0.id == config.raftID }, members: members,
-                              hook: observer?.lastEvent, lastIndex: st.lastIndex, appliedIndex: st.lastApplied)
+                              hook: observer?.lastEvent, lastIndex: st.lastIndex, appliedIndex: st.lastApplied,
+                              refusedConnections: st.refused, refusedLastPeer: st.refused == 0 ? nil : st.refusedPeer)
     }
 
     /// Membership changes run one at a time, in arrival order.

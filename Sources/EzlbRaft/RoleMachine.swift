@@ -5,19 +5,21 @@ import EzlbConfig
 ///
 /// Rules (docs/raft.md "Roles and hooks"):
 /// - ToReady first (after `start()`), once.
-/// - Leader, held without interruption (same term, no non-leader sample) for `guardMs` → ToMaster.
+/// - Leader, held without interruption (same term, no non-leader sample) for `guardMs` → ToMaster;
+///   at once (no guard, no debounce) when the sample says the previous Master handed over (released
+///   the VIP and recorded it before a graceful stop).
 /// - Master that is no longer leader (follower, candidate, unavailable) → ToSlave at once: no debounce.
 /// - Follower that knows another node leads, while not Slave → ToSlave.
 /// - Candidate, or no known leader, while not Master → nothing (no ToSlave storm during elections).
 /// - Debounce: a transition that would start within `debounceMs` of the previous hook's end is deferred
 ///   to the end of the window and then re-decided from the latest sample (latest wins; nothing is dropped).
-///   Demoting a Master and ToDestroy are never deferred.
+///   Demoting a Master, a handover's ToMaster and ToDestroy are never deferred.
 /// - ToMaster during which leadership was lost (or the term changed) — killed or not — may have been partly
 ///   applied: ToSlave runs next to clean up, even if leadership came back meanwhile; ToMaster then runs
 ///   again after a fresh guard if this node is (still or again) leader.
 /// - ToMaster that fails with abort (or retry, all attempts failed) → abandon leadership, ToSlave;
 ///   ToMaster is not tried again until leadership was lost or the term changed.
-/// - Shutdown: a Master runs ToSlave first; ToDestroy is always the last hook (after ToReady when the
+/// - Shutdown: a Master runs ToSlave first (its outcome is `released`); ToDestroy is always the last hook (after ToReady when the
 ///   dispatcher was started; alone when it never was).
 public struct RoleMachine: Sendable {
     /// The node's role: changes when the hook of the transition starts.
@@ -64,6 +66,10 @@ public struct RoleMachine: Sendable {
     /// Leadership was lost (or the term changed) while the running ToMaster ran: it may have been killed
     /// half-way, so its end must be followed by a ToSlave (cleanup).
     var runningInterrupted = false
+    /// The shutdown's ToSlave of a Master is running.
+    var releasing = false
+    /// A Master's shutdown ToSlave finished: true when it succeeded (the VIP is released).
+    public private(set) var released: Bool?
 
     public init(nodeID: String, guardMs: UInt64, debounceMs: UInt64) {
         self.nodeID = nodeID
@@ -127,7 +133,8 @@ public struct RoleMachine: Sendable {
         }
         let windowEnd = (lastFinish ?? 0) + debounceMs
         if isLeader, let since = leaderSince, suppressedTerm == nil {
-            let at = max(since + guardMs, lastFinish == nil ? 0 : windowEnd)
+            // A handover: the VIP is bound nowhere, the old Master said so; neither guard nor debounce.
+            let at = latest?.handover == true ? since : max(since + guardMs, lastFinish == nil ? 0 : windowEnd)
             return now >= at ? .run(.ToMaster) : .wait(until: at)
         }
         if otherLeads && role != .slave {
@@ -147,6 +154,7 @@ public struct RoleMachine: Sendable {
             runningTerm = latest?.term
             runningInterrupted = false
         case .ToSlave:
+            releasing = shutdownRequested && role == .master
             role = .slave
             demotionPending = false
         case .ToDestroy: break
@@ -164,6 +172,9 @@ public struct RoleMachine: Sendable {
         lastEvent = event
         var effects: [Effect] = []
         switch event {
+        case .ToSlave where releasing:
+            releasing = false
+            released = !failed
         case .ToDestroy:
             role = .destroyed
         case .ToMaster where interrupted:

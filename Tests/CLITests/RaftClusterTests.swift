@@ -189,6 +189,12 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertEqual(r.status, 78, r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("ezlb: error: "), r.stderr)
+        // A cluster beyond loopback without a secret would leave its raft port open: refused.
+        let open = writeConfig("node: {id: a, raft_addr: \"\(nodes[3].addr)\", data_dir: \"\(workDir)/open\"}\ncluster:\n  nodes: [{id: a, addr: \"\(nodes[3].addr)\"}, {id: b, addr: \"192.0.2.1:7946\"}]\n", name: "open.yaml")
+        let o = try ezlb(["raft", "serve", "-c", open])
+        XCTAssertEqual(o.status, 78, o.stderr)
+        XCTAssertTrue(o.stderr.contains("cluster.secret_file: '192.0.2.1:7946': a cluster beyond loopback needs a shared secret"), o.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workDir + "/open"), "nothing created")
         let usage = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", "nonsense"])
         XCTAssertEqual(usage.status, 64, usage.stderr)
         // Bootstrapping over existing data is refused.
@@ -254,15 +260,21 @@ final class RaftClusterTests: RaftClusterTestCase {
 
         for i in 0..<3 { XCTAssertEqual(voters(i), before) }
         XCTAssertEqual(status(3)?["member"] as? Bool, false)
-        // With the secret, the same node joins.
+        // With the secret, the same node joins, once restarted with it: the raft port too
+        // admits only peers that prove the secret.
+        sigkill(3)
         nodes[3].config = nodes[3].config.replacingOccurrences(of: "n4-nosecret.yaml", with: "n4.yaml")
+        try start(3)
+        try waitFor("n4's serve with the secret", timeout: 10) { status(3) != nil }
         let ok = try ezlb(["raft", "join", "-c", nodes[3].config, "--peer", nodes[1].addr])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         try waitFor("4 voters", timeout: 10) { voters(0).count == 4 }
     }
 
+    /// Graceful stop of the Master: ToSlave first, a ReleaseEntry, the transfer; the next
+    /// leader takes the VIP without master_guard (1.5 s here), never before the old ToSlave ended.
     func testSigtermOnLeaderTransfersRunsToDestroyExitsZero() throws {
-        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        makeCluster(3, electionMs: 1000, heartbeatMs: 100)
         try bringUp(3)
         var leader: Int?
         try waitFor("a Master", timeout: 10) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
@@ -279,6 +291,16 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertTrue(mine.contains { $0.event == "ToSlave" && $0.phase == "end" }, "\(mine)")
         try waitFor("another Master", timeout: 10) { masterAfter(t0).map { $0.1 != name } ?? false }
         XCTAssertEqual(masterOverlaps(), [])
+        guard let released = mine.first(where: { $0.event == "ToSlave" && $0.phase == "end" })?.t,
+              let next = hookLines().first(where: { $0.node != name && $0.t > t0 && $0.event == "ToMaster" && $0.phase == "start" }) else {
+            return XCTFail("no handover in \(hookLines())")
+        }
+        let gap = (Double(next.t) - Double(released)) / 1e6
+        print("graceful handover: VIP released by \(name), ToMaster on \(next.node) \(gap) ms later (master_guard 1500 ms)")
+        XCTAssertGreaterThan(gap, 0, "the new Master starts only after the old one released")
+        XCTAssertLessThan(gap, 500, "no master_guard (nor debounce) after a recorded release")
+        let log = (try? String(contentsOfFile: nodes[nodes.firstIndex { $0.name == next.node }!].logFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("ToMaster without master_guard"), log)
     }
 
     /// ToMaster fails with on_failure: abort on n1: the engine transfers

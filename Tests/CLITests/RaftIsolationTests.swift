@@ -40,11 +40,9 @@ final class RaftIsolationTests: RaftClusterTestCase {
         }
     }
 
-    func testIsolatedLeaderRunsToSlaveWithinElectionTimeoutPlusMargin() throws {
-        let count = 3
-        try makeNetns(count)
-        guard sh("command -v iptables").0 == 0 else { throw XCTSkip("needs iptables") }
-        // Default timeouts. A secret: the nodes are not on loopback, so join needs it.
+    /// `count` nodes in their namespaces (default timeouts; a secret: a cluster off
+    /// loopback needs one), joined, with a Master that finished ToMaster. Returns the leader.
+    func bringUpInNetns(_ count: Int) throws -> Int {
         makeCluster(count, secret: "isolation-test-secret-0123456789", hostFor: { "10.77.0.\($0 + 1)" })
         try start(0, bootstrap: true, netns: namespaces[0])
         try waitFor("n1 to lead", timeout: 10) { (status(0)?["role"] as? String) == "leader" }
@@ -54,11 +52,56 @@ final class RaftIsolationTests: RaftClusterTestCase {
             let (code, _, err) = inNS(i, ["raft", "join", "-c", nodes[i].config, "--peer", nodes[0].addr])
             XCTAssertEqual(code, 0, err)
         }
-        try waitFor("3 voters", timeout: 15) { (0..<count).allSatisfy { voters($0).count == count } }
+        try waitFor("\(count) voters", timeout: 15) { (0..<count).allSatisfy { voters($0).count == count } }
         var leader: Int?
         try waitFor("a Master", timeout: 15) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
-        let name = nodes[leader!].name
+        guard let leader else { throw XCTSkip("unreachable") }
+        let name = nodes[leader].name
         try waitFor("\(name)'s ToMaster", timeout: 10) { hookLines().contains { $0.node == name && $0.event == "ToMaster" && $0.phase == "end" } }
+        return leader
+    }
+
+    /// Forged raft traffic from a namespace that is not a member: libraft's own handshake
+    /// with a RequestVote (higher term, disrupt-leader) and an AppendEntries — one such vote
+    /// deposed the Master while the raft port was libraft's open TCP transport — and ezlb's
+    /// handshake with a made-up proof. Nothing changes; every node counts the refusals.
+    func testForgedRaftTrafficFromANonMemberChangesNothing() throws {
+        let count = 3
+        try makeNetns(count + 1)   // the last namespace is the attacker's
+        guard sh("command -v python3").0 == 0 else { throw XCTSkip("needs python3") }
+        let leader = try bringUpInNetns(count)
+        let term = status(leader)?["term"] as? Int
+        Thread.sleep(forTimeInterval: 1)   // hooks of the bring-up finish
+        let t0 = Self.nowNs()
+        let targets = (0..<count).map { "\(nodes[$0].addr)=\(status($0)?["raft_id"] as? String ?? "0")" }
+        let forge = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("raft/forge.py").path
+        let me = "10.77.0.\(count + 1)"
+        let (code, out) = sh("ip netns exec \(namespaces[count]) python3 \(forge) --seconds 6 --me \(me):7946 \(targets.joined(separator: " "))")
+        XCTAssertEqual(code, 0, out)
+        print("forge: \(out)")
+        // The forged packets reached every raft port (the test cannot pass by missing them).
+        XCTAssertFalse(out.contains("connections: 0 "), out)
+        Thread.sleep(forTimeInterval: 1)
+        for i in 0..<count {
+            let s = status(i)
+            XCTAssertEqual(s?["term"] as? Int, term, "\(nodes[i].name): \(String(describing: s))")
+            XCTAssertEqual((s?["leader"] as? [String: Any])?["id"] as? String, nodes[leader].name)
+            XCTAssertGreaterThan(s?["refused_connections"] as? Int ?? 0, 0)
+            XCTAssertTrue((s?["refused_last_peer"] as? String ?? "").hasPrefix(me + ":"), "\(String(describing: s))")
+            let log = (try? String(contentsOfFile: nodes[i].logFile, encoding: .utf8)) ?? ""
+            XCTAssertTrue(log.contains("did not prove the cluster secret (last from \(me):"), log)
+        }
+        XCTAssertEqual(hookLines().filter { $0.t > t0 }.map { "\($0.node) \($0.event) \($0.phase)" }, [], "no role change while forged")
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    func testIsolatedLeaderRunsToSlaveWithinElectionTimeoutPlusMargin() throws {
+        let count = 3
+        try makeNetns(count)
+        guard sh("command -v iptables").0 == 0 else { throw XCTSkip("needs iptables") }
+        let leader: Int? = try bringUpInNetns(count)
+        let name = nodes[leader!].name
 
         let ns = namespaces[leader!]
         let t0 = Self.nowNs()

@@ -131,11 +131,23 @@ final class RaftConfigTests: XCTestCase {
     func testExampleConfigLoads() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/config.yaml").path
-        let s = try RaftSettings.load(path: example)
+        // Both examples name /etc/ezlb/raft.secret: loaded with a secret file of the test's.
+        try String(repeating: "k", count: 32).write(toFile: dir + "/raft.secret", atomically: false, encoding: .utf8)
+        chmod(dir + "/raft.secret", 0o600)
+        func load(_ name: String) throws -> RaftSettings {
+            let text = try String(contentsOfFile: example.replacingOccurrences(of: "config.yaml", with: name), encoding: .utf8)
+            XCTAssertTrue(text.contains("secret_file: /etc/ezlb/raft.secret"), name)
+            let path = dir + "/" + name
+            try text.replacingOccurrences(of: "/etc/ezlb/raft.secret", with: dir + "/raft.secret").write(toFile: path, atomically: false, encoding: .utf8)
+            let s = try RaftSettings.load(path: path)
+            XCTAssertNoThrow(try s.requireSecretBeyondLoopback())
+            return s
+        }
+        let s = try load("config.yaml")
         XCTAssertEqual(s.unknownKeys, [])
         XCTAssertEqual(s.members.count, 3)
         XCTAssertNotNil(s.hooks[.ToMaster])
-        let ipvs = try RaftSettings.load(path: example.replacingOccurrences(of: "config.yaml", with: "raft-ipvs.yaml"))
+        let ipvs = try load("raft-ipvs.yaml")
         XCTAssertEqual(ipvs.unknownKeys, [])
         XCTAssertEqual(ipvs.hooks[.ToMaster]?.command, "/usr/local/lib/ezlb/on-master-ipvs.sh")
         XCTAssertEqual(ipvs.hooks[.ToMaster]?.onFailure, .abort)
@@ -286,6 +298,24 @@ final class RaftConfigTests: XCTestCase {
             XCTAssertEqual(got, "\(file): \(want)", yaml)
             XCTAssertFalse(got.contains("\n"))
         }
+    }
+
+    /// The raft port authenticates peers with the secret: a cluster beyond loopback cannot serve without one.
+    func testSecretRequiredBeyondLoopback() throws {
+        let open = try parse(seed)
+        XCTAssertThrowsError(try open.requireSecretBeyondLoopback()) {
+            XCTAssertEqual("\($0)", "\(file): cluster.secret_file: '192.168.1.10:7946': a cluster beyond loopback needs a shared secret: its raft and control ports authenticate peers with it (at least 16 random bytes in a mode 0600 file, the same on every node)")
+        }
+        let signed = try parse(seed.replacingOccurrences(of: "cluster:\n", with: "cluster:\n  secret: 0123456789abcdef0123\n"))
+        XCTAssertNoThrow(try signed.requireSecretBeyondLoopback())
+        let local = """
+        node: {id: a, raft_addr: "127.0.0.1:7946", data_dir: /x}
+        cluster:
+          nodes: [{id: a, addr: "127.0.0.1:7946"}, {id: b, addr: "127.0.0.2:7946"}, {id: c, addr: "[::1]:7946"}]
+        """
+        XCTAssertNoThrow(try parse(local).requireSecretBeyondLoopback())
+        let mixed = try parse(local.replacingOccurrences(of: "127.0.0.2", with: "10.0.0.2"))
+        XCTAssertThrowsError(try mixed.requireSecretBeyondLoopback()) { XCTAssertTrue("\($0)".contains("'10.0.0.2:7946'"), "\($0)") }
     }
 
     func testSecretFileMustBePrivate() throws {

@@ -124,6 +124,40 @@ final class RoleMachineTests: XCTestCase {
         XCTAssertEqual(s.m.role, .master)
     }
 
+    /// The previous Master released the VIP and said so (graceful stop): ToMaster at once.
+    func testHandoverSkipsTheGuardOnlyWhileTheSampleSaysSo() {
+        var s = started()
+        s.hold(.follower, "n2", term: 1, until: 1000)
+        let since = s.now
+        s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 2, handover: false), now: s.now)
+        s.run(until: since + 100)
+        XCTAssertEqual(s.events, [.ToReady, .ToSlave], "no handover yet: the guard holds")
+        s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 2, handover: true), now: s.now)
+        s.step()
+        XCTAssertEqual(s.events.last, .ToMaster)
+        XCTAssertLessThanOrEqual(s.start(of: .ToMaster)!, since + 110, "well inside the 1 s guard")
+    }
+
+    func testShutdownReleaseOutcome() {
+        var s = started()
+        s.hold(.leader, "n1", term: 1, until: 2000)
+        XCTAssertNil(s.m.released)
+        s.m.requestShutdown()
+        s.run(until: 3000)
+        XCTAssertEqual(s.m.released, true, "a Master's shutdown ToSlave succeeded")
+        var f = started()
+        f.failing = [.ToSlave]
+        f.hold(.leader, "n1", term: 1, until: 2000)
+        f.m.requestShutdown()
+        f.run(until: 3000)
+        XCTAssertEqual(f.m.released, false)
+        var slave = started()
+        slave.hold(.follower, "n2", term: 1, until: 2000)
+        slave.m.requestShutdown()
+        slave.run(until: 3000)
+        XCTAssertNil(slave.m.released, "a Slave has nothing to release")
+    }
+
     func testShortLeadershipNeverBecomesMaster() {
         var s = started()
         s.hold(.leader, "n1", term: 1, until: 800)

@@ -39,6 +39,8 @@ struct ezlb_raft_callbacks {
     void (*ctl_request)(void *ctx, uint64_t conn, int remote, const char *peer, const char *line, size_t len);
     /* An asynchronous request started with a token finished. */
     void (*done)(void *ctx, uint64_t token, int status);
+    /* HMAC-SHA256(key, msg) into out[32], for the raft transport. */
+    void (*mac)(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len, uint8_t *out);
 };
 
 /* Roles and states, as plain constants. */
@@ -51,8 +53,9 @@ enum {
  * configuration (this node) when bootstrap != 0. On failure returns NULL and
  * fills *err; nothing is left open. */
 struct ezlb_raft_node *ezlb_raft_create(const struct ezlb_raft_callbacks *cb, const char *dir,
-                                        uint64_t id, const char *address, unsigned election_ms,
-                                        unsigned heartbeat_ms, int bootstrap, struct ezlb_raft_error *err);
+                                        uint64_t id, const char *address, const uint8_t *key,
+                                        unsigned election_ms, unsigned heartbeat_ms, int bootstrap,
+                                        struct ezlb_raft_error *err);
 
 /* raft_start, the poll timer, the signal watchers. */
 int ezlb_raft_start(struct ezlb_raft_node *n, unsigned poll_ms, struct ezlb_raft_error *err);
@@ -84,6 +87,9 @@ unsigned ezlb_raft_n_servers(struct ezlb_raft_node *n);
 /* Server i of the current configuration; 0 when out of range. */
 uint64_t ezlb_raft_server(struct ezlb_raft_node *n, unsigned i, char *addr, size_t addrlen, int *role);
 const char *ezlb_raft_errmsg(struct ezlb_raft_node *n);
+/* Raft connections refused (failed handshake or frame MAC) and the last
+ * peer refused, "ip:port". */
+uint64_t ezlb_raft_refused(struct ezlb_raft_node *n, char *peer, size_t len);
 /* 1 when this node leads and heard from a majority of voters (itself
  * included) within the last election timeout; 0 otherwise. */
 int ezlb_raft_leader_lease(struct ezlb_raft_node *n);
@@ -107,6 +113,9 @@ int ezlb_raft_assign(struct ezlb_raft_node *n, uint64_t token, uint64_t id, int 
 int ezlb_raft_remove(struct ezlb_raft_node *n, uint64_t token, uint64_t id);
 /* id 0: libraft picks a voter. done's status is 0; check the leader after. */
 int ezlb_raft_transfer(struct ezlb_raft_node *n, uint64_t token, uint64_t id);
+/* A barrier entry: done once every earlier entry is committed and applied
+ * (a new leader learns what its predecessors committed). */
+int ezlb_raft_barrier(struct ezlb_raft_node *n, uint64_t token);
 /* Append a command entry (copied) for the FSM. */
 int ezlb_raft_apply(struct ezlb_raft_node *n, uint64_t token, const void *buf, size_t len);
 

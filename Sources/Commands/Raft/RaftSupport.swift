@@ -57,6 +57,8 @@ enum RaftRunner {
             "leader": s.leader.map(m) ?? .null, "member": .bool(s.member),
             "members": .array(s.members.map(m)), "hook": s.hook.map { .string($0) } ?? .null,
             "last_index": .int(Int(clamping: s.lastIndex)), "applied_index": .int(Int(clamping: s.appliedIndex)),
+            "refused_connections": .int(Int(clamping: s.refusedConnections)),
+            "refused_last_peer": s.refusedLastPeer.map { .string($0) } ?? .null,
         ]
     }
 
@@ -66,7 +68,7 @@ enum RaftRunner {
         role:    \(s.role)
         term:    \(s.term)
         leader:  \(s.leader.map { "\($0.id) (\($0.addr))" } ?? "none")
-        hook:    \(s.hook ?? "-")
+        hook:    \(s.hook ?? "-")\(s.refusedConnections == 0 ? "" : "\nrefused: \(s.refusedConnections) raft connection(s) without the cluster secret (last from \(s.refusedLastPeer ?? "?"))")
         members:
 
         """
