@@ -68,6 +68,9 @@ struct ezlb_raft_node {
     uint64_t heard_id[64], heard_at[64], heard_term[64];
     unsigned n_heard;
     uint64_t next_conn_id;
+    struct req *reqs;
+    unsigned n_done;
+    uint64_t late_callbacks;
     char unix_path[108];
 };
 
@@ -80,6 +83,9 @@ struct req {
     } u;
     struct ezlb_raft_node *node;
     uint64_t token;
+    int kind, done;
+    uint64_t done_at;  /* uv_now when finished */
+    struct req *next; /* node->reqs: kept after completion, see finish() */
 };
 
 static void set_err(struct ezlb_raft_error *err, const char *call, int code, const char *msg)
@@ -369,6 +375,7 @@ fail_loop:
 
 static void on_poll(uv_timer_t *t);
 static void on_signal(uv_signal_t *s, int signum);
+static void sweep_reqs(struct ezlb_raft_node *n);
 
 int ezlb_raft_start(struct ezlb_raft_node *n, unsigned poll_ms, struct ezlb_raft_error *err)
 {
@@ -420,6 +427,7 @@ static void on_poll(uv_timer_t *t)
             now - c->opened_ms > (c->remote ? CTL_TCP_READ_TIMEOUT_MS : CTL_UNIX_READ_TIMEOUT_MS))
             close_conn(c);
     }
+    sweep_reqs(n);
     if (!n->stopping)
         n->cb.tick(n->cb.ctx);
 }
@@ -492,6 +500,11 @@ void ezlb_raft_destroy(struct ezlb_raft_node *n)
         n->loop_open = 0;
     }
     pthread_mutex_destroy(&n->async_mu);
+    while (n->reqs != NULL) {
+        struct req *r = n->reqs;
+        n->reqs = r->next;
+        free(r);
+    }
     free(n);
 }
 
@@ -559,16 +572,56 @@ static struct req *new_req(struct ezlb_raft_node *n, uint64_t token)
     if (r != NULL) {
         r->node = n;
         r->token = token;
+        r->next = n->reqs;
+        n->reqs = r;
     }
     return r;
+}
+
+/* A request libraft refused at once: never seen by libraft, freed now. */
+static void drop_req(struct req *r)
+{
+    struct ezlb_raft_node *n = r->node;
+    for (struct req **p = &n->reqs; *p != NULL; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    free(r);
 }
 
 static void finish(struct req *r, int status)
 {
     struct ezlb_raft_node *n = r->node;
-    uint64_t token = r->token;
-    free(r);
-    n->cb.done(n->cb.ctx, token, status);
+    if (r->done) {
+        n->late_callbacks++;
+        fprintf(stderr, "ezlb: libraft called back twice for request %llu (kind %d, status %d)\n",
+                (unsigned long long)r->token, r->kind, status);
+        return;
+    }
+    r->done = 1;
+    r->done_at = uv_now(&n->loop);
+    n->cb.done(n->cb.ctx, r->token, status);
+}
+
+/* libraft 0.15 still touches a request after its callback in some leadership
+ * changes (a transfer while a barrier or command is in flight: SIGSEGV through a
+ * function pointer read from the freed request, 2 runs in 3 of the #19 scenario).
+ * Finished requests are therefore kept REQ_GRACE_MS before they are freed (and a
+ * second callback is ignored and logged). A few hundred bytes each. */
+#define REQ_GRACE_MS 60000
+static void sweep_reqs(struct ezlb_raft_node *n)
+{
+    uint64_t now = uv_now(&n->loop);
+    for (struct req **p = &n->reqs; *p != NULL;) {
+        struct req *r = *p;
+        if (r->done && now - r->done_at > REQ_GRACE_MS) {
+            *p = r->next;
+            free(r);
+        } else {
+            p = &r->next;
+        }
+    }
 }
 
 static void on_change(struct raft_change *c, int status) { finish(c->data, status); }
@@ -586,9 +639,10 @@ int ezlb_raft_add(struct ezlb_raft_node *n, uint64_t token, uint64_t id, const c
     if (r == NULL)
         return RAFT_NOMEM;
     r->u.change.data = r;
+    r->kind = 1;
     int rv = raft_add(&n->raft, &r->u.change, id, address, on_change);
     if (rv != 0)
-        free(r);
+        drop_req(r);
     return rv;
 }
 
@@ -598,9 +652,10 @@ int ezlb_raft_assign(struct ezlb_raft_node *n, uint64_t token, uint64_t id, int 
     if (r == NULL)
         return RAFT_NOMEM;
     r->u.change.data = r;
+    r->kind = 1;
     int rv = raft_assign(&n->raft, &r->u.change, id, role, on_change);
     if (rv != 0)
-        free(r);
+        drop_req(r);
     return rv;
 }
 
@@ -610,9 +665,10 @@ int ezlb_raft_remove(struct ezlb_raft_node *n, uint64_t token, uint64_t id)
     if (r == NULL)
         return RAFT_NOMEM;
     r->u.change.data = r;
+    r->kind = 1;
     int rv = raft_remove(&n->raft, &r->u.change, id, on_change);
     if (rv != 0)
-        free(r);
+        drop_req(r);
     return rv;
 }
 
@@ -622,9 +678,10 @@ int ezlb_raft_transfer(struct ezlb_raft_node *n, uint64_t token, uint64_t id)
     if (r == NULL)
         return RAFT_NOMEM;
     r->u.transfer.data = r;
+    r->kind = 2;
     int rv = raft_transfer(&n->raft, &r->u.transfer, id, on_transfer);
     if (rv != 0)
-        free(r);
+        drop_req(r);
     return rv;
 }
 
@@ -634,9 +691,10 @@ int ezlb_raft_barrier(struct ezlb_raft_node *n, uint64_t token)
     if (r == NULL)
         return RAFT_NOMEM;
     r->u.barrier.data = r;
+    r->kind = 3;
     int rv = raft_barrier(&n->raft, &r->u.barrier, on_barrier);
     if (rv != 0)
-        free(r);
+        drop_req(r);
     return rv;
 }
 
@@ -654,17 +712,18 @@ int ezlb_raft_apply(struct ezlb_raft_node *n, uint64_t token, const void *buf, s
         b.len = 8;
     b.base = raft_malloc(b.len);
     if (b.base == NULL) {
-        free(r);
+        drop_req(r);
         return RAFT_NOMEM;
     }
     memset(b.base, ' ', b.len);
     if (len > 0)
         memcpy(b.base, buf, len);
     r->u.apply.data = r;
+    r->kind = 4;
     int rv = raft_apply(&n->raft, &r->u.apply, &b, 1, on_apply);
     if (rv != 0) {
         raft_free(b.base);
-        free(r);
+        drop_req(r);
     }
     return rv;
 }

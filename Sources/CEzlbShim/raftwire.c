@@ -357,6 +357,16 @@ static uv_stream_t *start_relay(struct conn *c)
     return (uv_stream_t *)theirs;
 }
 
+/* The peer proved the key: session keys, then the relay; NULL (and closed) on failure. */
+static uv_stream_t *authenticated(struct conn *c)
+{
+    derive_keys(c);
+    uv_stream_t *s = start_relay(c);
+    if (s == NULL)
+        conn_close(c);
+    return s;
+}
+
 /* Consumes what it can of c->in; returns the bytes used, 0 to wait for more. */
 static size_t step(struct conn *c)
 {
@@ -406,12 +416,9 @@ static size_t step(struct conn *c)
             refuse(c);
             return 0;
         }
-        derive_keys(c);
-        uv_stream_t *s = start_relay(c);
-        if (s == NULL) {
-            conn_close(c);
+        uv_stream_t *s = authenticated(c);
+        if (s == NULL)
             return 0;
-        }
         w->accept_cb(w->transport, c->cid, c->caddr, s);
         return WIRE_MAC;
     }
@@ -428,12 +435,9 @@ static size_t step(struct conn *c)
         send_bytes(c, mac, WIRE_MAC);
         if (c->closing)
             return 0;
-        derive_keys(c);
-        uv_stream_t *s = start_relay(c);
-        if (s == NULL) {
-            conn_close(c);
+        uv_stream_t *s = authenticated(c);
+        if (s == NULL)
             return 0;
-        }
         struct raft_uv_connect *req = c->req;
         c->req = NULL;
         req->cb(req, s, 0);
