@@ -137,10 +137,14 @@ public struct RaftSettings: Sendable, Equatable {
         public var addr: String
         /// Its control endpoint (`control_addr`; nil: raft port + 1).
         public var controlAddr: String?
-        public init(id: String, addr: String, controlAddr: String? = nil) {
+        /// `priority` (1-255, default 100): with `cluster.preempt`, a reachable voter of higher
+        /// priority takes the Master role over (keepalived's priority / preempt).
+        public var priority: Int
+        public init(id: String, addr: String, controlAddr: String? = nil, priority: Int = 100) {
             self.id = id
             self.addr = addr
             self.controlAddr = controlAddr
+            self.priority = priority
         }
     }
 
@@ -160,6 +164,11 @@ public struct RaftSettings: Sendable, Equatable {
     public var heartbeatMs: UInt32 = 100
     /// How long leadership must have been held without interruption before ToMaster starts.
     public var masterGuardMs: UInt32 = 1500
+    /// Hand the Master role to a reachable voter of higher priority (keepalived's default;
+    /// `preempt: false` is keepalived's nopreempt). Moot while all priorities are equal.
+    public var preempt = true
+    /// How long that voter must have been reachable first (a node that just came back settles).
+    public var preemptDelayMs: UInt32 = 5000
     /// Shared secret of the control endpoint (`cluster.secret` or the content of `cluster.secret_file`).
     public var secret: String?
     public var secretFile: String?
@@ -286,7 +295,8 @@ extension RaftSettings {
             byNumeric[raftNumericID(mid)] = i
             let cc = item["control_addr"]
             let control = try cc.string().map { t in try canonical(t) { cc.error($0) } }
-            members.append(Member(id: mid, addr: a, controlAddr: control))
+            let priority = Int(try item["priority"].int(in: 1...255) ?? 100)
+            members.append(Member(id: mid, addr: a, controlAddr: control, priority: priority))
         }
         if let i = byID[id] {
             if members[i].addr != addr {
@@ -331,6 +341,11 @@ extension RaftSettings {
             guard !Duration.isTooLong(d) else { throw g.error(Duration.tooLongReason) }
             s.masterGuardMs = try milliseconds(d, g, min: 0, max: 600_000)
         }
+
+        // preference (ezlb addition, keepalived's priority / preempt / nopreempt)
+        if let b = try cluster["preempt"].bool() { s.preempt = b }
+        let pd = cluster["preempt_delay"]
+        if let d = try pd.duration() { s.preemptDelayMs = try milliseconds(d, pd, min: 0, max: 3_600_000) }
 
         // control endpoint secret (ezlb addition)
         let sc = cluster["secret"], sf = cluster["secret_file"]

@@ -137,7 +137,24 @@ public final class HookDispatcher: @unchecked Sendable {
         }
     }
 
-    /// After `beginShutdown` on a Master: nil until its ToSlave finished, then whether it succeeded.
+    /// Preemption: a Master runs ToSlave and stays leader until the transfer. False when not Master.
+    public func beginHandover() -> Bool {
+        lock.withLock {
+            let ok = machine.requestHandover()
+            if ok { lock.broadcast() }
+            return ok
+        }
+    }
+
+    /// The transfer did not happen: Master again (ToMaster at once, still leader).
+    public func cancelHandover() {
+        lock.withLock {
+            machine.cancelHandover()
+            lock.broadcast()
+        }
+    }
+
+    /// After `beginShutdown` or `beginHandover` on a Master: nil until its ToSlave finished, then whether it succeeded.
     public var released: Bool? { lock.withLock { machine.released } }
 
     private func waitStoppedLocked(until deadline: UInt64) {

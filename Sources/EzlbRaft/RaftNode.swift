@@ -29,6 +29,8 @@ final class DispatcherBridge: LeadershipObserver, DispatcherActions, @unchecked 
     }
 
     func beginRelease() -> Bool { dispatcher?.beginShutdown() ?? false }
+    func beginHandover() -> Bool { dispatcher?.beginHandover() ?? false }
+    func cancelHandover() { dispatcher?.cancelHandover() }
     var released: Bool? { dispatcher?.released }
 
     var lastEvent: String? { dispatcher?.currentEvent?.rawValue }
@@ -96,12 +98,15 @@ public enum RaftNode {
         let server = RaftServer(engine: engine,
                                 config: .init(nodeName: settings.nodeID, raftID: settings.numericID, address: settings.raftAddr,
                                               electionTimeoutMs: settings.electionTimeoutMs, configNames: names,
-                                              numericID: raftNumericID, controlAddress: settings.controlAddress(forRaftAddress:)),
+                                              numericID: raftNumericID, controlAddress: settings.controlAddress(forRaftAddress:),
+                                              priorities: Dictionary(settings.members.map { (raftNumericID($0.id), $0.priority) }) { a, _ in a },
+                                              preempt: settings.preempt, preemptDelayMs: settings.preemptDelayMs),
                                 secret: settings.secret, controlAddress: control, log: log)
         let bridge = DispatcherBridge(configPath: settings.file, log: log)
         let dispatcher = HookDispatcher(settings: settings, log: log, actions: bridge)
         bridge.dispatcher = dispatcher
         bridge.server = server
+        server.releaseBudget = HookDispatcher.budget(settings.hooks[.ToSlave]) + 2
         server.observer = bridge
 
         try engine.listenUnix(path: RaftPaths.socket(dir))

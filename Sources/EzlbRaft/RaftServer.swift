@@ -15,6 +15,11 @@ public protocol LeadershipObserver: AnyObject {
     func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool)
     /// Shutdown: a Master starts releasing the VIP (ToSlave); false when this node is not Master.
     func beginRelease() -> Bool
+    /// Preemption: a Master releases the VIP (ToSlave) and stays leader until the transfer;
+    /// false when this node is not Master.
+    func beginHandover() -> Bool
+    /// The handover did not happen: this node may be Master again.
+    func cancelHandover()
     /// After `beginRelease`: nil until the ToSlave finished, then whether it succeeded.
     var released: Bool? { get }
     /// The last hook event that completed (for `raft status`).
@@ -23,8 +28,9 @@ public protocol LeadershipObserver: AnyObject {
     func reload()
 }
 
-/// "The Master of `term` released the VIP": appended by a Master stopping gracefully after its
-/// ToSlave succeeded, before it hands leadership over; the leader of the next term needs no guard.
+/// "The Master of `term` released the VIP": appended by a Master handing over (graceful stop,
+/// preemption) after its ToSlave succeeded, before the transfer; the leader of the next term
+/// needs no guard. `claimed` voids it: the transfer failed and the same leader is Master again.
 struct ReleaseEntry: Codable, Equatable {
     var op: String = "released"
     var raftID: String
@@ -55,9 +61,14 @@ public final class RaftServer: ConsensusEngineDelegate {
         public var numericID: (String) -> UInt64
         /// A member's control endpoint (`IP:port`) from its raft address (redirects).
         public var controlAddress: (String) -> String?
+        /// cluster.nodes[].priority by raft id (others: 100), cluster.preempt, preempt_delay.
+        public var priorities: [UInt64: Int] = [:]
+        public var preempt = true
+        public var preemptDelayMs: UInt32 = 5000
         public init(nodeName: String, raftID: UInt64, address: String, electionTimeoutMs: UInt32,
                     configNames: [UInt64: (name: String, addr: String)], numericID: @escaping (String) -> UInt64,
-                    controlAddress: @escaping (String) -> String? = { controlEndpoint(forRaftAddress: $0)?.description }) {
+                    controlAddress: @escaping (String) -> String? = { controlEndpoint(forRaftAddress: $0)?.description },
+                    priorities: [UInt64: Int] = [:], preempt: Bool = true, preemptDelayMs: UInt32 = 5000) {
             self.nodeName = nodeName
             self.raftID = raftID
             self.address = address
@@ -65,12 +76,16 @@ public final class RaftServer: ConsensusEngineDelegate {
             self.configNames = configNames
             self.numericID = numericID
             self.controlAddress = controlAddress
+            self.priorities = priorities
+            self.preempt = preempt
+            self.preemptDelayMs = preemptDelayMs
         }
     }
 
     private let engine: ConsensusEngine
     private let config: Config
     private let auth: RequestAuthenticator
+    private let secret: String?
     private let log: Logger
     public weak var observer: LeadershipObserver?
 
@@ -85,11 +100,14 @@ public final class RaftServer: ConsensusEngineDelegate {
     private var lastLeader: UInt64?
     private let abandonLock = Lock()
     private var abandonRequested = false
-    private enum Phase { case running, releasing(deadline: Date), transferring(deadline: Date), stopped }
+    /// `releasing`: a Master hands over, to `target` (preemption) or to any live voter (nil: shutdown).
+    private enum Phase { case running, releasing(deadline: Date, target: UInt64?), transferring(deadline: Date), stopped }
     /// The last ReleaseEntry applied.
     private var lastRelease: ReleaseEntry?
     /// Term in which this node's barrier (learning its predecessors' committed entries) was sent.
     private var barrierTerm: UInt64?
+    /// Term whose barrier completed: every entry of earlier terms is applied.
+    private var barrierDoneTerm: UInt64?
     private var phase = Phase.running
     /// Set when SIGTERM/SIGINT ended the loop.
     public private(set) var stoppedBySignal: Int32?
@@ -99,6 +117,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         self.engine = engine
         self.config = config
         self.auth = RequestAuthenticator(secret: secret, address: controlAddress)
+        self.secret = secret
         self.log = log
         engine.delegate = self
     }
@@ -121,8 +140,8 @@ public final class RaftServer: ConsensusEngineDelegate {
     }
 
     public func engineApply(_ entry: [UInt8]) {
-        if let r = try? JSONDecoder().decode(ReleaseEntry.self, from: Data(entry)), r.op == "released" {
-            lastRelease = r
+        if let r = try? JSONDecoder().decode(ReleaseEntry.self, from: Data(entry)), r.op == "released" || r.op == "claimed" {
+            lastRelease = r.op == "released" ? r : nil
             return
         }
         guard let e = try? JSONDecoder().decode(NameEntry.self, from: Data(entry)), e.op == "name",
@@ -151,9 +170,9 @@ public final class RaftServer: ConsensusEngineDelegate {
     public func engineTick() {
         runDelayed()
         let st = engine.status()
-        if case .releasing(let deadline) = phase {
+        if case .releasing(let deadline, let target) = phase {
             observe(st)
-            continueRelease(st, deadline: deadline)
+            continueRelease(st, deadline: deadline, target: target)
             return
         }
         if case .transferring(let deadline) = phase {
@@ -162,6 +181,8 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
         guard case .running = phase else { return }
         reportRefused(st)
+        checkRemoved(st)
+        checkPreempt(st)
         observe(st)
         tryAbandon(st)
         let member = st.members.contains { $0.id == config.raftID }
@@ -190,6 +211,7 @@ public final class RaftServer: ConsensusEngineDelegate {
     }
 
     private func observe(_ st: EngineStatus) {
+        if st.role == .leader, leaderTermSince?.term != st.term { leaderTermSince = (st.term, Date()) }
         if st.role != lastRole || st.leaderID != lastLeader || (st.role == .leader && st.leaderLease != lastLease) {
             let lease = st.role == .leader ? (st.leaderLease ? "" : " (no majority heard within the election timeout: not Master)") : ""
             log.info("raft: \(st.role.rawValue), term \(st.term), leader \(st.leaderID.map(name(of:)) ?? "none")\(lease)")
@@ -202,9 +224,13 @@ public final class RaftServer: ConsensusEngineDelegate {
         // committed, the previous Master's ReleaseEntry among them (libraft 0.15 appends none).
         if st.role == .leader, barrierTerm != st.term {
             barrierTerm = st.term
-            engine.barrier { [weak self] err in if let err { self?.log.debug("barrier: \(err)") } }
+            let term = st.term
+            engine.barrier { [weak self] err in
+                if let err { self?.log.debug("barrier: \(err)") } else { self?.barrierDoneTerm = term }
+            }
         }
-        let handover = st.role == .leader && lastRelease.map { $0.term + 1 == st.term && $0.raftID != String(config.raftID) } == true
+        let handover = st.role == .leader && barrierDoneTerm == st.term
+            && lastRelease.map { $0.term + 1 == st.term && $0.raftID != String(config.raftID) } == true
         if handover && !handoverLogged {
             log.info("the previous Master released the VIP in term \(st.term - 1): ToMaster without master_guard")
         }
@@ -212,6 +238,8 @@ public final class RaftServer: ConsensusEngineDelegate {
         observer?.observe(role: role, leaderName: leader, term: st.term, handover: handover)
     }
     private var lastLease = false
+    /// When this node was first seen leading in the current term.
+    private var leaderTermSince: (term: UInt64, at: Date)?
     private var handoverLogged = false
 
     public func engineWakeup() {
@@ -271,6 +299,13 @@ public final class RaftServer: ConsensusEngineDelegate {
             log.notice("SIGHUP: reloading the hooks section")
             observer?.reload()
         default:
+            if case .releasing(let deadline, let target) = phase, target != nil {
+                // Stopping in the middle of a preemption: the release goes on, then any live voter.
+                stoppedBySignal = signal
+                _ = observer?.beginRelease()
+                phase = .releasing(deadline: deadline, target: nil)
+                return
+            }
             guard case .running = phase else { return }
             stoppedBySignal = signal
             beginStop()
@@ -285,7 +320,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         // leader can take it without master_guard (graceful handover).
         if st.role == .leader, transferTarget(st) != nil, observer?.beginRelease() == true {
             log.notice("shutting down: releasing the VIP (ToSlave), then handing leadership over")
-            phase = .releasing(deadline: Date().addingTimeInterval(releaseBudget))
+            phase = .releasing(deadline: Date().addingTimeInterval(releaseBudget), target: nil)
             return
         }
         transferOrStop(st)
@@ -295,23 +330,90 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// leader then keeps its guard).
     public var releaseBudget: Double = 30
 
-    private func continueRelease(_ st: EngineStatus, deadline: Date) {
+    private func continueRelease(_ st: EngineStatus, deadline: Date, target: UInt64?) {
         guard !releaseInFlight else { return }
         let released = observer?.released
-        if released == nil && Date() < deadline { return }
+        if released == nil && Date() < deadline && st.role == .leader { return }
         guard released == true, st.role == .leader else {
             if released != true { log.warning("ToSlave did not finish successfully: the next Master waits its master_guard") }
-            transferOrStop(st)
-            return
+            return target.map { handOver(to: $0, recorded: false) } ?? transferOrStop(st)
         }
         releaseInFlight = true
         engine.apply(Array(jsonText(ReleaseEntry(raftID: String(config.raftID), term: st.term)).utf8)) { [weak self] err in
             guard let self else { return }
             self.releaseInFlight = false
             if let err { self.log.warning("recording the release: \(err)") }
-            self.transferOrStop(self.engine.status())
+            if let target { self.handOver(to: target, recorded: err == nil) } else { self.transferOrStop(self.engine.status()) }
         }
     }
+
+    // MARK: preference (priority / preempt)
+
+    private var reachableSince: [UInt64: Date] = [:]
+
+    private func priority(_ id: UInt64) -> Int { config.priorities[id] ?? 100 }
+
+    /// A leader hands the Master role to a voter of higher priority that has been reachable for
+    /// `preemptDelay` (keepalived's preempt): gracefully, so the VIP moves without a guard.
+    private func checkPreempt(_ st: EngineStatus) {
+        guard config.preempt, st.role == .leader else { reachableSince = [:]; return }
+        let now = Date()
+        var best: EngineMember?
+        for m in st.members where m.role == .voter && m.id != config.raftID {
+            guard m.reachable else { reachableSince[m.id] = nil; continue }
+            let since = reachableSince[m.id] ?? now
+            reachableSince[m.id] = since
+            if priority(m.id) > priority(config.raftID), now.timeIntervalSince(since) * 1000 >= Double(config.preemptDelayMs),
+               priority(m.id) > best.map({ priority($0.id) }) ?? 0 {
+                best = m
+            }
+        }
+        guard let best, !releaseInFlight, !transferInFlight else { return }
+        let name = name(of: best.id)
+        if observer?.beginHandover() == true {
+            log.notice("\(name) has priority \(priority(best.id)) > \(priority(config.raftID)): releasing the VIP (ToSlave), then handing the Master role over")
+            phase = .releasing(deadline: Date().addingTimeInterval(releaseBudget), target: best.id)
+        } else {
+            log.notice("\(name) has priority \(priority(best.id)) > \(priority(config.raftID)): handing leadership over")
+            handOver(to: best.id, recorded: false)
+        }
+    }
+    private var transferInFlight = false
+    /// The control request (transfer) waiting for a graceful handover to finish.
+    private var handoverReply: ((ControlResponse) -> Void)?
+
+    /// Transfers leadership to `target`; when that fails and a release was recorded, this leader
+    /// voids it in the log (`claimed`) before it may be Master again.
+    private func handOver(to target: UInt64, recorded: Bool) {
+        phase = .running
+        transferInFlight = true
+        engine.transfer(to: target) { [weak self] err in
+            guard let self else { return }
+            self.transferInFlight = false
+            if let err { self.log.warning("leadership transfer to \(self.name(of: target)): \(err)") }
+            let st = self.engine.status()
+            if let reply = self.handoverReply {
+                self.handoverReply = nil
+                if st.role == .leader {
+                    reply(.failure("failed", "leadership transfer did not complete within the election timeout"))
+                } else {
+                    self.observe(st)
+                    reply(.success(changed: true, status: self.statusInfo()))
+                }
+            }
+            guard st.role == .leader else { return }
+            self.reachableSince[target] = nil   // try again only after another preempt_delay
+            guard recorded else { return self.observer?.cancelHandover() ?? () }
+            self.releaseInFlight = true
+            self.engine.apply(Array(jsonText(ReleaseEntry(op: "claimed", raftID: String(self.config.raftID), term: st.term)).utf8)) { [weak self] err in
+                guard let self else { return }
+                self.releaseInFlight = false
+                if let err { return self.log.warning("voiding the release: \(err); not Master again in this term") }
+                self.observer?.cancelHandover()
+            }
+        }
+    }
+
     private var releaseInFlight = false
 
     private func transferOrStop(_ st: EngineStatus) {
@@ -380,6 +482,62 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
     }
 
+    // MARK: a node removed while it was away
+
+    /// A node that has seen no leader for `orphanAfter` asks the other members' control
+    /// endpoints (signed) whether their leader still lists it: removed while it was down, or
+    /// restarted on old data, it hears nothing through raft (no leader sends to a non-member)
+    /// and would otherwise stay candidate and claim to be a member forever.
+    public var orphanAfter: Double = 5
+    private var noLeaderSince: Date?
+    private var probeNext = Date.distantPast
+    private var probing = false
+    private let probeLock = Lock()
+    private var probeResult: String??   // set by the probe thread: .some(leader name or nil)
+    /// The leader whose configuration no longer lists this node.
+    private var removedBy: String?
+
+    private func checkRemoved(_ st: EngineStatus) {
+        if let r = probeLock.withLock({ () -> String?? in defer { probeResult = nil }; return probeResult }) {
+            probing = false
+            if let leader = r, removedBy == nil {
+                log.notice("this node was removed from the cluster: leader \(leader)'s configuration does not list it (run `ezlb raft join` to come back)")
+            }
+            removedBy = r
+        }
+        if st.role == .leader || st.leaderID != nil {
+            noLeaderSince = nil
+            removedBy = nil
+            return
+        }
+        let now = Date()
+        let since = noLeaderSince ?? now
+        noLeaderSince = since
+        guard !probing, now >= probeNext, now.timeIntervalSince(since) >= orphanAfter else { return }
+        let me = String(config.raftID)
+        let targets: [ControlEndpoint] = st.members.filter { $0.id != config.raftID }.compactMap {
+            config.controlAddress($0.address).flatMap(splitHostPort).map { ControlEndpoint.tcp(host: $0.0, port: $0.1) }
+        }
+        guard !targets.isEmpty else { return }
+        probing = true
+        probeNext = now.addingTimeInterval(orphanAfter)
+        let secret = self.secret
+        let t = PosixThread { [weak self] in
+            var verdict: String?
+            for target in targets {
+                let req = secret.map { ControlRequest.signed(method: "status", body: "{}", secret: $0, to: target) }
+                    ?? ControlRequest(method: "status", body: "{}")
+                guard let r = try? ControlClient.call(target, req, timeout: 2), r.ok, let s = r.status, s.role == "leader" else { continue }
+                if !s.members.contains(where: { $0.raftID == me }) { verdict = s.node }
+                break
+            }
+            guard let self else { return }
+            self.probeLock.withLock { self.probeResult = .some(verdict) }
+        }
+        t.name = "ezlb-probe"
+        if !t.start() { probing = false }
+    }
+
     /// Refused raft connections, at most one warning per 10 s (a flood must not flood the log).
     private func reportRefused(_ st: EngineStatus) {
         guard st.refused > refusedReported, Date() >= nextRefusedReport else { return }
@@ -396,7 +554,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         let leader = st.leaderID.map { MemberInfo(id: name(of: $0), raftID: String($0), addr: st.leaderAddress ?? "", role: "voter") }
         return RaftStatusInfo(node: config.nodeName, raftID: String(config.raftID), addr: config.address,
                               role: st.role.rawValue, term: st.term, leader: leader,
-                              member: st.members.contains { $0.id == config.raftID }, members: members,
+                              member: st.members.contains { $0.id == config.raftID } && removedBy == nil, members: members,
                               hook: observer?.lastEvent, lastIndex: st.lastIndex, appliedIndex: st.lastApplied,
                               refusedConnections: st.refused, refusedLastPeer: st.refused == 0 ? nil : st.refusedPeer)
     }
@@ -536,13 +694,28 @@ public final class RaftServer: ConsensusEngineDelegate {
         // Master) until the unreachable ones return.
         let after = st.members.filter { $0.role == .voter && $0.id != rid }
         let reachable = after.filter(\.reachable).count
+        // A leader elected moments ago (e.g. by the handover of `raft leave` itself) has not
+        // heard from every voter yet: ask again once it has led for an election timeout.
+        let led = leaderTermSince.map { $0.term == st.term ? Date().timeIntervalSince($0.at) : 0 } ?? 0
+        let timeout = Double(config.electionTimeoutMs) / 1000
+        if !after.isEmpty, reachable * 2 <= after.count, b.force != true, led < timeout {
+            return self.after(timeout - led + 0.05) { [weak self] in self?.remove(b, done) }
+        }
         if !after.isEmpty, reachable * 2 <= after.count, b.force != true {
             let down = after.filter { !$0.reachable }.map { config.configNames[$0.id]?.name ?? $0.address }
             return done(.failure("failed", "removing \(b.id) would leave \(after.count) voters of which \(reachable) are reachable (not reachable: \(down.joined(separator: ", "))): no majority; bring them back first, or force it (raft leave --force)"))
         }
         change("remove", { self.engine.remove(id: rid, completion: $0) }) { [weak self] err in
             guard let self else { return }
-            if let err { return done(.failure("failed", "remove \(b.id): \(err)")) }
+            if let err {
+                // The new configuration may be in the log although its commit failed (a forced
+                // removal without a reachable majority, leadership lost): say what is true.
+                if !self.engine.status().members.contains(where: { $0.id == rid }) {
+                    self.log.warning("\(b.id): the configuration without it is in the log but not committed (\(err))")
+                    return done(.failure("pending", "remove \(b.id): the configuration without it is in the log but not committed (\(err)); it takes effect once a majority of voters is reachable"))
+                }
+                return done(.failure("failed", "remove \(b.id): \(err)"))
+            }
             self.log.notice("\(b.id) removed from the cluster")
             done(.success(changed: true, status: self.statusInfo()))
         }
@@ -554,6 +727,14 @@ public final class RaftServer: ConsensusEngineDelegate {
         guard let target = transferTarget(st) else {
             let any = st.members.contains { $0.role == .voter && $0.id != config.raftID }
             return done(.failure("failed", any ? "no other voter is reachable to take leadership" : "no other voter to transfer leadership to"))
+        }
+        // A Master hands over gracefully (raft leave): ToSlave, the release in the log, then
+        // the transfer; the answer comes when the transfer is done (handOver).
+        if case .running = phase, !releaseInFlight, !transferInFlight, observer?.beginHandover() == true {
+            log.notice("leadership transfer requested: releasing the VIP (ToSlave), then handing the Master role to \(name(of: target))")
+            handoverReply = done
+            phase = .releasing(deadline: Date().addingTimeInterval(releaseBudget), target: target)
+            return
         }
         engine.transfer(to: target) { [weak self] err in
             guard let self else { return }

@@ -66,9 +66,11 @@ public struct RoleMachine: Sendable {
     /// Leadership was lost (or the term changed) while the running ToMaster ran: it may have been killed
     /// half-way, so its end must be followed by a ToSlave (cleanup).
     var runningInterrupted = false
-    /// The shutdown's ToSlave of a Master is running.
+    /// The ToSlave of a Master that hands over (shutdown or `requestHandover`) is running.
     var releasing = false
-    /// A Master's shutdown ToSlave finished: true when it succeeded (the VIP is released).
+    /// Handing the Master role over while staying leader until the transfer (preemption).
+    var handingOver = false
+    /// That ToSlave finished: true when it succeeded (the VIP is released).
     public private(set) var released: Bool?
 
     public init(nodeID: String, guardMs: UInt64, debounceMs: UInt64) {
@@ -80,6 +82,26 @@ public struct RoleMachine: Sendable {
     public mutating func start() {
         started = true
         readyDue = true
+    }
+
+    /// Release the VIP (ToSlave) while still leader, to hand the Master role to another node;
+    /// no ToMaster in this term unless `cancelHandover`. False when this node is not Master.
+    public mutating func requestHandover() -> Bool {
+        guard role == .master, !shutdownRequested, let s = latest, s.role == .leader else { return false }
+        handingOver = true
+        released = nil
+        demotionPending = true
+        suppressedTerm = s.term
+        return true
+    }
+
+    /// The transfer did not happen: this node may be Master again (after the guard, as any leader).
+    public mutating func cancelHandover() {
+        guard handingOver else { return }
+        handingOver = false
+        released = nil
+        suppressedTerm = nil
+        if let s = latest, s.role == .leader { leaderSince = nil; observe(s, now: 0) }
     }
 
     public mutating func requestShutdown() {
@@ -154,7 +176,7 @@ public struct RoleMachine: Sendable {
             runningTerm = latest?.term
             runningInterrupted = false
         case .ToSlave:
-            releasing = shutdownRequested && role == .master
+            releasing = (shutdownRequested || handingOver) && role == .master
             role = .slave
             demotionPending = false
         case .ToDestroy: break

@@ -166,9 +166,20 @@ final class RaftClusterTests: RaftClusterTestCase {
         try waitFor("\(nodes[l2].name) gone", timeout: 10) {
             rest.allSatisfy { voters($0) == rest.map { nodes[$0].name }.sorted() }
         }
-        // The old leader ran ToSlave after ToMaster; the new one ToMaster.
+        // The old leader ran ToSlave after ToMaster; the new one ToMaster, without guard: a
+        // graceful handover (the release is in the log).
         try waitFor("ToSlave on \(nodes[l2].name)", timeout: 10) {
             hookLines().last { $0.node == nodes[l2].name && ($0.event == "ToMaster" || $0.event == "ToSlave") }?.event == "ToSlave"
+        }
+        try waitFor("a new Master", timeout: 10) {
+            let lines = hookLines()
+            guard let rel = lines.last(where: { $0.node == nodes[l2].name && $0.event == "ToSlave" && $0.phase == "end" })?.t else { return false }
+            return lines.contains { $0.node != nodes[l2].name && $0.event == "ToMaster" && $0.phase == "end" && $0.t > rel }
+        }
+        let lines = hookLines()
+        if let rel = lines.last(where: { $0.node == nodes[l2].name && $0.event == "ToSlave" && $0.phase == "end" })?.t,
+           let next = lines.first(where: { $0.node != nodes[l2].name && $0.event == "ToMaster" && $0.phase == "start" && $0.t > rel })?.t {
+            XCTAssertLessThan(Double(next - rel) / 1e6, 500, "raft leave of the Master hands over without master_guard")
         }
         XCTAssertEqual(masterOverlaps(), [])
         // Removing a non-member changes nothing.
@@ -301,6 +312,70 @@ final class RaftClusterTests: RaftClusterTestCase {
         XCTAssertLessThan(gap, 500, "no master_guard (nor debounce) after a recorded release")
         let log = (try? String(contentsOfFile: nodes[nodes.firstIndex { $0.name == next.node }!].logFile, encoding: .utf8)) ?? ""
         XCTAssertTrue(log.contains("ToMaster without master_guard"), log)
+    }
+
+    /// A node removed while it was down comes back on its old data: no leader ever sends to it,
+    /// so it used to stay candidate and claim `member: true`; it now asks the others and says so.
+    func testNodeRemovedWhileDownLearnsItOnRestart() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        try bringUp(3)
+        var leader: Int?
+        try waitFor("a Master", timeout: 10) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
+        guard let leader, let gone = (0..<3).first(where: { $0 != leader }) else { return XCTFail("no leader") }
+        sigkill(gone)
+        let r = try ezlb(["raft", "leave", "-c", nodes[leader].config, "--node", nodes[gone].name])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try waitFor("2 voters", timeout: 10) { voters(leader).count == 2 }
+        try start(gone)
+        try waitFor("\(nodes[gone].name) to learn it was removed", timeout: 30) { (status(gone)?["member"] as? Bool) == false }
+        let log = (try? String(contentsOfFile: nodes[gone].logFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("this node was removed from the cluster: leader \(nodes[leader].name)'s configuration does not list it"), log)
+        XCTAssertEqual(voters(leader).count, 2)
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    /// keepalived's priority / preempt: n3 (priority 200) joins a cluster led by n1 and takes
+    /// the Master role over after preempt_delay, by a graceful handover (no guard, no overlap);
+    /// killed, the role moves on; restarted, it takes the role back. With `preempt: false`
+    /// nothing moves.
+    func testHigherPriorityTakesTheMasterRoleOverUnlessNopreempt() throws {
+        for preempt in [true, false] {
+            makeCluster(3, electionMs: 400, heartbeatMs: 40)
+            for i in 0..<3 {
+                var y = try String(contentsOfFile: nodes[i].config, encoding: .utf8)
+                y = y.replacingOccurrences(of: "cluster:\n", with: "cluster:\n  preempt_delay: 1s\n  preempt: \(preempt)\n")
+                y = y.replacingOccurrences(of: "      addr: \"\(nodes[2].addr)\"\n", with: "      addr: \"\(nodes[2].addr)\"\n      priority: 200\n")
+                try y.write(toFile: nodes[i].config, atomically: true, encoding: .utf8)
+            }
+            try bringUp(3)
+            if !preempt {
+                Thread.sleep(forTimeInterval: 3)
+                XCTAssertNotEqual(leaderIndex(), 2, "nopreempt: the first leader keeps the role")
+                XCTAssertFalse(hookLines().contains { $0.node == "n3" && $0.event == "ToMaster" })
+                for i in 0..<3 { sigkill(i); try? FileManager.default.removeItem(atPath: nodes[i].dataDir) }
+                continue
+            }
+            try waitFor("n3 to be Master", timeout: 20) {
+                hookLines().contains { $0.node == "n3" && $0.event == "ToMaster" && $0.phase == "end" }
+            }
+            XCTAssertEqual(leaderIndex(), 2)
+            let lines = hookLines()
+            if let released = lines.last(where: { $0.node != "n3" && $0.event == "ToSlave" && $0.phase == "end" })?.t,
+               let took = lines.first(where: { $0.node == "n3" && $0.event == "ToMaster" && $0.phase == "start" })?.t {
+                let gap = (Double(took) - Double(released)) / 1e6
+                print("preemption: VIP released, ToMaster on n3 \(gap) ms later")
+                XCTAssertGreaterThan(gap, 0)
+                XCTAssertLessThan(gap, 500, "a recorded release: no master_guard")
+            } else { XCTFail("\(lines)") }
+            let t0 = Self.nowNs()
+            sigkill(2)
+            try waitFor("another Master", timeout: 15) { masterAfter(t0).map { $0.1 != "n3" } ?? false }
+            let t1 = Self.nowNs()
+            try start(2)
+            try waitFor("n3 Master again", timeout: 20) { masterAfter(t1)?.1 == "n3" }
+            XCTAssertEqual(masterOverlaps(), [])
+            for i in 0..<3 { sigkill(i); try? FileManager.default.removeItem(atPath: nodes[i].dataDir) }
+        }
     }
 
     /// ToMaster fails with on_failure: abort on n1: the engine transfers

@@ -158,6 +158,24 @@ final class RoleMachineTests: XCTestCase {
         XCTAssertNil(slave.m.released, "a Slave has nothing to release")
     }
 
+    /// Preemption: the Master releases (ToSlave) and stays leader without ToMaster until the
+    /// transfer; when the transfer fails it is Master again.
+    func testHandoverReleasesAndCancelRestoresMaster() {
+        var s = started()
+        s.hold(.leader, "n1", term: 1, until: 2000)
+        XCTAssertEqual(s.m.role, .master)
+        XCTAssertTrue(s.m.requestHandover())
+        s.hold(.leader, "n1", term: 1, until: 5000)
+        XCTAssertEqual(s.events, [.ToReady, .ToMaster, .ToSlave], "released, no ToMaster while handing over")
+        XCTAssertEqual(s.m.released, true)
+        s.m.cancelHandover()
+        s.hold(.leader, "n1", term: 1, until: 7000)
+        XCTAssertEqual(s.events.last, .ToMaster, "Master again once the handover is off")
+        var f = started()
+        f.hold(.follower, "n2", term: 1, until: 1000)
+        XCTAssertFalse(f.m.requestHandover(), "only a Master hands over")
+    }
+
     func testShortLeadershipNeverBecomesMaster() {
         var s = started()
         s.hold(.leader, "n1", term: 1, until: 800)

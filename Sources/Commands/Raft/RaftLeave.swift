@@ -64,9 +64,12 @@ struct RaftLeave: ParsableCommand {
                     r.body = "\(target) is not a member\n"
                     return r
                 }
-                // Any voter that is not the leaving node will do: followers redirect.
-                let other = local.leader.flatMap { $0.raftID == local.raftID ? nil : $0.addr }
-                    ?? local.members.first { $0.raftID != local.raftID && $0.role == "voter" }?.addr
+                // Any live voter that is not the leaving node will do (followers redirect): this
+                // node itself when it stays, else the leader, else another voter — never the
+                // node being removed, which may well be down.
+                let other = (local.member && !leavingSelf ? local.addr : nil)
+                    ?? local.leader.flatMap { $0.raftID == local.raftID || $0.id == target ? nil : $0.addr }
+                    ?? local.members.first { $0.raftID != local.raftID && $0.id != target && $0.role == "voter" }?.addr
                 guard let addr = other, let ep = try? RaftRunner.controlEndpoint(addr, settings) else {
                     throw Failure(.failure, "leave \(target): no other member known; use --peer")
                 }
