@@ -27,7 +27,7 @@ for vip in "${VIPS[@]}"; do
   if [ "$(vip_family "$vip")" = -6 ]; then v6+=("${vip%/*}"); else v4+=("${vip%/*}"); fi
 done
 
-if [ "${#v4[@]}" -gt 0 ] && [ "$ARP_COUNT" -gt 0 ]; then
+if [ "${#v4[@]}" -gt 0 ] && { [ "$ARP_COUNT" -gt 0 ] || [ "$GARP_REFRESH" -gt 0 ]; }; then
   if ! command -v arping >/dev/null 2>&1; then
     vip_warn "arping not installed (apt-get install iputils-arping): no gratuitous ARP for ${v4[*]}"
   elif ! arping -V 2>&1 | grep -q iputils; then
@@ -51,6 +51,20 @@ if [ "${#v4[@]}" -gt 0 ] && [ "$ARP_COUNT" -gt 0 ]; then
           wait $!
         fi
       done
+      # GARP_REFRESH (keepalived's garp_master_refresh): one more round every N seconds while
+      # this node is Master, so switches and neighbours that aged the entry out relearn it.
+      while [ "$GARP_REFRESH" -gt 0 ]; do
+        sleep "$GARP_REFRESH" &
+        wait $!
+        here=0
+        for ip in "${v4[@]}"; do
+          vip_present "$ip" || continue
+          here=1
+          arping -q -U -c 1 -I "$INTERFACE" -s "$ip" "$ip" &
+        done
+        wait
+        [ "$here" = 1 ] || break   # the VIP left without a ToSlave (removed by hand): stop
+      done
     ) </dev/null >/dev/null 2>&1 &
     announcer=$!
     pidfile="$(vip_garp_pidfile)"
@@ -59,7 +73,7 @@ if [ "${#v4[@]}" -gt 0 ] && [ "$ARP_COUNT" -gt 0 ]; then
     else
       vip_warn "cannot record the announcer in $pidfile: a ToSlave will not stop it early"
     fi
-    vip_log "gratuitous ARP for ${v4[*]} on $INTERFACE (x$ARP_COUNT, in the background, pid $announcer)"
+    vip_log "gratuitous ARP for ${v4[*]} on $INTERFACE (x$ARP_COUNT$([ "$GARP_REFRESH" -gt 0 ] && echo ", then every ${GARP_REFRESH}s while Master"), in the background, pid $announcer)"
   fi
 fi
 

@@ -7,7 +7,7 @@ vip_warn() { printf '[%s] WARNING: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; }
 vip_die() { printf '[%s] ERROR: %s\n' "${EVENT_TYPE:-hook}" "$*" >&2; exit 1; }
 
 # vip_load: sets VIP_ADDRESS (one or more addresses, space separated, prefix optional), INTERFACE,
-# ARP_COUNT, ARP_DELAY_MS from $VIP_CONF, else /etc/ezlb/vip.conf, else vip-switch's
+# ARP_COUNT, ARP_DELAY_MS, GARP_REFRESH from $VIP_CONF, else /etc/ezlb/vip.conf, else vip-switch's
 # /etc/vip-switch/vip.conf (the first that exists); VIPS = the addresses with a prefix.
 vip_load() {
   if [ -z "${VIP_CONF:-}" ]; then
@@ -15,7 +15,7 @@ vip_load() {
     [ -e "$VIP_CONF" ] || [ ! -e /etc/vip-switch/vip.conf ] || VIP_CONF=/etc/vip-switch/vip.conf
   fi
   [ -r "$VIP_CONF" ] || vip_die "VIP config not found: $VIP_CONF (also looked for /etc/vip-switch/vip.conf; set VIP_CONF in the hook's environment)"
-  VIP_ADDRESS="" INTERFACE="" ARP_COUNT=3 ARP_DELAY_MS=200
+  VIP_ADDRESS="" INTERFACE="" ARP_COUNT=3 ARP_DELAY_MS=200 GARP_REFRESH=0
   local line key value n=0
   while IFS= read -r line || [ -n "$line" ]; do
     n=$((n + 1))
@@ -27,14 +27,15 @@ vip_load() {
     value="${value%"${value##*[![:space:]]}"}"
     case "$value" in \"*\") value="${value#\"}" value="${value%\"}" ;; \'*\') value="${value#\'}" value="${value%\'}" ;; esac
     case "$key" in
-      VIP_ADDRESS | INTERFACE | ARP_COUNT | ARP_DELAY_MS) printf -v "$key" '%s' "$value" ;;
-      *) vip_die "$VIP_CONF:$n: unknown key '$key' (VIP_ADDRESS, INTERFACE, ARP_COUNT, ARP_DELAY_MS)" ;;
+      VIP_ADDRESS | INTERFACE | ARP_COUNT | ARP_DELAY_MS | GARP_REFRESH) printf -v "$key" '%s' "$value" ;;
+      *) vip_die "$VIP_CONF:$n: unknown key '$key' (VIP_ADDRESS, INTERFACE, ARP_COUNT, ARP_DELAY_MS, GARP_REFRESH)" ;;
     esac
   done <"$VIP_CONF"
   [ -n "$VIP_ADDRESS" ] || vip_die "$VIP_CONF: VIP_ADDRESS is not set"
   [ -n "$INTERFACE" ] || vip_die "$VIP_CONF: INTERFACE is not set"
   case "$ARP_COUNT" in '' | *[!0-9]*) vip_die "$VIP_CONF: ARP_COUNT must be a number, got '$ARP_COUNT'" ;; esac
   case "$ARP_DELAY_MS" in '' | *[!0-9]*) vip_die "$VIP_CONF: ARP_DELAY_MS must be a number, got '$ARP_DELAY_MS'" ;; esac
+  case "$GARP_REFRESH" in '' | *[!0-9]*) vip_die "$VIP_CONF: GARP_REFRESH must be a number of seconds, got '$GARP_REFRESH'" ;; esac
   VIPS=()
   local vip
   for vip in $VIP_ADDRESS; do
@@ -59,7 +60,12 @@ vip_present() {
 
 # The gratuitous-ARP announcer on-master.sh leaves in the background records "PID STARTTIME" here, so
 # the removal path can stop it: a ToSlave must not keep announcing a VIP that moved to another node.
-vip_garp_pidfile() { printf '%s/vip.%s.garp.pid' "${VIP_RUN_DIR:-/run/ezlb}" "$INTERFACE"; }
+# Named after the VIP config too (vip.conf -> vip.eth0.garp.pid, vip-b.conf -> vip-b.eth0.garp.pid):
+# several VIP groups on one interface each stop only their own announcer.
+vip_garp_pidfile() {
+  local name="${VIP_CONF##*/}"
+  printf '%s/%s.%s.garp.pid' "${VIP_RUN_DIR:-/run/ezlb}" "${name%.conf}" "$INTERFACE"
+}
 
 # vip_proc_start PID: the process's start time (field 22 of /proc/PID/stat); fails when it is gone.
 vip_proc_start() {

@@ -117,6 +117,54 @@ final class VIPScriptsTests: XCTestCase {
         XCTAssertEqual(hook("on-slave.sh", event: .ToSlave), .exited(0), "and this test process is still alive")
     }
 
+    /// GARP_REFRESH: while Master, the announcer repeats the gratuitous ARP every N seconds (a
+    /// neighbour that forgot the VIP learns it again); ToSlave stops it.
+    func testGarpRefreshRepeatsWhileMaster() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/arping") else { throw XCTSkip("needs iputils arping") }
+        try conf("VIP_ADDRESS=10.99.0.100/32\nINTERFACE=veth-a\nARP_COUNT=1\nGARP_REFRESH=1\n")
+        XCTAssertEqual(hook("on-master.sh", event: .ToMaster), .exited(0), capture.lines().joined(separator: "\n"))
+        XCTAssertTrue(capture.lines("stdout", event: "ToMaster").contains { $0.contains("then every 1s while Master") })
+        let neigh = { ((try? self.sh("ip -n \(self.peer) neigh show 10.99.0.100")) ?? "") }
+        XCTAssertTrue(eventually(3) { neigh().contains("lladdr") }, "first announcement")
+        for _ in 0..<2 {
+            _ = try? sh("ip -n \(peer) neigh del 10.99.0.100 dev veth-b")
+            XCTAssertFalse(neigh().contains("lladdr"))
+            XCTAssertTrue(eventually(3) { neigh().contains("lladdr") }, "refreshed after the entry was gone")
+        }
+        XCTAssertEqual(hook("on-slave.sh", event: .ToSlave), .exited(0))
+        XCTAssertTrue(capture.lines("stdout", event: "ToSlave").contains { $0.contains("stopped the gratuitous ARP announcer") })
+        try conf("VIP_ADDRESS=10.99.0.100/32\nINTERFACE=veth-a\nGARP_REFRESH=soon\n")
+        XCTAssertEqual(hook("on-master.sh", event: .ToMaster), .exited(1))
+        XCTAssertTrue(capture.lines("stderr").contains { $0.contains("GARP_REFRESH must be a number of seconds, got 'soon'") })
+    }
+
+    /// Two VIP groups on one interface (two clusters, two vip configs): each ToSlave stops only
+    /// its own announcer and removes only its own VIP.
+    func testTwoVIPGroupsOnOneInterfaceKeepTheirOwnAnnouncers() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/arping") else { throw XCTSkip("needs iputils arping") }
+        try conf("VIP_ADDRESS=10.99.0.100/32\nINTERFACE=veth-a\nARP_COUNT=200\nARP_DELAY_MS=100\n")
+        try "VIP_ADDRESS=10.99.0.101/32\nINTERFACE=veth-a\nARP_COUNT=200\nARP_DELAY_MS=100\n"
+            .write(toFile: dir.file("vip-b.conf"), atomically: true, encoding: .utf8)
+        func run(_ script: String, _ event: HookEvent, conf: String) -> HookOutcome {
+            HookExecutor.run(command: "ip", args: ["netns", "exec", ns, Self.repo + "/scripts/" + script],
+                             environment: [("PATH", HookExecutor.defaultPath), ("EVENT_TYPE", event.rawValue),
+                                           ("VIP_CONF", dir.file(conf)), ("VIP_RUN_DIR", dir.file("run"))],
+                             timeout: 20, log: capture.logger, metadata: ["event": .string(event.rawValue)])
+        }
+        XCTAssertEqual(run("on-master.sh", .ToMaster, conf: "vip.conf"), .exited(0))
+        XCTAssertEqual(run("on-master.sh", .ToMaster, conf: "vip-b.conf"), .exited(0))
+        let b = pid_t(dir.read("run/vip-b.veth-a.garp.pid").split(separator: " ").first ?? "") ?? 0
+        XCTAssertGreaterThan(b, 0)
+        XCTAssertGreaterThan(pid_t(dir.read("run/vip.veth-a.garp.pid").split(separator: " ").first ?? "") ?? 0, 0)
+        XCTAssertEqual(run("on-slave.sh", .ToSlave, conf: "vip.conf"), .exited(0))
+        XCTAssertEqual(kill(b, 0), 0, "group b's announcer still runs")
+        let a = try addresses()
+        XCTAssertFalse(a.contains("10.99.0.100/32"), a)
+        XCTAssertTrue(a.contains("10.99.0.101/32"), a)
+        XCTAssertEqual(run("on-slave.sh", .ToSlave, conf: "vip-b.conf"), .exited(0))
+        XCTAssertTrue(eventually(2) { kill(b, 0) != 0 }, "and stops with its own ToSlave")
+    }
+
     func testReadyAndDestroyRemoveAStaleVIP() throws {
         try sh("ip -n \(ns) addr add 10.99.0.100/32 dev veth-a")
         XCTAssertEqual(hook("on-ready.sh", event: .ToReady), .exited(0))
