@@ -63,6 +63,22 @@ public struct EnvironmentEntry: Sendable, Equatable {
     }
 }
 
+/// The `track:` section (ezlb; keepalived's track_script / track_interface): this node is fit
+/// to be Master only while the command succeeds and the interfaces are up.
+public struct TrackConfig: Sendable, Equatable {
+    /// Run every `interval` (exit 0: healthy); nil: interfaces only.
+    public var command: String?
+    public var args: [String] = []
+    public var interval: Double = 2
+    public var timeout: Double = 2
+    /// Consecutive failures that make the node unhealthy, successes that make it healthy again.
+    public var fall = 2
+    public var rise = 2
+    /// Interfaces that must be up (operstate "up").
+    public var interfaces: [String] = []
+    public init() {}
+}
+
 /// The `hooks:` section.
 public struct HooksConfig: Sendable, Equatable {
     public var enabled: Bool = true
@@ -174,6 +190,8 @@ public struct RaftSettings: Sendable, Equatable {
     public var secretFile: String?
     public var hooks: HooksConfig
     public var logging: RaftLoggingConfig
+    /// `track:` (nil: always fit to be Master).
+    public var track: TrackConfig?
     /// Keys the file has that ezlb does not know (likely typos).
     public var unknownKeys: [String]
 
@@ -364,6 +382,7 @@ extension RaftSettings {
         }
 
         s.hooks = try hooksSection(root["hooks"])
+        s.track = try trackSection(root["track"])
         s.logging = try loggingSection(root["logging"], overrides: overrides, file: file)
         s.unknownKeys = root.unreadKeys
         return s
@@ -491,14 +510,7 @@ extension RaftSettings {
             let command = try c["command"].requiredString()
             var spec = HookSpec(command: command, timeout: cfg.timeout, onFailure: cfg.onFailure,
                                 retryAttempts: cfg.retryAttempts, retryBackoff: cfg.retryBackoff)
-            let ac = c["args"]
-            if let single = ac.scalarText, !ac.isNull {
-                throw ac.error("expected a list of strings (each one argument, no shell)", value: single)
-            }
-            for item in try ac.items() {
-                guard let a = try item.string() else { throw item.error("expected a string", value: "<null>") }
-                spec.args.append(a)
-            }
+            spec.args = try argumentList(c["args"])
             if let t = try c["timeout"].duration() { spec.timeout = t }
             if let p = try policy(c["on_failure"]) { spec.onFailure = p }
             if let n = try c["retry_attempts"].int(in: 1...100) { spec.retryAttempts = Int(n) }
@@ -516,6 +528,52 @@ extension RaftSettings {
                 spec.environment.append(EnvironmentEntry(name: name, template: value))
             }
             cfg.specs[event] = spec
+        }
+        return cfg
+    }
+
+    /// `args:` of a hook or the track command: a list of strings, each one argument (no shell).
+    static func argumentList(_ ac: YAMLCursor) throws -> [String] {
+        if let single = ac.scalarText, !ac.isNull {
+            throw ac.error("expected a list of strings (each one argument, no shell)", value: single)
+        }
+        return try ac.items().map { item in
+            guard let a = try item.string() else { throw item.error("expected a string", value: "<null>") }
+            return a
+        }
+    }
+
+    static func trackSection(_ t: YAMLCursor) throws -> TrackConfig? {
+        try t.requireMapping()
+        if t.isNull { return nil }
+        var cfg = TrackConfig()
+        cfg.command = try t["command"].string()
+        cfg.args = try argumentList(t["args"])
+        for item in try t["interfaces"].items() {
+            guard let name = try item.string(), !name.isEmpty, name.utf8.count < 16, !name.contains("/") else {
+                throw item.error("expected an interface name", value: item.scalarText ?? "<null>")
+            }
+            cfg.interfaces.append(name)
+        }
+        if cfg.command == nil && cfg.interfaces.isEmpty {
+            throw t.error("needs a command, interfaces, or both", value: nil)
+        }
+        let ic = t["interval"]
+        if let d = try ic.duration() {
+            guard d >= 0.1, d <= 3600 else { throw ic.error("must be between 100ms and 1h") }
+            cfg.interval = d
+        }
+        cfg.timeout = cfg.interval
+        let tc = t["timeout"]
+        if let d = try tc.duration() {
+            guard d >= 0.1, d <= 3600 else { throw tc.error("must be between 100ms and 1h") }
+            cfg.timeout = d
+        }
+        if let n = try t["fall"].int(in: 1...100) { cfg.fall = Int(n) }
+        if let n = try t["rise"].int(in: 1...100) { cfg.rise = Int(n) }
+        let known = ["command", "args", "interfaces", "interval", "timeout", "fall", "rise"]
+        for k in t.mappingKeys where !known.contains(k) {
+            throw t[k].error("unknown key (known: \(known.joined(separator: ", ")))", value: k)
         }
         return cfg
     }

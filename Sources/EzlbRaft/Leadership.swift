@@ -17,12 +17,15 @@ public struct LeadershipSample: Sendable, Equatable {
     /// succeeded) and recorded so in the log before handing leadership over: no VIP can be
     /// bound anywhere, so ToMaster needs no master_guard.
     public var handover: Bool
+    /// This node is fit to be Master (`track:` passes, or there is no track section).
+    public var eligible: Bool
 
-    public init(role: RaftRole, leaderID: String?, term: UInt64, handover: Bool = false) {
+    public init(role: RaftRole, leaderID: String?, term: UInt64, handover: Bool = false, eligible: Bool = true) {
         self.role = role
         self.leaderID = leaderID
         self.term = term
         self.handover = handover
+        self.eligible = eligible
     }
 }
 

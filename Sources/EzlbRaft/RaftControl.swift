@@ -85,10 +85,14 @@ public struct RaftStatusInfo: Codable, Sendable, Equatable {
     /// Raft connections refused since start (peer without the cluster secret, bad frame MAC).
     public var refusedConnections: UInt64 = 0
     public var refusedLastPeer: String? = nil
+    /// This node's track result (nil: no track section); members whose track fails (replicated).
+    public var healthy: Bool? = nil
+    public var unhealthy: [String] = []
     enum CodingKeys: String, CodingKey {
         case node, raftID = "raft_id", addr, role, term, leader, member, members, hook
         case lastIndex = "last_index", appliedIndex = "applied_index"
         case refusedConnections = "refused_connections", refusedLastPeer = "refused_last_peer"
+        case healthy, unhealthy
     }
 }
 

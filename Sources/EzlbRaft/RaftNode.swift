@@ -23,9 +23,9 @@ final class DispatcherBridge: LeadershipObserver, DispatcherActions, @unchecked 
         self.log = log
     }
 
-    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool) {
+    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool, eligible: Bool) {
         dispatcher?.observe(LeadershipSample(role: RaftRole(rawValue: role.rawValue) ?? .unavailable, leaderID: leaderName,
-                                             term: term, handover: handover))
+                                             term: term, handover: handover, eligible: eligible))
     }
 
     func beginRelease() -> Bool { dispatcher?.beginShutdown() ?? false }
@@ -107,6 +107,8 @@ public enum RaftNode {
         bridge.dispatcher = dispatcher
         bridge.server = server
         server.releaseBudget = HookDispatcher.budget(settings.hooks[.ToSlave]) + 2
+        let tracker = settings.track.map { Tracker(config: $0, nodeID: settings.nodeID, raftAddr: settings.raftAddr, log: log) }
+        server.tracker = tracker
         server.observer = bridge
 
         try engine.listenUnix(path: RaftPaths.socket(dir))
@@ -125,7 +127,9 @@ public enum RaftNode {
         }
         log.notice("raft serve: node \(settings.nodeID) at \(settings.raftAddr), data \(dir)\(bootstrap ? " (bootstrapped)" : "")")
         dispatcher.start()
+        tracker?.start()
         engine.run()
+        tracker?.stop()
         let stopSignal = server.stoppedBySignal
         // Running hook + a Master's ToSlave (retries included); past that the hook's process group is
         // killed and ToDestroy still runs with its own budget.

@@ -12,7 +12,7 @@ import Glibc
 /// Receives leadership samples (the hook dispatcher, behind an adapter).
 /// Called on the engine thread; must not block.
 public protocol LeadershipObserver: AnyObject {
-    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool)
+    func observe(role: EngineRole, leaderName: String?, term: UInt64, handover: Bool, eligible: Bool)
     /// Shutdown: a Master starts releasing the VIP (ToSlave); false when this node is not Master.
     func beginRelease() -> Bool
     /// Preemption: a Master releases the VIP (ToSlave) and stays leader until the transfer;
@@ -36,6 +36,15 @@ struct ReleaseEntry: Codable, Equatable {
     var raftID: String
     var term: UInt64
     enum CodingKeys: String, CodingKey { case op, raftID = "raft_id", term }
+}
+
+/// "Server `raftID`'s track check passes (or not)": the leader appends it when a member's
+/// health changes, so every node knows whom leadership may go to.
+struct HealthEntry: Codable, Equatable {
+    var op: String = "health"
+    var raftID: String
+    var healthy: Bool
+    enum CodingKeys: String, CodingKey { case op, raftID = "raft_id", healthy }
 }
 
 /// The replicated state: names of the servers (libraft only knows numeric ids).
@@ -140,6 +149,10 @@ public final class RaftServer: ConsensusEngineDelegate {
     }
 
     public func engineApply(_ entry: [UInt8]) {
+        if let h = try? JSONDecoder().decode(HealthEntry.self, from: Data(entry)), h.op == "health", let rid = UInt64(h.raftID) {
+            health[rid] = h.healthy
+            return
+        }
         if let r = try? JSONDecoder().decode(ReleaseEntry.self, from: Data(entry)), r.op == "released" || r.op == "claimed" {
             lastRelease = r.op == "released" ? r : nil
             return
@@ -182,6 +195,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         guard case .running = phase else { return }
         reportRefused(st)
         checkRemoved(st)
+        checkHealth(st)
         checkPreempt(st)
         observe(st)
         tryAbandon(st)
@@ -235,7 +249,8 @@ public final class RaftServer: ConsensusEngineDelegate {
             log.info("the previous Master released the VIP in term \(st.term - 1): ToMaster without master_guard")
         }
         handoverLogged = handover
-        observer?.observe(role: role, leaderName: leader, term: st.term, handover: handover)
+        observer?.observe(role: role, leaderName: leader, term: st.term, handover: handover,
+                          eligible: tracker.map { $0.healthy == true } ?? true)
     }
     private var lastLease = false
     /// When this node was first seen leading in the current term.
@@ -287,8 +302,10 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// (`raft_transfer` with id 0) is the voter with the highest match index, which may be a
     /// stopped node: a leader whose ToMaster failed kept transferring towards the node that had
     /// just shut down, never to the live one, until libraft's connect path crashed (#19).
+    /// Among those, one whose track check passes (as replicated) first, one not known to fail next.
     func transferTarget(_ st: EngineStatus) -> UInt64? {
-        st.members.first { $0.role == .voter && $0.id != config.raftID && $0.reachable }?.id
+        let live = st.members.filter { $0.role == .voter && $0.id != config.raftID && $0.reachable }
+        return (live.first { health[$0.id] == true } ?? live.first { health[$0.id] != false })?.id
     }
 
     // MARK: signals and shutdown
@@ -347,6 +364,65 @@ public final class RaftServer: ConsensusEngineDelegate {
         }
     }
 
+    // MARK: tracking (keepalived's track_script / track_interface)
+
+    /// The `track:` checker (nil: no track section, always fit to be Master).
+    public var tracker: Tracker?
+    /// Replicated track results by raft id (HealthEntry); absent: unknown.
+    private var health: [UInt64: Bool] = [:]
+    private var healthPublishNext = Date.distantPast
+    private var healthHandoverNext = Date.distantPast
+
+    /// Publishes this node's track result to the log (the leader appends it; a follower asks
+    /// the leader over the control endpoint), and makes an unhealthy leader hand the Master
+    /// role to a healthy live voter (gracefully when it is Master). With no such voter it
+    /// stays leader without the Master role (no VIP anywhere, as keepalived in FAULT).
+    private func checkHealth(_ st: EngineStatus) {
+        guard let tracker, let mine = tracker.healthy else { return }
+        let now = Date()
+        if health[config.raftID] != mine, now >= healthPublishNext {
+            healthPublishNext = now.addingTimeInterval(1)
+            let entry = HealthEntry(raftID: String(config.raftID), healthy: mine)
+            if st.role == .leader {
+                engine.apply(Array(jsonText(entry).utf8)) { [weak self] err in
+                    if let err { self?.log.debug("recording this node's health: \(err)") }
+                }
+            } else if let addr = st.leaderAddress, let ep = config.controlAddress(addr).flatMap(splitHostPort) {
+                let target = ControlEndpoint.tcp(host: ep.0, port: ep.1)
+                let secret = self.secret, body = jsonText(entry), log = self.log
+                let t = PosixThread {
+                    let req = secret.map { ControlRequest.signed(method: "health", body: body, secret: $0, to: target) }
+                        ?? ControlRequest(method: "health", body: body)
+                    if let r = try? ControlClient.call(target, req, timeout: 2), !r.ok { log.debug("health to the leader: \(r.error ?? "refused")") }
+                }
+                t.name = "ezlb-health"
+                t.start()
+            }
+        }
+        guard st.role == .leader, !mine, case .running = phase, !releaseInFlight, !transferInFlight, now >= healthHandoverNext else { return }
+        healthHandoverNext = now.addingTimeInterval(Double(config.electionTimeoutMs) / 1000)
+        guard let target = transferTarget(st), health[target] != false else { return }
+        if observer?.beginHandover() == true {
+            log.notice("track failed: releasing the VIP (ToSlave), then handing the Master role to \(name(of: target))")
+            phase = .releasing(deadline: now.addingTimeInterval(releaseBudget), target: target)
+        } else {
+            log.notice("track failed: handing leadership to \(name(of: target))")
+            handOver(to: target, recorded: false)
+        }
+    }
+
+    private func recordHealth(_ b: HealthEntry, _ done: @escaping (ControlResponse) -> Void) {
+        let st = engine.status()
+        guard st.role == .leader else { return done(notLeader(st)) }
+        guard let rid = UInt64(b.raftID), st.members.contains(where: { $0.id == rid }) else {
+            return done(.failure("bad_request", "health: \(b.raftID) is not a member"))
+        }
+        if health[rid] == b.healthy { return done(.success(changed: false)) }
+        engine.apply(Array(jsonText(HealthEntry(raftID: b.raftID, healthy: b.healthy)).utf8)) { err in
+            done(err.map { .failure("failed", "health: \($0)") } ?? .success(changed: true))
+        }
+    }
+
     // MARK: preference (priority / preempt)
 
     private var reachableSince: [UInt64: Date] = [:]
@@ -356,11 +432,11 @@ public final class RaftServer: ConsensusEngineDelegate {
     /// A leader hands the Master role to a voter of higher priority that has been reachable for
     /// `preemptDelay` (keepalived's preempt): gracefully, so the VIP moves without a guard.
     private func checkPreempt(_ st: EngineStatus) {
-        guard config.preempt, st.role == .leader else { reachableSince = [:]; return }
+        guard config.preempt, st.role == .leader, tracker.map({ $0.healthy == true }) ?? true else { reachableSince = [:]; return }
         let now = Date()
         var best: EngineMember?
         for m in st.members where m.role == .voter && m.id != config.raftID {
-            guard m.reachable else { reachableSince[m.id] = nil; continue }
+            guard m.reachable, health[m.id] != false else { reachableSince[m.id] = nil; continue }
             let since = reachableSince[m.id] ?? now
             reachableSince[m.id] = since
             if priority(m.id) > priority(config.raftID), now.timeIntervalSince(since) * 1000 >= Double(config.preemptDelayMs),
@@ -471,6 +547,11 @@ public final class RaftServer: ConsensusEngineDelegate {
             }
             log.info("control: join \(b.id) \(b.addr) from \(peer)")
             enqueue("join \(b.id)", reply) { [weak self] done in self?.join(b, done) }
+        case "health":
+            guard let b = try? JSONDecoder().decode(HealthEntry.self, from: Data(req.body.utf8)) else {
+                return reply(.failure("bad_request", "health: expected {\"raft_id\":…,\"healthy\":true|false}"))
+            }
+            recordHealth(b, reply)
         case "remove":
             guard let b = try? JSONDecoder().decode(RemoveBody.self, from: Data(req.body.utf8)), !b.id.isEmpty else {
                 return reply(.failure("bad_request", "remove: expected {\"id\":…}"))
@@ -556,7 +637,9 @@ public final class RaftServer: ConsensusEngineDelegate {
                               role: st.role.rawValue, term: st.term, leader: leader,
                               member: st.members.contains { $0.id == config.raftID } && removedBy == nil, members: members,
                               hook: observer?.lastEvent, lastIndex: st.lastIndex, appliedIndex: st.lastApplied,
-                              refusedConnections: st.refused, refusedLastPeer: st.refused == 0 ? nil : st.refusedPeer)
+                              refusedConnections: st.refused, refusedLastPeer: st.refused == 0 ? nil : st.refusedPeer,
+                              healthy: tracker.map { $0.healthy ?? false },
+                              unhealthy: st.members.filter { health[$0.id] == false }.map { name(of: $0.id) }.sorted())
     }
 
     /// Membership changes run one at a time, in arrival order.

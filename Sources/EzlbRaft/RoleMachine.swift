@@ -8,7 +8,8 @@ import EzlbConfig
 /// - Leader, held without interruption (same term, no non-leader sample) for `guardMs` → ToMaster;
 ///   at once (no guard, no debounce) when the sample says the previous Master handed over (released
 ///   the VIP and recorded it before a graceful stop).
-/// - Master that is no longer leader (follower, candidate, unavailable) → ToSlave at once: no debounce.
+/// - Master that is no longer leader (follower, candidate, unavailable) or no longer eligible (its
+///   `track` check fails) → ToSlave at once: no debounce. An ineligible leader never runs ToMaster.
 /// - Follower that knows another node leads, while not Slave → ToSlave.
 /// - Candidate, or no known leader, while not Master → nothing (no ToSlave storm during elections).
 /// - Debounce: a transition that would start within `debounceMs` of the previous hook's end is deferred
@@ -130,10 +131,11 @@ public struct RoleMachine: Sendable {
     /// True when the running hook is a ToMaster whose leadership is gone: it should be killed, so ToSlave can run.
     public var shouldCancelRunning: Bool {
         guard running == .ToMaster, let s = latest else { return false }
-        return s.role != .leader || (runningTerm != nil && s.term != runningTerm)
+        return s.role != .leader || !s.eligible || (runningTerm != nil && s.term != runningTerm)
     }
 
     var isLeader: Bool { latest?.role == .leader }
+    var eligible: Bool { latest?.eligible ?? true }
 
     /// Another node is known to lead.
     var otherLeads: Bool {
@@ -151,10 +153,10 @@ public struct RoleMachine: Sendable {
         if role == .initial { return .run(.ToReady) }
         if demotionPending { return .run(.ToSlave) }
         if role == .master {
-            return isLeader ? .idle : .run(.ToSlave)
+            return isLeader && eligible ? .idle : .run(.ToSlave)
         }
         let windowEnd = (lastFinish ?? 0) + debounceMs
-        if isLeader, let since = leaderSince, suppressedTerm == nil {
+        if isLeader, eligible, let since = leaderSince, suppressedTerm == nil {
             // A handover: the VIP is bound nowhere, the old Master said so; neither guard nor debounce.
             let at = latest?.handover == true ? since : max(since + guardMs, lastFinish == nil ? 0 : windowEnd)
             return now >= at ? .run(.ToMaster) : .wait(until: at)

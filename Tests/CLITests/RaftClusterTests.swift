@@ -378,6 +378,55 @@ final class RaftClusterTests: RaftClusterTestCase {
         }
     }
 
+    /// keepalived's track_script: the Master's check starts failing (a file appears): within
+    /// fall x interval it releases the VIP and a healthy node takes it without guard; the
+    /// failure is replicated (raft status lists the unhealthy member); recovery moves nothing.
+    func testFailingTrackMovesTheMasterToAHealthyNode() throws {
+        makeCluster(3, electionMs: 400, heartbeatMs: 40)
+        for i in 0..<3 {
+            let y = try String(contentsOfFile: nodes[i].config, encoding: .utf8) + """
+            track:
+              command: /bin/sh
+              args: ["-c", "test ! -f \(workDir)/sick-$NODE_ID"]
+              interval: 200ms
+              fall: 2
+              rise: 2
+
+            """
+            try y.write(toFile: nodes[i].config, atomically: true, encoding: .utf8)
+        }
+        try bringUp(3)
+        var leader: Int?
+        try waitFor("a Master", timeout: 10) { leader = leaderIndex(); return leader != nil && masterAfter(0) != nil }
+        guard let m = leader else { return }
+        let name = nodes[m].name
+        XCTAssertEqual(status(m)?["healthy"] as? Bool, true)
+        let t0 = Self.nowNs()
+        XCTAssertTrue(FileManager.default.createFile(atPath: workDir + "/sick-\(name)", contents: nil))
+        try waitFor("another Master", timeout: 10) { masterAfter(t0).map { $0.1 != name } ?? false }
+        let lines = hookLines()
+        guard let released = lines.first(where: { $0.node == name && $0.t > t0 && $0.event == "ToSlave" && $0.phase == "end" })?.t,
+              let next = lines.first(where: { $0.node != name && $0.t > t0 && $0.event == "ToMaster" && $0.phase == "start" })?.t else {
+            return XCTFail("\(lines)")
+        }
+        let took = Double(released - t0) / 1e9, gap = (Double(next) - Double(released)) / 1e6
+        print("track failed: VIP released \(took) s after the check started failing, ToMaster elsewhere \(gap) ms later")
+        XCTAssertLessThan(took, 1.5, "2 x 200 ms checks, the poll and the hook")
+        XCTAssertGreaterThan(gap, 0)
+        XCTAssertLessThan(gap, 500, "a graceful handover: no guard")
+        XCTAssertEqual(masterOverlaps(), [])
+        try waitFor("the failure replicated", timeout: 5) {
+            let other = (0..<3).first { $0 != m } ?? 0
+            return (status(other)?["unhealthy"] as? [String]) == [name] && (status(m)?["healthy"] as? Bool) == false
+        }
+        XCTAssertNotEqual(leaderIndex(), m, "an unhealthy node does not keep leadership")
+        try FileManager.default.removeItem(atPath: workDir + "/sick-\(name)")
+        try waitFor("healthy again", timeout: 5) { (status(m)?["healthy"] as? Bool) == true }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertFalse(hookLines().contains { $0.node == name && $0.t > next && $0.event == "ToMaster" }, "recovery moves nothing")
+        XCTAssertEqual(masterOverlaps(), [])
+    }
+
     /// ToMaster fails with on_failure: abort on n1: the engine transfers
     /// leadership away, n1 runs ToSlave, another node becomes Master.
     func testFailedToMasterWithAbortMovesLeadership() throws {

@@ -318,6 +318,28 @@ final class RaftConfigTests: XCTestCase {
         XCTAssertThrowsError(try mixed.requireSecretBeyondLoopback()) { XCTAssertTrue("\($0)".contains("'10.0.0.2:7946'"), "\($0)") }
     }
 
+    func testTrackSection() throws {
+        let base = "node: {id: a, raft_addr: \"127.0.0.1:7946\", data_dir: /x}\ncluster:\n  nodes: [{id: a, addr: \"127.0.0.1:7946\"}]\n"
+        XCTAssertNil(try parse(base).track)
+        let t = try XCTUnwrap(try parse(base + "track: {command: /bin/true, args: [-x], interfaces: [eth0], interval: 500ms, fall: 3}\n").track)
+        XCTAssertEqual(t.command, "/bin/true")
+        XCTAssertEqual(t.args, ["-x"])
+        XCTAssertEqual(t.interfaces, ["eth0"])
+        XCTAssertEqual(t.interval, 0.5)
+        XCTAssertEqual(t.timeout, 0.5, "timeout defaults to the interval")
+        XCTAssertEqual(t.fall, 3)
+        XCTAssertEqual(t.rise, 2)
+        for (yaml, expected) in [
+            ("track: {interval: 1s}\n", "track: needs a command, interfaces, or both"),
+            ("track: {command: /bin/true, interval: 10ms}\n", "track.interval: '10ms': must be between 100ms and 1h"),
+            ("track: {command: /bin/true, args: -x}\n", "track.args: '-x': expected a list of strings (each one argument, no shell)"),
+            ("track: {interfaces: [\"a/b\"]}\n", "track.interfaces[0]: 'a/b': expected an interface name"),
+            ("track: {command: /bin/true, weight: 10}\n", "track.weight: 'weight': unknown key (known: command, args, interfaces, interval, timeout, fall, rise)"),
+        ] {
+            XCTAssertEqual(error(base + yaml), "\(file): \(expected)", yaml)
+        }
+    }
+
     func testSecretFileMustBePrivate() throws {
         let p = dir + "/secret"
         try String(repeating: "s", count: 20).write(toFile: p, atomically: false, encoding: .utf8)

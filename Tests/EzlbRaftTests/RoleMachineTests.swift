@@ -176,6 +176,25 @@ final class RoleMachineTests: XCTestCase {
         XCTAssertFalse(f.m.requestHandover(), "only a Master hands over")
     }
 
+    /// track: an ineligible leader never runs ToMaster; a Master that becomes ineligible steps down
+    /// at once; eligible again, it is Master again (still leader).
+    func testEligibility() {
+        var s = started()
+        for _ in 0..<40 {
+            s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 1, eligible: false), now: s.now)
+            s.run(until: s.now + 50)
+        }
+        XCTAssertEqual(s.events, [.ToReady], "no ToMaster while the track check fails")
+        for _ in 0..<30 {
+            s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 1), now: s.now)
+            s.run(until: s.now + 50)
+        }
+        XCTAssertEqual(s.events, [.ToReady, .ToMaster])
+        s.m.observe(LeadershipSample(role: .leader, leaderID: "n1", term: 1, eligible: false), now: s.now)
+        s.step()
+        XCTAssertEqual(s.events.last, .ToSlave, "an unfit Master steps down in the same tick")
+    }
+
     func testShortLeadershipNeverBecomesMaster() {
         var s = started()
         s.hold(.leader, "n1", term: 1, until: 800)

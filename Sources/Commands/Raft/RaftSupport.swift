@@ -59,6 +59,8 @@ enum RaftRunner {
             "last_index": .int(Int(clamping: s.lastIndex)), "applied_index": .int(Int(clamping: s.appliedIndex)),
             "refused_connections": .int(Int(clamping: s.refusedConnections)),
             "refused_last_peer": s.refusedLastPeer.map { .string($0) } ?? .null,
+            "healthy": s.healthy.map { .bool($0) } ?? .null,
+            "unhealthy": .array(s.unhealthy.map { .string($0) }),
         ]
     }
 
@@ -68,7 +70,7 @@ enum RaftRunner {
         role:    \(s.role)
         term:    \(s.term)
         leader:  \(s.leader.map { "\($0.id) (\($0.addr))" } ?? "none")
-        hook:    \(s.hook ?? "-")\(s.refusedConnections == 0 ? "" : "\nrefused: \(s.refusedConnections) raft connection(s) without the cluster secret (last from \(s.refusedLastPeer ?? "?"))")
+        hook:    \(s.hook ?? "-")\(s.healthy.map { "\ntrack:   \($0 ? "healthy" : "unhealthy: not fit to be Master")" } ?? "")\(s.unhealthy.isEmpty ? "" : "\nunhealthy members: \(s.unhealthy.joined(separator: ", "))")\(s.refusedConnections == 0 ? "" : "\nrefused: \(s.refusedConnections) raft connection(s) without the cluster secret (last from \(s.refusedLastPeer ?? "?"))")
         members:
 
         """
