@@ -73,10 +73,17 @@ public final class Tracker: @unchecked Sendable {
     /// nil when healthy, else why not.
     private func check() -> String? {
         for name in config.interfaces {
-            let state = (try? String(contentsOfFile: "/sys/class/net/\(name)/operstate", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let state else { return "interface \(name) does not exist" }
-            guard state == "up" else { return "interface \(name) is \(state)" }
+            func read(_ file: String) -> String? {
+                guard case .success(let bytes) = FileBytes.read("/sys/class/net/\(name)/\(file)", limit: 4096) else { return nil }
+                return String(decoding: bytes, as: UTF8.self).trimmed()
+            }
+            guard let flags = read("flags"), let state = read("operstate") else { return "interface \(name) does not exist" }
+            // Administratively up (IFF_UP) and, where the driver reports it, with a link:
+            // "unknown" is what devices without carrier reporting say (dummy, some tunnels).
+            guard let f = Int(flags.hasPrefix("0x") ? String(flags.dropFirst(2)) : flags, radix: 16), f & 1 != 0 else {
+                return "interface \(name) is down"
+            }
+            guard state == "up" || state == "unknown" else { return "interface \(name) is \(state)" }
         }
         guard let command = config.command else { return nil }
         let outcome = HookExecutor.run(command: command, args: config.args, environment: environment,

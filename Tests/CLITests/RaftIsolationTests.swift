@@ -42,8 +42,12 @@ final class RaftIsolationTests: RaftClusterTestCase {
 
     /// `count` nodes in their namespaces (default timeouts; a secret: a cluster off
     /// loopback needs one), joined, with a Master that finished ToMaster. Returns the leader.
-    func bringUpInNetns(_ count: Int) throws -> Int {
+    func bringUpInNetns(_ count: Int, extra: String = "") throws -> Int {
         makeCluster(count, secret: "isolation-test-secret-0123456789", hostFor: { "10.77.0.\($0 + 1)" })
+        for i in 0..<count where !extra.isEmpty {
+            let y = ((try? String(contentsOfFile: nodes[i].config, encoding: .utf8)) ?? "") + extra
+            XCTAssertNoThrow(try y.write(toFile: nodes[i].config, atomically: true, encoding: .utf8))
+        }
         try start(0, bootstrap: true, netns: namespaces[0])
         try waitFor("n1 to lead", timeout: 10) { (status(0)?["role"] as? String) == "leader" }
         for i in 1..<count {
@@ -94,6 +98,29 @@ final class RaftIsolationTests: RaftClusterTestCase {
         }
         XCTAssertEqual(hookLines().filter { $0.t > t0 }.map { "\($0.node) \($0.event) \($0.phase)" }, [], "no role change while forged")
         XCTAssertEqual(masterOverlaps(), [])
+    }
+
+    /// track_interface: every node tracks a veth (trk0, its peer in the same namespace) of its own namespace; set down on
+    /// the Master, it hands the role to a healthy node; set up again, nothing moves.
+    func testTrackedInterfaceDownMovesTheMaster() throws {
+        let count = 3
+        try makeNetns(count)
+        for ns in namespaces { XCTAssertEqual(sh("ip -n \(ns) link add trk0 type veth peer name trk1 && ip -n \(ns) link set trk1 up && ip -n \(ns) link set trk0 up").0, 0) }
+        let leader = try bringUpInNetns(count, extra: "track:\n  interfaces: [trk0]\n  interval: 200ms\n  fall: 2\n")
+        let name = nodes[leader].name
+        XCTAssertEqual(status(leader)?["healthy"] as? Bool, true)
+        let t0 = Self.nowNs()
+        XCTAssertEqual(sh("ip -n \(namespaces[leader]) link set trk0 down").0, 0)
+        try waitFor("another Master", timeout: 10) { masterAfter(t0).map { $0.1 != name } ?? false }
+        XCTAssertEqual(masterOverlaps(), [])
+        let log = (try? String(contentsOfFile: nodes[leader].logFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("track: unhealthy (interface trk0 is down)"), log)
+        XCTAssertEqual(status(leader)?["healthy"] as? Bool, false)
+        let t1 = Self.nowNs()
+        XCTAssertEqual(sh("ip -n \(namespaces[leader]) link set trk0 up").0, 0)
+        try waitFor("healthy again", timeout: 5) { (status(leader)?["healthy"] as? Bool) == true }
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertNil(masterAfter(t1), "recovery moves nothing")
     }
 
     func testIsolatedLeaderRunsToSlaveWithinElectionTimeoutPlusMargin() throws {
