@@ -94,7 +94,12 @@ let package = Package(
                        providers: [.apt(["libraft-dev"])]),
         .systemLibrary(name: "CUV", pkgConfig: "libuv",
                        providers: [.apt(["libuv1-dev"])]),
-        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV"]),
+        // libnftnl + libmnl: the nftables backend (nft.c). libnftnl is linked statically in release
+        // builds (link/static-libs); Debian ships libmnl shared only (libmnl0, which iproute2 needs).
+        .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl",
+                       providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV", "CNftnl"],
+                linkerSettings: [.linkedLibrary("nftnl"), .linkedLibrary("mnl")]),
 
         // Helpers shared by the test targets (not part of the product).
         .target(name: "TestSupport", dependencies: ["EzlbCore"], path: "Tests/TestSupport"),

@@ -1,8 +1,9 @@
 /* x_tables entries for libiptc: layouts follow the kernel UAPI structs and the
  * revisions iptables-legacy 1.8 itself writes (checked against its entries):
  *   tcp/udp rev 0 (struct xt_tcp / xt_udp), sctp rev 0 (xt_sctp_info),
- *   comment rev 0 (xt_comment_info), conntrack rev 3 (xt_conntrack_mtinfo3,
- *   --ctstate only), SNAT rev 0 on IPv4 (nf_nat_ipv4_multi_range_compat) and
+ *   comment rev 0 (xt_comment_info), conntrack rev 3 (xt_conntrack_mtinfo3:
+ *   --ctstate, --ctproto, --ctorigdst, --ctorigdstport), mark rev 1
+ *   (xt_mark_mtinfo1, full mask), SNAT rev 0 on IPv4 (nf_nat_ipv4_multi_range_compat) and
  *   rev 1 on IPv6 (nf_nat_range), MASQUERADE rev 0 (same two structs),
  *   standard targets and jumps as struct xt_standard_target; -i/-o in the
  *   entry header (name, mask, IPT_INV_VIA_IN/OUT), as iptables fills them. */
@@ -18,6 +19,7 @@
 #include <linux/netfilter/xt_sctp.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter/nf_nat.h>
 
 _Static_assert(IFNAMSIZ == sizeof(((struct ezlb_xt_rule *)0)->iniface), "interface fields are IFNAMSIZ bytes");
@@ -105,11 +107,26 @@ static size_t layout(int v6, const struct ezlb_xt_rule *r, uint8_t *buf, size_t 
         if (r->dport) s.flags |= XT_SCTP_DEST_PORTS;
         off += put_match(buf, off, "sctp", 0, &s, sizeof s);
     }
-    if (r->ctstate) {
+    if (r->ctstate || r->ctproto || r->ctorigdst_set || r->ctorigdstport) {
+        /* As libxt_conntrack rev 3 fills it: ports in host order, min = max. */
         struct xt_conntrack_mtinfo3 c; memset(&c, 0, sizeof c);
-        c.match_flags = XT_CONNTRACK_STATE;
-        c.state_mask = r->ctstate;
+        if (r->ctstate) { c.match_flags |= XT_CONNTRACK_STATE; c.state_mask = r->ctstate; }
+        if (r->ctproto) { c.match_flags |= XT_CONNTRACK_PROTO; c.l4proto = r->ctproto; }
+        if (r->ctorigdst_set) {
+            c.match_flags |= XT_CONNTRACK_ORIGDST;
+            memcpy(&c.origdst_addr, r->ctorigdst, v6 ? 16 : 4);
+            memset(&c.origdst_mask, 0xFF, sizeof c.origdst_mask); /* all 16 bytes, as iptables fills it for IPv4 too */
+        }
+        if (r->ctorigdstport) {
+            c.match_flags |= XT_CONNTRACK_ORIGDST_PORT;
+            c.origdst_port = r->ctorigdstport; c.origdst_port_high = r->ctorigdstport;
+        }
         off += put_match(buf, off, "conntrack", 3, &c, sizeof c);
+    }
+    if (r->mark_set) {
+        struct xt_mark_mtinfo1 m; memset(&m, 0, sizeof m);
+        m.mark = r->mark; m.mask = 0xFFFFFFFFu;
+        off += put_match(buf, off, "mark", 1, &m, sizeof m);
     }
     if (r->comment[0]) {
         struct xt_comment_info ci; memset(&ci, 0, sizeof ci);
@@ -239,7 +256,7 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
         const char *label = iptc_get_target(e, h);
         strncpy(r->label, label ? label : "", sizeof r->label - 1);
     }
-    int seen_proto = 0;
+    int seen_proto = 0, seen_ct = 0;
     for (size_t off = hdr; off < toff;) {
         const struct xt_entry_match *m = (const void *)(base + off);
         if (m->u.match_size < sizeof *m) { ok = 0; break; }
@@ -263,10 +280,26 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
             if (s->flags & XT_SCTP_SRC_PORTS) { if (!parse_ports(s->spts, &r->sport) || !r->sport) ok = 0; }
             if (s->flags & XT_SCTP_DEST_PORTS) { if (!parse_ports(s->dpts, &r->dport) || !r->dport) ok = 0; }
             if (!s->flags) ok = 0;
-        } else if (!strcmp(n, "conntrack") && m->u.user.revision == 3 && !r->ctstate) {
+        } else if (!strcmp(n, "conntrack") && m->u.user.revision == 3 && !seen_ct) {
+            seen_ct = 1;
             const struct xt_conntrack_mtinfo3 *c = (const void *)m->data;
-            if (c->match_flags != XT_CONNTRACK_STATE || c->invert_flags || !c->state_mask) ok = 0;
-            r->ctstate = c->state_mask;
+            const unsigned known = XT_CONNTRACK_STATE | XT_CONNTRACK_PROTO | XT_CONNTRACK_ORIGDST | XT_CONNTRACK_ORIGDST_PORT;
+            if ((c->match_flags & ~known) || !c->match_flags || c->invert_flags) ok = 0;
+            if (c->match_flags & XT_CONNTRACK_STATE) { r->ctstate = c->state_mask; if (!c->state_mask) ok = 0; }
+            if (c->match_flags & XT_CONNTRACK_PROTO) { r->ctproto = c->l4proto; if (!c->l4proto) ok = 0; }
+            if (c->match_flags & XT_CONNTRACK_ORIGDST) {
+                r->ctorigdst_set = 1;
+                memcpy(r->ctorigdst, &c->origdst_addr, v6 ? 16 : 4);
+                if (mask_len((const uint8_t *)&c->origdst_mask, v6 ? 16 : 4) != (v6 ? 128 : 32)) ok = 0;
+            }
+            if (c->match_flags & XT_CONNTRACK_ORIGDST_PORT) {
+                r->ctorigdstport = c->origdst_port;
+                if (!c->origdst_port || c->origdst_port != c->origdst_port_high) ok = 0;
+            }
+        } else if (!strcmp(n, "mark") && m->u.user.revision == 1 && !r->mark_set) {
+            const struct xt_mark_mtinfo1 *mk = (const void *)m->data;
+            if (mk->mask != 0xFFFFFFFFu || mk->invert) ok = 0;
+            r->mark_set = 1; r->mark = mk->mark;
         } else if (!strcmp(n, "comment") && m->u.user.revision == 0 && !r->comment[0]) {
             const struct xt_comment_info *ci = (const void *)m->data;
             memcpy(r->comment, ci->comment, sizeof r->comment - 1);

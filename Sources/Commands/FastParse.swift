@@ -230,8 +230,9 @@ extension IPVSApply {
 }
 
 extension SNATSync {
-    static let fastSpec = FastSpec(flags: [["--allow-empty"]])
+    static let fastSpec = FastSpec(options: [["--firewall"]], flags: [["--allow-empty"]])
     static func fastArgs(_ p: inout FastArguments, _ options: CommonValues) -> Args? {
-        Args(options: options, allowEmpty: p.flag("--allow-empty"))
+        guard let firewall = p.value("--firewall", parse: FirewallChoice.init(rawValue:)) else { return nil }
+        return Args(options: options, allowEmpty: p.flag("--allow-empty"), firewall: firewall)
     }
 }

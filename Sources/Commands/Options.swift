@@ -9,6 +9,24 @@ import Glibc
 #endif
 
 extension BackendKind: ExpressibleByArgument {}
+extension FirewallChoice: ExpressibleByArgument {}
+
+/// `--firewall` of the commands that write firewall rules (snat, bridge masquerade).
+public struct FirewallOptions: ParsableArguments {
+    public init() {}
+    @Option(name: .customLong("firewall"),
+            help: ArgumentHelp("Firewall interface for ezlb's rules: what the host uses (auto), nftables or iptables (legacy x_tables). Env: EZLB_FIREWALL; config key firewall. [default: auto]",
+                               valueName: "auto|nftables|iptables"))
+    public var firewall: FirewallChoice?
+
+    /// The flag, else EZLB_FIREWALL (nil: the config's key, else auto). A bad variable is a usage error.
+    public static func resolve(_ flag: FirewallChoice?) throws -> FirewallChoice? {
+        if let flag { return flag }
+        guard let e = CommonValues.env("EZLB_FIREWALL") else { return nil }
+        guard let c = FirewallChoice(rawValue: e) else { throw Failure.usage("EZLB_FIREWALL: '\(e)': expected auto, nftables or iptables") }
+        return c
+    }
+}
 extension OutputFormat: ExpressibleByArgument {}
 
 /// Options shared by every kernel-facing subcommand.

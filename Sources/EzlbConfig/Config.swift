@@ -107,6 +107,10 @@ public struct EzlbConfiguration: Sendable {
     public var warnings: [String] = []
     /// `services` was written as a list (possibly `[]`), not missing or without a value.
     public var servicesListed = true
+    /// `firewall:` — the interface `snat sync` writes through (nil: not set, auto).
+    public var firewall: FirewallChoice? = nil
+    /// `forward_mark:` — the mark bit the nftables backend sets on FullNAT replies (nil: the default; 0: none).
+    public var forwardMark: UInt32? = nil
 
     /// Refuses a config that would remove every managed service unless that is stated: a
     /// missing `services` key or one with no value (an empty, comment-only or truncated file)
@@ -178,6 +182,21 @@ public struct EzlbConfiguration: Sendable {
         ipsecSection.markSubtreeRead()
         if !ipsecSection.isNull { unused.append("ipsec") }
 
+        var firewall: FirewallChoice? = nil
+        if let f = try root["firewall"].string() {
+            guard let c = FirewallChoice(rawValue: f) else { throw root["firewall"].error("expected auto, nftables or iptables") }
+            firewall = c
+        }
+        var forwardMark: UInt32? = nil
+        if let m = try root["forward_mark"].string() {
+            let t = m.lowercased()
+            let v = t.hasPrefix("0x") ? UInt32(t.dropFirst(2), radix: 16) : UInt32(t)
+            guard let v, v & (v &- 1) == 0 else {
+                throw root["forward_mark"].error("expected one mark bit, e.g. 0x200000 (or 0 for none)")
+            }
+            forwardMark = v
+        }
+
         let servicesListed = !root["services"].isNull
         let items = try root["services"].items()
         // Sized up front: 2,500 services would regrow (and rehash) both tables a dozen times.
@@ -205,6 +224,8 @@ public struct EzlbConfiguration: Sendable {
         var cfg = EzlbConfiguration(file: file, services: services, unknownKeys: unread, unusedKeys: unused,
                                     warnings: warnings.map { "\(file): \($0)" })
         cfg.servicesListed = servicesListed
+        cfg.firewall = firewall
+        cfg.forwardMark = forwardMark
         return cfg
     }
 

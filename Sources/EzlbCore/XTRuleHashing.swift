@@ -20,6 +20,8 @@ extension XTRule {
         h.combine(UInt64(source?.length ?? 255) << 8 | UInt64(destination?.length ?? 255))
         h.combine(destination?.address.hashWord ?? 0)
         h.combine(UInt64(sourcePort ?? 0) << 32 | UInt64(destinationPort ?? 0) << 16 | UInt64(proto?.number ?? 0))
+        h.combine(ctOrigin)
+        h.combine(mark)
         h.combine(comment)
         h.combine(target)
         return h.finalize()

@@ -25,7 +25,16 @@ extension XTRule {
                 if let dp = destinationPort { w.append(" --dport " as StaticString); w.append(decimal: dp) }
             }
         }
-        if let ct = ctstate { sep(); w.append("-m conntrack --ctstate " as StaticString); w.append(ct.names.joined(separator: ",")) }
+        if ctstate != nil || ctOrigin != nil {
+            sep(); w.append("-m conntrack" as StaticString)
+            if let ct = ctstate { w.append(" --ctstate " as StaticString); w.append(ct.names.joined(separator: ",")) }
+            if let o = ctOrigin {
+                if let p = o.proto { w.append(" --ctproto " as StaticString); w.append(decimal: p.number) }
+                if let a = o.address { w.append(" --ctorigdst " as StaticString); w.append(a) }
+                if let p = o.port { w.append(" --ctorigdstport " as StaticString); w.append(decimal: p) }
+            }
+        }
+        if let mk = mark { sep(); w.append("-m mark --mark 0x" as StaticString); w.append(String(mk, radix: 16)) }
         if let c = comment { sep(); w.append("-m comment --comment " as StaticString); Self.writeSaveString(c, into: &w) }
         switch target {
         case .accept: sep(); w.append("-j ACCEPT" as StaticString)

@@ -153,6 +153,28 @@ public struct XTConntrackState: OptionSet, Hashable, Codable, Sendable {
     }
 }
 
+/// A conntrack match on the connection's original destination, as libxt_conntrack
+/// prints it: `--ctproto 6 --ctorigdst 192.0.2.1 --ctorigdstport 80`.
+public struct XTConntrackOrigin: Hashable, Codable, Sendable {
+    public var proto: IPVSProtocol?
+    public var address: IPAddress?
+    public var port: UInt16?
+    public init(proto: IPVSProtocol? = nil, address: IPAddress? = nil, port: UInt16? = nil) {
+        self.proto = proto
+        self.address = address
+        self.port = port
+    }
+
+    /// ` --ctproto … --ctorigdst … --ctorigdstport …` (leading space; absent parts left out).
+    public var saveArguments: String {
+        var s = ""
+        if let p = proto { s += " --ctproto \(p.number)" }
+        if let a = address { s += " --ctorigdst \(a)" }
+        if let p = port { s += " --ctorigdstport \(p)" }
+        return s
+    }
+}
+
 public enum XTTarget: Hashable, Codable, Sendable {
     case accept, drop, `return`
     /// Jump to a user chain.
@@ -185,6 +207,8 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
         var sourcePort: UInt16?
         var destinationPort: UInt16?
         var ctstate: XTConntrackState?
+        var ctOrigin: XTConntrackOrigin?
+        var mark: UInt32?
         var comment: String?
         var target: XTTarget
     }
@@ -211,16 +235,21 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
     public var sourcePort: UInt16? { get { box.f.sourcePort } set { update { $0.sourcePort = newValue } } }
     public var destinationPort: UInt16? { get { box.f.destinationPort } set { update { $0.destinationPort = newValue } } }
     public var ctstate: XTConntrackState? { get { box.f.ctstate } set { update { $0.ctstate = newValue } } }
+    /// `-m conntrack --ctproto P --ctorigdst A --ctorigdstport N`: the connection was
+    /// first addressed to A (before IPVS's or any DNAT).
+    public var ctOrigin: XTConntrackOrigin? { get { box.f.ctOrigin } set { update { $0.ctOrigin = newValue } } }
+    /// `-m mark --mark M` (full mask).
+    public var mark: UInt32? { get { box.f.mark } set { update { $0.mark = newValue } } }
     public var comment: String? { get { box.f.comment } set { update { $0.comment = newValue } } }
     public var target: XTTarget { get { box.f.target } set { update { $0.target = newValue } } }
 
     public init(source: XTPrefix? = nil, destination: XTPrefix? = nil,
                 inInterface: XTInterface? = nil, outInterface: XTInterface? = nil, proto: IPVSProtocol? = nil,
                 sourcePort: UInt16? = nil, destinationPort: UInt16? = nil, ctstate: XTConntrackState? = nil,
-                comment: String? = nil, target: XTTarget) {
+                ctOrigin: XTConntrackOrigin? = nil, mark: UInt32? = nil, comment: String? = nil, target: XTTarget) {
         box = Box(Fields(source: source, destination: destination, inInterface: inInterface, outInterface: outInterface,
                          proto: proto, sourcePort: sourcePort, destinationPort: destinationPort, ctstate: ctstate,
-                         comment: comment, target: target))
+                         ctOrigin: ctOrigin, mark: mark, comment: comment, target: target))
     }
 
     public static func == (a: XTRule, b: XTRule) -> Bool { a.box === b.box || a.box.f == b.box.f }
@@ -255,7 +284,13 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
                 if let dp = destinationPort { p.append("--dport \(dp)") }
             }
         }
-        if let ct = ctstate { p.append("-m conntrack --ctstate \(ct.names.joined(separator: ","))") }
+        if ctstate != nil || ctOrigin != nil {
+            var m = "-m conntrack"
+            if let ct = ctstate { m += " --ctstate \(ct.names.joined(separator: ","))" }
+            if let o = ctOrigin { m += o.saveArguments }
+            p.append(m)
+        }
+        if let mk = mark { p.append("-m mark --mark 0x\(String(mk, radix: 16))") }
         if let c = comment { p.append("-m comment --comment \(XTRule.saveString(c))") }
         switch target {
         case .accept: p.append("-j ACCEPT")

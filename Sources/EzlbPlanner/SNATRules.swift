@@ -3,17 +3,24 @@ import EzlbCore
 /// A FullNAT service as `snat sync` needs it (built from the config by the command).
 public struct FullNATService: Equatable, Sendable {
     public var name: String
-    /// nil for fwmark services (the mark selected the traffic; rules match every protocol).
-    public var proto: IPVSProtocol?
+    /// The virtual service: its VIP, protocol and port, or its firewall mark.
+    public var key: ServiceKey
     public var backends: [Endpoint]
     /// nil → MASQUERADE.
     public var snatIP: IPAddress?
 
-    public init(name: String, proto: IPVSProtocol?, backends: [Endpoint], snatIP: IPAddress?) {
+    public init(name: String, key: ServiceKey, backends: [Endpoint], snatIP: IPAddress?) {
         self.name = name
-        self.proto = proto
+        self.key = key
         self.backends = backends
         self.snatIP = snatIP
+    }
+
+    /// The protocol the rules match: nil for fwmark services (the mark selected the traffic;
+    /// rules match every protocol).
+    public var proto: IPVSProtocol? {
+        if case .inet(let p, _) = key { return p }
+        return nil
     }
 }
 
@@ -39,6 +46,11 @@ public struct AllBackendsHealthy: BackendHealthView {
 ///
 /// Packet path on the director (verified on a real kernel by Tests/vm/snat-fullnat.sh,
 /// which counts both directions with probe rules):
+/// Rules are scoped to the service: SNAT applies only to connections whose original
+/// destination (conntrack's original tuple, which IPVS leaves as client → VIP) was the
+/// service's VIP, protocol and port — a client talking to the backend directly keeps its
+/// address — and for fwmark services only to packets carrying the service's mark.
+///
 ///  - request client → VIP: PREROUTING, then INPUT (the VIP is local), where IPVS
 ///    (LOCAL_IN hook) DNATs it to the backend and sends it out through the LOCAL_OUT
 ///    hook and POSTROUTING. It never traverses FORWARD, so a FORWARD rule matching
@@ -83,9 +95,15 @@ public enum SNATRules {
                     let proto = b.port == 0 ? nil : s.proto
                     let port = proto == nil ? nil : b.port
                     let c = comment(s.name)
-                    let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, comment: c,
-                                      target: s.snatIP.map { .snat($0) } ?? .masquerade)
-                    let accept = XTRule(source: XTPrefix(b.address), proto: proto, sourcePort: port, comment: c, target: .accept)
+                    var origin: XTConntrackOrigin? = nil, mark: UInt32? = nil
+                    switch s.key {
+                    case .inet(let p, let vip): origin = XTConntrackOrigin(proto: p, address: vip.address, port: vip.port == 0 ? nil : vip.port)
+                    case .fwmark(let m, _): mark = m
+                    }
+                    let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, ctOrigin: origin, mark: mark,
+                                      comment: c, target: s.snatIP.map { .snat($0) } ?? .masquerade)
+                    // Replies carry no mark: a fwmark service's are accepted by their source.
+                    let accept = XTRule(source: XTPrefix(b.address), proto: proto, sourcePort: port, ctOrigin: origin, comment: c, target: .accept)
                     seenNat.append(snat, to: &nat)
                     seenFwd.append(accept, to: &fwd)
                 }

@@ -17,6 +17,8 @@ public struct ReconcileContext {
     public var allowEmpty: Bool
     public var lockTimeout: Int
     public var log: Logger
+    /// `--firewall` or EZLB_FIREWALL (nil: the config's `firewall`, else auto).
+    public var firewall: FirewallChoice? = nil
 
     public init(stateDir: String, backend: BackendKind, configPath: String, dryRun: Bool = false, allowEmpty: Bool = false,
                 lockTimeout: Int = 60, log: Logger = Logger(label: "ezlb")) {

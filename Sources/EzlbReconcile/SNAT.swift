@@ -5,9 +5,10 @@ import EzlbState
 import Kernel
 import Logging
 
-/// `snat sync|cleanup`, and what `snat show` reads: FullNAT's EZLB-SNAT (nat) and
-/// EZLB-FORWARD (filter) chains, per family, with ownership in `snat.json` (written before
-/// the kernel is touched).
+/// `snat sync|cleanup`, and what `snat show` reads: FullNAT's rules through nftables
+/// (`table inet ezlb`, SNATNFT) or iptables (the EZLB-SNAT (nat) and EZLB-FORWARD (filter)
+/// chains per family), with ownership in `snat.json` (written before the kernel is touched).
+/// A sync writes through one interface and removes what ezlb owns in the other.
 public struct SNATReconciler {
     public let ctx: ReconcileContext
     var log: Logger { ctx.log }
@@ -34,20 +35,25 @@ public struct SNATReconciler {
         let configBytes = try EzlbConfiguration.readBytes(path: ctx.configPath)
         let health = try ctx.stateDir.readHealth()
         let ownedBytes = try ctx.bytes(of: SNATOwnership.fileName)
-        let backend = try ctx.backends.xtables()
+        // `auto` asks the host unless the flag or EZLB_FIREWALL already decided.
+        let detection = ctx.firewall?.fixed == nil ? FirewallDetection.detect(ctx.backends) : nil
         let cache = ConvergenceCache(dir: ctx.stateDir, name: "snat")
-        clock.lap("lock, read inputs, open backend")
+        let firewallKey = "\(ctx.firewall?.rawValue ?? "-") \(detection?.firewall.rawValue ?? "-")"
+        clock.lap("lock, read inputs, choose the firewall")
 
-        // Converged fast path: same inputs, and every table still has the digest the last
-        // converged run verified (read raw from the kernel: no per-rule work).
-        if let rec = cache.load(key: key(configBytes, health, ownedBytes)), let (scopes, warnings) = Self.decode(rec.payload),
-           scopes.count == rec.digests.count,
+        // Converged fast path (iptables runs store it): same inputs, and every table still has
+        // the digest the last converged run verified (read raw from the kernel: no per-rule work).
+        // The tables are read only under the xtables lock (a busy lock fails the run, as the full path would).
+        if let rec = cache.load(key: key(configBytes, health, ownedBytes, firewall: firewallKey)),
+           let (scopes, warnings) = Self.decode(rec.payload), scopes.count == rec.digests.count,
+           case let backend = try ctx.backends.xtables(),
            zip(scopes, rec.digests).allSatisfy({ backend.currentDigest($0.0, scope: $0.1) == $1 }) {
             log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
             report.fromConvergenceCache = true
             clock.lap("compare with the last converged tables")
             report.warnings = warnings
             report.extra["commits"] = .int(0)
+            report.extra["firewall"] = .string(Firewall.iptables.rawValue)
             report.summarize(changeWord: nil)
             return report
         }
@@ -55,24 +61,60 @@ public struct SNATReconciler {
 
         let cfg = try EzlbConfiguration.parse(EzlbConfiguration.text(configBytes, path: ctx.configPath), file: ctx.configPath)
         report.warnings += cfg.unknownKeys.map { "\(cfg.file): \($0): unknown key, ignored" }
-        let services = cfg.services.filter(\.fullNAT).map { s in
-            var proto: IPVSProtocol? = nil
-            if case .inet(let p, _) = s.key { proto = p }
-            return FullNATService(name: s.name, proto: proto, backends: s.backends.map(\.endpoint), snatIP: s.snatIP)
+        let services = cfg.services.filter(\.fullNAT).map {
+            FullNATService(name: $0.name, key: $0.key, backends: $0.backends.map(\.endpoint), snatIP: $0.snatIP)
         }
-        let owned = try ownedBytes.map { try ctx.stateDir.load(SNATOwnership.self, bytes: $0).chains } ?? []
-        try cfg.requireServices(allowEmpty: ctx.allowEmpty, managing: !owned.isEmpty, cleanup: "ezlb snat cleanup")
+        let record = try ownedBytes.map { try ctx.stateDir.load(SNATOwnership.self, bytes: $0) } ?? SNATOwnership()
+        let owned = record.chains
+        try cfg.requireServices(allowEmpty: ctx.allowEmpty, managing: !owned.isEmpty || !record.nftTables.isEmpty,
+                                cleanup: "ezlb snat cleanup")
+        let firewall: Firewall
+        if let f = ctx.firewall?.fixed ?? cfg.firewall?.fixed {
+            firewall = f
+            log.info("firewall: \(f.rawValue) (\(ctx.firewall?.fixed != nil ? "--firewall or EZLB_FIREWALL" : "the config's firewall key"))")
+        } else {
+            let d = detection ?? FirewallDetection.detect(ctx.backends)
+            firewall = d.firewall
+            log.info("firewall: \(d.firewall.rawValue) (auto: \(d.reason))")
+        }
+        report.extra["firewall"] = .string(firewall.rawValue)
+        if firewall == .nftables {
+            clock.lap("load config")
+            try syncNFT(services, health: health, forwardMark: cfg.forwardMark ?? SNATNFT.defaultForwardMark, record: record,
+                        report: &report, onPlanned: onPlanned)
+            // What ezlb still owns in iptables goes (after the nftables table is in place).
+            if !owned.isEmpty {
+                var xt = CommandReport(command: report.command, dryRun: ctx.dryRun)
+                _ = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &xt, onPlanned: nil)
+                report.actions += xt.actions
+                report.errors += xt.errors
+            }
+            report.extra["commits"] = .int(ctx.dryRun ? 0 : report.actions.isEmpty ? 0 : 1)
+            report.summarize(changeWord: nil)
+            clock.lap("reconcile the nftables table")
+            return report
+        }
         // A desired chain that exists but is not recorded (state lost) is simply rewritten:
         // EZLB-* names are ezlb's own.
         let desired = SNATRules.chains(services, health: StoredHealthView(health))
         clock.lap("load config, build desired chains")
+        let backend = try ctx.backends.xtables()
         let tables = try reconcile(desired: desired, owned: owned, backend: backend, report: &report, onPlanned: onPlanned)
+        if !record.nftTables.isEmpty {
+            // Switched from nftables: ezlb's table goes once the chains are in place.
+            var nft = CommandReport(command: report.command, dryRun: ctx.dryRun)
+            try syncNFT([], health: health, forwardMark: 0, record: try ctx.stateDir.load(SNATOwnership.self) ?? record,
+                        report: &nft, onPlanned: nil)
+            report.actions += nft.actions
+            report.errors += nft.errors
+            report.summarize(changeWord: nil)
+        }
 
         // Every table converged (committed or verified): the next run with the same inputs and
         // this snat.json can tell from the digests alone.
         let digests = tables.compactMap(\.digest)
         if !ctx.dryRun, !report.failed, !tables.isEmpty, digests.count == tables.count {
-            cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName)),
+            cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName), firewall: firewallKey),
                         .init(digests: digests,
                               payload: Self.encode(tables.map { ($0.plan.ref, $0.scope) }, warnings: report.warnings)))
         }
@@ -86,10 +128,57 @@ public struct SNATReconciler {
         var report = CommandReport(command: "snat cleanup", dryRun: ctx.dryRun)
         let lock = try ctx.lock("snat")
         defer { withExtendedLifetime(lock) {} }
-        var owned = try ctx.stateDir.load(SNATOwnership.self)?.chains ?? []
+        let record = try ctx.stateDir.load(SNATOwnership.self) ?? SNATOwnership()
+        // nftables first: `table inet ezlb` whether recorded or not (the name is ezlb's). A host
+        // without nf_tables has no such table; only a recorded one makes that an error.
+        do {
+            try syncNFT([], health: HealthTable(), forwardMark: 0, record: record, report: &report, onPlanned: nil)
+        } catch where record.nftTables.isEmpty {
+            log.debug("nftables not readable (\(error)); no table of ezlb's there")
+        }
+        var owned = record.chains
         for w in Self.wellKnown where !owned.contains(w) { owned.append(w) }
-        _ = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &report, onPlanned: nil)
+        var xt = CommandReport(command: report.command, dryRun: ctx.dryRun)
+        _ = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &xt, onPlanned: nil)
+        report.actions += xt.actions
+        report.errors += xt.errors
+        report.extra["commits"] = xt.extra["commits"]
+        report.summarize(changeWord: nil)
         return report
+    }
+
+    /// FullNAT on nftables: plans `table inet ezlb` against the kernel's, records ownership
+    /// before the table is created (and after it is deleted), commits one transaction.
+    func syncNFT(_ services: [FullNATService], health: HealthTable, forwardMark: UInt32, record: SNATOwnership,
+                 report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws {
+        let backend = try ctx.backends.nftables()
+        let desired = SNATNFT.table(services, health: StoredHealthView(health), forwardMark: forwardMark)
+        let current = try backend.read(SNATNFT.family, SNATNFT.tableName)
+        let plan = NFTPlanner.plan(desired: desired, current: current, describe: SNATNFT.describe)
+        if plan.rewritesTable, let desired, let current, let why = desired.skeletonDifference(from: current) {
+            log.info("\(current.description) is rewritten: \(why)")
+        }
+        let name = "\(SNATNFT.family) \(SNATNFT.tableName)"
+        var planned = report
+        for c in plan.changes { planned.add(c) }
+        planned.summarize(changeWord: nil)
+        guard plan.needsCommit, !ctx.dryRun else { report = planned; return }
+        if desired != nil, !record.nftTables.contains(name) {
+            try ctx.stateDir.store(SNATOwnership(chains: record.chains, nftTables: record.nftTables + [name]))
+        }
+        onPlanned?(planned)
+        do {
+            try backend.commit(SNATNFT.family, SNATNFT.tableName, plan.ops)
+        } catch {
+            for c in plan.changes { report.add(c, error: "\(error)") }
+            report.summarize(changeWord: nil)
+            return
+        }
+        report = planned
+        if desired == nil, record.nftTables.contains(name) {
+            let now = try ctx.stateDir.load(SNATOwnership.self) ?? record
+            try ctx.stateDir.store(SNATOwnership(chains: now.chains, nftTables: now.nftTables.filter { $0 != name }))
+        }
     }
 
     /// The chains snat.json records and each recorded table as the kernel holds their chains
@@ -115,9 +204,10 @@ public struct SNATReconciler {
         clock.lap("read tables and plan")
         let committing = tables.filter(\.plan.needsCommit).count
         let desiredIDs = desired.map(\.id)
-        let before = SNATOwnership(chains: owned)
+        let nft = try ctx.stateDir.load(SNATOwnership.self)?.nftTables ?? []
+        let before = SNATOwnership(chains: owned, nftTables: nft)
         let intent = SNATOwnership(chains: owned.filter { o in tables.contains { $0.plan.ref == o.ref && $0.plan.needsCommit } || desiredIDs.contains(o) }
-                                   + desiredIDs)
+                                   + desiredIDs, nftTables: nft)
         let wroteIntent = !ctx.dryRun && committing > 0 && intent != before
         if wroteIntent { try ctx.stateDir.store(intent) }
         clock.lap("intent record")
@@ -145,7 +235,7 @@ public struct SNATReconciler {
             final += (t.error == nil ? desiredIDs : intent.chains).filter { $0.ref == t.plan.ref }
         }
         // After adding chains the intent record is already exactly this.
-        let after = SNATOwnership(chains: final)
+        let after = SNATOwnership(chains: final, nftTables: nft)
         if after != (wroteIntent ? intent : before) { try ctx.stateDir.store(after) }
         return tables
     }
@@ -154,8 +244,9 @@ public struct SNATReconciler {
     /// bytes, the health verdicts the chains depend on and snat.json's bytes. Health is keyed
     /// on its verdicts, not health.json's bytes: probe times and counters change with every
     /// `ipvs apply` without changing a rule.
-    func key(_ config: [UInt8], _ health: HealthTable, _ owned: [UInt8]?) -> [UInt8] {
+    func key(_ config: [UInt8], _ health: HealthTable, _ owned: [UInt8]?, firewall: String) -> [UInt8] {
         var k = ctx.key("snat")
+        k.add("firewall", Array(firewall.utf8))
         k.add(ctx.configPath, config)
         var w = ByteWriter()
         for (key, h) in health.records.sorted(by: { $0.key < $1.key }) where !h.healthy {

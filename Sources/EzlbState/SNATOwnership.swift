@@ -6,9 +6,12 @@ import EzlbCore
 /// again after a successful commit (exactly what is managed now).
 public struct SNATOwnership: StateFile, Equatable, Sendable {
     public var chains: [ManagedChainID]
+    /// nftables tables ezlb created for FullNAT (`inet ezlb`); written before the table is.
+    public var nftTables: [String]
 
-    public init(chains: [ManagedChainID] = []) {
+    public init(chains: [ManagedChainID] = [], nftTables: [String] = []) {
         self.chains = Array(Set(chains)).sorted()
+        self.nftTables = Array(Set(nftTables)).sorted()
     }
 
     public static let fileName = "snat.json"
@@ -16,7 +19,8 @@ public struct SNATOwnership: StateFile, Equatable, Sendable {
     public static let schema = 1
     public static let recovery = "delete it and run 'ezlb snat sync' (ezlb's chains are named EZLB-* and are taken over again)"
 
-    /// `{"chains": [{"ref": {"family": "ipv4", "table": "nat"}, "name": "EZLB-SNAT", "hook": "POSTROUTING"}]}`
+    /// `{"chains": [{"ref": {"family": "ipv4", "table": "nat"}, "name": "EZLB-SNAT", "hook": "POSTROUTING"}], "nftables": ["inet ezlb"]}`
+    /// (`nftables` absent in files from before the nftables backend).
     public init(stateJSON json: JSONValue) throws(JSONShapeError) {
         var chains: [ManagedChainID] = []
         for (i, v) in try json.object(at: "data").required("chains", at: "data").array(at: "data.chains").enumerated() {
@@ -32,13 +36,24 @@ public struct SNATOwnership: StateFile, Equatable, Sendable {
             chains.append(ManagedChainID(ref: XTTableRef(family, table), name: try o.required("name", at: p).string(at: p + ".name"),
                                          hook: try o.required("hook", at: p).string(at: p + ".hook")))
         }
-        self.init(chains: chains)
+        var tables: [String] = []
+        let data = try json.object(at: "data")
+        if let t = data["nftables"] {
+            for (i, v) in try t.array(at: "data.nftables").enumerated() {
+                let name = try v.string(at: "data.nftables[\(i)]")
+                guard name == "inet ezlb" else { throw .invalid("data.nftables[\(i)]", "not a table ezlb manages") }
+                tables.append(name)
+            }
+        }
+        self.init(chains: chains, nftTables: tables)
     }
 
     public var stateJSON: JSONValue {
-        .object(["chains": .array(chains.map { c in
+        var o: [String: JSONValue] = ["chains": .array(chains.map { c in
             .object(["ref": .object(["family": .string(c.ref.family.rawValue), "table": .string(c.ref.table.rawValue)]),
                      "name": .string(c.name), "hook": .string(c.hook)])
-        })])
+        })]
+        if !nftTables.isEmpty { o["nftables"] = .array(nftTables.map { .string($0) }) }
+        return .object(o)
     }
 }

@@ -40,6 +40,11 @@ public final class Backends {
         kind == .fake ? FakeXTBackend(kernel: try fakeKernel()) : try LibIPTCBackend(lockTimeout: lockTimeout)
     }
 
+    /// nftables: libnftnl in the process's network namespace, or the fake.
+    public func nftables() throws -> NFTBackend {
+        kind == .fake ? FakeNFTBackend(kernel: try fakeKernel()) : try LibNftnlBackend()
+    }
+
     /// xfrm: libnl-xfrm in the process's network namespace, or the fake.
     public func xfrm() throws -> XfrmBackend {
         kind == .fake ? FakeXfrmBackend(kernel: try fakeKernel()) : try NetlinkXfrm()

@@ -16,16 +16,19 @@ public struct FakeKernelModel: Codable, Equatable, Sendable {
     public var net: FakeNet
     /// xfrm policies and SAs (FakeXfrm.swift).
     public var xfrm: FakeXfrmModel
+    /// nftables tables (FakeNFT.swift).
+    public var nftables: FakeNFTables
 
     public init(ipvs: [IPVSServiceState] = [], iptables: FakeXTables = FakeXTables(), net: FakeNet = FakeNet(),
-                xfrm: FakeXfrmModel = FakeXfrmModel()) {
+                xfrm: FakeXfrmModel = FakeXfrmModel(), nftables: FakeNFTables = FakeNFTables()) {
         self.ipvs = ipvs
         self.iptables = iptables
         self.net = net
         self.xfrm = xfrm
+        self.nftables = nftables
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case ipvs, iptables, net, xfrm }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case ipvs, iptables, net, xfrm, nftables }
 
     private struct AnyKey: CodingKey {
         var stringValue: String
@@ -47,6 +50,7 @@ public struct FakeKernelModel: Codable, Equatable, Sendable {
         iptables = try c.decodeIfPresent(FakeXTables.self, forKey: .iptables) ?? FakeXTables()
         net = try c.decodeIfPresent(FakeNet.self, forKey: .net) ?? FakeNet()
         xfrm = try c.decodeIfPresent(FakeXfrmModel.self, forKey: .xfrm) ?? FakeXfrmModel()
+        nftables = try c.decodeIfPresent(FakeNFTables.self, forKey: .nftables) ?? FakeNFTables()
     }
 }
 

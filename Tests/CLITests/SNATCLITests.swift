@@ -41,9 +41,9 @@ let expectedSave4 = """
 :EZLB-SNAT - [0:0]
 -A POSTROUTING -s 10.9.0.0/16 -j MASQUERADE
 -A POSTROUTING -j EZLB-SNAT
--A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3
--A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3
--A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m comment --comment "ezlb:dns" -j MASQUERADE
+-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3
+-A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3
+-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment "ezlb:dns" -j MASQUERADE
 COMMIT
 *filter
 :INPUT ACCEPT [0:0]
@@ -53,9 +53,9 @@ COMMIT
 -A FORWARD -j EZLB-FORWARD
 -A FORWARD -s 10.9.0.0/16 -j ACCEPT
 -A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT
--A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT
--A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT
--A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m comment --comment "ezlb:dns" -j ACCEPT
+-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT
+-A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT
+-A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment "ezlb:dns" -j ACCEPT
 COMMIT
 
 """
@@ -68,7 +68,7 @@ let expectedSave6 = """
 :POSTROUTING ACCEPT [0:0]
 :EZLB-SNAT - [0:0]
 -A POSTROUTING -j EZLB-SNAT
--A EZLB-SNAT -d 2001:db8:1::10/128 -p tcp -m tcp --dport 8443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3
+-A EZLB-SNAT -d 2001:db8:1::10/128 -p tcp -m tcp --dport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3
 COMMIT
 *filter
 :INPUT ACCEPT [0:0]
@@ -77,7 +77,7 @@ COMMIT
 :EZLB-FORWARD - [0:0]
 -A FORWARD -j EZLB-FORWARD
 -A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT
--A EZLB-FORWARD -s 2001:db8:1::10/128 -p tcp -m tcp --sport 8443 -m comment --comment "ezlb:web6" -j ACCEPT
+-A EZLB-FORWARD -s 2001:db8:1::10/128 -p tcp -m tcp --sport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j ACCEPT
 COMMIT
 
 """

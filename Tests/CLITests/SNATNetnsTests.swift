@@ -10,6 +10,17 @@ import XCTest
 final class SNATNetnsTests: NetnsCLITestCase {
     override class var netnsPrefix: String { "ezlb-snat" }
 
+    // These tests are about the iptables backend (SNATNFTNetnsTests covers nftables).
+    override func setUpWithError() throws {
+        setenv("EZLB_FIREWALL", "iptables", 1)
+        try super.setUpWithError()
+    }
+
+    override func tearDown() {
+        unsetenv("EZLB_FIREWALL")
+        super.tearDown()
+    }
+
     override func checkTools() throws {
         for tool in ["/usr/sbin/iptables-legacy-save", "/usr/sbin/ip6tables-legacy-save", "/usr/sbin/iptables-legacy"] {
             guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("\(tool) missing (apt-get install iptables)") }
@@ -63,7 +74,7 @@ final class SNATNetnsTests: NetnsCLITestCase {
 
         // show matches the kernel.
         let show = try ezlbNS(["snat", "show"])
-        XCTAssertTrue(show.stdout.contains("-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m comment --comment \"ezlb:dns\" -j MASQUERADE\n"), show.stdout)
+        XCTAssertTrue(show.stdout.contains("-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment \"ezlb:dns\" -j MASQUERADE\n"), show.stdout)
 
         // cleanup: nothing of ezlb, foreign rules byte for byte.
         let r4 = try ezlbNS(["snat", "cleanup", "-o", "json"])
@@ -148,8 +159,9 @@ final class SNATNetnsTests: NetnsCLITestCase {
         XCTAssertEqual(try save(), expectedSave4)
         XCTAssertEqual(try save(six: true), expectedSave6)
 
-        let web10 = ["-d", "192.168.1.10/32", "-p", "tcp", "-m", "tcp", "--dport", "8080", "-m", "comment", "--comment", "ezlb:web"]
-        let fwd10 = ["-s", "192.168.1.10/32", "-p", "tcp", "-m", "tcp", "--sport", "8080", "-m", "comment"]
+        let ct = ["-m", "conntrack", "--ctproto", "6", "--ctorigdst", "10.0.0.1", "--ctorigdstport", "80"]
+        let web10 = ["-d", "192.168.1.10/32", "-p", "tcp", "-m", "tcp", "--dport", "8080"] + ct + ["-m", "comment", "--comment", "ezlb:web"]
+        let fwd10 = ["-s", "192.168.1.10/32", "-p", "tcp", "-m", "tcp", "--sport", "8080"] + ct + ["-m", "comment"]
         let edits: [(String, [[String]], Int)] = [
             ("a rule replaced (other target)", [["iptables-legacy", "-t", "nat", "-R", "EZLB-SNAT", "1"] + web10 + ["-j", "MASQUERADE"]], 1),
             ("a rule replaced (other SNAT address)", [["iptables-legacy", "-t", "nat", "-R", "EZLB-SNAT", "1"] + web10 + ["-j", "SNAT", "--to-source", "10.0.0.4"]], 1),
@@ -166,7 +178,8 @@ final class SNATNetnsTests: NetnsCLITestCase {
             ("ip6: the nat chain flushed", [["ip6tables-legacy", "-t", "nat", "-F", "EZLB-SNAT"]], 1),
             ("ip6: the FORWARD jump deleted", [["ip6tables-legacy", "-D", "FORWARD", "-j", "EZLB-FORWARD"]], 1),
             ("ip6: a comment changed", [["ip6tables-legacy", "-R", "EZLB-FORWARD", "2", "-s", "2001:db8:1::10/128", "-p", "tcp", "-m", "tcp",
-                                         "--sport", "8443", "-m", "comment", "--comment", "ezlb:web7", "-j", "ACCEPT"]], 1),
+                                         "--sport", "8443", "-m", "conntrack", "--ctproto", "6", "--ctorigdst", "2001:db8::1", "--ctorigdstport", "443",
+                                         "-m", "comment", "--comment", "ezlb:web7", "-j", "ACCEPT"]], 1),
         ]
         for (what, cmds, commits) in edits {
             for c in cmds { XCTAssertEqual(try inNS(c).status, 0, "\(what): \(c)") }
@@ -237,7 +250,9 @@ final class SNATNetnsTests: NetnsCLITestCase {
         let counted = { try self.inNS(["iptables-legacy-save", "-c", "-t", "nat"]).stdout
             .split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") }
         let before = try counted()
-        XCTAssertTrue(before.contains("[1:29] -A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53"), before)
+        // It went through EZLB-SNAT but was not masqueraded: it was not addressed to the VIP.
+        XCTAssertTrue(before.contains("[1:29] -A POSTROUTING -j EZLB-SNAT"), before)
+        XCTAssertTrue(before.contains("[0:0] -A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53"), before)
         try assertConvergedFast(cfg, "after traffic")
         XCTAssertEqual(try counted(), before, "counters kept: nothing was committed")
         // Counters zeroed, and set by replacing a rule with itself plus counters (a new table blob).
@@ -246,7 +261,8 @@ final class SNATNetnsTests: NetnsCLITestCase {
         XCTAssertEqual(try inNS(["ip6tables-legacy", "-t", "nat", "-Z"]).status, 0)
         try assertConvergedFast(cfg, "after -Z")
         XCTAssertEqual(try inNS(["iptables-legacy", "-t", "nat", "-R", "EZLB-SNAT", "1", "-d", "192.168.1.10/32", "-p", "tcp", "-m", "tcp",
-                                 "--dport", "8080", "-m", "comment", "--comment", "ezlb:web", "-j", "SNAT", "--to-source", "10.0.0.3",
+                                 "--dport", "8080", "-m", "conntrack", "--ctproto", "6", "--ctorigdst", "10.0.0.1", "--ctorigdstport", "80",
+                                 "-m", "comment", "--comment", "ezlb:web", "-j", "SNAT", "--to-source", "10.0.0.3",
                                  "-c", "7", "700"]).status, 0)
         try assertConvergedFast(cfg, "after a replace that only set counters")
         XCTAssertTrue(try counted().contains("[7:700] -A EZLB-SNAT -d 192.168.1.10/32"))

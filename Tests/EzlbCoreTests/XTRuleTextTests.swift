@@ -22,6 +22,9 @@ final class XTRuleTextTests: XCTestCase {
             XTRule(inInterface: XTInterface("veth+"), outInterface: XTInterface("eth0"), proto: .tcp, target: .accept),
         ]
         rules.append(XTRule(comment: String(repeating: "x", count: 255), target: .accept))
+        rules.append(XTRule(destination: XTPrefix(a4), proto: .tcp, destinationPort: 8080, ctstate: [.new],
+                            ctOrigin: XTConntrackOrigin(proto: .tcp, address: IPAddress("10.0.0.1")!, port: 80), mark: 0x7f, target: .masquerade))
+        rules.append(XTRule(ctOrigin: XTConntrackOrigin(address: IPAddress("2001:db8::1")!), target: .accept))
         for r in rules { XCTAssertEqual(text(r), r.saveArguments) }
     }
 
@@ -29,7 +32,7 @@ final class XTRuleTextTests: XCTestCase {
     /// update it (and this list) together.
     func testFastSaveTextCoversEveryField() {
         let fields = Mirror(reflecting: XTRule(target: .accept)).children.compactMap(\.label)
-        XCTAssertEqual(fields, ["source", "destination", "inInterface", "outInterface", "proto", "sourcePort", "destinationPort", "ctstate", "comment", "target"])
+        XCTAssertEqual(fields, ["source", "destination", "inInterface", "outInterface", "proto", "sourcePort", "destinationPort", "ctstate", "ctOrigin", "mark", "comment", "target"])
     }
 
     /// Rules share one box between copies: a setter must copy it first (value semantics),

@@ -222,7 +222,7 @@ final class HealthPlannerTests: XCTestCase {
     }
 
     func testStoredHealthViewDrivesSNATRules() {
-        let s = FullNATService(name: "web", proto: .tcp, backends: [b1, b2], snatIP: nil)
+        let s = FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [b1, b2], snatIP: nil)
         var t = HealthTable(records: [HealthKey(service: "web", backend: b2): BackendHealth(service: "web", backend: b2, healthy: false, failures: 3)])
         var nat = SNATRules.chains([s], health: StoredHealthView(t)).first { $0.name == SNATRules.natChain }!
         XCTAssertEqual(nat.rules.map { $0.destination?.address }, [b1.address])

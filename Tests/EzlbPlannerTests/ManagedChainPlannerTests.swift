@@ -195,30 +195,32 @@ final class ManagedChainPlannerTests: XCTestCase {
 
     func testSNATRulesForMixedConfig() {
         let services = [
-            FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080")], snatIP: ip("10.0.0.3")),
-            FullNATService(name: "dns", proto: .udp, backends: [ep("192.168.1.20:53")], snatIP: nil),
-            FullNATService(name: "web6", proto: .tcp, backends: [ep("[2001:db8:1::10]:8443")], snatIP: ip("2001:db8::3")),
-            FullNATService(name: "marked", proto: nil, backends: [ep("192.168.5.10")], snatIP: nil),
+            FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080")], snatIP: ip("10.0.0.3")),
+            FullNATService(name: "dns", key: .inet(.udp, ep("10.0.0.1:53")), backends: [ep("192.168.1.20:53")], snatIP: nil),
+            FullNATService(name: "web6", key: .inet(.tcp, ep("[2001:db8::1]:443")), backends: [ep("[2001:db8:1::10]:8443")], snatIP: ip("2001:db8::3")),
+            FullNATService(name: "marked", key: .fwmark(7, .ipv4), backends: [ep("192.168.5.10")], snatIP: nil),
         ]
         let chains = SNATRules.chains(services)
         XCTAssertEqual(chains.map { "\($0.ref) \($0.name) <- \($0.hook) \($0.position)" }, [
             "ip4 nat EZLB-SNAT <- POSTROUTING append", "ip4 filter EZLB-FORWARD <- FORWARD first",
             "ip6 nat EZLB-SNAT <- POSTROUTING append", "ip6 filter EZLB-FORWARD <- FORWARD first",
         ])
+        // Scoped to the service: conntrack's original destination (VIP, protocol, port), or the mark.
         XCTAssertEqual(chains[0].rules.map { $0.save(chain: "EZLB-SNAT") }, [
-            "-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment \"ezlb:web\" -j SNAT --to-source 10.0.0.3",
-            "-A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m comment --comment \"ezlb:web\" -j SNAT --to-source 10.0.0.3",
-            "-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m comment --comment \"ezlb:dns\" -j MASQUERADE",
-            "-A EZLB-SNAT -d 192.168.5.10/32 -m comment --comment \"ezlb:marked\" -j MASQUERADE",
+            "-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment \"ezlb:web\" -j SNAT --to-source 10.0.0.3",
+            "-A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment \"ezlb:web\" -j SNAT --to-source 10.0.0.3",
+            "-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment \"ezlb:dns\" -j MASQUERADE",
+            "-A EZLB-SNAT -d 192.168.5.10/32 -m mark --mark 0x7 -m comment --comment \"ezlb:marked\" -j MASQUERADE",
         ])
         XCTAssertEqual(chains[1].rules.map { $0.save(chain: "EZLB-FORWARD") }, [
             "-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT",
-            "-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment \"ezlb:web\" -j ACCEPT",
-            "-A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m comment --comment \"ezlb:web\" -j ACCEPT",
-            "-A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m comment --comment \"ezlb:dns\" -j ACCEPT",
+            "-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment \"ezlb:web\" -j ACCEPT",
+            "-A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment \"ezlb:web\" -j ACCEPT",
+            "-A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment \"ezlb:dns\" -j ACCEPT",
             "-A EZLB-FORWARD -s 192.168.5.10/32 -m comment --comment \"ezlb:marked\" -j ACCEPT",
         ])
         XCTAssertEqual(chains[2].rules, [XTRule(destination: XTPrefix(ip("2001:db8:1::10")), proto: .tcp, destinationPort: 8443,
+                                                ctOrigin: XTConntrackOrigin(proto: .tcp, address: ip("2001:db8::1"), port: 443),
                                                 comment: "ezlb:web6", target: .snat(ip("2001:db8::3")))])
         XCTAssertEqual(SNATRules.chains([]), [])
         // IPv4 only: no IPv6 chains at all.
@@ -237,10 +239,10 @@ final class ManagedChainPlannerTests: XCTestCase {
     func testSNATRulesSkipRepeatedRulesOnly() {
         let long = String(repeating: "x", count: 300)
         let services = [
-            FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080"), ep("192.168.1.10:8080")], snatIP: nil),
-            FullNATService(name: "api", proto: .tcp, backends: [ep("192.168.1.10:8080")], snatIP: nil),
-            FullNATService(name: long + "a", proto: .tcp, backends: [ep("192.168.1.12:8080")], snatIP: nil),
-            FullNATService(name: long + "b", proto: .tcp, backends: [ep("192.168.1.12:8080")], snatIP: nil),
+            FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080"), ep("192.168.1.10:8080")], snatIP: nil),
+            FullNATService(name: "api", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080")], snatIP: nil),
+            FullNATService(name: long + "a", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.12:8080")], snatIP: nil),
+            FullNATService(name: long + "b", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.12:8080")], snatIP: nil),
         ]
         let c = SNATRules.chains(services, health: SorryServer())
         let cut = SNATRules.comment(long + "a")
@@ -277,7 +279,7 @@ final class ManagedChainPlannerTests: XCTestCase {
     }
 
     func testHealthViewFiltersBackends() {
-        let s = [FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080"), ep("192.168.1.12:9090")], snatIP: nil)]
+        let s = [FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080"), ep("192.168.1.12:9090")], snatIP: nil)]
         let c = SNATRules.chains(s, health: NoneHealthy())
         XCTAssertEqual(c[0].rules.map { $0.destination?.address.description }, ["192.168.1.12"])
     }

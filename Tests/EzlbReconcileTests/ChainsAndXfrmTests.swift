@@ -41,7 +41,7 @@ final class SNATReconcilerTests: ReconcileTestCase {
     func testIntentFirstAndARefusedTable() throws {
         let cfg = config(yaml)
         let r = SNATReconciler(context(cfg))
-        let desired = SNATRules.chains([FullNATService(name: "web", proto: .tcp, backends: [ep("192.168.1.10:8080")], snatIP: IPAddress("10.0.0.3"))])
+        let desired = SNATRules.chains([FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080")], snatIP: IPAddress("10.0.0.3"))])
         var backend: Refusing? = Refusing(FakeXTBackend(kernel: try kernel()), state: state)
         backend?.refused = XTTableRef(.ipv4, .filter)
         var report = CommandReport(command: "snat sync", dryRun: false)

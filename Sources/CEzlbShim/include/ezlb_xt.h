@@ -41,7 +41,16 @@ struct ezlb_xt_rule {
     uint16_t proto;           /* 0 any, 6 tcp, 17 udp, 132 sctp */
     uint16_t sport;           /* 0 = no --sport */
     uint16_t dport;           /* 0 = no --dport */
-    uint16_t ctstate;         /* EZLB_XT_CT_* mask; 0 = no conntrack match */
+    uint16_t ctstate;         /* EZLB_XT_CT_* mask; 0 = no --ctstate */
+    /* conntrack original destination (--ctproto P --ctorigdst A --ctorigdstport N): in the
+     * same conntrack match as --ctstate. ctproto 0 = none; ctorigdst_set 0 = no address;
+     * ctorigdstport 0 = no port. */
+    uint8_t ctproto;
+    uint8_t ctorigdst_set;
+    uint8_t ctorigdst[16];
+    uint16_t ctorigdstport;
+    uint8_t mark_set;         /* -m mark --mark `mark` (mask 0xffffffff) */
+    uint32_t mark;
     char comment[256];        /* "" = no comment match */
     int32_t target;           /* EZLB_XT_TARGET_* */
     char label[32];           /* for EZLB_XT_TARGET_LABEL */

@@ -4,8 +4,8 @@ import EzlbReconcile
 struct SNATCleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Remove ezlb's FullNAT chains, their rules and jumps, and nothing else.",
-        discussion: "Does not read the config. Also removes EZLB-SNAT/EZLB-FORWARD left behind when snat.json was lost."
+        abstract: "Remove ezlb's FullNAT rules (table inet ezlb; EZLB-* chains and their jumps), and nothing else.",
+        discussion: "Does not read the config. Works on both firewall interfaces whatever --firewall says; also removes EZLB-SNAT/EZLB-FORWARD and table inet ezlb left behind when snat.json was lost."
     )
 
     @OptionGroup var options: CommonOptions

@@ -204,6 +204,15 @@ public final class IPTCTable {
         if c.sport != 0 { r.sourcePort = c.sport }
         if c.dport != 0 { r.destinationPort = c.dport }
         if c.ctstate != 0 { r.ctstate = XTConntrackState(rawValue: c.ctstate) }
+        var ctUnderstood = true
+        if c.ctproto != 0 || c.ctorigdst_set != 0 || c.ctorigdstport != 0 {
+            var o = XTConntrackOrigin()
+            if c.ctproto != 0 { o.proto = IPVSProtocol(number: UInt16(c.ctproto)); ctUnderstood = o.proto != nil }
+            if c.ctorigdst_set != 0 { o.address = addr(c.ctorigdst) }
+            if c.ctorigdstport != 0 { o.port = c.ctorigdstport }
+            r.ctOrigin = o
+        }
+        if c.mark_set != 0 { r.mark = c.mark }
         if !comment.isEmpty { r.comment = comment }
         switch c.target {
         case Int32(EZLB_XT_TARGET_SNAT): r.target = .snat(addr(c.to_source))
@@ -218,7 +227,7 @@ public final class IPTCTable {
         }
         // Anything the shim could not describe fully (other matches, targets,
         // interfaces, inversions, protocols) is foreign: never equal to ezlb's rules.
-        if c.understood == 0 || !interfacesUnderstood || (c.proto != 0 && r.proto == nil) {
+        if c.understood == 0 || !interfacesUnderstood || !ctUnderstood || (c.proto != 0 && r.proto == nil) {
             r = XTRule(target: .other("(not an ezlb rule) -j \(label.isEmpty ? "?" : label)"))
         }
         return r
@@ -254,6 +263,12 @@ public final class IPTCTable {
         c.sport = r.sourcePort ?? 0
         c.dport = r.destinationPort ?? 0
         c.ctstate = r.ctstate?.rawValue ?? 0
+        if let o = r.ctOrigin {
+            c.ctproto = UInt8(truncatingIfNeeded: o.proto?.number ?? 0)
+            if let a = o.address { try put(a, into: &c.ctorigdst); c.ctorigdst_set = 1 }
+            c.ctorigdstport = o.port ?? 0
+        }
+        if let m = r.mark { c.mark = m; c.mark_set = 1 }
         func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
             var s = s
             s.withUTF8 { b in // one copy, NUL-terminated by the zeroed struct
