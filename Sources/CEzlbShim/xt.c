@@ -3,7 +3,7 @@
  *   tcp/udp rev 0 (struct xt_tcp / xt_udp), sctp rev 0 (xt_sctp_info),
  *   comment rev 0 (xt_comment_info), conntrack rev 3 (xt_conntrack_mtinfo3:
  *   --ctstate, --ctproto, --ctorigdst, --ctorigdstport), mark rev 1
- *   (xt_mark_mtinfo1, full mask), SNAT rev 0 on IPv4 (nf_nat_ipv4_multi_range_compat) and
+ *   (xt_mark_mtinfo1), SNAT rev 0 on IPv4 (nf_nat_ipv4_multi_range_compat) and
  *   rev 1 on IPv6 (nf_nat_range), MASQUERADE rev 0 (same two structs),
  *   standard targets and jumps as struct xt_standard_target; -i/-o in the
  *   entry header (name, mask, IPT_INV_VIA_IN/OUT), as iptables fills them. */
@@ -31,6 +31,12 @@ int ezlb_xt_commit(int v6, struct xtc_handle *h) { return v6 ? ip6tc_commit(h) :
 const char *ezlb_xt_strerror(int v6, int err) { return v6 ? ip6tc_strerror(err) : iptc_strerror(err); }
 int ezlb_xt_is_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_is_chain(c, h) : iptc_is_chain(c, h); }
 int ezlb_xt_builtin(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_builtin(c, h) : iptc_builtin(c, h); }
+const char *ezlb_xt_first_chain(int v6, struct xtc_handle *h) { return v6 ? ip6tc_first_chain(h) : iptc_first_chain(h); }
+const char *ezlb_xt_next_chain(int v6, struct xtc_handle *h) { return v6 ? ip6tc_next_chain(h) : iptc_next_chain(h); }
+const char *ezlb_xt_policy(int v6, const char *c, struct xtc_handle *h) {
+    struct xt_counters counters;
+    return v6 ? ip6tc_get_policy(c, &counters, h) : iptc_get_policy(c, &counters, h);
+}
 int ezlb_xt_create_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_create_chain(c, h) : iptc_create_chain(c, h); }
 int ezlb_xt_flush_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_flush_entries(c, h) : iptc_flush_entries(c, h); }
 int ezlb_xt_delete_chain(int v6, const char *c, struct xtc_handle *h) { return v6 ? ip6tc_delete_chain(c, h) : iptc_delete_chain(c, h); }
@@ -125,7 +131,7 @@ static size_t layout(int v6, const struct ezlb_xt_rule *r, uint8_t *buf, size_t 
     }
     if (r->mark_set) {
         struct xt_mark_mtinfo1 m; memset(&m, 0, sizeof m);
-        m.mark = r->mark; m.mask = 0xFFFFFFFFu;
+        m.mark = r->mark; m.mask = r->mark_mask;
         off += put_match(buf, off, "mark", 1, &m, sizeof m);
     }
     if (r->comment[0]) {
@@ -298,8 +304,8 @@ void ezlb_xt_parse(int v6, const void *entry, struct xtc_handle *h, struct ezlb_
             }
         } else if (!strcmp(n, "mark") && m->u.user.revision == 1 && !r->mark_set) {
             const struct xt_mark_mtinfo1 *mk = (const void *)m->data;
-            if (mk->mask != 0xFFFFFFFFu || mk->invert) ok = 0;
-            r->mark_set = 1; r->mark = mk->mark;
+            if (mk->invert) ok = 0;
+            r->mark_set = 1; r->mark = mk->mark; r->mark_mask = mk->mask;
         } else if (!strcmp(n, "comment") && m->u.user.revision == 0 && !r->comment[0]) {
             const struct xt_comment_info *ci = (const void *)m->data;
             memcpy(r->comment, ci->comment, sizeof r->comment - 1);

@@ -2,6 +2,8 @@ import ArgumentParser
 import EzlbConfig
 import EzlbCore
 import EzlbPlanner
+import EzlbReconcile
+import EzlbState
 import Kernel
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -16,17 +18,23 @@ import Glibc
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the host's preconditions for IPVS and FullNAT (sysctls, modules, iptables variant, xtables lock).",
+        abstract: "Check the host's preconditions for IPVS and FullNAT (sysctls, modules, firewall, forward path, xtables lock).",
         discussion: """
         Checks net.ipv4.ip_forward, net.ipv4.vs.conntrack (needed to SNAT IPVS traffic; checked when \
         IPVS is loaded), rp_filter (0 or 2), whether ip_vs and the configured schedulers' modules are \
-        available, which iptables variant the host's iptables command uses, and the xtables lock. \
-        Exits 1 when a check fails. --fix sets the sysctls it can (ip_forward=1, vs.conntrack=1, \
-        rp_filter=2 where it is 1). Always looks at the running host, whatever --backend says.
+        available, which firewall interface snat sync uses and why, the xtables lock, and every chain \
+        on the forward hook — nftables (native, iptables-nft, firewalld) and legacy x_tables — that \
+        would drop FullNAT's replies, each with the command that admits them. Exits 1 when a check \
+        fails (a dropping chain fails when FullNAT is configured or ezlb owns FullNAT rules). --fix \
+        sets the sysctls it can (ip_forward=1, vs.conntrack=1, rp_filter=2 where it is 1); it never \
+        edits another program's firewall. Sysctls and modules are the running host's; the firewall \
+        checks read the --backend's tables.
         """
     )
 
     @OptionGroup var options: CommonOptions
+
+    @OptionGroup var firewall: FirewallOptions
 
     @Flag(help: "Set the sysctls that fail (with --dry-run: only say what would be set).")
     var fix = false
@@ -38,13 +46,15 @@ struct Doctor: ParsableCommand {
         var value: String
         var message: String
         var fix: (path: String, value: String)? = nil
+        /// A command the operator can run (doctor never edits another program's firewall).
+        var command: String? = nil
     }
 
     var procRoot: String { ProcessInfo.processInfo.environment["EZLB_PROC_ROOT"] ?? "/proc" }
     var modulesRoot: String { ProcessInfo.processInfo.environment["EZLB_MODULES_ROOT"] ?? "/lib/modules" }
 
     func run() throws {
-        try Runner.run(options.values, command: "doctor") { _ in
+        try Runner.run(options.values, command: "doctor") { ctx in
             var report = CommandReport(command: "doctor", dryRun: options.dryRun)
             // The config is optional: without one, scheduler checks are skipped.
             var cfg: EzlbConfiguration? = nil
@@ -52,6 +62,9 @@ struct Doctor: ParsableCommand {
                 cfg = try EzlbConfiguration.load(path: options.config)
             }
             var checks = gather(cfg)
+            var fctx = ctx
+            fctx.firewall = try FirewallOptions.resolve(firewall.firewall)
+            checks += forwardPath(cfg, fctx)
             if fix {
                 for i in checks.indices where checks[i].status == .fail {
                     guard let f = checks[i].fix else { continue }
@@ -70,11 +83,14 @@ struct Doctor: ParsableCommand {
                 let tag = c.status == .fail ? "FAIL" : c.status.rawValue
                 body += "\(tag.padded(to: 5)) \(c.name): \(c.value)"
                 body += c.message.isEmpty ? "\n" : " — \(c.message)\n"
+                if let cmd = c.command { body += "      fix: \(cmd)\n" }
             }
             report.body = body
             report.extra["checks"] = .array(checks.map { c in
-                .object(["name": .string(c.name), "status": .string(c.status.rawValue), "value": .string(c.value),
-                         "message": .string(c.message), "fixable": .bool(c.fix != nil)])
+                var o: [String: JSONValue] = ["name": .string(c.name), "status": .string(c.status.rawValue), "value": .string(c.value),
+                                              "message": .string(c.message), "fixable": .bool(c.fix != nil)]
+                if let cmd = c.command { o["fix_command"] = .string(cmd) }
+                return .object(o)
             })
             let failed = checks.filter { $0.status == .fail }
             if !failed.isEmpty {
@@ -197,8 +213,67 @@ struct Doctor: ParsableCommand {
         return out
     }
 
+    /// Which firewall interface `snat sync` uses, and every forward-hook chain that would drop
+    /// FullNAT's replies (ForwardPath), with the command that admits them.
+    func forwardPath(_ cfg: EzlbConfiguration?, _ ctx: ReconcileContext) -> [Check] {
+        var out: [Check] = []
+        let record = (try? ctx.stateDir.load(SNATOwnership.self)) ?? nil
+        let inUse = cfg?.services.contains(where: \.fullNAT) == true || !(record?.chains.isEmpty ?? true) || !(record?.nftTables.isEmpty ?? true)
+        let fw: Firewall
+        let why: String
+        if let r = record, !r.nftTables.isEmpty { fw = .nftables; why = "ezlb's FullNAT rules are in nftables (snat.json)" }
+        else if let r = record, !r.chains.isEmpty { fw = .iptables; why = "ezlb's FullNAT rules are in iptables (snat.json)" }
+        else if let f = ctx.firewall?.fixed ?? cfg?.firewall?.fixed { fw = f; why = "chosen by --firewall, EZLB_FIREWALL or the config" }
+        else { let d = FirewallDetection.detect(ctx.backends); fw = d.firewall; why = "auto: " + d.reason }
+        out.append(Check(name: "firewall", status: .info, value: fw.rawValue, message: why))
+        let mark = cfg?.forwardMark ?? SNATNFT.defaultForwardMark
+        var findings: [ForwardPath.Finding] = []
+        do {
+            findings += ForwardPath.check(nft: try ctx.backends.nftables().ruleset(), firewall: fw, mark: mark)
+        } catch {
+            out.append(Check(name: "forward path (nftables)", status: .warn, value: "unreadable", message: "\(error)"))
+        }
+        // Legacy x_tables: only a table the kernel already has (reading one would create it).
+        var legacy: [XTTableRef] = []
+        for f in IPFamily.allCases {
+            let ref = XTTableRef(f, .filter)
+            if ctx.backends.kind == .fake {
+                if (try? ctx.backends.fakeKernel())?.model.iptables.tables.contains(where: { $0.ref == ref }) == true { legacy.append(ref) }
+            } else if read(procRoot + (f == .ipv4 ? "/net/ip_tables_names" : "/net/ip6_tables_names"))?.split(separator: "\n").contains("filter") == true {
+                legacy.append(ref)
+            }
+        }
+        if !legacy.isEmpty {
+            do {
+                let xt = try ctx.backends.xtables()
+                for ref in legacy {
+                    let (st, policies) = try xt.readAll(ref)
+                    if let f = ForwardPath.check(legacy: st, policy: policies["FORWARD"] ?? "ACCEPT", firewall: fw, mark: mark) { findings.append(f) }
+                }
+            } catch {
+                out.append(Check(name: "forward path (legacy x_tables)", status: .warn, value: "unreadable", message: "\(error)"))
+            }
+        }
+        for f in findings {
+            switch f.verdict {
+            case .admits: continue
+            case .drops(let w):
+                out.append(Check(name: "forward path: \(f.chain)", status: inUse ? .fail : .warn, value: "drops FullNAT replies",
+                                 message: w + (fw == .nftables && mark != 0 ? "; ezlb marks its replies with 0x\(String(mark, radix: 16))" : ""),
+                                 command: f.fix))
+            case .unknown(let w):
+                out.append(Check(name: "forward path: \(f.chain)", status: .warn, value: "cannot tell", message: w + " (if it drops FullNAT replies)",
+                                 command: f.fix))
+            }
+        }
+        if findings.isEmpty {
+            out.append(Check(name: "forward path", status: .ok, value: "no chain on the forward hook drops FullNAT replies", message: ""))
+        }
+        return out
+    }
+
     func iptablesVariant() -> Check {
-        let note = "ezlb writes its rules with libiptc into the legacy x_tables: list them with iptables-legacy-save"
+        let note = "the tables the iptables command lists; ezlb's own rules: ezlb snat show"
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
             .split(separator: ":").map { "\($0)/iptables" }.first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let path else {
@@ -210,9 +285,7 @@ struct Doctor: ParsableCommand {
         }
         let text = output.trimmed()
         if text.firstRange(of: "nf_tables") != nil {
-            return Check(name: "iptables variant", status: .warn, value: "nf_tables (\(text))",
-                         message: "'iptables' here shows the nft tables only; " + note +
-                         ". Both run: a DROP in the nft FORWARD chain still drops what ezlb's legacy chain accepts")
+            return Check(name: "iptables variant", status: .info, value: "nf_tables (\(text))", message: note)
         }
         return Check(name: "iptables variant", status: .ok, value: text.firstRange(of: "legacy") != nil ? "legacy (\(text))" : text,
                      message: note)

@@ -34,7 +34,7 @@ extension XTRule {
                 if let p = o.port { w.append(" --ctorigdstport " as StaticString); w.append(decimal: p) }
             }
         }
-        if let mk = mark { sep(); w.append("-m mark --mark 0x" as StaticString); w.append(String(mk, radix: 16)) }
+        if let mk = mark { sep(); w.append("-m mark --mark " as StaticString); w.append(mk.description) }
         if let c = comment { sep(); w.append("-m comment --comment " as StaticString); Self.writeSaveString(c, into: &w) }
         switch target {
         case .accept: sep(); w.append("-j ACCEPT" as StaticString)

@@ -175,6 +175,19 @@ public struct XTConntrackOrigin: Hashable, Codable, Sendable {
     }
 }
 
+/// `-m mark --mark VALUE[/MASK]`, as libxt_mark prints it (the mask only when not 0xffffffff).
+public struct XTMark: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var value: UInt32
+    public var mask: UInt32
+    public init(_ value: UInt32, mask: UInt32 = 0xffff_ffff) {
+        self.value = value
+        self.mask = mask
+    }
+    public var description: String {
+        "0x\(String(value, radix: 16))" + (mask == 0xffff_ffff ? "" : "/0x\(String(mask, radix: 16))")
+    }
+}
+
 public enum XTTarget: Hashable, Codable, Sendable {
     case accept, drop, `return`
     /// Jump to a user chain.
@@ -208,7 +221,7 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
         var destinationPort: UInt16?
         var ctstate: XTConntrackState?
         var ctOrigin: XTConntrackOrigin?
-        var mark: UInt32?
+        var mark: XTMark?
         var comment: String?
         var target: XTTarget
     }
@@ -238,15 +251,15 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
     /// `-m conntrack --ctproto P --ctorigdst A --ctorigdstport N`: the connection was
     /// first addressed to A (before IPVS's or any DNAT).
     public var ctOrigin: XTConntrackOrigin? { get { box.f.ctOrigin } set { update { $0.ctOrigin = newValue } } }
-    /// `-m mark --mark M` (full mask).
-    public var mark: UInt32? { get { box.f.mark } set { update { $0.mark = newValue } } }
+    /// `-m mark --mark M[/MASK]`.
+    public var mark: XTMark? { get { box.f.mark } set { update { $0.mark = newValue } } }
     public var comment: String? { get { box.f.comment } set { update { $0.comment = newValue } } }
     public var target: XTTarget { get { box.f.target } set { update { $0.target = newValue } } }
 
     public init(source: XTPrefix? = nil, destination: XTPrefix? = nil,
                 inInterface: XTInterface? = nil, outInterface: XTInterface? = nil, proto: IPVSProtocol? = nil,
                 sourcePort: UInt16? = nil, destinationPort: UInt16? = nil, ctstate: XTConntrackState? = nil,
-                ctOrigin: XTConntrackOrigin? = nil, mark: UInt32? = nil, comment: String? = nil, target: XTTarget) {
+                ctOrigin: XTConntrackOrigin? = nil, mark: XTMark? = nil, comment: String? = nil, target: XTTarget) {
         box = Box(Fields(source: source, destination: destination, inInterface: inInterface, outInterface: outInterface,
                          proto: proto, sourcePort: sourcePort, destinationPort: destinationPort, ctstate: ctstate,
                          ctOrigin: ctOrigin, mark: mark, comment: comment, target: target))
@@ -290,7 +303,7 @@ public struct XTRule: Hashable, Codable, Sendable, CustomReflectable {
             if let o = ctOrigin { m += o.saveArguments }
             p.append(m)
         }
-        if let mk = mark { p.append("-m mark --mark 0x\(String(mk, radix: 16))") }
+        if let mk = mark { p.append("-m mark --mark \(mk)") }
         if let c = comment { p.append("-m comment --comment \(XTRule.saveString(c))") }
         switch target {
         case .accept: p.append("-j ACCEPT")

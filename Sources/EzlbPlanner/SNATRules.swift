@@ -95,10 +95,10 @@ public enum SNATRules {
                     let proto = b.port == 0 ? nil : s.proto
                     let port = proto == nil ? nil : b.port
                     let c = comment(s.name)
-                    var origin: XTConntrackOrigin? = nil, mark: UInt32? = nil
+                    var origin: XTConntrackOrigin? = nil, mark: XTMark? = nil
                     switch s.key {
                     case .inet(let p, let vip): origin = XTConntrackOrigin(proto: p, address: vip.address, port: vip.port == 0 ? nil : vip.port)
-                    case .fwmark(let m, _): mark = m
+                    case .fwmark(let m, _): mark = XTMark(m)
                     }
                     let snat = XTRule(destination: XTPrefix(b.address), proto: proto, destinationPort: port, ctOrigin: origin, mark: mark,
                                       comment: c, target: s.snatIP.map { .snat($0) } ?? .masquerade)

@@ -23,7 +23,7 @@ final class XTRuleTextTests: XCTestCase {
         ]
         rules.append(XTRule(comment: String(repeating: "x", count: 255), target: .accept))
         rules.append(XTRule(destination: XTPrefix(a4), proto: .tcp, destinationPort: 8080, ctstate: [.new],
-                            ctOrigin: XTConntrackOrigin(proto: .tcp, address: IPAddress("10.0.0.1")!, port: 80), mark: 0x7f, target: .masquerade))
+                            ctOrigin: XTConntrackOrigin(proto: .tcp, address: IPAddress("10.0.0.1")!, port: 80), mark: XTMark(0x7f, mask: 0xff), target: .masquerade))
         rules.append(XTRule(ctOrigin: XTConntrackOrigin(address: IPAddress("2001:db8::1")!), target: .accept))
         for r in rules { XCTAssertEqual(text(r), r.saveArguments) }
     }

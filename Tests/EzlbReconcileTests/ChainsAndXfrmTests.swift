@@ -29,6 +29,7 @@ final class SNATReconcilerTests: ReconcileTestCase {
             self.state = state
         }
         func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState { try inner.read(ref, chains: chains) }
+        func readAll(_ ref: XTTableRef) throws -> (state: XTTableState, policies: [String: String]) { try inner.readAll(ref) }
         func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope?) throws -> [UInt8]? {
             ownershipAtCommit.append(try? state.load(SNATOwnership.self))
             if ref == refused { throw XTError(.concurrentChange, operation: "\(ref): iptc_commit") }

@@ -98,7 +98,7 @@ final class StateDigestTests: XCTestCase {
             "destinationPort": { $0.destinationPort = 8081 },
             "ctstate": { $0.ctstate = [.related] },
             "ctOrigin": { $0.ctOrigin = XTConntrackOrigin(proto: .tcp, address: IPAddress("10.0.0.1")!, port: 80) },
-            "mark": { $0.mark = 7 },
+            "mark": { $0.mark = XTMark(7, mask: 0xff) },
             "comment": { $0.comment = "ezlb:db" },
             "target": { $0.target = .masquerade },
         ], digest: digest)

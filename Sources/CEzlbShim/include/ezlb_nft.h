@@ -28,7 +28,7 @@ struct ezlb_nft_expr {
     int32_t verdict;        /* immediate to the verdict register: NF_ACCEPT, NF_DROP, NFT_JUMP, … */
     char ref[64];           /* lookup: set; immediate: jump/goto chain; match: xt match name */
     uint32_t rev;           /* match: revision */
-    uint8_t info[96];       /* match: its info (first 96 bytes) */
+    uint8_t info[192];      /* match: its info (first 192 bytes: xt_conntrack_mtinfo3 whole) */
     uint32_t info_len;
 };
 

@@ -49,8 +49,9 @@ struct ezlb_xt_rule {
     uint8_t ctorigdst_set;
     uint8_t ctorigdst[16];
     uint16_t ctorigdstport;
-    uint8_t mark_set;         /* -m mark --mark `mark` (mask 0xffffffff) */
+    uint8_t mark_set;         /* -m mark --mark mark/mark_mask */
     uint32_t mark;
+    uint32_t mark_mask;
     char comment[256];        /* "" = no comment match */
     int32_t target;           /* EZLB_XT_TARGET_* */
     char label[32];           /* for EZLB_XT_TARGET_LABEL */
@@ -66,6 +67,10 @@ int ezlb_xt_commit(int v6, struct xtc_handle *h);
 const char *ezlb_xt_strerror(int v6, int err);
 int ezlb_xt_is_chain(int v6, const char *chain, struct xtc_handle *h);
 int ezlb_xt_builtin(int v6, const char *chain, struct xtc_handle *h);
+/* Chain iteration (every chain, built-in first) and a built-in chain's policy (NULL for a user chain). */
+const char *ezlb_xt_first_chain(int v6, struct xtc_handle *h);
+const char *ezlb_xt_next_chain(int v6, struct xtc_handle *h);
+const char *ezlb_xt_policy(int v6, const char *chain, struct xtc_handle *h);
 int ezlb_xt_create_chain(int v6, const char *chain, struct xtc_handle *h);
 int ezlb_xt_flush_chain(int v6, const char *chain, struct xtc_handle *h);
 int ezlb_xt_delete_chain(int v6, const char *chain, struct xtc_handle *h);

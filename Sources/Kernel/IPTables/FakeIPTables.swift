@@ -90,6 +90,13 @@ public final class FakeXTBackend: XTBackend {
         return st
     }
 
+    public func readAll(_ ref: XTTableRef) throws -> (state: XTTableState, policies: [String: String]) {
+        let t = kernel.model.iptables.table(ref)
+        var policies: [String: String] = [:]
+        for c in t.chains { if let p = c.policy { policies[c.name] = p } }
+        return (t.state, policies)
+    }
+
     @discardableResult
     public func commit(_ ref: XTTableRef, _ ops: [XTOperation], digest scope: XTDigestScope?) throws -> [UInt8]? {
         defer { reads[ref] = nil }

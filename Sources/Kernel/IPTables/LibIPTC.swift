@@ -59,6 +59,23 @@ public final class IPTCTable {
         }
     }
 
+    /// Every chain's name, built-in chains first.
+    public func chainNames() throws -> [String] {
+        let h = try self.h
+        var out: [String] = []
+        var c = ezlb_xt_first_chain(v6, h)
+        while let name = c {
+            out.append(String(cString: name))
+            c = ezlb_xt_next_chain(v6, h)
+        }
+        return out
+    }
+
+    /// A built-in chain's policy (ACCEPT, DROP); nil for a user chain.
+    public func policy(_ chain: String) throws -> String? {
+        ezlb_xt_policy(v6, chain, try h).map { String(cString: $0) }
+    }
+
     /// The rules of `chain`, or nil when the table has no such chain.
     public func rules(_ chain: String) throws -> [XTRule]? {
         let h = try self.h
@@ -212,7 +229,7 @@ public final class IPTCTable {
             if c.ctorigdstport != 0 { o.port = c.ctorigdstport }
             r.ctOrigin = o
         }
-        if c.mark_set != 0 { r.mark = c.mark }
+        if c.mark_set != 0 { r.mark = XTMark(c.mark, mask: c.mark_mask) }
         if !comment.isEmpty { r.comment = comment }
         switch c.target {
         case Int32(EZLB_XT_TARGET_SNAT): r.target = .snat(addr(c.to_source))
@@ -268,7 +285,7 @@ public final class IPTCTable {
             if let a = o.address { try put(a, into: &c.ctorigdst); c.ctorigdst_set = 1 }
             c.ctorigdstport = o.port ?? 0
         }
-        if let m = r.mark { c.mark = m; c.mark_set = 1 }
+        if let m = r.mark { c.mark = m.value; c.mark_mask = m.mask; c.mark_set = 1 }
         func putString(_ s: String, into t: UnsafeMutableRawBufferPointer) {
             var s = s
             s.withUTF8 { b in // one copy, NUL-terminated by the zeroed struct
@@ -335,6 +352,17 @@ public final class LibIPTCBackend: XTBackend {
             if let rules = try t.rules(c) { st.chains[c] = rules }
         }
         return st
+    }
+
+    public func readAll(_ ref: XTTableRef) throws -> (state: XTTableState, policies: [String: String]) {
+        let t = try table(ref)
+        var st = XTTableState(ref: ref)
+        var policies: [String: String] = [:]
+        for c in try t.chainNames() {
+            st.chains[c] = try t.rules(c) ?? []
+            if let p = try t.policy(c) { policies[c] = p }
+        }
+        return (st, policies)
     }
 
     @discardableResult

@@ -7,6 +7,8 @@ import EzlbCore
 public protocol XTBackend: AnyObject {
     /// The named chains of a table; chains that do not exist are absent.
     func read(_ ref: XTTableRef, chains: [String]) throws -> XTTableState
+    /// Every chain of a table, and the built-in chains' policies (`ezlb doctor`).
+    func readAll(_ ref: XTTableRef) throws -> (state: XTTableState, policies: [String: String])
     /// Applies `ops` in order and commits the table once (atomically: all or nothing). With
     /// `scope`, returns the digest of it in the table as committed (nil when it cannot be
     /// made; the commit happened all the same).
