@@ -181,6 +181,12 @@ public struct SNATReconciler {
         }
     }
 
+    /// ezlb's nftables table as the kernel holds it (for `snat show`): when snat.json records it.
+    public func nftTable() throws -> NFTTable? {
+        guard let r = try ctx.stateDir.load(SNATOwnership.self), !r.nftTables.isEmpty else { return nil }
+        return try ctx.backends.nftables().read(SNATNFT.family, SNATNFT.tableName)
+    }
+
     /// The chains snat.json records and each recorded table as the kernel holds their chains
     /// (for `snat show`; nothing is opened when nothing is owned).
     public func tables() throws -> [(ids: [ManagedChainID], state: XTTableState)] {

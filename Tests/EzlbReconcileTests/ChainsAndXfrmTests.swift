@@ -278,3 +278,171 @@ final class BridgeReconcilerTests: ReconcileTestCase {
         XCTAssertFalse(try connect("c1").changed)
     }
 }
+
+/// `snat sync` on the nftables backend, in-process on the fake kernel.
+final class SNATNFTReconcilerTests: ReconcileTestCase {
+    let yaml = """
+    services:
+      - name: web
+        listen: 10.0.0.1:80
+        full_nat: true
+        snat_ip: 10.0.0.3
+        backends: [{address: "192.168.1.10:8080"}, {address: "192.168.1.11:8080"}]
+      - name: marked
+        fwmark: 7
+        family: ipv4
+        full_nat: true
+        backends: [{address: "192.168.5.10"}]
+    """
+
+    func nftContext(_ cfg: String, dryRun: Bool = false) -> ReconcileContext {
+        var c = context(cfg, dryRun: dryRun)
+        c.firewall = .nftables
+        return c
+    }
+
+    func table() throws -> NFTTable? { try kernel().model.nftables.table(.inet, "ezlb") }
+
+    func testFromEmptyConvergedOneBackendAndRemoval() throws {
+        let cfg = config(yaml)
+        let dry = try SNATReconciler(nftContext(cfg, dryRun: true)).sync()
+        XCTAssertTrue(dry.changed)
+        XCTAssertNil(try table(), "a dry run writes nothing")
+        let r = try SNATReconciler(nftContext(cfg)).sync()
+        XCTAssertFalse(r.failed)
+        XCTAssertEqual(r.extra["firewall"], .string("nftables"))
+        let t = try XCTUnwrap(try table())
+        XCTAssertEqual(t.elements["svc4"]?.count, 2)
+        XCTAssertEqual(t.elements["svc4_snat"]?.count, 2)
+        XCTAssertEqual(t.elements["mark4"]?.count, 1)
+        XCTAssertEqual(t.elements["markfwd4"]?.count, 1)
+        XCTAssertEqual(try state.load(SNATOwnership.self)?.nftTables, ["inet ezlb"])
+        let commits = try kernel().model.nftables.commits
+        // Converged: no transaction.
+        let again = try SNATReconciler(nftContext(cfg)).sync()
+        XCTAssertFalse(again.changed)
+        XCTAssertEqual(try kernel().model.nftables.commits, commits)
+        // One backend replaced: its element in each set it is in, nothing else.
+        let edited = config(yaml.replacingOccurrences(of: "192.168.1.11:8080", with: "192.168.1.12:8080"), name: "edited.yaml")
+        let one = try SNATReconciler(nftContext(edited)).sync()
+        XCTAssertEqual(one.actions.map(\.text), [
+            "- nft delete element inet ezlb svc4 { 10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080 }",
+            "+ nft add element inet ezlb svc4 { 10.0.0.1 . tcp . 80 . 192.168.1.12 . 8080 }",
+            "- nft delete element inet ezlb svc4_snat { 10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080 : 10.0.0.3 }",
+            "+ nft add element inet ezlb svc4_snat { 10.0.0.1 . tcp . 80 . 192.168.1.12 . 8080 : 10.0.0.3 }",
+        ])
+        XCTAssertEqual(try kernel().model.nftables.commits, commits + 1, "one transaction")
+        // An unhealthy backend leaves the sets.
+        var h = HealthTable()
+        let b = ep("192.168.1.10:8080")
+        h.records[HealthKey(service: "web", backend: b)] = BackendHealth(service: "web", backend: b, healthy: false, failures: 3)
+        try state.store(HealthStateFile(h))
+        XCTAssertEqual(try SNATReconciler(nftContext(edited)).sync().tally().deleted, 2)
+        // No full_nat service left: the table goes, and so does the record.
+        let none = config("services:\n  - name: plain\n    listen: 10.0.0.2:80\n    backends: [{address: \"192.168.1.30:80\"}]\n", name: "none.yaml")
+        let gone = try SNATReconciler(nftContext(none)).sync()
+        XCTAssertEqual(gone.actions.map(\.text), ["- nft delete table inet ezlb"])
+        XCTAssertNil(try table())
+        XCTAssertEqual(try state.load(SNATOwnership.self)?.nftTables, [])
+    }
+
+    func testHandEditedSkeletonIsRewrittenWhole() throws {
+        let cfg = config(yaml)
+        _ = try SNATReconciler(nftContext(cfg)).sync()
+        do {
+            let k = try kernel()
+            k.model.nftables.tables[0].chains[0].rules.removeLast()
+            k.markDirty()
+            try k.save()
+        }
+        let r = try SNATReconciler(nftContext(cfg)).sync()
+        XCTAssertEqual(r.actions.first?.text, "~ nft replace table inet ezlb (its sets or chains differ from ezlb's)")
+        let now = try XCTUnwrap(try table())
+        let want = try XCTUnwrap(SNATNFT.table([
+            FullNATService(name: "web", key: .inet(.tcp, ep("10.0.0.1:80")), backends: [ep("192.168.1.10:8080"), ep("192.168.1.11:8080")], snatIP: IPAddress("10.0.0.3")),
+            FullNATService(name: "marked", key: .fwmark(7, .ipv4), backends: [ep("192.168.5.10")], snatIP: nil),
+        ]))
+        XCTAssertTrue(now.sameSkeleton(as: want))
+        XCTAssertEqual(now.elements, want.elements)
+        XCTAssertFalse(try SNATReconciler(nftContext(cfg)).sync().changed)
+    }
+
+    func testSwitchingBackendsMovesTheRules() throws {
+        let cfg = config(yaml)
+        _ = try SNATReconciler(context(cfg)).sync() // auto on the fake: iptables
+        XCTAssertFalse(try state.load(SNATOwnership.self)?.chains.isEmpty ?? true)
+        let toNFT = try SNATReconciler(nftContext(cfg)).sync()
+        XCTAssertFalse(toNFT.failed)
+        XCTAssertTrue(toNFT.actions.contains { $0.text == "- ip4 -t nat -X EZLB-SNAT" }, "\(toNFT.actions.map(\.text))")
+        XCTAssertEqual(try state.load(SNATOwnership.self), SNATOwnership(chains: [], nftTables: ["inet ezlb"]))
+        XCTAssertFalse(try kernel().model.iptables.tables.contains { $0.chains.contains { $0.name.hasPrefix("EZLB") } })
+        let toXT = try SNATReconciler({ var c = context(cfg); c.firewall = .iptables; return c }()).sync()
+        XCTAssertTrue(toXT.actions.contains { $0.text == "- nft delete table inet ezlb" })
+        XCTAssertNil(try table())
+        XCTAssertEqual(try state.load(SNATOwnership.self)?.nftTables, [])
+        // cleanup finds both kinds (none left here) and nothing else.
+        _ = try SNATReconciler(nftContext(cfg)).sync()
+        let clean = try SNATReconciler(context(cfg)).cleanup()
+        XCTAssertEqual(clean.actions.map(\.text), ["- nft delete table inet ezlb"])
+        XCTAssertEqual(try state.load(SNATOwnership.self), SNATOwnership())
+    }
+
+    /// The table is recorded before the transaction; a refused transaction changes nothing.
+    func testIntentBeforeTheTransaction() throws {
+        let cfg = config(yaml)
+        var recordedAtPlan: SNATOwnership? = nil
+        let r = try SNATReconciler(nftContext(cfg)).sync { _ in recordedAtPlan = try? self.state.load(SNATOwnership.self) }
+        XCTAssertFalse(r.failed)
+        XCTAssertEqual(recordedAtPlan?.nftTables, ["inet ezlb"], "the table is recorded before the transaction")
+        // A foreign table with a forward drop is never touched.
+        do {
+            let k = try kernel()
+            try k.model.nftables.apply(.inet, "filter", [.addTable, .addChain(NFTChain(name: "forward", hook: NFTHook(type: "filter", hook: NFTHook.forward, priority: 0, policy: 0), rules: []))])
+            k.markDirty()
+            try k.save()
+        }
+        _ = try SNATReconciler(nftContext(cfg)).cleanup()
+        XCTAssertNotNil(try kernel().model.nftables.table(.inet, "filter"))
+        XCTAssertNil(try table())
+    }
+
+    func testForwardPathFindsTheDropsAndTheirFixes() throws {
+        let mark = SNATNFT.defaultForwardMark
+        var filter = NFTTable(family: .inet, name: "filter")
+        filter.chains = [NFTChain(name: "forward", hook: NFTHook(type: "filter", hook: NFTHook.forward, priority: 0, policy: 0), rules: [])]
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).map(\.fix),
+                       ["nft insert rule inet filter forward meta mark & 0x200000 == 0x200000 accept"])
+        // ct state established,related accept admits; so does the mark rule; a verdict map cannot be read.
+        let maskBytes = withUnsafeBytes(of: UInt32(6)) { Array($0) }
+        filter.chains[0].rules = [NFTRule([.ct(NFTExpr.CT.state, original: false, dreg: 8), .bitwise(sreg: 8, dreg: 8, mask: maskBytes, xor: [0, 0, 0, 0]),
+                                           .cmp(NFTExpr.Cmp.neq, sreg: 8, [0, 0, 0, 0]), .verdict(NFTExpr.Verdict.accept)])]
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark), [])
+        let m = withUnsafeBytes(of: mark) { Array($0) }
+        filter.chains[0].rules = [NFTRule([.meta(NFTExpr.Meta.mark, dreg: 8), .bitwise(sreg: 8, dreg: 8, mask: m, xor: [0, 0, 0, 0]),
+                                           .cmp(NFTExpr.Cmp.eq, sreg: 8, m), .counter, .verdict(NFTExpr.Verdict.accept)])]
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark), [])
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .iptables, mark: mark).count, 1, "the iptables backend sets no mark")
+        // An unconditional jump into a chain that drops; a conditional accept of other traffic changes nothing.
+        filter.chains[0].rules = [NFTRule([.meta(NFTExpr.Meta.l4proto, dreg: 8), .cmp(NFTExpr.Cmp.eq, sreg: 8, [17]), .verdict(NFTExpr.Verdict.accept)]),
+                                  NFTRule([.verdict(NFTExpr.Verdict.jump, chain: "sub")])]
+        filter.chains[0].hook?.policy = 1
+        filter.chains.append(NFTChain(name: "sub", hook: nil, rules: [NFTRule([.counter, .verdict(NFTExpr.Verdict.drop)])]))
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).map(\.verdict), [.drops("rule 1 of sub drops everything")])
+        // ezlb's own table is never a finding; other hooks do not count.
+        var own = filter
+        own.name = "ezlb"
+        XCTAssertEqual(ForwardPath.check(nft: [own], firewall: .nftables, mark: mark), [])
+        filter.chains[0].hook?.hook = NFTHook.input
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark), [])
+        // Legacy: a DROP policy; the EZLB-FORWARD jump (iptables backend) or a masked mark accept admit.
+        var st = XTTableState(ref: XTTableRef(.ipv4, .filter), chains: ["FORWARD": [XTRule(source: XTPrefix(IPAddress("10.9.0.0")!, length: 16), target: .accept)]])
+        XCTAssertEqual(ForwardPath.check(legacy: st, policy: "DROP", firewall: .nftables, mark: mark)?.fix,
+                       "iptables-legacy -I FORWARD 1 -m mark --mark 0x200000/0x200000 -j ACCEPT")
+        st.chains["FORWARD"]!.insert(XTRule(mark: XTMark(mark, mask: mark), target: .accept), at: 0)
+        XCTAssertNil(ForwardPath.check(legacy: st, policy: "DROP", firewall: .nftables, mark: mark))
+        st.chains["FORWARD"] = [.jump(to: "EZLB-FORWARD")]
+        st.chains["EZLB-FORWARD"] = []
+        XCTAssertNil(ForwardPath.check(legacy: st, policy: "DROP", firewall: .iptables, mark: mark))
+        XCTAssertNotNil(ForwardPath.check(legacy: st, policy: "DROP", firewall: .nftables, mark: mark))
+    }
+}

@@ -6,10 +6,12 @@ import EzlbReconcile
 struct SNATShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show the iptables chains ezlb manages, in iptables-save syntax (or JSON).",
+        abstract: "Show ezlb's FullNAT rules as the kernel holds them: nftables elements or iptables chains (or JSON).",
         discussion: """
-        Prints, per table, ezlb's chains, the jumps into them and their rules as the kernel holds \
-        them now, in the syntax of iptables-legacy-save (input for iptables-legacy-restore -n).
+        On nftables, prints each element of table inet ezlb's sets as an `add element` command (nft \
+        list table inet ezlb shows the whole table). On iptables, prints per table ezlb's chains, the \
+        jumps into them and their rules, in the syntax of iptables-legacy-save (input for \
+        iptables-legacy-restore -n).
         """
     )
 
@@ -46,6 +48,19 @@ struct SNATShow: ParsableCommand {
                 text += "# \(ref) (\(ref.saveCommand))\n*\(ref.table.rawValue)\n" + lines.map { $0 + "\n" }.joined() + "COMMIT\n"
                 tables.append(.object(["family": .string(ref.family.rawValue), "table": .string(ref.table.rawValue),
                                        "chains": .array(chains)]))
+            }
+            if let t = try SNATReconciler(ctx).nftTable() {
+                text += "# \(t.description) (nft list table \(t.description))\n"
+                var sets: [String: JSONValue] = [:]
+                for s in t.sets {
+                    let elems = (t.elements[s.name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }
+                        .map { SNATNFT.describe(set: s.name, key: $0.key, data: $0.value) }
+                    for e in elems { text += "add element \(t.description) \(s.name) { \(e) }\n" }
+                    sets[s.name] = .array(elems.map { .string($0) })
+                }
+                ruleCount += t.chains.reduce(0) { $0 + $1.rules.count }
+                report.extra["nftables"] = .object(["table": .string(t.description), "sets": .object(sets),
+                                                    "chains": .array(t.chains.map { .string($0.name) })])
             }
             report.body = text
             report.extra["tables"] = .array(tables)
