@@ -676,7 +676,7 @@ _ezlb_snat_sync() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode --allow-empty --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -693,6 +693,10 @@ _ezlb_snat_sync() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--firewall')
+        __ezlb_add_completions -W 'auto'$'\n''nftables'$'\n''iptables'
         return
         ;;
     esac
@@ -1029,7 +1033,7 @@ _ezlb_doctor() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode --fix --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -1046,6 +1050,10 @@ _ezlb_doctor() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--firewall')
+        __ezlb_add_completions -W 'auto'$'\n''nftables'$'\n''iptables'
         return
         ;;
     esac

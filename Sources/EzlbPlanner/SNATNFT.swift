@@ -158,7 +158,7 @@ public enum SNATNFT {
 
     /// An element as nft prints it: `10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 10.0.0.3`.
     public static func describe(set: String, key: [UInt8], data: [UInt8]) -> String {
-        let six = set.contains("6")
+        let six = set.firstRange(of: "6") != nil
         let al = six ? 16 : 4
         func addr(_ b: ArraySlice<UInt8>) -> String {
             let a = Array(b)

@@ -28,7 +28,7 @@ public struct FirewallDetection: Equatable, Sendable {
                 }.map(\.ref.description)
             }
         } else {
-            if let n = try? LibNftnlBackend() { nftTables = ((try? n.tableNames()) ?? []).filter { !$0.hasSuffix(" " + ownTable) && !$0.contains(" \(ownTable)-") } }
+            if let n = try? LibNftnlBackend() { nftTables = ((try? n.tableNames()) ?? []).filter { !$0.hasSuffix(" " + ownTable) && $0.firstRange(of: " \(ownTable)-") == nil } }
             for (f, path) in [("ip4", "/proc/net/ip_tables_names"), ("ip6", "/proc/net/ip6_tables_names")] {
                 if case .success(let b) = FileBytes.read(path) {
                     legacy += String(decoding: b, as: UTF8.self).split(separator: "\n").map { "\(f) \($0)" }
@@ -41,8 +41,8 @@ public struct FirewallDetection: Equatable, Sendable {
         let both = nft && old ? "both nft tables (\(nftTables.prefix(3).joined(separator: ", "))) and legacy x_tables tables are in use; " : ""
         if backends.kind == .fake { return FirewallDetection(firewall: nft && !old ? .nftables : .iptables, reason: both + "the fake kernel defaults to iptables") }
         if let target = realPath("/usr/sbin/iptables") ?? realPath("/sbin/iptables") {
-            if target.contains("nft") { return FirewallDetection(firewall: .nftables, reason: both + "iptables is the nft variant (\(target))") }
-            if target.contains("legacy") { return FirewallDetection(firewall: .iptables, reason: both + "iptables is the legacy variant (\(target))") }
+            if target.firstRange(of: "nft") != nil { return FirewallDetection(firewall: .nftables, reason: both + "iptables is the nft variant (\(target))") }
+            if target.firstRange(of: "legacy") != nil { return FirewallDetection(firewall: .iptables, reason: both + "iptables is the legacy variant (\(target))") }
         }
         return FirewallDetection(firewall: .nftables, reason: both + "no iptables alternative says otherwise; nftables is the kernel's current interface")
     }
