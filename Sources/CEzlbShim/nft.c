@@ -20,6 +20,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -350,6 +351,29 @@ int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len) {
         }
     }
     return err;
+}
+
+static int gen_cb(const struct nlmsghdr *h, void *data) {
+    struct nftnl_gen *g = nftnl_gen_alloc();
+    if (!g) return MNL_CB_ERROR;
+    if (nftnl_gen_nlmsg_parse(h, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+        *(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+        nftnl_gen_free(g);
+        return MNL_CB_STOP;
+    }
+    nftnl_gen_free(g);
+    return MNL_CB_ERROR;
+}
+
+int ezlb_nft_genid(struct ezlb_nft *n, uint32_t *id) {
+    char b[MNL_SOCKET_BUFFER_SIZE];
+    uint32_t seq = n->seq++;
+    struct nlmsghdr *h = nftnl_nlmsg_build_hdr(b, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, seq);
+    if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0) return errno;
+    ssize_t len = mnl_socket_recvfrom(n->nl, n->buf, sizeof n->buf);
+    if (len < 0) return errno;
+    int r = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, gen_cb, id);
+    return r < 0 ? (errno ? errno : EIO) : 0;
 }
 
 /* ---- dumps ---- */

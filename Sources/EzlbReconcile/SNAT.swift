@@ -41,11 +41,23 @@ public struct SNATReconciler {
         let firewallKey = "\(ctx.firewall?.rawValue ?? "-") \(detection?.firewall.rawValue ?? "-")"
         clock.lap("lock, read inputs, choose the firewall")
 
-        // Converged fast path (iptables runs store it): same inputs, and every table still has
-        // the digest the last converged run verified (read raw from the kernel: no per-rule work).
-        // The tables are read only under the xtables lock (a busy lock fails the run, as the full path would).
-        if let rec = cache.load(key: key(configBytes, health, ownedBytes, firewall: firewallKey)),
-           let (scopes, warnings) = Self.decode(rec.payload), scopes.count == rec.digests.count,
+        // Converged fast path: same inputs, and the kernel as the last converged run left it.
+        // nftables: the ruleset's generation id is the one recorded after that run (no
+        // transaction since, by anyone). iptables: every table still has the digest the last
+        // converged run verified (read raw from the kernel: no per-rule work), read only under
+        // the xtables lock (a busy lock fails the run, as the full path would).
+        let cached = cache.load(key: key(configBytes, health, ownedBytes, firewall: firewallKey))
+        if let rec = cached, let warnings = Self.decodeNFT(rec.payload), rec.digests.count == 1,
+           let gen = try? ctx.backends.nftables().generation(), gen == rec.digests[0] {
+            log.debug("converged: \(cache.fileName) matches the kernel's nftables generation and the inputs; nothing to plan")
+            report.fromConvergenceCache = true
+            report.warnings = warnings
+            report.extra["commits"] = .int(0)
+            report.extra["firewall"] = .string(Firewall.nftables.rawValue)
+            report.summarize(changeWord: nil)
+            return report
+        }
+        if let rec = cached, let (scopes, warnings) = Self.decode(rec.payload), scopes.count == rec.digests.count,
            case let backend = try ctx.backends.xtables(),
            zip(scopes, rec.digests).allSatisfy({ backend.currentDigest($0.0, scope: $0.1) == $1 }) {
             log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
@@ -92,6 +104,11 @@ public struct SNATReconciler {
             report.extra["commits"] = .int(ctx.dryRun ? 0 : report.actions.isEmpty ? 0 : 1)
             report.summarize(changeWord: nil)
             clock.lap("reconcile the nftables table")
+            // Converged now: the next run with the same inputs can tell from the generation id.
+            if !ctx.dryRun, !report.failed, let gen = try? ctx.backends.nftables().generation() {
+                cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName), firewall: firewallKey),
+                            .init(digests: [gen], payload: Self.encodeNFT(warnings: report.warnings)))
+            }
             return report
         }
         // A desired chain that exists but is not recorded (state lost) is simply rewritten:
@@ -151,10 +168,14 @@ public struct SNATReconciler {
     /// before the table is created (and after it is deleted), commits one transaction.
     func syncNFT(_ services: [FullNATService], health: HealthTable, forwardMark: UInt32, record: SNATOwnership,
                  report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws {
+        var clock = PhaseClock(log: log)
         let backend = try ctx.backends.nftables()
         let desired = SNATNFT.table(services, health: StoredHealthView(health), forwardMark: forwardMark)
+        clock.lap("build the desired table")
         let current = try backend.read(SNATNFT.family, SNATNFT.tableName)
+        clock.lap("read table \(SNATNFT.family) \(SNATNFT.tableName)")
         let plan = NFTPlanner.plan(desired: desired, current: current, describe: SNATNFT.describe)
+        clock.lap("plan")
         if plan.rewritesTable, let desired, let current, let why = desired.skeletonDifference(from: current) {
             log.info("\(current.description) is rewritten: \(why)")
         }
@@ -167,6 +188,7 @@ public struct SNATReconciler {
             try ctx.stateDir.store(SNATOwnership(chains: record.chains, nftTables: record.nftTables + [name]))
         }
         onPlanned?(planned)
+        defer { clock.lap("commit") }
         do {
             try backend.commit(SNATNFT.family, SNATNFT.tableName, plan.ops)
         } catch {
@@ -268,6 +290,22 @@ public struct SNATReconciler {
         k.add("health verdicts", w.out)
         k.add(SNATOwnership.fileName, owned)
         return k.bytes
+    }
+
+    /// An nftables record's payload: a tag no iptables payload starts with (a table count of 0x6e66746e), the warnings.
+    static let nftTag: [UInt8] = Array("nftn".utf8)
+    static func encodeNFT(warnings: [String]) -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes(nftTag)
+        w.strings(warnings)
+        return w.out
+    }
+
+    static func decodeNFT(_ payload: [UInt8]) -> [String]? {
+        guard payload.starts(with: nftTag) else { return nil }
+        var r = ByteReader(Array(payload.dropFirst(nftTag.count)))
+        guard let warnings = r.strings(), r.atEnd else { return nil }
+        return warnings
     }
 
     static func encode(_ scopes: [(XTTableRef, XTDigestScope)], warnings: [String]) -> [UInt8] {

@@ -170,9 +170,16 @@ final class FullNATNetnsTests: NetnsCLITestCase {
                                           "10.0.0.1 . udp . 53 . 192.168.1.21 . 5353"])
         XCTAssertEqual(elements["svc4_snat"], ["10.0.0.1 . udp . 53 . 192.168.1.20 . 53 : 192.168.1.1", "10.0.0.1 . udp . 53 . 192.168.1.21 . 5353 : 192.168.1.1"])
         XCTAssertEqual(elements["svc6"], [])
-        // Converged: no write. One backend less: one element per set it is in.
-        let again = try ezlbD(["snat", "sync", "-c", cfg, "--firewall", "nftables", "-o", "json"])
+        // Converged: no write, known from the ruleset's generation id; any transaction (here an
+        // element added by hand) sends the next run down the full path, which repairs.
+        let again = try ezlbD(["snat", "sync", "-c", cfg, "--firewall", "nftables", "-o", "json", "-vv"])
         XCTAssertEqual(again.changed, false, again.stdout)
+        XCTAssertTrue(again.stderr.contains("converged: snat.converged matches the kernel's nftables generation"), again.stderr)
+        try ns(netns, ["nft", "add", "element", "inet", "ezlb", "svc4", "{ 10.0.0.9 . tcp . 80 . 192.168.1.99 . 80 }"])
+        let repaired = try ezlbD(["snat", "sync", "-c", cfg, "--firewall", "nftables", "-o", "json", "-vv"])
+        XCTAssertFalse(repaired.stderr.contains("converged: snat.converged"), repaired.stderr)
+        XCTAssertEqual(repaired.actionTexts, ["- nft delete element inet ezlb svc4 { 10.0.0.9 . tcp . 80 . 192.168.1.99 . 80 }"])
+        // One backend less: one element per set it is in.
         let smaller = writeConfig(try String(contentsOfFile: cfg, encoding: .utf8).replacingOccurrences(of: "      - {address: \"192.168.1.21:5353\"}\n", with: ""), name: "smaller.yaml")
         let one = try ezlbD(["snat", "sync", "-c", smaller, "--firewall", "nftables", "-o", "json"])
         XCTAssertEqual(one.actionTexts, ["- nft delete element inet ezlb svc4 { 10.0.0.1 . udp . 53 . 192.168.1.21 . 5353 }",

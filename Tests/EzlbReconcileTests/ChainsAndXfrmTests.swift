@@ -318,12 +318,25 @@ final class SNATNFTReconcilerTests: ReconcileTestCase {
         XCTAssertEqual(t.elements["markfwd4"]?.count, 1)
         XCTAssertEqual(try state.load(SNATOwnership.self)?.nftTables, ["inet ezlb"])
         let commits = try kernel().model.nftables.commits
-        // Converged: no transaction.
+        // Converged: no transaction, and known from the generation alone (no config parse).
         let again = try SNATReconciler(nftContext(cfg)).sync()
         XCTAssertFalse(again.changed)
+        XCTAssertTrue(again.fromConvergenceCache)
         XCTAssertEqual(try kernel().model.nftables.commits, commits)
+        // A hand edit changes the generation: the full path repairs it.
+        do {
+            let k = try kernel()
+            k.model.nftables.tables[0].elements["svc4"] = [:]
+            k.markDirty()
+            try k.save()
+        }
+        let repaired = try SNATReconciler(nftContext(cfg)).sync()
+        XCTAssertFalse(repaired.fromConvergenceCache)
+        XCTAssertEqual(repaired.tally().added, 2)
+        XCTAssertTrue(try SNATReconciler(nftContext(cfg)).sync().fromConvergenceCache)
         // One backend replaced: its element in each set it is in, nothing else.
         let edited = config(yaml.replacingOccurrences(of: "192.168.1.11:8080", with: "192.168.1.12:8080"), name: "edited.yaml")
+        let beforeOne = try kernel().model.nftables.commits
         let one = try SNATReconciler(nftContext(edited)).sync()
         XCTAssertEqual(one.actions.map(\.text), [
             "- nft delete element inet ezlb svc4 { 10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080 }",
@@ -331,7 +344,7 @@ final class SNATNFTReconcilerTests: ReconcileTestCase {
             "- nft delete element inet ezlb svc4_snat { 10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080 : 10.0.0.3 }",
             "+ nft add element inet ezlb svc4_snat { 10.0.0.1 . tcp . 80 . 192.168.1.12 . 8080 : 10.0.0.3 }",
         ])
-        XCTAssertEqual(try kernel().model.nftables.commits, commits + 1, "one transaction")
+        XCTAssertEqual(try kernel().model.nftables.commits, beforeOne + 1, "one transaction")
         // An unhealthy backend leaves the sets.
         var h = HealthTable()
         let b = ep("192.168.1.10:8080")

@@ -1,4 +1,5 @@
-# Tests/vm/snat-fullnat.sh — FullNAT: IPVS NAT (ezlb ipvs apply) + iptables SNAT (ezlb snat sync).
+# Tests/vm/snat-fullnat.sh — FullNAT: IPVS NAT (ezlb ipvs apply) + iptables SNAT (ezlb snat sync
+# --firewall iptables; snat-fullnat-nft.sh is the nftables backend).
 #
 #   netns client (10.0.0.2) --veth-- director = guest root netns --veth-- netns b1 (192.168.1.10:8080)
 #                                    VIP 10.0.0.1:80                      b1-dir: 192.168.1.1/24 + 192.168.1.3/24
@@ -42,7 +43,7 @@ $3
       - address: "[$B16]:8080"
 EOF
 }
-ezlb_() { ezlb "$@" -c /tmp/ezlb-snat/ezlb.yaml --state-dir "$ST" --backend kernel; }
+ezlb_() { EZLB_FIREWALL=iptables ezlb "$@" -c /tmp/ezlb-snat/ezlb.yaml --state-dir "$ST" --backend kernel; }
 
 # request: one HTTP request from the client through the VIP; prints the body or ERR.
 request() { timeout 8 ip netns exec client wget -q -O - "http://$VIP/" 2>/dev/null || echo ERR; }
@@ -88,11 +89,11 @@ assert_eq "request fails without SNAT" ERR "$(request)"
 step "snat sync with snat_ip 192.168.1.3"
 assert_ok "ezlb snat sync" ezlb_ snat sync
 exp_nat='-A POSTROUTING -j EZLB-SNAT
--A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 192.168.1.3'
+-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 192.168.1.3'
 assert_eq "iptables-legacy-save -t nat: ezlb's rules" "$exp_nat" "$(iptables-legacy-save -t nat | grep -e '-A POSTROUTING -j EZLB' -e '-A EZLB-SNAT')"
 exp_fwd='-A FORWARD -j EZLB-FORWARD
 -A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT
--A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT'
+-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT'
 assert_eq "iptables-legacy-save -t filter: ezlb's rules" "$exp_fwd" "$(iptables-legacy-save -t filter | grep -e '-A FORWARD' -e '-A EZLB-FORWARD')"
 src=$(syn_source)
 assert_eq "end to end through the VIP with FORWARD DROP" b1 "$(cat /tmp/reply.body)"
@@ -129,7 +130,7 @@ assert_eq "works again" b1 "$(request)"
 step "MASQUERADE (no snat_ip)"
 config "" true
 assert_ok "ezlb snat sync" ezlb_ snat sync
-assert_contains "MASQUERADE rule" "$(iptables-legacy-save -t nat)" '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j MASQUERADE'
+assert_contains "MASQUERADE rule" "$(iptables-legacy-save -t nat)" '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j MASQUERADE'
 src=$(syn_source)
 assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
@@ -146,9 +147,9 @@ config "" true "    snat_ip: 2001:db8:b::3"
 assert_ok "ezlb ipvs apply (with the IPv6 service)" ezlb_ ipvs apply
 assert_ok "ezlb snat sync" ezlb_ snat sync
 exp6='-A POSTROUTING -j EZLB-SNAT
--A EZLB-SNAT -d 2001:db8:b::10/128 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8:b::3'
+-A EZLB-SNAT -d 2001:db8:b::10/128 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 2001:db8:a::1 --ctorigdstport 80 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8:b::3'
 assert_eq "ip6tables-legacy-save -t nat: ezlb's rules" "$exp6" "$(ip6tables-legacy-save -t nat | grep -e '-A POSTROUTING -j EZLB' -e '-A EZLB-SNAT')"
-assert_contains "ip6tables-legacy-save -t filter: reply accept" "$(ip6tables-legacy-save -t filter)" '-A EZLB-FORWARD -s 2001:db8:b::10/128 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web6" -j ACCEPT'
+assert_contains "ip6tables-legacy-save -t filter: reply accept" "$(ip6tables-legacy-save -t filter)" '-A EZLB-FORWARD -s 2001:db8:b::10/128 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 2001:db8:a::1 --ctorigdstport 80 -m comment --comment "ezlb:web6" -j ACCEPT'
 tcpdump -i b1-dir -n -l -c 1 'ip6 and tcp dst port 8080' > /tmp/td6.out 2> /tmp/td6.err &
 td6=$!
 wait_until 10 grep -q 'listening on' /tmp/td6.err || die "tcpdump did not start: $(cat /tmp/td6.err)"

@@ -57,6 +57,10 @@ uint32_t ezlb_nft_batch_messages(const struct ezlb_nft *n);
  * first error's errno with the failing message's kind ("set element", "rule", …) in `what`. */
 int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len);
 
+/* The ruleset's generation id (NFT_MSG_GETGEN): it changes with every transaction in this
+ * network namespace. Returns 0 and *id, or an errno value. */
+int ezlb_nft_genid(struct ezlb_nft *n, uint32_t *id);
+
 /* Dumps. Each returns 0 or an errno value (ENOENT: no such table). Strings and arrays passed
  * to a callback live until it returns. family 0 = every family; table NULL = every table. */
 typedef void (*ezlb_nft_table_cb)(void *ctx, uint16_t family, const char *table);

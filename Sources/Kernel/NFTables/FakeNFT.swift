@@ -105,6 +105,23 @@ public final class FakeNFTBackend: NFTBackend {
         try kernel.save()
     }
 
+    /// A digest of every table (a hand edit of the fake's file changes it, as a transaction
+    /// changes the kernel's generation id).
+    public func generation() -> [UInt8]? {
+        let d = StateDigest()
+        var w = ByteWriter()
+        for t in kernel.model.nftables.tables {
+            w.reset()
+            w.string("\(t.family) \(t.name) \(t.sets) \(t.chains)")
+            for s in t.elements.keys.sorted() {
+                w.string(s)
+                for (k, v) in (t.elements[s] ?? [:]).sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) { w.blob(k); w.blob(v) }
+            }
+            d.update(w.out)
+        }
+        return d.finish("nftables")
+    }
+
     public func ruleset() throws -> [NFTTable] {
         kernel.model.nftables.tables.map { t in
             var t = t

@@ -14,6 +14,10 @@ public protocol NFTBackend: AnyObject {
     func ruleset() throws -> [NFTTable]
     /// Transactions committed by this backend object.
     var commits: Int { get }
+    /// What identifies the ruleset's state now: equal bytes mean no transaction happened in
+    /// between (the generation id, with the boot and the network namespace it counts in); nil
+    /// when it cannot be read.
+    func generation() -> [UInt8]?
 }
 
 /// nftables through libnftnl/libmnl (CEzlbShim's nft.c), in the process's network namespace.
@@ -136,6 +140,21 @@ public final class LibNftnlBackend: NFTBackend {
             out.append(t)
         }
         return out
+    }
+
+    public func generation() -> [UInt8]? {
+        var id: UInt32 = 0
+        guard ezlb_nft_genid(n, &id) == 0 else { return nil }
+        // The id restarts with each boot and counts per namespace: both are part of it.
+        guard case .success(let boot) = FileBytes.read("/proc/sys/kernel/random/boot_id") else { return nil }
+        var st = stat()
+        guard stat("/proc/self/ns/net", &st) == 0 else { return nil }
+        var w = ByteWriter()
+        w.blob(boot)
+        w.u32(UInt32(truncatingIfNeeded: UInt64(st.st_ino) >> 32))
+        w.u32(UInt32(truncatingIfNeeded: UInt64(st.st_ino)))
+        w.u32(id)
+        return w.out
     }
 
     // MARK: writing
