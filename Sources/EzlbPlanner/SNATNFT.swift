@@ -181,3 +181,35 @@ public enum SNATNFT {
         return text
     }
 }
+
+/// The bridges' MASQUERADE on nftables: `table inet ezlb-bridges`, one rule per bridge that
+/// masquerades (`ip saddr SUBNET oifname != "NAME" masquerade`, as the iptables backend's
+/// `-s SUBNET ! -o NAME -j MASQUERADE`). Bridges are few: a change rewrites the table in one
+/// transaction.
+public enum BridgeNFT {
+    public static let family = NFTFamily.inet
+    public static let tableName = "ezlb-bridges"
+
+    /// The table for these bridges (name, subnet address, prefix length); nil when none.
+    public static func table(_ bridges: [(name: String, network: IPAddress, prefixLength: Int)]) -> NFTTable? {
+        guard !bridges.isEmpty else { return nil }
+        var chain = NFTChain(name: "postrouting", hook: NFTHook(type: "nat", hook: NFTHook.postrouting, priority: 100), rules: [])
+        for b in bridges.sorted(by: { $0.name < $1.name }) {
+            let f = b.network.family
+            let len = SNATNFT.addrLen(f)
+            var mask = [UInt8](repeating: 0, count: Int(len))
+            for i in 0..<b.prefixLength { mask[i / 8] |= 0x80 >> UInt8(i % 8) }
+            var name = Array(b.name.utf8.prefix(15))
+            name += [UInt8](repeating: 0, count: 16 - name.count)
+            chain.rules.append(NFTRule(SNATNFT.nfproto(f) + [
+                SNATNFT.saddr(f, reg: NFTExpr.reg0),
+                .bitwise(sreg: NFTExpr.reg0, dreg: NFTExpr.reg0, mask: mask, xor: [UInt8](repeating: 0, count: Int(len))),
+                .cmp(NFTExpr.Cmp.eq, sreg: NFTExpr.reg0, b.network.bytes),
+                .meta(NFTExpr.Meta.oifname, dreg: NFTExpr.reg0),
+                .cmp(NFTExpr.Cmp.neq, sreg: NFTExpr.reg0, name),
+                .masquerade,
+            ], comment: "ezlb: bridge \(b.name)"))
+        }
+        return NFTTable(family: family, name: tableName, chains: [chain])
+    }
+}

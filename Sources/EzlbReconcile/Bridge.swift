@@ -62,8 +62,9 @@ public final class BridgeReconciler {
         try lock()
         let state = try readState()
         let ipamState = try ipam.read(connected: ipam.connections(state))
+        let fw: Firewall? = masquerade ? (ctx.firewall?.fixed ?? FirewallDetection.detect(ctx.backends).firewall) : nil
         let want = BridgeState.Bridge(name: name, subnet: net.description, gateway: gw.description, mtu: mtu,
-                                      mac: BridgeNames.bridgeMAC(name), masquerade: masquerade)
+                                      mac: BridgeNames.bridgeMAC(name), masquerade: masquerade, firewall: fw?.rawValue)
         let existing = state.bridges.first { $0.name == name }
         if let e = existing, e.subnet != want.subnet {
             throw Failure(.failure, "bridge \(name) exists with subnet \(e.subnet); delete it first to use \(want.subnet)")
@@ -77,7 +78,7 @@ public final class BridgeReconciler {
             throw Failure(.failure, "subnet \(net) overlaps \(r.subnet) in ipam.json, which has allocations")
         }
         let l = try links()
-        if masquerade || existing.flatMap(Self.natChainID) != nil { _ = try xtables() }
+        if fw == .iptables || existing.flatMap(Self.natChainID) != nil { _ = try xtables() }
         let link = try l.link(name)
         if let k = link, existing == nil {
             throw Failure(.failure, "link \(name) (\(k.kind)) exists and was not created by ezlb; left alone")
@@ -142,7 +143,14 @@ public final class BridgeReconciler {
             if existing == nil, !ctx.dryRun { try? writeState(state) }
             throw error
         }
-        // MASQUERADE: this bridge's chain wanted or not; other bridges' chains untouched.
+        // MASQUERADE: on nftables the bridges' table with this bridge as recorded now; on iptables
+        // this bridge's chain wanted or not; other bridges' rules untouched either way.
+        if record.firewall == Firewall.nftables.rawValue || existing?.firewall == Firewall.nftables.rawValue {
+            var s = state
+            s.bridges.removeAll { $0.name == name }
+            s.bridges.append(record)
+            try syncNFTMasquerade(s.bridges, report: &report)
+        }
         try syncMasquerade(desired: record.masquerade ? [record] : [], owned: existing.flatMap(Self.natChainID).map { [$0] } ?? [],
                            report: &report)
         report.extra = ["bridge": .string(name), "gateway": .string(gw.description), "subnet": .string(net.description)]
@@ -174,6 +182,7 @@ public final class BridgeReconciler {
             report.add(FieldAction("- bridge \(name) \(b.subnet)", ["action": "delete", "object": "bridge", "name": .string(name)]))
         }
         if let id = Self.natChainID(b) { try syncMasquerade(desired: [], owned: [id], report: &report) }
+        if b.firewall == Firewall.nftables.rawValue { try syncNFTMasquerade(state.bridges.filter { $0.name != name }, report: &report) }
         for a in IPAM.purge(&ipamState, subnet: subnet) {
             report.add(FieldAction("- address \(a.ip)/\(subnet.prefixLength) owner \(a.owner ?? "-")",
                                    ["action": "release", "object": "address", "ip": .string(a.ip.description)]))
@@ -335,7 +344,7 @@ public final class BridgeReconciler {
     /// interface is masqueraded (`-s SUBNET ! -o NAME -j MASQUERADE`); traffic between
     /// containers on the bridge keeps its addresses.
     static func natChain(_ b: BridgeState.Bridge) -> ManagedChain? {
-        guard b.masquerade, case .success(let s) = IPSubnet.parse(b.subnet) else { return nil }
+        guard b.masquerade, b.firewall != Firewall.nftables.rawValue, case .success(let s) = IPSubnet.parse(b.subnet) else { return nil }
         let rules = [XTRule(source: XTPrefix(s.networkAddress, length: s.prefixLength),
                             outInterface: XTInterface(b.name, invert: true), target: .masquerade)]
         return ManagedChain(ref: XTTableRef(s.family, .nat), name: BridgeNames.natChain(b.name), hook: "POSTROUTING",
@@ -343,6 +352,41 @@ public final class BridgeReconciler {
     }
 
     static func natChainID(_ b: BridgeState.Bridge) -> ManagedChainID? { natChain(b)?.id }
+
+    /// Makes `table inet ezlb-bridges` hold exactly the MASQUERADE rules of the bridges that
+    /// masquerade through nftables (BridgeNFT; the whole table is ezlb's, rewritten in one
+    /// transaction when it differs, deleted when no bridge needs it).
+    private func syncNFTMasquerade(_ bridges: [BridgeState.Bridge], report: inout CommandReport) throws {
+        let want = bridges.filter { $0.masquerade && $0.firewall == Firewall.nftables.rawValue }.compactMap { b -> (name: String, network: IPAddress, prefixLength: Int)? in
+            guard case .success(let s) = IPSubnet.parse(b.subnet) else { return nil }
+            return (b.name, s.networkAddress, s.prefixLength)
+        }
+        let backend = try ctx.backends.nftables()
+        let desired = BridgeNFT.table(want)
+        let current = try backend.read(BridgeNFT.family, BridgeNFT.tableName)
+        let plan = NFTPlanner.plan(desired: desired, current: current, describe: { _, k, _ in hexBytes(k) })
+        guard plan.needsCommit else { return }
+        if !ctx.dryRun { try backend.commit(BridgeNFT.family, BridgeNFT.tableName, plan.ops) }
+        // Reported per bridge: the rules by their comments.
+        func names(_ t: NFTTable?) -> Set<String> {
+            Set((t?.chains ?? []).flatMap(\.rules).map(\.comment).filter { $0.hasPrefix("ezlb: bridge ") }.map { String($0.dropFirst(13)) })
+        }
+        let had = names(current), has = names(desired)
+        var any = false
+        for b in want where !had.contains(b.name) {
+            any = true
+            report.add(FieldAction("+ nft masquerade \(b.network)/\(b.prefixLength) leaving other than \(b.name) (table inet \(BridgeNFT.tableName))",
+                                   ["action": "add", "object": "masquerade", "bridge": .string(b.name), "firewall": "nftables"]))
+        }
+        for n in had.subtracting(has).sorted() {
+            any = true
+            report.add(FieldAction("- nft masquerade of \(n) (table inet \(BridgeNFT.tableName))",
+                                   ["action": "delete", "object": "masquerade", "bridge": .string(n), "firewall": "nftables"]))
+        }
+        if !any {
+            report.add(FieldAction("~ nft table inet \(BridgeNFT.tableName) repaired", ["action": "update", "object": "masquerade", "firewall": "nftables"]))
+        }
+    }
 
     /// Makes the nat chains match `desired` bridges and removes `owned` chains no longer
     /// wanted (the managed-chain reconcile FullNAT uses; ownership is bridges.json's).

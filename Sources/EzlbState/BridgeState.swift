@@ -29,9 +29,14 @@ public struct BridgeState: StateFile, Equatable, Sendable {
         public var mtu: Int
         public var mac: String
         public var masquerade: Bool
+        /// Where its MASQUERADE rule is: "nftables" (table inet ezlb-bridges) or "iptables"
+        /// (its EZLB-* chain); nil in records from before the nftables backend (iptables).
+        public var firewall: String?
         /// Sorted by owner.
         public var connections: [Connection]
-        public init(name: String, subnet: String, gateway: String, mtu: Int, mac: String, masquerade: Bool, connections: [Connection] = []) {
+        public init(name: String, subnet: String, gateway: String, mtu: Int, mac: String, masquerade: Bool, firewall: String? = nil,
+                    connections: [Connection] = []) {
+            self.firewall = firewall
             self.name = name
             self.subnet = subnet
             self.gateway = gateway
@@ -70,9 +75,15 @@ extension BridgeState {
                                               hostVeth: try cstr("host_veth"), ip: try cstr("ip"), mac: try cstr("mac")))
             }
             guard case .bool(let masquerade) = try b.required("masquerade", at: bp) else { throw .wrongType(bp + ".masquerade") }
+            var firewall: String? = nil
+            if let f = b["firewall"] {
+                let v = try f.string(at: bp + ".firewall")
+                guard v == "nftables" || v == "iptables" else { throw .invalid(bp + ".firewall", "expected nftables or iptables") }
+                firewall = v
+            }
             let bridge = Bridge(name: try str("name"), subnet: try str("subnet"), gateway: try str("gateway"),
                                 mtu: try b.required("mtu", at: bp).int(at: bp + ".mtu"), mac: try str("mac"),
-                                masquerade: masquerade, connections: connections)
+                                masquerade: masquerade, firewall: firewall, connections: connections)
             try Self.check(bridge, at: bp)
             bridges.append(bridge)
         }
@@ -111,14 +122,16 @@ extension BridgeState {
 
     public var stateJSON: JSONValue {
         .object(["bridges": .array(bridges.map { b in
-            .object([
+            var o: [String: JSONValue] = [
                 "name": .string(b.name), "subnet": .string(b.subnet), "gateway": .string(b.gateway), "mtu": .int(b.mtu),
                 "mac": .string(b.mac), "masquerade": .bool(b.masquerade),
                 "connections": .array(b.connections.map { c in
                     .object(["owner": .string(c.owner), "netns": .string(c.netns), "ifname": .string(c.ifname),
                              "host_veth": .string(c.hostVeth), "ip": .string(c.ip), "mac": .string(c.mac)])
                 }),
-            ])
+            ]
+            if let f = b.firewall { o["firewall"] = .string(f) }
+            return .object(o)
         })])
     }
 }

@@ -160,8 +160,8 @@ final class BridgeNetnsTests: CLITestCase {
         try addNS(host)
         let ipt = "/usr/sbin/iptables-legacy", ip6t = "/usr/sbin/ip6tables-legacy"
         guard FileManager.default.isExecutableFile(atPath: ip6t) else { throw XCTSkip("needs \(ip6t)") }
-        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24"]).status, 0)
-        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64"]).status, 0)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "iptables"]).status, 0)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "--firewall", "iptables"]).status, 0)
         let want4 = natTable([":EZLB-BR-ezb4 - [0:0]", "-A POSTROUTING -j EZLB-BR-ezb4", "-A EZLB-BR-ezb4 -s 10.78.0.0/24 ! -o ezb4 -j MASQUERADE"])
         let want6 = natTable([":EZLB-BR-ezb6 - [0:0]", "-A POSTROUTING -j EZLB-BR-ezb6", "-A EZLB-BR-ezb6 -s fd00:78::/64 ! -o ezb6 -j MASQUERADE"])
         XCTAssertEqual(try natSave(), want4)
@@ -172,8 +172,8 @@ final class BridgeNetnsTests: CLITestCase {
             XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-F", chain]).status, 0)
             XCTAssertEqual(try inNS(host, [tool, "-t", "nat", "-A", chain, "-s", net, "!", "-o", String(chain.suffix(4)), "-j", "MASQUERADE"]).status, 0)
         }
-        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24"]).stdout, "no changes\n")
-        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64"]).stdout, "no changes\n")
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "iptables"]).stdout, "no changes\n")
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "--firewall", "iptables"]).stdout, "no changes\n")
 
         // The previous version's chain plus hand-written interface rules.
         let old4 = [["-s", "10.78.0.0/24", "-d", "10.78.0.0/24", "-j", "RETURN"], ["-s", "10.78.0.0/24", "-d", "224.0.0.0/4", "-j", "RETURN"],
@@ -192,14 +192,42 @@ final class BridgeNetnsTests: CLITestCase {
         let up4 = try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "-o", "json"])
         XCTAssertEqual(up4.status, 0, up4.stderr)
         XCTAssertEqual(up4.actionTexts, before4.map { "- ip4 -t nat -D " + $0.dropFirst(3) } + ["+ ip4 -t nat -A EZLB-BR-ezb4 -s 10.78.0.0/24 ! -o ezb4 -j MASQUERADE"])
-        let up6 = try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "-o", "json"])
+        let up6 = try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "--firewall", "iptables", "-o", "json"])
         XCTAssertEqual(up6.actionTexts, before6.map { "- ip6 -t nat -D " + $0.dropFirst(3) } + ["+ ip6 -t nat -A EZLB-BR-ezb6 -s fd00:78::/64 ! -o ezb6 -j MASQUERADE"])
         XCTAssertEqual(try natSave(), want4)
         XCTAssertEqual(try natSave(six: true), want6)
-        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "-o", "json"]).changed, false)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "iptables", "-o", "json"]).changed, false)
 
         for b in ["ezb4", "ezb6"] { XCTAssertEqual(try hostEzlb(["bridge", "delete", b]).status, 0) }
         XCTAssertEqual(try natSave(), natTable([]))
         XCTAssertEqual(try natSave(six: true), natTable([]))
+    }
+
+    /// On nftables both bridges' MASQUERADE is in `table inet ezlb-bridges` (as `nft` lists it);
+    /// a second create changes nothing; `--firewall iptables` moves one bridge's rule to its
+    /// EZLB-BR chain; delete leaves no table and no chain.
+    func testMasqueradeOnNftables() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else { throw XCTSkip("needs nft (apt-get install nftables)") }
+        try addNS(host)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "nftables"]).status, 0)
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb6", "--subnet", "fd00:78::/64", "--firewall", "nftables"]).status, 0)
+        func rules() throws -> [String] {
+            try inNS(host, ["nft", "list", "table", "inet", "ezlb-bridges"]).stdout.split(separator: "\n")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.contains("masquerade") }
+        }
+        XCTAssertEqual(try rules(), ["ip saddr 10.78.0.0/24 oifname != \"ezb4\" masquerade comment \"ezlb: bridge ezb4\"",
+                                     "ip6 saddr fd00:78::/64 oifname != \"ezb6\" masquerade comment \"ezlb: bridge ezb6\""])
+        XCTAssertFalse(try natSave().joined().contains("EZLB"))
+        XCTAssertEqual(try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "nftables"]).stdout, "no changes\n")
+        let list = try hostEzlb(["bridge", "list"]).stdout
+        XCTAssertTrue(list.contains("masquerade (nftables)"), list)
+        let moved = try hostEzlb(["bridge", "create", "ezb4", "--subnet", "10.78.0.0/24", "--firewall", "iptables", "-o", "json"])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        XCTAssertTrue(moved.actionTexts.contains("- nft masquerade of ezb4 (table inet ezlb-bridges)"), "\(moved.actionTexts)")
+        XCTAssertTrue(try natSave().contains("-A EZLB-BR-ezb4 -s 10.78.0.0/24 ! -o ezb4 -j MASQUERADE"))
+        XCTAssertEqual(try rules().count, 1)
+        for b in ["ezb4", "ezb6"] { XCTAssertEqual(try hostEzlb(["bridge", "delete", b]).status, 0) }
+        XCTAssertNotEqual(try inNS(host, ["nft", "list", "table", "inet", "ezlb-bridges"]).status, 0)
+        XCTAssertEqual(try natSave(), natTable([]))
     }
 }

@@ -8,7 +8,7 @@ struct BridgeCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a bridge with the subnet's gateway address, up, with MASQUERADE for the subnet.",
-        discussion: "Idempotent: a second create changes nothing and adds no duplicate rule. The bridge gets a stable MAC derived from its name, so it never flaps as ports come and go."
+        discussion: "Idempotent: a second create changes nothing and adds no duplicate rule. The bridge gets a stable MAC derived from its name, so it never flaps as ports come and go. MASQUERADE goes through nftables (table inet ezlb-bridges) or iptables (an EZLB-* nat chain) as --firewall says (auto: what the host uses); a create with the other --firewall moves it."
     )
 
     @OptionGroup var options: CommonOptions
@@ -25,8 +25,12 @@ struct BridgeCreate: ParsableCommand {
     @Flag(name: .customLong("no-masquerade"), help: "Do not masquerade traffic leaving the subnet.")
     var noMasquerade = false
 
+    @OptionGroup var firewall: FirewallOptions
+
     func run() throws {
         try Runner.run(options.values, command: "bridge create") { ctx in
+            var ctx = ctx
+            ctx.firewall = try FirewallOptions.resolve(firewall.firewall)
             let name = try BridgeCommand.name(self.name)
             let net = try FlagValue.subnet(subnet)
             guard (68...65535).contains(mtu) else { throw Failure.usage("--mtu: '\(mtu)': must be between 68 and 65535") }
