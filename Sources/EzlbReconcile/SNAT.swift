@@ -92,16 +92,17 @@ public struct SNATReconciler {
         report.extra["firewall"] = .string(firewall.rawValue)
         if firewall == .nftables {
             clock.lap("load config")
-            try syncNFT(services, health: health, forwardMark: cfg.forwardMark ?? SNATNFT.defaultForwardMark, record: record,
-                        report: &report, onPlanned: onPlanned)
+            var commits = try syncNFT(services, health: health, forwardMark: cfg.forwardMark ?? SNATNFT.defaultForwardMark,
+                                      record: record, report: &report, onPlanned: onPlanned) ? 1 : 0
             // What ezlb still owns in iptables goes (after the nftables table is in place).
             if !owned.isEmpty {
                 var xt = CommandReport(command: report.command, dryRun: ctx.dryRun)
-                _ = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &xt, onPlanned: nil)
+                let tables = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &xt, onPlanned: nil)
+                commits += ctx.dryRun ? 0 : tables.filter { $0.plan.needsCommit && $0.error == nil }.count
                 report.actions += xt.actions
                 report.errors += xt.errors
             }
-            report.extra["commits"] = .int(ctx.dryRun ? 0 : report.actions.isEmpty ? 0 : 1)
+            report.extra["commits"] = .int(commits)
             report.summarize(changeWord: nil)
             clock.lap("reconcile the nftables table")
             // Converged now: the next run with the same inputs can tell from the generation id.
@@ -120,8 +121,10 @@ public struct SNATReconciler {
         if !record.nftTables.isEmpty {
             // Switched from nftables: ezlb's table goes once the chains are in place.
             var nft = CommandReport(command: report.command, dryRun: ctx.dryRun)
-            try syncNFT([], health: health, forwardMark: 0, record: try ctx.stateDir.load(SNATOwnership.self) ?? record,
-                        report: &nft, onPlanned: nil)
+            if try syncNFT([], health: health, forwardMark: 0, record: try ctx.stateDir.load(SNATOwnership.self) ?? record,
+                           report: &nft, onPlanned: nil) {
+                if case .int(let n)? = report.extra["commits"] { report.extra["commits"] = .int(n + 1) }
+            }
             report.actions += nft.actions
             report.errors += nft.errors
             report.summarize(changeWord: nil)
@@ -166,8 +169,10 @@ public struct SNATReconciler {
 
     /// FullNAT on nftables: plans `table inet ezlb` against the kernel's, records ownership
     /// before the table is created (and after it is deleted), commits one transaction.
+    /// Returns whether a transaction was committed.
+    @discardableResult
     func syncNFT(_ services: [FullNATService], health: HealthTable, forwardMark: UInt32, record: SNATOwnership,
-                 report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws {
+                 report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws -> Bool {
         var clock = PhaseClock(log: log)
         let backend = try ctx.backends.nftables()
         let desired = SNATNFT.table(services, health: StoredHealthView(health), forwardMark: forwardMark)
@@ -183,7 +188,18 @@ public struct SNATReconciler {
         var planned = report
         for c in plan.changes { planned.add(c) }
         planned.summarize(changeWord: nil)
-        guard plan.needsCommit, !ctx.dryRun else { report = planned; return }
+        // No table wanted and none there, but still recorded (a run killed between deleting it
+        // and recording that): the record follows the kernel.
+        func forget() throws {
+            guard desired == nil, record.nftTables.contains(name) else { return }
+            let now = try ctx.stateDir.load(SNATOwnership.self) ?? record
+            try ctx.stateDir.store(SNATOwnership(chains: now.chains, nftTables: now.nftTables.filter { $0 != name }))
+        }
+        guard plan.needsCommit, !ctx.dryRun else {
+            report = planned
+            if !ctx.dryRun { try forget() }
+            return false
+        }
         if desired != nil, !record.nftTables.contains(name) {
             try ctx.stateDir.store(SNATOwnership(chains: record.chains, nftTables: record.nftTables + [name]))
         }
@@ -194,13 +210,11 @@ public struct SNATReconciler {
         } catch {
             for c in plan.changes { report.add(c, error: "\(error)") }
             report.summarize(changeWord: nil)
-            return
+            return false
         }
         report = planned
-        if desired == nil, record.nftTables.contains(name) {
-            let now = try ctx.stateDir.load(SNATOwnership.self) ?? record
-            try ctx.stateDir.store(SNATOwnership(chains: now.chains, nftTables: now.nftTables.filter { $0 != name }))
-        }
+        try forget()
+        return true
     }
 
     /// ezlb's nftables table as the kernel holds it (for `snat show`): when snat.json records it.
