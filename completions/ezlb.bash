@@ -502,7 +502,7 @@ _ezlb_bridge_create() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode --no-masquerade --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --mtu)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --mtu --firewall)
     __ezlb_offer_flags_options 1
 
     # Offer option value completions
@@ -525,6 +525,10 @@ _ezlb_bridge_create() {
         return
         ;;
     '--mtu')
+        return
+        ;;
+    '--firewall')
+        __ezlb_add_completions -W 'auto'$'\n''nftables'$'\n''iptables'
         return
         ;;
     esac

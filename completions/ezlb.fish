@@ -50,7 +50,7 @@ function __ezlb_parse_tokens -S
             __ezlb_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
             case 'create'
-                __ezlb_parse_subcommand 1 'c/config=' 'state-dir=' 'backend=' 'dry-run' 'o/output=' 'v/verbose' 'detailed-exitcode' 'subnet=' 'mtu=' 'no-masquerade' 'version' 'h/help'
+                __ezlb_parse_subcommand 1 'c/config=' 'state-dir=' 'backend=' 'dry-run' 'o/output=' 'v/verbose' 'detailed-exitcode' 'subnet=' 'mtu=' 'no-masquerade' 'firewall=' 'version' 'h/help'
             case 'delete'
                 __ezlb_parse_subcommand 1 'c/config=' 'state-dir=' 'backend=' 'dry-run' 'o/output=' 'v/verbose' 'detailed-exitcode' 'force' 'version' 'h/help'
             case 'connect'
@@ -280,6 +280,7 @@ complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezl
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" subnet' -l 'subnet' -d 'The bridge\'s subnet; its first usable address becomes the gateway.' -rfka ''
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" mtu' -l 'mtu' -d 'MTU of the bridge and its veths.' -rfka ''
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" no-masquerade' -l 'no-masquerade' -d 'Do not masquerade traffic leaving the subnet.'
+complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" firewall' -l 'firewall' -d 'Firewall interface for ezlb\'s rules: what the host uses (auto), nftables or iptables (legacy x_tables). Env: EZLB_FIREWALL; config key firewall. [default: auto]' -rfka 'auto nftables iptables'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" version' -l 'version' -d 'Show the version.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge create" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'ezlb' -n '__ezlb_should_offer_completions_for_flags_or_options "ezlb bridge delete" c config' -s 'c' -l 'config' -d 'Config file (YAML).' -rfka ''

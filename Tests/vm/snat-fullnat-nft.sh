@@ -37,16 +37,6 @@ ezlb_() { EZLB_FIREWALL=nftables ezlb "$@" -c /tmp/ezlb-snat-nft/ezlb.yaml --sta
 
 request() { timeout 8 ip netns exec client wget -q -O - "http://$1/" 2>/dev/null || echo ERR; }
 
-# syn_source URL: the source address of the SYN the backend receives for one request to URL.
-syn_source() {
-  tcpdump -i b1-dir -n -l -c 1 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' > /tmp/td.out 2> /tmp/td.err &
-  _td=$!
-  wait_until 10 grep -q 'listening on' /tmp/td.err || die "tcpdump did not start: $(cat /tmp/td.err)"
-  request "$1" > /tmp/reply.body
-  wait_until 5 sh -c '! kill -0 '"$_td"' 2>/dev/null' || kill "$_td" 2>/dev/null
-  wait "$_td" 2>/dev/null || true
-  awk '{ for (i = 1; i <= NF; i++) if ($i == "IP") { split($(i+1), a, "."); print a[1]"."a[2]"."a[3]"."a[4]; exit } }' /tmp/td.out
-}
 
 step "topology"
 sysctl -qw net.ipv4.ip_forward=1
@@ -84,7 +74,7 @@ fix=$(printf '%s' "$out" | sed -n 's/.*"fix_command":"\([^"]*\)".*/\1/p' | head 
 assert_eq "doctor's fix" "nft insert rule inet filter forward meta mark & 0x200000 == 0x200000 accept" "$fix"
 # shellcheck disable=SC2086 # the command is words
 assert_ok "the fix runs" $fix
-src=$(syn_source "$VIP")
+src=$(syn_source b1-dir "http://$VIP/")
 assert_eq "end to end through the VIP after the fix" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the snat_ip as source" 192.168.1.3 "$src"
 out=$(ezlb_ doctor -o json 2>/dev/null || true)
@@ -98,7 +88,7 @@ step "MASQUERADE (no snat_ip): one element less"
 config ""
 js=$(ezlb_ snat sync -o json)
 assert_contains "the map element goes" "$js" '- nft delete element inet ezlb svc4_snat { 10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 192.168.1.3 }'
-src=$(syn_source "$VIP")
+src=$(syn_source b1-dir "http://$VIP/")
 assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
 
@@ -107,7 +97,7 @@ ip -n client route add 192.168.1.0/24 via "$VIP"
 ip -n b1 route add 10.0.0.0/24 via 192.168.1.1
 nft insert rule inet filter forward ip saddr 10.0.0.2 ip daddr "$B1" accept
 nft insert rule inet filter forward ip saddr "$B1" ip daddr 10.0.0.2 accept
-src=$(syn_source "$B1:8080")
+src=$(syn_source b1-dir "http://$B1:8080/")
 assert_eq "direct request answered" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the client (not SNATed)" 10.0.0.2 "$src"
 

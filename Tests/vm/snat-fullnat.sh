@@ -48,17 +48,6 @@ ezlb_() { EZLB_FIREWALL=iptables ezlb "$@" -c /tmp/ezlb-snat/ezlb.yaml --state-d
 # request: one HTTP request from the client through the VIP; prints the body or ERR.
 request() { timeout 8 ip netns exec client wget -q -O - "http://$VIP/" 2>/dev/null || echo ERR; }
 
-# syn_source: the source address of the SYN the backend receives for one request
-# (the request's body goes to /tmp/reply.body).
-syn_source() {
-  tcpdump -i b1-dir -n -l -c 1 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' > /tmp/td.out 2> /tmp/td.err &
-  _td=$!
-  wait_until 10 grep -q 'listening on' /tmp/td.err || die "tcpdump did not start: $(cat /tmp/td.err)"
-  request > /tmp/reply.body
-  wait_until 5 sh -c '! kill -0 '"$_td"' 2>/dev/null' || kill "$_td" 2>/dev/null
-  wait "$_td" 2>/dev/null || true
-  awk '{ for (i = 1; i <= NF; i++) if ($i == "IP") { split($(i+1), a, "."); print a[1]"."a[2]"."a[3]"."a[4]; exit } }' /tmp/td.out
-}
 
 legacy_ezlb() { { iptables-legacy-save; ip6tables-legacy-save; } | grep -i ezlb || true; }
 
@@ -98,7 +87,7 @@ exp_fwd='-A FORWARD -j EZLB-FORWARD
 -A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT'
 assert_eq "iptables-legacy-save -t filter: ezlb's rules" "$exp_fwd" "$(iptables-legacy-save -t filter | grep -e '-A FORWARD' -e '-A EZLB-FORWARD')"
 assert_contains "doctor after snat sync: EZLB-FORWARD admits the replies" "$(ezlb_ doctor 2>&1 || true)" "ok    forward path: no chain on the forward hook drops FullNAT replies"
-src=$(syn_source)
+src=$(syn_source b1-dir "http://$VIP/")
 assert_eq "end to end through the VIP with FORWARD DROP" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the snat_ip as source" 192.168.1.3 "$src"
 
@@ -134,7 +123,7 @@ step "MASQUERADE (no snat_ip)"
 config "" true
 assert_ok "ezlb snat sync" ezlb_ snat sync
 assert_contains "MASQUERADE rule" "$(iptables-legacy-save -t nat)" '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j MASQUERADE'
-src=$(syn_source)
+src=$(syn_source b1-dir "http://$VIP/")
 assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
 
