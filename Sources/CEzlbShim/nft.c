@@ -28,6 +28,7 @@
 
 #define PAGE_BYTES (256u * 1024u)
 #define ELEMS_PER_MESSAGE 1024u
+#define ALIGN4(n) (((n) + 3u) & ~3u)
 #define DUMP_BYTES (1u << 17)
 
 struct ezlb_nft {
@@ -148,6 +149,7 @@ int ezlb_nft_b_chain(struct ezlb_nft *n, uint16_t family, const char *table, con
 
 int ezlb_nft_b_set(struct ezlb_nft *n, uint16_t family, const char *table, const char *set, uint32_t id,
                    uint32_t key_type, uint32_t key_len, uint32_t data_type, uint32_t data_len) {
+    if (!table || !set) return EINVAL;
     struct nftnl_set *s = nftnl_set_alloc();
     if (!s) return ENOMEM;
     nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
@@ -173,8 +175,14 @@ int ezlb_nft_b_set(struct ezlb_nft *n, uint16_t family, const char *table, const
 
 int ezlb_nft_b_elems(struct ezlb_nft *n, int del, uint16_t family, const char *table, const char *set,
                      const uint8_t *keys, uint32_t key_len, const uint8_t *data, uint32_t data_len, uint32_t count) {
-    for (uint32_t start = 0; start < count; start += ELEMS_PER_MESSAGE) {
-        uint32_t end = count - start > ELEMS_PER_MESSAGE ? start + ELEMS_PER_MESSAGE : count;
+    /* All of a message's elements sit in one NFTA_SET_ELEM_LIST_ELEMENTS nest, whose length is
+     * 16 bits: per element its nest, the key nest with its value and the data nest with its value. */
+    uint32_t per = 4 + 8 + ALIGN4(key_len) + (data_len && !del ? 8 + ALIGN4(data_len) : 0);
+    uint32_t chunk = (65535u - 64u) / per;
+    if (chunk > ELEMS_PER_MESSAGE) chunk = ELEMS_PER_MESSAGE;
+    if (chunk == 0) return EINVAL;
+    for (uint32_t start = 0; start < count; start += chunk) {
+        uint32_t end = count - start > chunk ? start + chunk : count;
         struct nftnl_set *s = nftnl_set_alloc();
         if (!s) return ENOMEM;
         nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
@@ -311,11 +319,17 @@ int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len) {
     size_t total = 0;
     for (int i = 0; i < iovlen; i++) total += iov[i].iov_len;
     int fd = mnl_socket_get_fd(n->nl);
-    /* The whole batch goes in one datagram: the socket must take it (root may exceed wmem_max),
-     * and room for every ACK (an nlmsgerr each) on the way back. */
-    int snd = (int)(total + 65536), rcv = (int)(n->messages * 64u + 65536u);
+    /* The whole batch goes in one datagram: the socket must take it (root may exceed wmem_max).
+     * Every ACK is queued while sendmsg runs: room for each (an skb of ~1 KiB truesize; the
+     * acknowledged message is not echoed with NETLINK_CAP_ACK), never less than the default. */
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+    int snd = (int)(total + 65536), rcv = (int)(n->messages * 1024u + 65536u), cur = 0;
+    socklen_t cl = sizeof cur;
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cur, &cl) < 0 || cur < rcv * 2) {
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    }
     struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
     struct msghdr m = { .msg_name = &snl, .msg_namelen = sizeof snl, .msg_iov = iov, .msg_iovlen = (size_t)iovlen };
     ssize_t sent = sendmsg(fd, &m, 0);
@@ -338,18 +352,22 @@ int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len) {
         const struct nlmsghdr *h = (const void *)n->buf;
         int left = (int)len;
         while (mnl_nlmsg_ok(h, left)) {
+            /* Only the answers to this batch's messages count (an error for the batch's own
+             * begin/end message has another seq and is an error all the same). */
+            uint32_t off = h->nlmsg_seq - first;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-                answered++;
+                if (off < expected) answered++;
                 if (e->error && !err) {
                     err = -e->error;
-                    uint32_t i = h->nlmsg_seq - first;
-                    if (what_len) snprintf(what, what_len, "%s", i < expected && i < n->kind_cap ? kind_name(n->kind[i]) : "batch");
+                    if (what_len) snprintf(what, what_len, "%s", off < expected && off < n->kind_cap ? kind_name(n->kind[off]) : "batch");
                 }
             }
             h = mnl_nlmsg_next(h, &left);
         }
     }
+    /* Whatever else is queued (an answer after an error) is not the next request's. */
+    while (recv(fd, n->buf, sizeof n->buf, MSG_DONTWAIT) > 0) {}
     return err;
 }
 
@@ -378,15 +396,26 @@ int ezlb_nft_genid(struct ezlb_nft *n, uint32_t *id) {
 
 /* ---- dumps ---- */
 
+/* Runs a dump to its end. A dump the kernel marks interrupted (the ruleset changed meanwhile,
+ * NLM_F_DUMP_INTR) is read to its end and reported as EINTR: the caller starts over. */
 static int run_dump(struct ezlb_nft *n, struct nlmsghdr *h, mnl_cb_t cb, void *data) {
     uint32_t seq = h->nlmsg_seq;
     if (mnl_socket_sendto(n->nl, h, h->nlmsg_len) < 0) return errno;
+    int err = 0;
     for (;;) {
         ssize_t len = mnl_socket_recvfrom(n->nl, n->buf, sizeof n->buf);
         if (len < 0) return errno;
-        int r = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, cb, data);
-        if (r < 0) return errno ? errno : EIO;
-        if (r == MNL_CB_STOP) return 0;
+        int r = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, err ? NULL : cb, data);
+        if (r == MNL_CB_STOP) return err;
+        if (r < 0) {
+            if (errno != EINTR) return errno ? errno : EIO;
+            err = EINTR;
+            /* Drain: the rest of this datagram's messages and the next ones up to NLMSG_DONE. */
+            const struct nlmsghdr *m = (const void *)n->buf;
+            int left = (int)len, done = 0;
+            while (mnl_nlmsg_ok(m, left)) { if (m->nlmsg_type == NLMSG_DONE) done = 1; m = mnl_nlmsg_next(m, &left); }
+            if (done) return err;
+        }
     }
 }
 
@@ -465,6 +494,7 @@ static int read_expr(struct nftnl_expr *e, void *data) {
         const char *s = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
         snprintf(x->ref, sizeof x->ref, "%s", s ? s : "");
         U32(NFTNL_EXPR_LOOKUP_SREG, sreg); U32(NFTNL_EXPR_LOOKUP_DREG, dreg); U32(NFTNL_EXPR_LOOKUP_FLAGS, flags);
+        x->vmap = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) && x->dreg == NFT_REG_VERDICT;
     } else if (!strcmp(x->name, "masq")) { U32(NFTNL_EXPR_MASQ_FLAGS, flags); }
     else if (!strcmp(x->name, "nat")) {
         U32(NFTNL_EXPR_NAT_TYPE, nat_type); U32(NFTNL_EXPR_NAT_FAMILY, nat_family); U32(NFTNL_EXPR_NAT_REG_ADDR_MIN, sreg);
@@ -493,7 +523,10 @@ static int read_expr(struct nftnl_expr *e, void *data) {
 static int count_expr(struct nftnl_expr *e, void *data) { (void)e; (*(uint32_t *)data)++; return 0; }
 
 static int comment_cb(const struct nftnl_udata *attr, void *data) {
-    if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT) *(const char **)data = nftnl_udata_get(attr);
+    /* Another program's comment without its NUL is left out (it would be read past its end). */
+    const char *s = nftnl_udata_get(attr);
+    uint8_t len = nftnl_udata_len(attr);
+    if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && len > 0 && s[len - 1] == 0) *(const char **)data = s;
     return 0;
 }
 
@@ -560,6 +593,7 @@ static int set_cb(const struct nlmsghdr *h, void *data) {
 int ezlb_nft_list_sets(struct ezlb_nft *n, uint16_t family, const char *table, ezlb_nft_set_cb cb, void *ctx) {
     char b[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *h = nftnl_nlmsg_build_hdr(b, NFT_MSG_GETSET, family, NLM_F_DUMP | NLM_F_ACK, n->seq++);
+    if (!table) return EINVAL;
     struct nftnl_set *s = nftnl_set_alloc();
     if (!s) return ENOMEM;
     nftnl_set_set_str(s, NFTNL_SET_TABLE, table);

@@ -40,6 +40,8 @@ public struct NFTExpr: Hashable, Codable, Sendable, CustomStringConvertible {
     public var ref: String = ""
     public var rev: UInt32 = 0
     public var info: [UInt8] = []
+    /// lookup: writes the verdict register (a verdict map: `vmap`).
+    public var vmap = false
 
     public init(name: String) { self.name = name }
 

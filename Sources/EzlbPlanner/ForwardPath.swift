@@ -36,7 +36,9 @@ public enum ForwardPath {
         var out: [Finding] = []
         for t in tables where !(t.family == .inet && t.name == ownTable) && [.ip, .ip6, .inet].contains(t.family) {
             for c in t.chains where c.hook?.hook == NFTHook.forward {
-                let v = walk(c, in: t, mark: firewall == .nftables ? mark : 0, depth: 0)
+                // A chain that runs before ezlb's marking chain never sees the mark.
+                let marked = firewall == .nftables && (c.hook?.priority ?? 0) > SNATNFT.forwardPriority
+                let v = walk(c, in: t, mark: marked ? mark : 0, depth: 0)
                 if v == .admits { continue }
                 out.append(Finding(chain: "table \(t.family) \(t.name) chain \(c.name)", verdict: v,
                                    fix: fixCommand(t, c, firewall: firewall, mark: mark)))
@@ -50,8 +52,9 @@ public enum ForwardPath {
         for (i, r) in c.rules.enumerated() {
             let where_ = "rule \(i + 1) of \(c.name)"
             let verdict = r.exprs.last { $0.name == "immediate" && $0.dreg == 0 }
-            let rejects = r.exprs.contains { $0.name == "reject" }
-            if r.exprs.contains(where: { $0.name == "lookup" && $0.dreg == 0 && $0.ref.hasPrefix("__map") }) {
+            // iptables-nft keeps -j REJECT as an xt target.
+            let rejects = r.exprs.contains { $0.name == "reject" || ($0.name == "target" && $0.ref == "REJECT") }
+            if r.exprs.contains(where: { $0.name == "lookup" && $0.vmap }) {
                 return .unknown("\(where_) decides through a verdict map")
             }
             let conditions = matches(r.exprs, mark: mark)
@@ -100,7 +103,8 @@ public enum ForwardPath {
 
     /// What a rule's matches say about a FullNAT reply (established, marked on the nftables backend).
     static func matches(_ exprs: [NFTExpr], mark: UInt32 = 0) -> Conditions {
-        let body = exprs.filter { !["counter", "log", "limit", "immediate", "reject", "quota"].contains($0.name) }
+        // Statements (an xt target too: -j REJECT, -j LOG) are not matches.
+        let body = exprs.filter { !["counter", "log", "limit", "immediate", "reject", "quota", "target"].contains($0.name) }
         if body.isEmpty { return .always }
         // ct state … (native) — load, mask, compare not-equal to zero.
         if body.count == 3, body[0].name == "ct", body[0].key == NFTExpr.CT.state, body[1].name == "bitwise", body[2].name == "cmp",
@@ -174,7 +178,10 @@ public enum ForwardPath {
         for (i, r) in rules.enumerated() {
             let where_ = "rule \(i + 1) of \(name)"
             if r.isForeign {
-                if r.saveArguments.hasSuffix("-j DROP") || r.saveArguments.hasSuffix("-j REJECT") { continue }
+                // A rule ezlb cannot read that drops or rejects may drop the replies.
+                if r.saveArguments.hasSuffix("-j DROP") || r.saveArguments.hasSuffix("-j REJECT") {
+                    return .unknown("\(where_) drops or rejects on conditions ezlb cannot read")
+                }
                 continue
             }
             var bare = r
@@ -191,7 +198,7 @@ public enum ForwardPath {
                 if onlyState && r.ctstate == nil { return .drops("\(where_) drops everything") }
                 if onlyState, let s = r.ctstate, s.contains(.established) { return .drops("\(where_) drops established connections") }
             case .jump(let to):
-                guard onlyState && r.ctstate == nil else { continue }
+                guard onlyState && r.ctstate == nil else { return .unknown("\(where_) jumps to \(to) on a condition") }
                 if to == SNATRules.forwardChain && firewall == .iptables { return .admits }
                 let sub = walkLegacy(to, st, firewall: firewall, mark: mark, depth: depth + 1, policy: "")
                 if sub == .admits { return .admits }

@@ -92,10 +92,12 @@ public struct SNATReconciler {
         report.extra["firewall"] = .string(firewall.rawValue)
         if firewall == .nftables {
             clock.lap("load config")
-            var commits = try syncNFT(services, health: health, forwardMark: cfg.forwardMark ?? SNATNFT.defaultForwardMark,
-                                      record: record, report: &report, onPlanned: onPlanned) ? 1 : 0
-            // What ezlb still owns in iptables goes (after the nftables table is in place).
-            if !owned.isEmpty {
+            let nft = try syncNFT(services, health: health, forwardMark: cfg.forwardMark ?? SNATNFT.defaultForwardMark,
+                                  record: record, report: &report, onPlanned: onPlanned)
+            var commits = nft.committed ? 1 : 0
+            // What ezlb still owns in iptables goes, once the nftables table is in place (never
+            // when it failed: that would leave no SNAT at all).
+            if !owned.isEmpty, !report.failed {
                 var xt = CommandReport(command: report.command, dryRun: ctx.dryRun)
                 let tables = try reconcile(desired: [], owned: owned, backend: try ctx.backends.xtables(), report: &xt, onPlanned: nil)
                 commits += ctx.dryRun ? 0 : tables.filter { $0.plan.needsCommit && $0.error == nil }.count
@@ -105,8 +107,9 @@ public struct SNATReconciler {
             report.extra["commits"] = .int(commits)
             report.summarize(changeWord: nil)
             clock.lap("reconcile the nftables table")
-            // Converged now: the next run with the same inputs can tell from the generation id.
-            if !ctx.dryRun, !report.failed, let gen = try? ctx.backends.nftables().generation() {
+            // Converged now: the next run with the same inputs can tell from the generation id
+            // (only one that no other program's transaction moved since this run read the table).
+            if !ctx.dryRun, !report.failed, owned.isEmpty, let gen = nft.generation {
                 cache.store(key: key(configBytes, health, try ctx.bytes(of: SNATOwnership.fileName), firewall: firewallKey),
                             .init(digests: [gen], payload: Self.encodeNFT(warnings: report.warnings)))
             }
@@ -118,11 +121,11 @@ public struct SNATReconciler {
         clock.lap("load config, build desired chains")
         let backend = try ctx.backends.xtables()
         let tables = try reconcile(desired: desired, owned: owned, backend: backend, report: &report, onPlanned: onPlanned)
-        if !record.nftTables.isEmpty {
+        if !record.nftTables.isEmpty, !report.failed {
             // Switched from nftables: ezlb's table goes once the chains are in place.
             var nft = CommandReport(command: report.command, dryRun: ctx.dryRun)
             if try syncNFT([], health: health, forwardMark: 0, record: try ctx.stateDir.load(SNATOwnership.self) ?? record,
-                           report: &nft, onPlanned: nil) {
+                           report: &nft, onPlanned: nil).committed {
                 if case .int(let n)? = report.extra["commits"] { report.extra["commits"] = .int(n + 1) }
             }
             report.actions += nft.actions
@@ -169,14 +172,16 @@ public struct SNATReconciler {
 
     /// FullNAT on nftables: plans `table inet ezlb` against the kernel's, records ownership
     /// before the table is created (and after it is deleted), commits one transaction.
-    /// Returns whether a transaction was committed.
+    /// Returns whether a transaction was committed, and the ruleset's generation when the table
+    /// is now exactly as planned: no transaction but ezlb's own since the table was read.
     @discardableResult
     func syncNFT(_ services: [FullNATService], health: HealthTable, forwardMark: UInt32, record: SNATOwnership,
-                 report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws -> Bool {
+                 report: inout CommandReport, onPlanned: ((CommandReport) -> Void)?) throws -> (committed: Bool, generation: [UInt8]?) {
         var clock = PhaseClock(log: log)
         let backend = try ctx.backends.nftables()
         let desired = SNATNFT.table(services, health: StoredHealthView(health), forwardMark: forwardMark)
         clock.lap("build the desired table")
+        let before = backend.generation()
         let current = try backend.read(SNATNFT.family, SNATNFT.tableName)
         clock.lap("read table \(SNATNFT.family) \(SNATNFT.tableName)")
         let plan = NFTPlanner.plan(desired: desired, current: current, describe: SNATNFT.describe)
@@ -198,7 +203,7 @@ public struct SNATReconciler {
         guard plan.needsCommit, !ctx.dryRun else {
             report = planned
             if !ctx.dryRun { try forget() }
-            return false
+            return (false, backend.generation(advancedFrom: before, by: 0))
         }
         if desired != nil, !record.nftTables.contains(name) {
             try ctx.stateDir.store(SNATOwnership(chains: record.chains, nftTables: record.nftTables + [name]))
@@ -210,11 +215,11 @@ public struct SNATReconciler {
         } catch {
             for c in plan.changes { report.add(c, error: "\(error)") }
             report.summarize(changeWord: nil)
-            return false
+            return (false, nil)
         }
         report = planned
         try forget()
-        return true
+        return (true, backend.generation(advancedFrom: before, by: 1))
     }
 
     /// ezlb's nftables table as the kernel holds it (for `snat show`): when snat.json records it.

@@ -203,6 +203,24 @@ final class FullNATNetnsTests: NetnsCLITestCase {
         XCTAssertTrue(try command(["ip", "netns", "exec", netns, "nft", "list", "table", "ip", "emu"]).stdout.contains("dnat to 192.168.1.10:8080"))
     }
 
+    /// 1,100 IPv6 backends with an SNAT address: the map's elements (44-byte keys, 16-byte data)
+    /// need several messages (one message's element list has a 16-bit length); all arrive.
+    func testManyIPv6ElementsInOneTransaction() throws {
+        var yaml = "services:\n"
+        for s in 0..<275 {
+            yaml += "  - name: s\(s)\n    listen: \"[2001:db8::\(String(s + 1, radix: 16))]:80\"\n    full_nat: true\n    snat_ip: \"2001:db8:1::1\"\n    backends:\n"
+            for b in 0..<4 { yaml += "      - {address: \"[2001:db8:2::\(String(s * 4 + b + 1, radix: 16))]:8080\"}\n" }
+        }
+        let cfg = writeConfig(yaml, name: "many6.yaml")
+        let r = try ezlbD(["snat", "sync", "-c", cfg, "--firewall", "nftables", "-o", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (kind, set) in [("set", "svc6"), ("map", "svc6_snat")] {
+            let j = try command(["ip", "netns", "exec", netns, "nft", "-j", "list", kind, "inet", "ezlb", set]).stdout
+            XCTAssertEqual(j.components(separatedBy: "\"concat\"").count - 1, 1100, set)
+        }
+        XCTAssertEqual(try ezlbD(["snat", "sync", "-c", cfg, "--firewall", "nftables", "-o", "json"]).changed, false)
+    }
+
     /// Each firewall style drops FullNAT's replies; doctor names the chain, exits 1 and prints
     /// the command; after that command the replies pass and doctor is content.
     func runDropStyle(_ style: String, firewall: String, preset: [[String]], file: StaticString = #filePath, line: UInt = #line) throws {

@@ -441,6 +441,22 @@ final class SNATNFTReconcilerTests: ReconcileTestCase {
         filter.chains[0].hook?.policy = 1
         filter.chains.append(NFTChain(name: "sub", hook: nil, rules: [NFTRule([.counter, .verdict(NFTExpr.Verdict.drop)])]))
         XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).map(\.verdict), [.drops("rule 1 of sub drops everything")])
+        // iptables-nft's -j REJECT is an xt target; a verdict map cannot be read; a chain that runs
+        // before ezlb's marking chain never sees the mark.
+        filter.chains = [NFTChain(name: "forward", hook: NFTHook(type: "filter", hook: NFTHook.forward, priority: 0, policy: 1),
+                                  rules: [NFTRule([.counter, { var e = NFTExpr(name: "target"); e.ref = "REJECT"; return e }()])])]
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).map(\.verdict), [.drops("rule 1 of forward rejects everything")])
+        var vmap = NFTExpr.lookup("__map0", sreg: 8)
+        vmap.vmap = true
+        filter.chains[0].rules = [NFTRule([.ct(NFTExpr.CT.state, original: false, dreg: 8), vmap])]
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).map(\.verdict), [.unknown("rule 1 of forward decides through a verdict map")])
+        filter.chains[0].rules = [NFTRule([.meta(NFTExpr.Meta.mark, dreg: 8), .bitwise(sreg: 8, dreg: 8, mask: m, xor: [0, 0, 0, 0]),
+                                           .cmp(NFTExpr.Cmp.eq, sreg: 8, m), .verdict(NFTExpr.Verdict.accept)])]
+        filter.chains[0].hook = NFTHook(type: "filter", hook: NFTHook.forward, priority: -200, policy: 0)
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark).count, 1, "runs before the mark is set")
+        filter.chains[0].hook?.priority = -150
+        XCTAssertEqual(ForwardPath.check(nft: [filter], firewall: .nftables, mark: mark), [])
+        filter.chains = [NFTChain(name: "forward", hook: NFTHook(type: "filter", hook: NFTHook.forward, priority: 0, policy: 0), rules: [])]
         // ezlb's own table is never a finding; other hooks do not count.
         var own = filter
         own.name = "ezlb"
@@ -453,6 +469,14 @@ final class SNATNFTReconcilerTests: ReconcileTestCase {
                        "iptables-legacy -I FORWARD 1 -m mark --mark 0x200000/0x200000 -j ACCEPT")
         st.chains["FORWARD"]!.insert(XTRule(mark: XTMark(mark, mask: mark), target: .accept), at: 0)
         XCTAssertNil(ForwardPath.check(legacy: st, policy: "DROP", firewall: .nftables, mark: mark))
+        // A foreign rule that drops on conditions ezlb cannot read, a conditional jump: cannot tell.
+        st.chains["FORWARD"] = [XTRule(target: .other("(not an ezlb rule) -j DROP"))]
+        XCTAssertEqual(ForwardPath.check(legacy: st, policy: "ACCEPT", firewall: .nftables, mark: mark)?.verdict,
+                       .unknown("rule 1 of FORWARD drops or rejects on conditions ezlb cannot read"))
+        st.chains["FORWARD"] = [XTRule(outInterface: XTInterface("docker0"), target: .jump("DOCKER"))]
+        st.chains["DOCKER"] = []
+        XCTAssertEqual(ForwardPath.check(legacy: st, policy: "DROP", firewall: .nftables, mark: mark)?.verdict,
+                       .unknown("rule 1 of FORWARD jumps to DOCKER on a condition"))
         st.chains["FORWARD"] = [.jump(to: "EZLB-FORWARD")]
         st.chains["EZLB-FORWARD"] = []
         XCTAssertNil(ForwardPath.check(legacy: st, policy: "DROP", firewall: .iptables, mark: mark))

@@ -30,6 +30,7 @@ struct ezlb_nft_expr {
     uint32_t rev;           /* match: revision */
     uint8_t info[192];      /* match: its info (first 192 bytes: xt_conntrack_mtinfo3 whole) */
     uint32_t info_len;
+    uint32_t vmap;          /* lookup (read back): 1 when it writes the verdict register (a verdict map) */
 };
 
 /* Opens a NETLINK_NETFILTER socket in the caller's network namespace. NULL with *err. */
@@ -61,8 +62,10 @@ int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len);
  * network namespace. Returns 0 and *id, or an errno value. */
 int ezlb_nft_genid(struct ezlb_nft *n, uint32_t *id);
 
-/* Dumps. Each returns 0 or an errno value (ENOENT: no such table). Strings and arrays passed
- * to a callback live until it returns. family 0 = every family; table NULL = every table. */
+/* Dumps. Each returns 0 or an errno value (ENOENT: no such table; EINTR: the ruleset changed
+ * during the dump, whose callbacks may have seen part of it: start over). Strings and arrays
+ * passed to a callback live until it returns. family 0 = every family; table NULL = every
+ * table (tables and chains and rules only; sets and elements need their table). */
 typedef void (*ezlb_nft_table_cb)(void *ctx, uint16_t family, const char *table);
 int ezlb_nft_list_tables(struct ezlb_nft *n, ezlb_nft_table_cb cb, void *ctx);
 typedef void (*ezlb_nft_chain_cb)(void *ctx, uint16_t family, const char *table, const char *chain, const char *type,

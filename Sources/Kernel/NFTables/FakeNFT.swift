@@ -122,6 +122,11 @@ public final class FakeNFTBackend: NFTBackend {
         return d.finish("nftables")
     }
 
+    /// The fake kernel's file is locked for the whole run: no other program commits in between.
+    public func generation(advancedFrom before: [UInt8]?, by transactions: Int) -> [UInt8]? {
+        before == nil ? nil : generation()
+    }
+
     public func ruleset() throws -> [NFTTable] {
         kernel.model.nftables.tables.map { t in
             var t = t

@@ -18,6 +18,9 @@ public protocol NFTBackend: AnyObject {
     /// between (the generation id, with the boot and the network namespace it counts in); nil
     /// when it cannot be read.
     func generation() -> [UInt8]?
+    /// The generation now when it is `before` advanced by exactly `transactions` (this
+    /// process's own; no other program's in between); nil otherwise.
+    func generation(advancedFrom before: [UInt8]?, by transactions: Int) -> [UInt8]?
 }
 
 /// nftables through libnftnl/libmnl (CEzlbShim's nft.c), in the process's network namespace.
@@ -58,11 +61,23 @@ public final class LibNftnlBackend: NFTBackend {
         var elements: [[UInt8]: [UInt8]] = [:]
     }
 
+    /// A dump the ruleset changed under (EINTR): the whole read starts over.
+    private struct Interrupted: Error {}
+
     private func dump(_ what: String, _ body: (UnsafeMutableRawPointer) -> Int32) throws -> Sink {
         let sink = Sink()
         let r = withExtendedLifetime(sink) { body(Unmanaged.passUnretained(sink).toOpaque()) }
+        if r == EINTR { throw Interrupted() }
         if r != 0 { throw Self.error(r, operation: "list \(what)") }
         return sink
+    }
+
+    /// `body` again when a dump was interrupted by a concurrent change (at most 5 times).
+    private func consistent<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        for _ in 0..<5 {
+            do { return try body() } catch is Interrupted { continue }
+        }
+        throw NFTError(.busy, operation: "list \(what)", detail: "the ruleset kept changing during the dump")
     }
 
     private static func sink(_ p: UnsafeMutableRawPointer?) -> Sink { Unmanaged<Sink>.fromOpaque(p!).takeUnretainedValue() }
@@ -95,6 +110,10 @@ public final class LibNftnlBackend: NFTBackend {
     }
 
     public func read(_ family: NFTFamily, _ name: String) throws -> NFTTable? {
+        try consistent("table \(family) \(name)") { try readOnce(family, name) }
+    }
+
+    private func readOnce(_ family: NFTFamily, _ name: String) throws -> NFTTable? {
         guard try tables().contains(where: { $0.0 == family.rawValue && $0.1 == name }) else { return nil }
         var t = NFTTable(family: family, name: name)
         let cs = try chains(family.rawValue, name).chains
@@ -124,6 +143,10 @@ public final class LibNftnlBackend: NFTBackend {
     }
 
     public func ruleset() throws -> [NFTTable] {
+        try consistent("ruleset") { try rulesetOnce() }
+    }
+
+    private func rulesetOnce() throws -> [NFTTable] {
         var out: [NFTTable] = []
         let cs = try chains(0, nil).chains
         let rs = try rules(0, nil).rules
@@ -155,6 +178,16 @@ public final class LibNftnlBackend: NFTBackend {
         w.u32(UInt32(truncatingIfNeeded: UInt64(st.st_ino)))
         w.u32(id)
         return w.out
+    }
+
+    public func generation(advancedFrom before: [UInt8]?, by transactions: Int) -> [UInt8]? {
+        guard let before, before.count >= 4, let now = generation(), now.count == before.count,
+              now.dropLast(4) == before.dropLast(4) else { return nil }
+        func id(_ b: [UInt8]) -> UInt32 { b.suffix(4).reduce(0) { $0 << 8 | UInt32($1) } }
+        // The kernel's id skips 0 when it wraps.
+        var want = id(before)
+        for _ in 0..<transactions { want &+= 1; if want == 0 { want = 1 } }
+        return id(now) == want ? now : nil
     }
 
     // MARK: writing
@@ -218,6 +251,7 @@ public final class LibNftnlBackend: NFTBackend {
         e.ref = withUnsafeBytes(of: &c.ref) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         e.rev = c.rev
         e.info = withUnsafeBytes(of: &c.info) { Array($0.prefix(Int(c.info_len))) }
+        e.vmap = c.vmap != 0
         return e
     }
 
