@@ -192,7 +192,7 @@ public enum ForwardPath {
                 && bare.proto == nil && bare.ctOrigin == nil && bare.mark == nil
             switch r.target {
             case .accept:
-                if onlyState, r.ctstate == nil || r.ctstate!.contains(.established) { return .admits }
+                if onlyState, r.ctstate?.contains(.established) ?? true { return .admits }
                 if firewall == .nftables, mark != 0, bareNoMark, r.ctstate == nil, let m = r.mark, m.mask == mark, m.value == mark { return .admits }
             case .drop:
                 if onlyState && r.ctstate == nil { return .drops("\(where_) drops everything") }

@@ -67,13 +67,13 @@ public enum SNATNFT {
                 switch svc.key {
                 case .inet(let p, let vip):
                     let k = serviceKey(vip: vip, proto: p, backend: b)
-                    elements["svc" + s]![k] = []
-                    if !snat.isEmpty { elements["svc\(s)_snat"]![k] = snat }
+                    elements["svc" + s, default: [:]][k] = []
+                    if !snat.isEmpty { elements["svc\(s)_snat", default: [:]][k] = snat }
                 case .fwmark(let m, _):
                     let k = markKey(m, b.address)
-                    elements["mark" + s]![k] = []
-                    if !snat.isEmpty { elements["mark\(s)_snat"]![k] = snat }
-                    elements["markfwd" + s]![b.address.bytes] = []
+                    elements["mark" + s, default: [:]][k] = []
+                    if !snat.isEmpty { elements["mark\(s)_snat", default: [:]][k] = snat }
+                    elements["markfwd" + s, default: [:]][b.address.bytes] = []
                 }
             }
         }

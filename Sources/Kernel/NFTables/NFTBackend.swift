@@ -80,12 +80,15 @@ public final class LibNftnlBackend: NFTBackend {
         throw NFTError(.busy, operation: "list \(what)", detail: "the ruleset kept changing during the dump")
     }
 
-    private static func sink(_ p: UnsafeMutableRawPointer?) -> Sink { Unmanaged<Sink>.fromOpaque(p!).takeUnretainedValue() }
+    /// The sink a dump's callback was given (nil only if the C side broke its contract).
+    private static func sink(_ p: UnsafeMutableRawPointer?) -> Sink? { p.map { Unmanaged<Sink>.fromOpaque($0).takeUnretainedValue() } }
+    /// A C string from libnftnl ("" for an attribute the kernel did not send).
+    private static func str(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
     func tables() throws -> [(UInt16, String)] {
         try dump("tables") { ctx in
             ezlb_nft_list_tables(n, { ctx, fam, name in
-                LibNftnlBackend.sink(ctx).tables.append((fam, String(cString: name!)))
+                LibNftnlBackend.sink(ctx)?.tables.append((fam, LibNftnlBackend.str(name)))
             }, ctx)
         }.tables
     }
@@ -93,8 +96,8 @@ public final class LibNftnlBackend: NFTBackend {
     private func chains(_ family: UInt16, _ table: String?) throws -> Sink {
         try dump("chains") { ctx in
             ezlb_nft_list_chains(n, family, table, { ctx, fam, table, chain, type, base, hook, prio, policy in
-                let h = base != 0 ? NFTHook(type: String(cString: type!), hook: hook, priority: prio, policy: policy) : nil
-                LibNftnlBackend.sink(ctx).chains.append((fam, String(cString: table!), NFTChain(name: String(cString: chain!), hook: h, rules: [])))
+                let h = base != 0 ? NFTHook(type: LibNftnlBackend.str(type), hook: hook, priority: prio, policy: policy) : nil
+                LibNftnlBackend.sink(ctx)?.chains.append((fam, LibNftnlBackend.str(table), NFTChain(name: LibNftnlBackend.str(chain), hook: h, rules: [])))
             }, ctx)
         }
     }
@@ -102,9 +105,9 @@ public final class LibNftnlBackend: NFTBackend {
     private func rules(_ family: UInt16, _ table: String?) throws -> Sink {
         try dump("rules") { ctx in
             ezlb_nft_list_rules(n, family, table, { ctx, fam, table, chain, handle, exprs, count, comment in
-                var rule = NFTRule([], comment: String(cString: comment!))
-                for i in 0..<Int(count) { rule.exprs.append(LibNftnlBackend.expr(exprs![i])) }
-                LibNftnlBackend.sink(ctx).rules.append((fam, String(cString: table!), String(cString: chain!), handle, rule))
+                var rule = NFTRule([], comment: LibNftnlBackend.str(comment))
+                if let exprs { for i in 0..<Int(count) { rule.exprs.append(LibNftnlBackend.expr(exprs[i])) } }
+                LibNftnlBackend.sink(ctx)?.rules.append((fam, LibNftnlBackend.str(table), LibNftnlBackend.str(chain), handle, rule))
             }, ctx)
         }
     }
@@ -127,7 +130,7 @@ public final class LibNftnlBackend: NFTBackend {
         }
         t.sets = try dump("sets") { ctx in
             ezlb_nft_list_sets(n, family.rawValue, name, { ctx, set, kt, kl, dt, dl, _ in
-                LibNftnlBackend.sink(ctx).sets.append(NFTSetSpec(name: String(cString: set!), keyType: kt, keyLen: kl, dataType: dt, dataLen: dl))
+                LibNftnlBackend.sink(ctx)?.sets.append(NFTSetSpec(name: LibNftnlBackend.str(set), keyType: kt, keyLen: kl, dataType: dt, dataLen: dl))
             }, ctx)
         }.sets
         for s in t.sets {
@@ -135,7 +138,7 @@ public final class LibNftnlBackend: NFTBackend {
                 ezlb_nft_list_elems(n, family.rawValue, name, s.name, { ctx, key, klen, data, dlen in
                     let k = Array(UnsafeBufferPointer(start: key, count: Int(klen)))
                     let d = data.map { Array(UnsafeBufferPointer(start: $0, count: Int(dlen))) } ?? []
-                    LibNftnlBackend.sink(ctx).elements[k] = d
+                    LibNftnlBackend.sink(ctx)?.elements[k] = d
                 }, ctx)
             }.elements
         }
