@@ -574,24 +574,24 @@ SNAT_B_EXPECTED = {   # iptables-legacy-save prints filter before nat
         "-A FORWARD -j EZLB-FORWARD",
         "-A FORWARD -s 10.9.0.0/16 -j ACCEPT",
         "-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT",
-        '-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT',
-        '-A EZLB-FORWARD -s 192.168.1.12/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT',
-        '-A EZLB-FORWARD -s 192.168.2.10/32 -p tcp -m tcp --sport 8443 -m comment --comment "ezlb:api" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.1.12/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.2.10/32 -p tcp -m tcp --sport 8443 -m conntrack --ctproto 6 --ctorigdst 10.0.0.5 --ctorigdstport 443 -m comment --comment "ezlb:api" -j ACCEPT',
         ":EZLB-SNAT - [0:0]",
         "-A POSTROUTING -s 10.9.0.0/16 -j MASQUERADE",
         "-A POSTROUTING -j EZLB-SNAT",
-        '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.4',
-        '-A EZLB-SNAT -d 192.168.1.12/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.4',
-        '-A EZLB-SNAT -d 192.168.2.10/32 -p tcp -m tcp --dport 8443 -m comment --comment "ezlb:api" -j MASQUERADE',
+        '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.4',
+        '-A EZLB-SNAT -d 192.168.1.12/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.4',
+        '-A EZLB-SNAT -d 192.168.2.10/32 -p tcp -m tcp --dport 8443 -m conntrack --ctproto 6 --ctorigdst 10.0.0.5 --ctorigdstport 443 -m comment --comment "ezlb:api" -j MASQUERADE',
     ],
     "ip6tables-legacy-save": [
         ":EZLB-FORWARD - [0:0]",
         "-A FORWARD -j EZLB-FORWARD",
         "-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT",
-        '-A EZLB-FORWARD -s 2001:db8:1::11/128 -p tcp -m tcp --sport 8443 -m comment --comment "ezlb:web6" -j ACCEPT',
+        '-A EZLB-FORWARD -s 2001:db8:1::11/128 -p tcp -m tcp --sport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j ACCEPT',
         ":EZLB-SNAT - [0:0]",
         "-A POSTROUTING -j EZLB-SNAT",
-        '-A EZLB-SNAT -d 2001:db8:1::11/128 -p tcp -m tcp --dport 8443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3',
+        '-A EZLB-SNAT -d 2001:db8:1::11/128 -p tcp -m tcp --dport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3',
     ],
 }
 
@@ -601,24 +601,24 @@ SNAT_A_EXPECTED = {
         "-A FORWARD -j EZLB-FORWARD",
         "-A FORWARD -s 10.9.0.0/16 -j ACCEPT",
         "-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT",
-        '-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT',
-        '-A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m comment --comment "ezlb:web" -j ACCEPT',
-        '-A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m comment --comment "ezlb:dns" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.1.10/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.1.11/32 -p tcp -m tcp --sport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j ACCEPT',
+        '-A EZLB-FORWARD -s 192.168.1.20/32 -p udp -m udp --sport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment "ezlb:dns" -j ACCEPT',
         ":EZLB-SNAT - [0:0]",
         "-A POSTROUTING -s 10.9.0.0/16 -j MASQUERADE",
         "-A POSTROUTING -j EZLB-SNAT",
-        '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3',
-        '-A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3',
-        '-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m comment --comment "ezlb:dns" -j MASQUERADE',
+        '-A EZLB-SNAT -d 192.168.1.10/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3',
+        '-A EZLB-SNAT -d 192.168.1.11/32 -p tcp -m tcp --dport 8080 -m conntrack --ctproto 6 --ctorigdst 10.0.0.1 --ctorigdstport 80 -m comment --comment "ezlb:web" -j SNAT --to-source 10.0.0.3',
+        '-A EZLB-SNAT -d 192.168.1.20/32 -p udp -m udp --dport 53 -m conntrack --ctproto 17 --ctorigdst 10.0.0.1 --ctorigdstport 53 -m comment --comment "ezlb:dns" -j MASQUERADE',
     ],
     "ip6tables-legacy-save": [
         ":EZLB-FORWARD - [0:0]",
         "-A FORWARD -j EZLB-FORWARD",
         "-A EZLB-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ezlb -j ACCEPT",
-        '-A EZLB-FORWARD -s 2001:db8:1::10/128 -p tcp -m tcp --sport 8443 -m comment --comment "ezlb:web6" -j ACCEPT',
+        '-A EZLB-FORWARD -s 2001:db8:1::10/128 -p tcp -m tcp --sport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j ACCEPT',
         ":EZLB-SNAT - [0:0]",
         "-A POSTROUTING -j EZLB-SNAT",
-        '-A EZLB-SNAT -d 2001:db8:1::10/128 -p tcp -m tcp --dport 8443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3',
+        '-A EZLB-SNAT -d 2001:db8:1::10/128 -p tcp -m tcp --dport 8443 -m conntrack --ctproto 6 --ctorigdst 2001:db8::1 --ctorigdstport 443 -m comment --comment "ezlb:web6" -j SNAT --to-source 2001:db8::3',
     ],
 }
 
@@ -1177,6 +1177,93 @@ class SnatSyncFirst(SnatSync):
         return ["snat", "sync", "-c", "a.yaml", "-o", "json"]
 
 
+# What `nft list table inet ezlb` must hold of config B's elements (the rest is the fixed skeleton).
+SNAT_B_NFT_ELEMENTS = [
+    "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080",
+    "10.0.0.1 . tcp . 80 . 192.168.1.12 . 8080",
+    "10.0.0.5 . tcp . 443 . 192.168.2.10 . 8443",
+    "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 10.0.0.4",
+    "10.0.0.1 . tcp . 80 . 192.168.1.12 . 8080 : 10.0.0.4",
+    "2001:db8::1 . tcp . 443 . 2001:db8:1::11 . 8443",
+    "2001:db8::1 . tcp . 443 . 2001:db8:1::11 . 8443 : 2001:db8::3",
+]
+
+
+def nft_elements(w, role):
+    """The elements of table inet ezlb, one per line as nft prints them (sorted), or an error marker."""
+    r = w.inns(role, ["nft", "list", "table", "inet", "ezlb"])
+    if r.rc != 0:
+        return ["<%s>" % r.brief()]
+    text = re.sub(r"\s+", " ", " ".join(r.out.split("\n")))
+    out = []
+    for m in re.finditer(r"elements = \{ (.*?) \}", text):
+        out += [e.strip() for e in m.group(1).split(",")]
+    return sorted(out)
+
+
+class SnatSyncNFT(SnatSync):
+    """Config A synced on nftables (a foreign nft table beside it), then config B: one transaction,
+    so a kill leaves table inet ezlb as A or as B, and the next run finishes B."""
+    name, slug = "snat sync (nftables)", "snat-nft"
+    want = SNAT_B_NFT_ELEMENTS
+
+    def prepare(self, w):
+        w.write_cfg("a.yaml", SNAT_A)
+        w.write_cfg("b.yaml", SNAT_B)
+        w.sh("h", ["nft", "add", "table", "inet", "other"])
+        w.sh("h", ["nft", "add", "chain", "inet", "other", "c1", "{ type filter hook forward priority 0; policy accept; }"])
+        w.sh("h", ["nft", "add", "rule", "inet", "other", "c1", "ip saddr 10.9.0.0/16 accept"])
+        w.must(["snat", "sync", "-c", "a.yaml", "--firewall", "nftables"])
+
+    def command(self, w):
+        return ["snat", "sync", "-c", "b.yaml", "--firewall", "nftables", "-o", "json"]
+
+    def observe(self, w):
+        obs = state_obs(w)
+        obs["nft"] = nft_elements(w, "h")
+        return obs
+
+    def after_kill(self, w):
+        r = w.inns("h", ["nft", "list", "table", "inet", "other"])
+        return [] if r.rc == 0 and "ip saddr 10.9.0.0/16 accept" in r.out else ["foreign table inet other changed: %s" % r.brief()]
+
+    def final(self, w):
+        out = self.after_kill(w)
+        got = nft_elements(w, "h")
+        if got != sorted(self.want):
+            out.append("table inet ezlb: %s" % "; ".join(diff(sorted(self.want), got, "elements")))
+        legacy = [l for l in iptables_obs(w, "h")["iptables-legacy-save"] if "EZLB" in l]
+        if legacy:
+            out.append("iptables: %s" % legacy)
+        return out
+
+
+SNAT_A_NFT_ELEMENTS = [
+    "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080",
+    "10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080",
+    "10.0.0.1 . udp . 53 . 192.168.1.20 . 53",
+    "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 10.0.0.3",
+    "10.0.0.1 . tcp . 80 . 192.168.1.11 . 8080 : 10.0.0.3",
+    "2001:db8::1 . tcp . 443 . 2001:db8:1::10 . 8443",
+    "2001:db8::1 . tcp . 443 . 2001:db8:1::10 . 8443 : 2001:db8::3",
+]
+
+
+class SnatSyncNFTFirst(SnatSyncNFT):
+    """The first sync on nftables: snat.json records the table before the transaction creates it."""
+    name, slug = "snat sync (nftables, first)", "snat-nft-first"
+    want = SNAT_A_NFT_ELEMENTS
+
+    def prepare(self, w):
+        w.write_cfg("a.yaml", SNAT_A)
+        w.sh("h", ["nft", "add", "table", "inet", "other"])
+        w.sh("h", ["nft", "add", "chain", "inet", "other", "c1", "{ type filter hook forward priority 0; policy accept; }"])
+        w.sh("h", ["nft", "add", "rule", "inet", "other", "c1", "ip saddr 10.9.0.0/16 accept"])
+
+    def command(self, w):
+        return ["snat", "sync", "-c", "a.yaml", "--firewall", "nftables", "-o", "json"]
+
+
 class IpamAllocateFirst(IpamAllocate):
     """The first allocation: no ipam.json yet."""
     name, slug = "ipam allocate (empty state)", "ipam-first"
@@ -1193,7 +1280,7 @@ class IpamAllocateFirst(IpamAllocate):
 SCENARIOS = [IpamAllocateFirst(), IpamAllocate(), IpamAllocateAbort(), IpamRelease(),
              IpvsApply(), IpvsApplyCached(), IpvsCleanup(),
              BridgeCreate(), BridgeConnect(), BridgeConnectAbort(), BridgeDisconnect(), BridgeDelete(),
-             SnatSyncFirst(), SnatSync(), XfrmNetns(), XfrmFake()]
+             SnatSyncFirst(), SnatSync(), SnatSyncNFTFirst(), SnatSyncNFT(), XfrmNetns(), XfrmFake()]
 
 
 # ---------------------------------------------------------------------------------------------
