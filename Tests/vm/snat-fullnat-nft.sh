@@ -67,6 +67,21 @@ assert_eq "net.ipv4.vs.conntrack set by doctor --fix" 1 "$(cat /proc/sys/net/ipv
 assert_ok "ezlb snat sync --firewall nftables" ezlb_ snat sync
 assert_contains "table inet ezlb holds the backend" "$(nft list set inet ezlb svc4)" "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080"
 assert_contains "and its snat_ip" "$(nft list map inet ezlb svc4_snat)" "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 192.168.1.3"
+# Direct traffic first, while IPVS has no connection yet: a direct connection that happened to
+# reuse the client port of an earlier VIP connection would have its replies taken by IPVS's
+# NAT entry for that port (IPVS keys NAT connections by the client's address and port).
+step "direct client -> backend traffic keeps the client's address"
+ip -n client route add 192.168.1.0/24 via "$VIP"
+ip -n b1 route add 10.0.0.0/24 via 192.168.1.1
+nft insert rule inet filter forward ip saddr 10.0.0.2 ip daddr "$B1" accept
+nft insert rule inet filter forward ip saddr "$B1" ip daddr 10.0.0.2 accept
+src=$(syn_source b1-dir "http://$B1:8080/")
+assert_eq "direct request answered" b1 "$(cat /tmp/reply.body)"
+assert_eq "backend sees the client (not SNATed)" 10.0.0.2 "$src"
+nft delete table inet filter
+assert_ok "the admin's forward chain again, without the direct rules" nft -f /tmp/ezlb-snat-nft/admin.nft
+
+step "through the VIP"
 assert_eq "the drop policy drops the replies" ERR "$(request $VIP)"
 out=$(ezlb_ doctor -o json 2>/dev/null || true)
 assert_contains "doctor fails the forward path" "$out" '"name":"forward path: table inet filter chain forward","status":"fail"'
@@ -91,15 +106,6 @@ assert_contains "the map element goes" "$js" '- nft delete element inet ezlb svc
 src=$(syn_source b1-dir "http://$VIP/")
 assert_eq "end to end with MASQUERADE" b1 "$(cat /tmp/reply.body)"
 assert_eq "backend sees the out-interface's primary address" 192.168.1.1 "$src"
-
-step "direct client -> backend traffic keeps the client's address"
-ip -n client route add 192.168.1.0/24 via "$VIP"
-ip -n b1 route add 10.0.0.0/24 via 192.168.1.1
-nft insert rule inet filter forward ip saddr 10.0.0.2 ip daddr "$B1" accept
-nft insert rule inet filter forward ip saddr "$B1" ip daddr 10.0.0.2 accept
-src=$(syn_source b1-dir "http://$B1:8080/")
-assert_eq "direct request answered" b1 "$(cat /tmp/reply.body)"
-assert_eq "backend sees the client (not SNATed)" 10.0.0.2 "$src"
 
 step "cleanup"
 assert_ok "ezlb snat cleanup" ezlb_ snat cleanup
