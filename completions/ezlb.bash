@@ -209,7 +209,7 @@ _ezlb_ipvs() {
 
 _ezlb_ipvs_apply() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --allow-empty --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -217,9 +217,11 @@ _ezlb_ipvs_apply() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -235,7 +237,7 @@ _ezlb_ipvs_apply() {
 
 _ezlb_ipvs_plan() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --adopt --no-probe --allow-empty --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -243,9 +245,11 @@ _ezlb_ipvs_plan() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -261,7 +265,7 @@ _ezlb_ipvs_plan() {
 
 _ezlb_ipvs_show() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --managed --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --managed --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --format)
     __ezlb_offer_flags_options 0
@@ -269,9 +273,11 @@ _ezlb_ipvs_show() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -291,7 +297,7 @@ _ezlb_ipvs_show() {
 
 _ezlb_ipvs_health() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -299,9 +305,11 @@ _ezlb_ipvs_health() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -317,7 +325,7 @@ _ezlb_ipvs_health() {
 
 _ezlb_ipvs_cleanup() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -325,9 +333,11 @@ _ezlb_ipvs_cleanup() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -366,7 +376,7 @@ _ezlb_ipam() {
 
 _ezlb_ipam_allocate() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --round-robin --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --round-robin --version -h --help)
     repeating_options=(--reserve)
     non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner --ip --range-start --range-end)
     __ezlb_offer_flags_options 0
@@ -374,9 +384,11 @@ _ezlb_ipam_allocate() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -410,7 +422,7 @@ _ezlb_ipam_allocate() {
 
 _ezlb_ipam_release() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --ip --owner)
     __ezlb_offer_flags_options 0
@@ -418,9 +430,11 @@ _ezlb_ipam_release() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -445,7 +459,7 @@ _ezlb_ipam_release() {
 
 _ezlb_ipam_list() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner)
     __ezlb_offer_flags_options 0
@@ -453,9 +467,11 @@ _ezlb_ipam_list() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -500,7 +516,7 @@ _ezlb_bridge() {
 
 _ezlb_bridge_create() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --no-masquerade --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --no-masquerade --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --mtu --firewall)
     __ezlb_offer_flags_options 1
@@ -508,9 +524,11 @@ _ezlb_bridge_create() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -536,7 +554,7 @@ _ezlb_bridge_create() {
 
 _ezlb_bridge_delete() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --force --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --force --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 1
@@ -544,9 +562,11 @@ _ezlb_bridge_delete() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -562,7 +582,7 @@ _ezlb_bridge_delete() {
 
 _ezlb_bridge_connect() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --netns --owner --ifname --ip)
     __ezlb_offer_flags_options 1
@@ -570,9 +590,11 @@ _ezlb_bridge_connect() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -584,6 +606,7 @@ _ezlb_bridge_connect() {
         return
         ;;
     '--netns')
+        __ezlb_add_completions -f
         return
         ;;
     '--owner')
@@ -600,7 +623,7 @@ _ezlb_bridge_connect() {
 
 _ezlb_bridge_disconnect() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --owner)
     __ezlb_offer_flags_options 1
@@ -608,9 +631,11 @@ _ezlb_bridge_disconnect() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -629,7 +654,7 @@ _ezlb_bridge_disconnect() {
 
 _ezlb_bridge_list() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -637,9 +662,11 @@ _ezlb_bridge_list() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -678,7 +705,7 @@ _ezlb_snat() {
 
 _ezlb_snat_sync() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --allow-empty --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
     __ezlb_offer_flags_options 0
@@ -686,9 +713,11 @@ _ezlb_snat_sync() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -708,7 +737,7 @@ _ezlb_snat_sync() {
 
 _ezlb_snat_show() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -716,9 +745,11 @@ _ezlb_snat_show() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -734,7 +765,7 @@ _ezlb_snat_show() {
 
 _ezlb_snat_cleanup() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -742,9 +773,11 @@ _ezlb_snat_cleanup() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -783,7 +816,7 @@ _ezlb_xfrm() {
 
 _ezlb_xfrm_sync() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --allow-empty --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --allow-empty --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -791,9 +824,11 @@ _ezlb_xfrm_sync() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -809,7 +844,7 @@ _ezlb_xfrm_sync() {
 
 _ezlb_xfrm_show() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --all --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --all --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -817,9 +852,11 @@ _ezlb_xfrm_show() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -835,7 +872,7 @@ _ezlb_xfrm_show() {
 
 _ezlb_xfrm_cleanup() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output)
     __ezlb_offer_flags_options 0
@@ -843,9 +880,11 @@ _ezlb_xfrm_cleanup() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')
@@ -1035,7 +1074,7 @@ _ezlb_raft_status() {
 
 _ezlb_doctor() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode --fix --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --fix --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
     __ezlb_offer_flags_options 0
@@ -1043,9 +1082,11 @@ _ezlb_doctor() {
     # Offer option value completions
     case "${prev}" in
     '-c'|'--config')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
         return
         ;;
     '--state-dir')
+        __ezlb_add_completions -d
         return
         ;;
     '--backend')

@@ -58,8 +58,9 @@ struct Doctor: ParsableCommand {
             var report = CommandReport(command: "doctor", dryRun: options.dryRun)
             // The config is optional: without one, scheduler checks are skipped.
             var cfg: EzlbConfiguration? = nil
-            if options.config != "/etc/ezlb/ezlb.yaml" || FileManager.default.fileExists(atPath: options.config) {
-                cfg = try EzlbConfiguration.load(path: options.config)
+            let path = options.values.config
+            if path != CommonValues.defaultConfig || FileManager.default.fileExists(atPath: path) {
+                cfg = try EzlbConfiguration.load(path: path)
             }
             var checks = gather(cfg)
             var fctx = ctx

@@ -40,7 +40,7 @@ struct FastSpec {
     var positionals = 0
 
     static let common = FastSpec(options: [["-c", "--config"], ["--state-dir"], ["--backend"], ["-o", "--output"]],
-                                 flags: [["--dry-run"], ["-v", "--verbose"], ["--detailed-exitcode"]])
+                                 flags: [["--dry-run"], ["-v", "--verbose"], ["--detailed-exitcode"], ["-q", "--quiet"]])
 
     func adding(_ other: FastSpec) -> FastSpec {
         FastSpec(options: options + other.options, flags: flags + other.flags, positionals: positionals + other.positionals)
@@ -166,7 +166,7 @@ extension CommonOptions {
     /// The options as ArgumentParser would set them, validated; nil when not.
     static func fast(_ p: inout FastArguments) -> CommonValues? {
         var o = CommonValues()
-        o.config = p.string("-c", "--config") ?? CommonValues.defaultConfig
+        o.config = CommonValues.config(p.string("-c", "--config"))
         o.stateDirOption = p.string("--state-dir")
         guard let backend = p.value("--backend", parse: BackendKind.init(rawValue:)),
               let output = p.value("-o", "--output", parse: OutputFormat.init(rawValue:)) else { return nil }
@@ -175,6 +175,7 @@ extension CommonOptions {
         o.dryRun = p.flag("--dry-run")
         o.verbosity = p.count("-v", "--verbose")
         o.detailedExitcode = p.flag("--detailed-exitcode")
+        o.quiet = p.count("-q", "--quiet") > 0
         do { try o.validate() } catch { return nil }
         return o
     }

@@ -33,11 +33,14 @@ extension OutputFormat: ExpressibleByArgument {}
 public struct CommonOptions: ParsableArguments {
     public init() {}
 
-    @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Config file (YAML).", valueName: "path"))
-    public var config: String = CommonValues.defaultConfig
+    @Option(name: [.short, .customLong("config")],
+            help: ArgumentHelp("Config file (YAML). Env: EZLB_CONFIG. [default: /etc/ezlb/ezlb.yaml]", valueName: "path"),
+            completion: .file(extensions: ["yaml", "yml"]))
+    public var configOption: String?
 
     @Option(name: .customLong("state-dir"),
-            help: ArgumentHelp("State directory (ownership records, fake kernel). Env: EZLB_STATE_DIR. [default: /var/lib/ezlb]", valueName: "dir"))
+            help: ArgumentHelp("State directory (ownership records, fake kernel). Env: EZLB_STATE_DIR. [default: /var/lib/ezlb]", valueName: "dir"),
+            completion: .directory)
     public var stateDirOption: String?
 
     @Option(name: .customLong("backend"),
@@ -56,10 +59,13 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 (instead of 0) when something changed or would change.")
     public var detailedExitcode = false
 
+    @Flag(name: [.short, .customLong("quiet")], help: "Print nothing when nothing changed and nothing failed (for cron); errors still go to stderr.")
+    public var quiet = false
+
     /// The parsed values as a plain struct (what the runner uses, and what FastParse builds).
     public var values: CommonValues {
-        CommonValues(config: config, stateDirOption: stateDirOption, backendOption: backendOption, dryRun: dryRun,
-                     output: output, verbosity: verbosity, detailedExitcode: detailedExitcode)
+        CommonValues(config: CommonValues.config(configOption), stateDirOption: stateDirOption, backendOption: backendOption, dryRun: dryRun,
+                     output: output, verbosity: verbosity, detailedExitcode: detailedExitcode, quiet: quiet)
     }
 
     public mutating func validate() throws { try values.validate() }
@@ -78,11 +84,15 @@ public struct CommonValues: Equatable, Sendable {
     public var output = CommonValues.defaultOutput
     public var verbosity = 0
     public var detailedExitcode = false
+    /// `-q`: no output when nothing changed and nothing failed.
+    public var quiet = false
     /// `--allow-empty` of the commands that take it (ipvs apply/plan, snat sync, xfrm sync).
     public var allowEmpty = false
 
     public init(config: String = CommonValues.defaultConfig, stateDirOption: String? = nil, backendOption: BackendKind? = nil,
-                dryRun: Bool = false, output: OutputFormat = CommonValues.defaultOutput, verbosity: Int = 0, detailedExitcode: Bool = false) {
+                dryRun: Bool = false, output: OutputFormat = CommonValues.defaultOutput, verbosity: Int = 0, detailedExitcode: Bool = false,
+                quiet: Bool = false) {
+        self.quiet = quiet
         self.config = config
         self.stateDirOption = stateDirOption
         self.backendOption = backendOption
@@ -101,6 +111,11 @@ public struct CommonValues: Equatable, Sendable {
     /// An environment variable (getenv: ProcessInfo.environment copies the whole environment).
     static func env(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
+    }
+
+    /// `-c`, else EZLB_CONFIG, else /etc/ezlb/ezlb.yaml (`validate()` refuses an empty EZLB_CONFIG).
+    static func config(_ option: String?) -> String {
+        option ?? env("EZLB_CONFIG").flatMap { $0.isEmpty ? nil : $0 } ?? defaultConfig
     }
 
     /// How long to wait for another run's lock (env EZLB_LOCK_TIMEOUT, seconds; default 60).
@@ -122,6 +137,9 @@ public struct CommonValues: Equatable, Sendable {
         // reach the real kernel, nor an empty EZLB_STATE_DIR the system's state directory.
         if let e = Self.env("EZLB_BACKEND"), backendOption == nil, BackendKind(rawValue: e) == nil {
             throw ValidationError("EZLB_BACKEND: '\(e)': expected kernel or fake")
+        }
+        if Self.env("EZLB_CONFIG") == "" {
+            throw ValidationError("EZLB_CONFIG: '': must not be empty (unset it for /etc/ezlb/ezlb.yaml)")
         }
         if stateDirOption == nil, Self.env("EZLB_STATE_DIR") == "" {
             throw ValidationError("EZLB_STATE_DIR: '': must not be empty (unset it for /var/lib/ezlb)")

@@ -31,7 +31,7 @@ enum Runner {
     static func run(_ opts: CommonValues, command: String, optionalConfig: Bool = false,
                     _ body: (ReconcileContext) throws -> CommandReport) throws {
         let log = logger(verbosity: opts.verbosity)
-        try run(command: command, output: opts.output, dryRun: opts.dryRun, detailedExitcode: opts.detailedExitcode, log: log) {
+        try run(command: command, output: opts.output, dryRun: opts.dryRun, detailedExitcode: opts.detailedExitcode, quiet: opts.quiet, log: log) {
             try body(opts.context(log: log, optionalConfig: optionalConfig))
         }
     }
@@ -40,7 +40,7 @@ enum Runner {
     /// the error: any error, with the exit status it carries, else 1) on stdout, warnings and
     /// errors on stderr, the documented exit status.
     static func run(command: String, output: OutputFormat, dryRun: Bool = false, detailedExitcode: Bool = false,
-                    log: Logger? = nil, _ body: () throws -> CommandReport) throws {
+                    quiet: Bool = false, log: Logger? = nil, _ body: () throws -> CommandReport) throws {
         var report: CommandReport
         var status: ExitStatus = .success
         do {
@@ -52,7 +52,8 @@ enum Runner {
             status = (error as? EzlbError)?.exitStatus ?? .failure
         }
         var clock = log.map { PhaseClock(log: $0) }
-        emit(report, format: output)
+        // -q: a run that changed nothing and failed nothing says nothing (cron mails no one).
+        if !(quiet && !report.changed && !report.failed && report.errors.isEmpty) { emit(report, format: output) }
         clock?.lap("write result")
         finishedReport = report
         // A result that did not reach stdout (a full disk, a closed pipe) is a failure: a

@@ -46,6 +46,8 @@ final class BadInputTests: CLITestCase {
             Case(name: "bad firewall key", args: ["snat", "sync", "-c", cfg(svc + "firewall: ebpf\n")], status: 78, mentions: ["firewall", "ebpf"]),
             Case(name: "bad forward_mark", args: ["snat", "sync", "-c", cfg(svc + "forward_mark: 0x3\n")], status: 78, mentions: ["forward_mark", "0x3"]),
             Case(name: "bad --firewall", args: ["snat", "sync", "-c", good, "--firewall", "pf"], status: 64, mentions: ["--firewall", "pf"]),
+            Case(name: "empty EZLB_CONFIG", args: ["ipvs", "apply"], env: ["EZLB_CONFIG": ""], status: 64, mentions: ["EZLB_CONFIG"]),
+            Case(name: "EZLB_CONFIG names no file", args: ["ipvs", "apply"], env: ["EZLB_CONFIG": "/nonexistent/ezlb.yaml"], status: 78, mentions: ["/nonexistent/ezlb.yaml"]),
             Case(name: "bad EZLB_FIREWALL", args: ["snat", "sync", "-c", good], env: ["EZLB_FIREWALL": "pf"], status: 64, mentions: ["EZLB_FIREWALL", "pf"]),
             Case(name: "state dir is a file", args: ["ipvs", "apply", "-c", good, "--state-dir", good], status: 64, mentions: ["--state-dir", "not a directory"]),
             Case(name: "bad EZLB_LOCK_TIMEOUT", args: ["ipvs", "apply", "-c", good], env: ["EZLB_LOCK_TIMEOUT": "soon"], status: 64, mentions: ["EZLB_LOCK_TIMEOUT", "soon"]),
@@ -83,5 +85,41 @@ final class BadInputTests: CLITestCase {
         XCTAssertEqual(r.status, 78)
         XCTAssertEqual(r.changed, false)
         XCTAssertEqual((r.json["errors"] as? [String])?.count, 1)
+    }
+}
+
+/// Cron-friendly output: `-q` and `EZLB_CONFIG`.
+final class QuietAndEnvTests: CLITestCase {
+    func testQuietPrintsNothingWhenNothingChanged() throws {
+        let cfg = writeConfig(baseConfig)
+        // A run that changes something prints as usual, -q or not.
+        let first = try ezlb(["ipvs", "apply", "-c", cfg, "-q"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertFalse(first.stdout.isEmpty)
+        // Converged: nothing at all, on either stream, in text and JSON, long and short flag.
+        for args in [["-q"], ["--quiet"], ["-q", "-o", "json"]] {
+            let r = try ezlb(["ipvs", "apply", "-c", cfg] + args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, "", "\(args)")
+            XCTAssertEqual(r.stderr, "", "\(args)")
+        }
+        // Without -q the converged run says so.
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg]).stdout, "no changes\n")
+        // Errors still reach stderr with their exit status.
+        let bad = try ezlb(["ipvs", "apply", "-c", workDir + "/missing.yaml", "-q"])
+        XCTAssertEqual(bad.status, 78)
+        XCTAssertTrue(bad.stderr.hasPrefix("ezlb: error: "), bad.stderr)
+    }
+
+    func testEZLBConfigIsTheDefaultOfDashC() throws {
+        let cfg = writeConfig(baseConfig)
+        let r = try ezlb(["ipvs", "apply", "-o", "json"], env: ["EZLB_CONFIG": cfg])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.changed, true)
+        // -c wins over the variable.
+        let other = writeConfig("services: []\n", name: "empty.yaml")
+        let r2 = try ezlb(["ipvs", "plan", "-c", cfg, "-o", "json"], env: ["EZLB_CONFIG": other])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertEqual(r2.changed, false)
     }
 }

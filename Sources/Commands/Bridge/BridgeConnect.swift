@@ -22,7 +22,8 @@ struct BridgeConnect: FastCommand {
     @Argument(help: ArgumentHelp("Bridge name.", valueName: "name"))
     var name: String
 
-    @Option(help: ArgumentHelp("The namespace: a name under /run/netns, a path, or a PID.", valueName: "name|path|pid"))
+    @Option(help: ArgumentHelp("The namespace: a name under /run/netns, a path, or a PID.", valueName: "name|path|pid"),
+            completion: .file())
     var netns: String
 
     @Option(help: ArgumentHelp("Who the connection belongs to (container id); one connection per owner and bridge.", valueName: "id"))
