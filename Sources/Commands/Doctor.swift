@@ -29,6 +29,9 @@ struct Doctor: ParsableCommand {
         sets the sysctls it can (ip_forward=1, vs.conntrack=1, rp_filter=2 where it is 1); it never \
         edits another program's firewall. Sysctls and modules are the running host's; the firewall \
         checks read the --backend's tables.
+
+        Example:
+          ezlb doctor -c /etc/ezlb/ezlb.yaml --fix --dry-run
         """
     )
 

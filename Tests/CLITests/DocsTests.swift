@@ -27,6 +27,10 @@ final class DocsTests: CLITestCase {
             for sub in (c["subcommands"] as? [[String: Any]]) ?? [] {
                 let name = (sub["commandName"] as? String) ?? ""
                 commands += 1
+                // Every command that runs something shows an example in its --help.
+                if ((sub["subcommands"] as? [[String: Any]]) ?? []).isEmpty, name != "help" {
+                    XCTAssertTrue(((sub["discussion"] as? String) ?? "").contains("Example:\n  ezlb "), "\(path) \(name) --help has no example")
+                }
                 XCTAssertTrue(items.contains(".It Em \(name)"), "man/ezlb.1 lacks \(path) \(name): run scripts/gen-docs")
                 for a in (sub["arguments"] as? [[String: Any]]) ?? [] {
                     guard let long = ((a["names"] as? [[String: Any]]) ?? []).first(where: { $0["kind"] as? String == "long" })?["name"] as? String

@@ -14,6 +14,9 @@ struct BridgeConnect: FastCommand {
         bridge; the other end is created inside the namespace as --ifname with a stable MAC and gets the \
         address and the default route; lo is set up. Any failure rolls back everything created so far \
         (veth deleted, address released). Connecting the same owner again changes nothing.
+
+        Example:
+          ezlb bridge connect ezbr0 --netns /run/netns/c1 --owner c1 --ifname eth0
         """
     )
 

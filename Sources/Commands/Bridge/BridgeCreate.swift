@@ -8,7 +8,7 @@ struct BridgeCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a bridge with the subnet's gateway address, up, with MASQUERADE for the subnet.",
-        discussion: "Idempotent: a second create changes nothing and adds no duplicate rule. The bridge gets a stable MAC derived from its name, so it never flaps as ports come and go. MASQUERADE goes through nftables (table inet ezlb-bridges) or iptables (an EZLB-* nat chain) as --firewall says (auto: what the host uses); a create with the other --firewall moves it."
+        discussion: "Idempotent: a second create changes nothing and adds no duplicate rule. The bridge gets a stable MAC derived from its name, so it never flaps as ports come and go. MASQUERADE goes through nftables (table inet ezlb-bridges) or iptables (an EZLB-* nat chain) as --firewall says (auto: what the host uses); a create with the other --firewall moves it.\n\nExample:\n  ezlb bridge create ezbr0 --subnet 10.88.0.0/24"
     )
 
     @OptionGroup var options: CommonOptions

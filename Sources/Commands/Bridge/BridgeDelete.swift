@@ -7,7 +7,7 @@ struct BridgeDelete: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
         abstract: "Delete a bridge ezlb created: the link, its MASQUERADE chain and the subnet's addresses.",
-        discussion: "Refuses while containers are connected unless --force (which disconnects them first). Deleting a bridge ezlb does not know changes nothing."
+        discussion: "Refuses while containers are connected unless --force (which disconnects them first). Deleting a bridge ezlb does not know changes nothing.\n\nExample:\n  ezlb bridge delete ezbr0 --force"
     )
 
     @OptionGroup var options: CommonOptions

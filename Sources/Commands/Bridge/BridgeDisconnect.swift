@@ -6,7 +6,8 @@ import EzlbReconcile
 struct BridgeDisconnect: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "disconnect",
-        abstract: "Delete an owner's veth and release its address (idempotent)."
+        abstract: "Delete an owner's veth and release its address (idempotent).",
+        discussion: "Example:\n  ezlb bridge disconnect ezbr0 --owner c1"
     )
 
     @OptionGroup var options: CommonOptions

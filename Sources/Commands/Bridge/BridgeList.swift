@@ -5,7 +5,8 @@ import EzlbReconcile
 struct BridgeList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "Show bridges ezlb created, their subnets and connected owners with addresses."
+        abstract: "Show bridges ezlb created, their subnets and connected owners with addresses.",
+        discussion: "Example:\n  ezlb bridge list -o json"
     )
 
     @OptionGroup var options: CommonOptions

@@ -12,6 +12,9 @@ struct IPAMAllocate: FastCommand {
         the lowest free address; --round-robin continues after the last address it handed out (like \
         CNI host-local), so a just-released address is not reused at once. --ip asks for one address \
         (exit 1 if another owner holds it). A full subnet or range exits 69.
+
+        Example:
+          ezlb ipam allocate --subnet 10.88.0.0/24 --owner c1
         """
     )
 

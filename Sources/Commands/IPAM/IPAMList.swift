@@ -6,7 +6,8 @@ import EzlbReconcile
 struct IPAMList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "Show allocations with owners and times."
+        abstract: "Show allocations with owners and times.",
+        discussion: "Example:\n  ezlb ipam list -o json"
     )
 
     @OptionGroup var options: CommonOptions

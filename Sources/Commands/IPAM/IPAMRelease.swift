@@ -7,7 +7,7 @@ struct IPAMRelease: FastCommand {
     static let configuration = CommandConfiguration(
         commandName: "release",
         abstract: "Release an address (by --ip or --owner).",
-        discussion: "Idempotent: releasing an address nobody holds changes nothing and exits 0. With both --ip and --owner the address must be the owner's."
+        discussion: "Idempotent: releasing an address nobody holds changes nothing and exits 0. With both --ip and --owner the address must be the owner's.\n\nExample:\n  ezlb ipam release --subnet 10.88.0.0/24 --owner c1"
     )
 
     @OptionGroup var options: CommonOptions

@@ -13,6 +13,9 @@ struct IPVSApply: FastCommand {
         its timeout; a backend probed less than its interval ago is skipped): unhealthy backends \
         get weight 0 (or are removed with on_unhealthy: remove), counters are kept in \
         <state-dir>/health.json across runs. --dry-run probes but stores nothing.
+
+        Example:
+          ezlb ipvs apply -c /etc/ezlb/ezlb.yaml -q   (cron: silent when converged)
         """
     )
 

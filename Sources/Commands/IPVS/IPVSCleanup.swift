@@ -5,7 +5,7 @@ struct IPVSCleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
         abstract: "Delete every IPVS service ezlb owns, and nothing else.",
-        discussion: "Does not read the config. Services created by other tools are never touched."
+        discussion: "Does not read the config. Services created by other tools are never touched.\n\nExample:\n  ezlb ipvs cleanup --dry-run"
     )
 
     @OptionGroup var options: CommonOptions

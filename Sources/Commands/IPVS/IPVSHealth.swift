@@ -14,6 +14,9 @@ struct IPVSHealth: ParsableCommand {
         discussion: """
         Reads the config and <state-dir>/health.json as the last 'ipvs apply' left it; probes \
         nothing and changes nothing. A backend not probed yet counts as healthy.
+
+        Example:
+          ezlb ipvs health -c /etc/ezlb/ezlb.yaml -o json
         """
     )
 

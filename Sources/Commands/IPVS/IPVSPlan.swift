@@ -4,7 +4,8 @@ import EzlbReconcile
 struct IPVSPlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Print what 'ipvs apply' would change (same as 'ipvs apply --dry-run')."
+        abstract: "Print what 'ipvs apply' would change (same as 'ipvs apply --dry-run').",
+        discussion: "Example:\n  ezlb ipvs plan -c /etc/ezlb/ezlb.yaml --detailed-exitcode   (2: would change)"
     )
 
     @OptionGroup var options: CommonOptions

@@ -9,7 +9,7 @@ struct IPVSShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show the kernel's IPVS table, marking the services ezlb manages.",
-        discussion: "--format ipvsadm prints exactly what 'ipvsadm -S -n' prints (input for 'ipvsadm -R')."
+        discussion: "--format ipvsadm prints exactly what 'ipvsadm -S -n' prints (input for 'ipvsadm -R').\n\nExample:\n  ezlb ipvs show --format ipvsadm > rules.save"
     )
 
     @OptionGroup var options: CommonOptions

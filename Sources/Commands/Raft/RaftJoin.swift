@@ -17,6 +17,9 @@ struct RaftJoin: ParsableCommand {
         redirects to the leader; the leader records the node's name, adds it as spare, lets it catch up \
         as standby, then makes it a voter — one change at a time. Signed with the cluster secret when one \
         is configured. Joining a node that already is a voter changes nothing.
+
+        Example:
+          ezlb raft join -c /etc/ezlb/raft.yaml --peer 10.0.0.11:7946
         """
     )
 

@@ -19,6 +19,9 @@ struct RaftLeave: ParsableCommand {
         have no Master until the others return) is refused unless --force. \
         The serve of a node that left stops (ToDestroy, exit 0): a removed server is never told of its \
         removal by the others.
+
+        Example:
+          ezlb raft leave -c /etc/ezlb/raft.yaml
         """
     )
 

@@ -24,6 +24,9 @@ struct RaftServe: ParsableCommand {
         Control endpoint: <data_dir>/control.sock (mode 0600) always; TCP on the raft host at port+1 \
         when cluster.secret/secret_file is set (every request HMAC-signed) or, without a secret, only \
         when raft_addr is a loopback address.
+
+        Example:
+          ezlb raft serve -c /etc/ezlb/raft.yaml
         """
     )
 

@@ -6,7 +6,7 @@ struct RaftStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "This node's role, term, leader, members and last hook event (from the running serve).",
-        discussion: "Asks the `raft serve` of this data_dir through <data_dir>/control.sock; exit 1 when it does not answer."
+        discussion: "Asks the `raft serve` of this data_dir through <data_dir>/control.sock; exit 1 when it does not answer.\n\nExample:\n  ezlb raft status -c /etc/ezlb/raft.yaml -o json"
     )
 
     @OptionGroup var options: RaftOptions

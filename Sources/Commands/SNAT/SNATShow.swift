@@ -12,6 +12,9 @@ struct SNATShow: ParsableCommand {
         list table inet ezlb shows the whole table). On iptables, prints per table ezlb's chains, the \
         jumps into them and their rules, in the syntax of iptables-legacy-save (input for \
         iptables-legacy-restore -n).
+
+        Example:
+          ezlb snat show -o json
         """
     )
 

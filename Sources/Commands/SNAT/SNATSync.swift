@@ -16,6 +16,9 @@ struct SNATSync: FastCommand {
         With no full_nat service left, ezlb's table or chains are removed; switching --firewall \
         removes them from the other interface. On iptables, a run whose inputs are those of the last \
         converged sync and whose tables still have its digests (<state-dir>/snat.converged) stops there.
+
+        Example:
+          ezlb snat sync -c /etc/ezlb/ezlb.yaml -v   (-v: which firewall and why)
         """
     )
 

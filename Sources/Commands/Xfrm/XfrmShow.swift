@@ -11,6 +11,9 @@ struct XfrmShow: ParsableCommand {
         One line per object, in the words of ip xfrm policy / ip xfrm state, with the key replaced by \
         its length. Objects of other tools are not shown; --all shows them too (marked foreign). Does not \
         read the config.
+
+        Example:
+          ezlb xfrm show -o json
         """
     )
 

@@ -13,6 +13,9 @@ struct XfrmSync: FastCommand {
         (<state-dir>/xfrm.converged; counters do not count), stops there. Key rotation (a new \
         ipsec.generation) takes three runs spaced by ipsec.rotation_delay: accept the new keys, switch OUT \
         to them, drop the old ones.
+
+        Example:
+          ezlb xfrm sync -c /etc/ezlb/ezlb.yaml -q
         """
     )
 
