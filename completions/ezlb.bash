@@ -211,7 +211,7 @@ _ezlb_ipvs_apply() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -230,6 +230,10 @@ _ezlb_ipvs_apply() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -239,7 +243,7 @@ _ezlb_ipvs_plan() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --adopt --no-probe --allow-empty --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -258,6 +262,10 @@ _ezlb_ipvs_plan() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -267,7 +275,7 @@ _ezlb_ipvs_show() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --managed --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --format)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --format)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -286,6 +294,10 @@ _ezlb_ipvs_show() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--format')
@@ -299,7 +311,7 @@ _ezlb_ipvs_health() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -318,6 +330,10 @@ _ezlb_ipvs_health() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -327,7 +343,7 @@ _ezlb_ipvs_cleanup() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -346,6 +362,10 @@ _ezlb_ipvs_cleanup() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -378,7 +398,7 @@ _ezlb_ipam_allocate() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --round-robin --version -h --help)
     repeating_options=(--reserve)
-    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner --ip --range-start --range-end)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --subnet --owner --ip --range-start --range-end)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -397,6 +417,10 @@ _ezlb_ipam_allocate() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--subnet')
@@ -424,7 +448,7 @@ _ezlb_ipam_release() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --ip --owner)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --subnet --ip --owner)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -443,6 +467,10 @@ _ezlb_ipam_release() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--subnet')
@@ -461,7 +489,7 @@ _ezlb_ipam_list() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --owner)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --subnet --owner)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -480,6 +508,10 @@ _ezlb_ipam_list() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--subnet')
@@ -518,7 +550,7 @@ _ezlb_bridge_create() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --no-masquerade --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --subnet --mtu --firewall)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --subnet --mtu --firewall)
     __ezlb_offer_flags_options 1
 
     # Offer option value completions
@@ -537,6 +569,10 @@ _ezlb_bridge_create() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--subnet')
@@ -556,7 +592,7 @@ _ezlb_bridge_delete() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --force --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 1
 
     # Offer option value completions
@@ -575,6 +611,10 @@ _ezlb_bridge_delete() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -584,7 +624,7 @@ _ezlb_bridge_connect() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --netns --owner --ifname --ip)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --netns --owner --ifname --ip)
     __ezlb_offer_flags_options 1
 
     # Offer option value completions
@@ -603,6 +643,10 @@ _ezlb_bridge_connect() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--netns')
@@ -625,7 +669,7 @@ _ezlb_bridge_disconnect() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --owner)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --owner)
     __ezlb_offer_flags_options 1
 
     # Offer option value completions
@@ -646,6 +690,10 @@ _ezlb_bridge_disconnect() {
         __ezlb_add_completions -W 'text'$'\n''json'
         return
         ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
+        return
+        ;;
     '--owner')
         return
         ;;
@@ -656,7 +704,7 @@ _ezlb_bridge_list() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -675,6 +723,10 @@ _ezlb_bridge_list() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -707,7 +759,7 @@ _ezlb_snat_sync() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --allow-empty --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --firewall)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -726,6 +778,10 @@ _ezlb_snat_sync() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--firewall')
@@ -739,7 +795,7 @@ _ezlb_snat_show() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -758,6 +814,10 @@ _ezlb_snat_show() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -767,7 +827,7 @@ _ezlb_snat_cleanup() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -786,6 +846,10 @@ _ezlb_snat_cleanup() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -818,7 +882,7 @@ _ezlb_xfrm_sync() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --allow-empty --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -837,6 +901,10 @@ _ezlb_xfrm_sync() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -846,7 +914,7 @@ _ezlb_xfrm_show() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --all --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -865,6 +933,10 @@ _ezlb_xfrm_show() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -874,7 +946,7 @@ _ezlb_xfrm_cleanup() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -893,6 +965,10 @@ _ezlb_xfrm_cleanup() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
@@ -1076,7 +1152,7 @@ _ezlb_doctor() {
     repeating_flags=(-v --verbose)
     non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --fix --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --state-dir --backend -o --output --firewall)
+    non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --firewall)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -1095,6 +1171,10 @@ _ezlb_doctor() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     '--firewall')

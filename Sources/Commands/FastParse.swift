@@ -39,7 +39,7 @@ struct FastSpec {
     var flags: [[String]] = []
     var positionals = 0
 
-    static let common = FastSpec(options: [["-c", "--config"], ["--state-dir"], ["--backend"], ["-o", "--output"]],
+    static let common = FastSpec(options: [["-c", "--config"], ["--state-dir"], ["--backend"], ["-o", "--output"], ["--metrics-file"]],
                                  flags: [["--dry-run"], ["-v", "--verbose"], ["--detailed-exitcode"], ["-q", "--quiet"]])
 
     func adding(_ other: FastSpec) -> FastSpec {
@@ -176,6 +176,7 @@ extension CommonOptions {
         o.verbosity = p.count("-v", "--verbose")
         o.detailedExitcode = p.flag("--detailed-exitcode")
         o.quiet = p.count("-q", "--quiet") > 0
+        o.metricsFile = CommonValues.metricsFile(p.string("--metrics-file"))
         do { try o.validate() } catch { return nil }
         return o
     }

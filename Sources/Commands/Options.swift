@@ -62,10 +62,16 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: [.short, .customLong("quiet")], help: "Print nothing when nothing changed and nothing failed (for cron); errors still go to stderr.")
     public var quiet = false
 
+    @Option(name: .customLong("metrics-file"),
+            help: ArgumentHelp("After the run, write how it went as Prometheus text to this file (node_exporter's textfile collector; one file per command). Env: EZLB_METRICS_FILE.", valueName: "path"),
+            completion: .file(extensions: ["prom"]))
+    public var metricsFile: String?
+
     /// The parsed values as a plain struct (what the runner uses, and what FastParse builds).
     public var values: CommonValues {
         CommonValues(config: CommonValues.config(configOption), stateDirOption: stateDirOption, backendOption: backendOption, dryRun: dryRun,
-                     output: output, verbosity: verbosity, detailedExitcode: detailedExitcode, quiet: quiet)
+                     output: output, verbosity: verbosity, detailedExitcode: detailedExitcode, quiet: quiet,
+                     metricsFile: CommonValues.metricsFile(metricsFile))
     }
 
     public mutating func validate() throws { try values.validate() }
@@ -86,13 +92,16 @@ public struct CommonValues: Equatable, Sendable {
     public var detailedExitcode = false
     /// `-q`: no output when nothing changed and nothing failed.
     public var quiet = false
+    /// `--metrics-file` (else EZLB_METRICS_FILE): where the run's Prometheus metrics go.
+    public var metricsFile: String? = nil
     /// `--allow-empty` of the commands that take it (ipvs apply/plan, snat sync, xfrm sync).
     public var allowEmpty = false
 
     public init(config: String = CommonValues.defaultConfig, stateDirOption: String? = nil, backendOption: BackendKind? = nil,
                 dryRun: Bool = false, output: OutputFormat = CommonValues.defaultOutput, verbosity: Int = 0, detailedExitcode: Bool = false,
-                quiet: Bool = false) {
+                quiet: Bool = false, metricsFile: String? = nil) {
         self.quiet = quiet
+        self.metricsFile = metricsFile
         self.config = config
         self.stateDirOption = stateDirOption
         self.backendOption = backendOption
@@ -116,6 +125,11 @@ public struct CommonValues: Equatable, Sendable {
     /// `-c`, else EZLB_CONFIG, else /etc/ezlb/ezlb.yaml (`validate()` refuses an empty EZLB_CONFIG).
     static func config(_ option: String?) -> String {
         option ?? env("EZLB_CONFIG").flatMap { $0.isEmpty ? nil : $0 } ?? defaultConfig
+    }
+
+    /// `--metrics-file`, else EZLB_METRICS_FILE (set but empty: none).
+    static func metricsFile(_ option: String?) -> String? {
+        option ?? env("EZLB_METRICS_FILE").flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// How long to wait for another run's lock (env EZLB_LOCK_TIMEOUT, seconds; default 60).

@@ -2,6 +2,7 @@ import SystemPackage
 import ArgumentParser
 import EzlbCore
 import EzlbReconcile
+import EzlbState
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,21 @@ enum Runner {
     static func run(_ opts: CommonValues, command: String, optionalConfig: Bool = false,
                     _ body: (ReconcileContext) throws -> CommandReport) throws {
         let log = logger(verbosity: opts.verbosity)
-        try run(command: command, output: opts.output, dryRun: opts.dryRun, detailedExitcode: opts.detailedExitcode, quiet: opts.quiet, log: log) {
+        let started = monotonicNs()
+        var metrics: ((CommandReport, ExitStatus) -> Void)? = nil
+        if let path = opts.metricsFile {
+            metrics = { report, status in
+                // health.json's verdicts with the IPVS commands, which keep it.
+                let health = command.hasPrefix("ipvs") ? try? StateDirectory(path: opts.stateDir).readHealth() : nil
+                do {
+                    try Metrics.write(path: path, command: command, report: report, status: status, started: started, health: health)
+                } catch {
+                    stderr("ezlb: warning: --metrics-file \(path): not written: \(message(error))")
+                }
+            }
+        }
+        try run(command: command, output: opts.output, dryRun: opts.dryRun, detailedExitcode: opts.detailedExitcode, quiet: opts.quiet,
+                log: log, metrics: metrics) {
             try body(opts.context(log: log, optionalConfig: optionalConfig))
         }
     }
@@ -40,7 +55,8 @@ enum Runner {
     /// the error: any error, with the exit status it carries, else 1) on stdout, warnings and
     /// errors on stderr, the documented exit status.
     static func run(command: String, output: OutputFormat, dryRun: Bool = false, detailedExitcode: Bool = false,
-                    quiet: Bool = false, log: Logger? = nil, _ body: () throws -> CommandReport) throws {
+                    quiet: Bool = false, log: Logger? = nil, metrics: ((CommandReport, ExitStatus) -> Void)? = nil,
+                    _ body: () throws -> CommandReport) throws {
         var report: CommandReport
         var status: ExitStatus = .success
         do {
@@ -55,6 +71,7 @@ enum Runner {
         // -q: a run that changed nothing and failed nothing says nothing (cron mails no one).
         if !(quiet && !report.changed && !report.failed && report.errors.isEmpty) { emit(report, format: output) }
         clock?.lap("write result")
+        metrics?(report, status)
         finishedReport = report
         // A result that did not reach stdout (a full disk, a closed pipe) is a failure: a
         // script must not take `ipam allocate`'s exit 0 for an address it never received.

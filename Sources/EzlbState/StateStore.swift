@@ -232,7 +232,8 @@ public struct StateDirectory: Sendable {
     /// (`syncDirectory: false` leaves that to the caller's next write in this directory: one
     /// fsync covers every rename before it). With `durable: false` (caches: a torn or missing
     /// one is a miss) both fsyncs are left out; the rename stays atomic.
-    public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true) throws {
+    public func writeRaw(_ bytes: [UInt8], to name: String, durable: Bool = true, syncDirectory: Bool = true,
+                         mode: UInt16 = 0o600) throws {
         try ensureExists()
         let final = file(name)
         // A fresh name per write, created exclusively and never through a symlink: nothing
@@ -243,7 +244,7 @@ public struct StateDirectory: Sendable {
             tmp = file(".\(name).tmp.\(getpid()).\(String(UInt64.random(in: .min ... .max), radix: 36))")
             do {
                 fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
-                                             permissions: [.ownerReadWrite])
+                                             permissions: FilePermissions(rawValue: CModeT(mode)))
             } catch Errno.fileExists {
                 continue
             } catch let e as Errno {
@@ -252,6 +253,7 @@ public struct StateDirectory: Sendable {
         }
         guard let fd else { throw StateError.io(tmp, "create", .noSuchFileOrDirectory) }
         flock(fd.rawValue, LOCK_EX) // a new file: never contended; tells removeStaleTemps a writer lives
+        if mode != 0o600 { fchmod(fd.rawValue, mode_t(mode)) } // past the umask
         do {
             try fd.closeAfter {
                 do { _ = try fd.writeAll(bytes) } catch let e as Errno { throw StateError.io(tmp, "write", e) }

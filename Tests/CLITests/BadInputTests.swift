@@ -123,3 +123,99 @@ final class QuietAndEnvTests: CLITestCase {
         XCTAssertEqual(r2.changed, false)
     }
 }
+
+/// `--metrics-file`: Prometheus text exposition, checked by a strict parser of the format
+/// (HELP/TYPE before samples, metric and label names, escapes, values, no duplicate series).
+final class MetricsFileTests: CLITestCase {
+    struct Sample: Hashable { var name: String; var labels: [String: String]; var value: Double }
+
+    static func parse(_ text: String) throws -> [Sample] {
+        struct Bad: Error, CustomStringConvertible { var description: String }
+        guard text.hasSuffix("\n") else { throw Bad(description: "no final newline") }
+        func isName(_ s: Substring, colon: Bool) -> Bool {
+            guard let f = s.first, f.isASCII, f.isLetter || f == "_" || (colon && f == ":") else { return false }
+            return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || (colon && $0 == ":")) }
+        }
+        var typed = Set<String>(), helped = Set<String>(), seen = Set<String>(), out: [Sample] = []
+        for line in text.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ", maxSplits: 3)
+                guard parts.count >= 3, isName(parts[2], colon: true) else { throw Bad(description: "bad comment: \(line)") }
+                if parts[1] == "TYPE" {
+                    guard parts.count == 4, ["gauge", "counter", "untyped"].contains(parts[3]), typed.insert(String(parts[2])).inserted
+                    else { throw Bad(description: "bad TYPE: \(line)") }
+                } else {
+                    guard helped.insert(String(parts[2])).inserted else { throw Bad(description: "second HELP: \(line)") }
+                }
+                continue
+            }
+            guard let brace = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") else { throw Bad(description: "no labels: \(line)") }
+            let name = line[..<brace]
+            guard isName(name, colon: true), typed.contains(String(name)) else { throw Bad(description: "untyped or bad name: \(line)") }
+            var labels: [String: String] = [:]
+            var rest = line[line.index(after: brace)..<close]
+            while !rest.isEmpty {
+                guard let eq = rest.firstIndex(of: "="), isName(rest[..<eq], colon: false),
+                      rest[rest.index(after: eq)...].first == "\"" else { throw Bad(description: "bad label: \(line)") }
+                var i = rest.index(eq, offsetBy: 2), value = ""
+                while true {
+                    guard i < rest.endIndex else { throw Bad(description: "unterminated label value: \(line)") }
+                    let ch = rest[i]
+                    if ch == "\"" { break }
+                    if ch == "\\" {
+                        let n = rest.index(after: i)
+                        guard n < rest.endIndex else { throw Bad(description: "bad escape: \(line)") }
+                        switch rest[n] { case "\\": value += "\\"; case "\"": value += "\""; case "n": value += "\n"
+                        default: throw Bad(description: "bad escape: \(line)") }
+                        i = rest.index(after: n)
+                        continue
+                    }
+                    value.append(ch)
+                    i = rest.index(after: i)
+                }
+                guard labels.updateValue(value, forKey: String(rest[..<eq])) == nil else { throw Bad(description: "repeated label: \(line)") }
+                rest = rest[rest.index(after: i)...]
+                if rest.first == "," { rest = rest.dropFirst() } else if !rest.isEmpty { throw Bad(description: "bad separator: \(line)") }
+            }
+            let after = line[line.index(after: close)...]
+            guard after.first == " ", let v = Double(after.dropFirst()) else { throw Bad(description: "bad value: \(line)") }
+            guard seen.insert("\(name)\(labels.sorted { $0.key < $1.key })").inserted else { throw Bad(description: "duplicate series: \(line)") }
+            out.append(Sample(name: String(name), labels: labels, value: v))
+        }
+        return out
+    }
+
+    func value(_ s: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
+        s.first { sample in sample.name == name && labels.allSatisfy { l in sample.labels[l.key] == l.value } }?.value
+    }
+
+    func testMetricsFileAfterEachRun() throws {
+        let cfg = writeConfig(baseConfig)
+        let path = workDir + "/prom/ezlb-ipvs.prom"
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", cfg, "--metrics-file", path]).status, 0)
+        var attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o644, "readable by node_exporter's user")
+        var s = try Self.parse(try String(contentsOfFile: path, encoding: .utf8))
+        XCTAssertEqual(value(s, "ezlb_last_run_success", ["command": "ipvs apply"]), 1)
+        XCTAssertEqual(value(s, "ezlb_last_run_changed"), 1)
+        XCTAssertGreaterThan(value(s, "ezlb_last_run_actions", ["kind": "added"]) ?? 0, 0)
+        XCTAssertGreaterThan(value(s, "ezlb_last_run_timestamp_seconds") ?? 0, 1_700_000_000)
+        // Converged (and -q: nothing printed, metrics still written), then a failing run.
+        let q = try ezlb(["ipvs", "apply", "-c", cfg, "-q"], env: ["EZLB_METRICS_FILE": path])
+        XCTAssertEqual(q.stdout, "")
+        s = try Self.parse(try String(contentsOfFile: path, encoding: .utf8))
+        XCTAssertEqual(value(s, "ezlb_last_run_changed"), 0)
+        XCTAssertEqual(value(s, "ezlb_last_run_actions", ["kind": "added"]), 0)
+        XCTAssertEqual(try ezlb(["ipvs", "apply", "-c", workDir + "/missing.yaml", "--metrics-file", path]).status, 78)
+        s = try Self.parse(try String(contentsOfFile: path, encoding: .utf8))
+        XCTAssertEqual(value(s, "ezlb_last_run_exit_status"), 78)
+        XCTAssertEqual(value(s, "ezlb_last_run_success"), 0)
+        attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o644)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: workDir + "/prom"), ["ezlb-ipvs.prom"], "no temp file left")
+        // The parser refuses what the format does not allow.
+        for bad in ["x{a=\"1\"} 1\n", "# TYPE x gauge\nx{a=\"1\\q\"} 1\n", "# TYPE x gauge\nx{a=\"1\"} one\n", "# TYPE x gauge\nx{a=\"1\"} 1"] {
+            XCTAssertThrowsError(try Self.parse(bad), bad)
+        }
+    }
+}
