@@ -123,13 +123,13 @@ director_topology() {
     _b=b2
   done
 }
-# syn_source IFACE URL: the source address of the SYN to port 8080 seen on IFACE during one
-# `wget URL` from netns client (the reply's body goes to /tmp/reply.body, ERR when none).
+# syn_source IFACE URL [NS]: the source address of the SYN to port 8080 seen on IFACE during one
+# `wget URL` from netns NS (default client; the reply's body goes to /tmp/reply.body, ERR when none).
 syn_source() {
   tcpdump -i "$1" -n -l -c 1 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' > /tmp/td.out 2> /tmp/td.err &
   _td=$!
   wait_until 10 grep -q 'listening on' /tmp/td.err || die "tcpdump did not start: $(cat /tmp/td.err)"
-  timeout 8 ip netns exec client wget -q -O - "$2" > /tmp/reply.body 2>/dev/null || echo ERR > /tmp/reply.body
+  timeout 8 ip netns exec "${3:-client}" wget -q -O - "$2" > /tmp/reply.body 2>/dev/null || echo ERR > /tmp/reply.body
   wait_until 5 sh -c '! kill -0 '"$_td"' 2>/dev/null' || kill "$_td" 2>/dev/null
   wait "$_td" 2>/dev/null || true
   awk '{ for (i = 1; i <= NF; i++) if ($i == "IP") { split($(i+1), a, "."); print a[1]"."a[2]"."a[3]"."a[4]; exit } }' /tmp/td.out

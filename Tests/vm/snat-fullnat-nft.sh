@@ -67,17 +67,21 @@ assert_eq "net.ipv4.vs.conntrack set by doctor --fix" 1 "$(cat /proc/sys/net/ipv
 assert_ok "ezlb snat sync --firewall nftables" ezlb_ snat sync
 assert_contains "table inet ezlb holds the backend" "$(nft list set inet ezlb svc4)" "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080"
 assert_contains "and its snat_ip" "$(nft list map inet ezlb svc4_snat)" "10.0.0.1 . tcp . 80 . 192.168.1.10 . 8080 : 192.168.1.3"
-# Direct traffic first, while IPVS has no connection yet: a direct connection that happened to
-# reuse the client port of an earlier VIP connection would have its replies taken by IPVS's
-# NAT entry for that port (IPVS keys NAT connections by the client's address and port).
+# Direct traffic comes from a client of its own (10.0.2.2): IPVS keys its NAT connections by
+# the client's address and port, and connections of earlier scenarios (client 10.0.0.2, the
+# same backend) outlive them in IPVS's table; a direct connection that reused one of their
+# client ports had its replies taken by IPVS.
 step "direct client -> backend traffic keeps the client's address"
-ip -n client route add 192.168.1.0/24 via "$VIP"
-ip -n b1 route add 10.0.0.0/24 via 192.168.1.1
-nft insert rule inet filter forward ip saddr 10.0.0.2 ip daddr "$B1" accept
-nft insert rule inet filter forward ip saddr "$B1" ip daddr 10.0.0.2 accept
-src=$(syn_source b1-dir "http://$B1:8080/")
+ns_add direct
+veth_to_ns direct d-dir eth0 10.0.2.2/24
+ip addr add 10.0.2.1/24 dev d-dir
+ip -n direct route add 192.168.1.0/24 via 10.0.2.1
+ip -n b1 route add 10.0.2.0/24 via 192.168.1.1
+nft insert rule inet filter forward ip saddr 10.0.2.2 ip daddr "$B1" accept
+nft insert rule inet filter forward ip saddr "$B1" ip daddr 10.0.2.2 accept
+src=$(syn_source b1-dir "http://$B1:8080/" direct)
 assert_eq "direct request answered" b1 "$(cat /tmp/reply.body)"
-assert_eq "backend sees the client (not SNATed)" 10.0.0.2 "$src"
+assert_eq "backend sees the client (not SNATed)" 10.0.2.2 "$src"
 nft delete table inet filter
 assert_ok "the admin's forward chain again, without the direct rules" nft -f /tmp/ezlb-snat-nft/admin.nft
 
@@ -114,3 +118,4 @@ assert_ok "ezlb ipvs cleanup" ezlb_ ipvs cleanup
 nft flush ruleset
 vm_teardown
 ip link del c-dir 2>/dev/null || true
+ip link del d-dir 2>/dev/null || true
