@@ -47,27 +47,24 @@ public struct SNATReconciler {
         // converged run verified (read raw from the kernel: no per-rule work), read only under
         // the xtables lock (a busy lock fails the run, as the full path would).
         let cached = cache.load(key: key(configBytes, health, ownedBytes, firewall: firewallKey))
-        if let rec = cached, let warnings = Self.decodeNFT(rec.payload), rec.digests.count == 1,
-           let gen = try? ctx.backends.nftables().generation(), gen == rec.digests[0] {
-            log.debug("converged: \(cache.fileName) matches the kernel's nftables generation and the inputs; nothing to plan")
+        func converged(_ firewall: Firewall, _ warnings: [String], _ what: String) -> CommandReport {
+            log.debug("converged: \(cache.fileName) matches \(what) and the inputs; nothing to plan")
+            clock.lap("compare with the last converged tables")
             report.fromConvergenceCache = true
             report.warnings = warnings
             report.extra["commits"] = .int(0)
-            report.extra["firewall"] = .string(Firewall.nftables.rawValue)
+            report.extra["firewall"] = .string(firewall.rawValue)
             report.summarize(changeWord: nil)
             return report
+        }
+        if let rec = cached, let warnings = Self.decodeNFT(rec.payload), rec.digests.count == 1,
+           let gen = try? ctx.backends.nftables().generation(), gen == rec.digests[0] {
+            return converged(.nftables, warnings, "the kernel's nftables generation")
         }
         if let rec = cached, let (scopes, warnings) = Self.decode(rec.payload), scopes.count == rec.digests.count,
            case let backend = try ctx.backends.xtables(),
            zip(scopes, rec.digests).allSatisfy({ backend.currentDigest($0.0, scope: $0.1) == $1 }) {
-            log.debug("converged: \(cache.fileName) matches the kernel and the inputs; nothing to plan")
-            report.fromConvergenceCache = true
-            clock.lap("compare with the last converged tables")
-            report.warnings = warnings
-            report.extra["commits"] = .int(0)
-            report.extra["firewall"] = .string(Firewall.iptables.rawValue)
-            report.summarize(changeWord: nil)
-            return report
+            return converged(.iptables, warnings, "the kernel")
         }
         clock.lap("compare with the last converged tables")
 

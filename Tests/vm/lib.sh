@@ -134,6 +134,22 @@ syn_source() {
   wait "$_td" 2>/dev/null || true
   awk '{ for (i = 1; i <= NF; i++) if ($i == "IP") { split($(i+1), a, "."); print a[1]"."a[2]"."a[3]"."a[4]; exit } }' /tmp/td.out
 }
+# fullnat_topology VIP B1: the FullNAT scenarios' layout:
+#   netns client (10.0.0.2/24) --veth c-dir (VIP/24)-- guest root netns --veth b1-dir (192.168.1.1/24
+#   and 192.168.1.3/24)-- netns b1 (B1/24, an httpd on 8080 answering "b1", no route back to the client).
+fullnat_topology() {
+  sysctl -qw net.ipv4.ip_forward=1
+  ns_add client
+  veth_to_ns client c-dir eth0 10.0.0.2/24
+  ip addr add "$1/24" dev c-dir
+  ns_add b1
+  veth_to_ns b1 b1-dir eth0 "$2/24"
+  ip addr add 192.168.1.1/24 dev b1-dir
+  ip addr add 192.168.1.3/24 dev b1-dir
+  mkdir -p /tmp/www/b1 && echo b1 > /tmp/www/b1/index.html
+  bg_start ip netns exec b1 httpd -f -p 8080 -h /tmp/www/b1
+  wait_until 10 ip netns exec b1 wget -q -O /dev/null "http://$2:8080/" || die "backend did not come up"
+}
 # bg_start CMD...: start a background process, killed at exit. Sets BG_PID.
 bg_start() { "$@" & BG_PID=$!; VM_PIDS="$VM_PIDS $BG_PID"; }
 # wait_until SECS CMD...: poll CMD (every 0.1s) until it succeeds; fails after SECS.

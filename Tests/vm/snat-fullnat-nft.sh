@@ -39,17 +39,7 @@ request() { timeout 8 ip netns exec client wget -q -O - "http://$1/" 2>/dev/null
 
 
 step "topology"
-sysctl -qw net.ipv4.ip_forward=1
-ns_add client
-veth_to_ns client c-dir eth0 10.0.0.2/24
-ip addr add "$VIP/24" dev c-dir
-ns_add b1
-veth_to_ns b1 b1-dir eth0 "$B1/24"
-ip addr add 192.168.1.1/24 dev b1-dir
-ip addr add 192.168.1.3/24 dev b1-dir
-mkdir -p /tmp/www/b1 && echo b1 > /tmp/www/b1/index.html
-bg_start ip netns exec b1 httpd -f -p 8080 -h /tmp/www/b1
-wait_until 10 ip netns exec b1 wget -q -O /dev/null "http://$B1:8080/" || die "backend did not come up"
+fullnat_topology "$VIP" "$B1"
 cat > /tmp/ezlb-snat-nft/admin.nft <<'EOF'
 table inet filter {
   chain forward {
