@@ -1,4 +1,5 @@
 import ArgumentParser
+import CEzlbVersion
 import EzlbState
 import Kernel
 
@@ -6,7 +7,9 @@ import Kernel
 /// completions and man generation work for any user on any machine.
 public struct Ezlb: ParsableCommand {
     public init() {}
-    public static let version = ezlbVersion
+    /// `ezlb --version`: the version and the commit it was built from (scripts/build-release
+    /// records it; the Debian package's version is the first).
+    public static let version = "ezlb \(ezlbVersion) (\(String(cString: ezlb_git_commit())))"
     public static let configuration = CommandConfiguration(
         commandName: "ezlb",
         abstract: "Reconcile the kernel's L4 load-balancing and host-networking state with a config file.",
