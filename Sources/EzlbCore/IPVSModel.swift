@@ -340,3 +340,68 @@ public enum IPVSOperation: Hashable, Sendable {
         }
     }
 }
+
+/// The kernel's counters of one service or destination (`struct ip_vs_stats64`): totals since
+/// it was created, and rates per second (the kernel's estimate over ~2 s), as
+/// `ipvsadm -L -n --stats --exact` / `--rate` print them.
+public struct IPVSStats: Hashable, Sendable {
+    public var connections: UInt64 = 0
+    public var inPackets: UInt64 = 0
+    public var outPackets: UInt64 = 0
+    public var inBytes: UInt64 = 0
+    public var outBytes: UInt64 = 0
+    public var connectionsPerSecond: UInt64 = 0
+    public var inPacketsPerSecond: UInt64 = 0
+    public var outPacketsPerSecond: UInt64 = 0
+    public var inBytesPerSecond: UInt64 = 0
+    public var outBytesPerSecond: UInt64 = 0
+
+    public init() {}
+}
+
+/// A tunnel destination's encapsulation (IPVS_DEST_ATTR_TUN_*, kernel >= 5.3): 0 ipip, 1 gue, 2 gre.
+public struct IPVSTunnel: Hashable, Sendable {
+    public var type: UInt8
+    public var port: UInt16
+    public var flags: UInt16
+
+    public init(type: UInt8 = 0, port: UInt16 = 0, flags: UInt16 = 0) {
+        self.type = type
+        self.port = port
+        self.flags = flags
+    }
+}
+
+/// What `ipvs show` reads besides the table: per service and destination the counters, per
+/// destination the connection counts and the tunnel encapsulation (nil: none reported).
+public struct IPVSServiceDetail: Hashable, Sendable {
+    public var state: IPVSServiceState
+    public var stats: IPVSStats
+    /// Parallel to `state.destinations`.
+    public var destinations: [IPVSDestinationDetail]
+
+    public init(state: IPVSServiceState, stats: IPVSStats = IPVSStats(), destinations: [IPVSDestinationDetail]? = nil) {
+        self.state = state
+        self.stats = stats
+        self.destinations = destinations ?? state.destinations.map { d in
+            IPVSDestinationDetail(tunnel: d.forward == .tunnel ? IPVSTunnel() : nil)
+        }
+    }
+}
+
+public struct IPVSDestinationDetail: Hashable, Sendable {
+    public var activeConnections: UInt32 = 0
+    public var inactiveConnections: UInt32 = 0
+    public var persistentConnections: UInt32 = 0
+    public var stats = IPVSStats()
+    public var tunnel: IPVSTunnel?
+
+    public init(activeConnections: UInt32 = 0, inactiveConnections: UInt32 = 0, persistentConnections: UInt32 = 0,
+                stats: IPVSStats = IPVSStats(), tunnel: IPVSTunnel? = nil) {
+        self.activeConnections = activeConnections
+        self.inactiveConnections = inactiveConnections
+        self.persistentConnections = persistentConnections
+        self.stats = stats
+        self.tunnel = tunnel
+    }
+}

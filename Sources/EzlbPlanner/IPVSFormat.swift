@@ -250,6 +250,40 @@ public enum IPVSFormat {
         return .object(o)
     }
 
+    /// The kernel's counters (`ipvs show -o json`).
+    public static func statsJSON(_ s: IPVSStats) -> JSONValue {
+        func n(_ v: UInt64) -> JSONValue { .int(Int(clamping: v)) }
+        return .object(["connections": n(s.connections), "in_packets": n(s.inPackets), "out_packets": n(s.outPackets),
+                        "in_bytes": n(s.inBytes), "out_bytes": n(s.outBytes),
+                        "connections_per_second": n(s.connectionsPerSecond),
+                        "in_packets_per_second": n(s.inPacketsPerSecond), "out_packets_per_second": n(s.outPacketsPerSecond),
+                        "in_bytes_per_second": n(s.inBytesPerSecond), "out_bytes_per_second": n(s.outBytesPerSecond)])
+    }
+
+    /// The counters on one line of `ipvs show --stats`, named as ipvsadm's columns.
+    public static func statsText(_ s: IPVSStats) -> String {
+        "conns \(s.connections) inpkts \(s.inPackets) outpkts \(s.outPackets) inbytes \(s.inBytes) outbytes \(s.outBytes)"
+            + " cps \(s.connectionsPerSecond) inpps \(s.inPacketsPerSecond) outpps \(s.outPacketsPerSecond)"
+            + " inbps \(s.inBytesPerSecond) outbps \(s.outBytesPerSecond)"
+    }
+
+    /// A destination with what the kernel reports about it (`ipvs show -o json`).
+    public static func destJSON(_ d: RealServer, detail: IPVSDestinationDetail) -> JSONValue {
+        guard case .object(var o) = destJSON(d) else { return destJSON(d) }
+        o["active_connections"] = .int(Int(detail.activeConnections))
+        o["inactive_connections"] = .int(Int(detail.inactiveConnections))
+        o["persistent_connections"] = .int(Int(detail.persistentConnections))
+        o["stats"] = statsJSON(detail.stats)
+        if let t = detail.tunnel {
+            let types = ["ipip", "gue", "gre"]
+            let checksum = ["none", "csum", "remcsum"]
+            o["tunnel"] = .object(["type": .string(Int(t.type) < types.count ? types[Int(t.type)] : "\(t.type)"),
+                                   "port": .int(Int(t.port)),
+                                   "checksum": .string(Int(t.flags) < checksum.count ? checksum[Int(t.flags)] : "\(t.flags)")])
+        }
+        return .object(o)
+    }
+
     public static func destJSON(_ d: RealServer) -> JSONValue {
         .object(["address": .string(d.endpoint.address.description), "port": .int(Int(d.endpoint.port)),
                  "weight": .int(Int(d.weight)), "forward": .string(d.forward.rawValue),
@@ -263,9 +297,12 @@ public enum IPVSFormat {
     /// the comparators subtract unsigned values into an `int`, which is not a
     /// total order for addresses more than 2^31 apart. Replaying the same sort
     /// with the same comparisons on the same input gives the same output.
-    public static func ipvsadmSave(_ table: [IPVSServiceState]) -> String {
+    /// Tunnel destinations end as ipvsadm 1.31 prints them: `--tun-type ipip`, or gue with its
+    /// port and checksum option, or gre with its checksum option.
+    public static func ipvsadmSave(_ table: [IPVSServiceDetail]) -> String {
         var out = ""
-        for st in glibcMergeSort(table, { ipvsadmCompareServices($0.service.key, $1.service.key) }) {
+        for detail in glibcMergeSort(table, { ipvsadmCompareServices($0.state.service.key, $1.state.service.key) }) {
+            let st = detail.state
             let s = st.service
             var line = "-A \(s.key.ipvsadmSelector) -s \(s.scheduler)"
             if s.isPersistent {
@@ -282,11 +319,27 @@ public enum IPVSFormat {
             out += line + "\n"
             let sel = s.key.ipvsadmSelector
             // ipvsadm's rule format has no thresholds (they show only with -L --thresholds).
-            for d in glibcMergeSort(st.destinations, { ipvsadmCompareDests($0.endpoint, $1.endpoint) }) {
-                out += "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)\n"
+            let dests = zip(st.destinations, detail.destinations).map { ($0, $1.tunnel) }
+            for (d, tunnel) in glibcMergeSort(dests, { ipvsadmCompareDests($0.0.endpoint, $1.0.endpoint) }) {
+                out += "-a \(sel) -r \(d.endpoint) \(d.forward.ipvsadmFlag) -w \(d.weight)"
+                if d.forward == .tunnel, let t = tunnel { out += ipvsadmTunnel(t) }
+                out += "\n"
             }
         }
         return out
+    }
+
+    /// ipvsadm's `print_tunnel_rule` options for a tunnel destination (nothing for a type it
+    /// does not know).
+    static func ipvsadmTunnel(_ t: IPVSTunnel) -> String {
+        let checksum = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
+        let csum = Int(t.flags) < checksum.count ? checksum[Int(t.flags)] : ""
+        switch t.type {
+        case 0: return " --tun-type ipip"
+        case 1: return " --tun-type gue --tun-port \(t.port) \(csum)"
+        case 2: return " --tun-type gre \(csum)"
+        default: return ""
+        }
     }
 
     /// `r = a - b` of two unsigned 32-bit values, as the C `int` libipvs returns.

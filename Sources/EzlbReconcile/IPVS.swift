@@ -131,11 +131,12 @@ public struct IPVSReconciler {
         return report
     }
 
-    /// The kernel's table in its own order, and the services ezlb owns (key -> config name).
-    public func table() throws -> (services: [IPVSServiceState], owned: [ServiceKey: String]) {
+    /// The kernel's table in its own order with its counters, and the services ezlb owns
+    /// (key -> config name).
+    public func table() throws -> (services: [IPVSServiceDetail], owned: [ServiceKey: String]) {
         var ignored = CommandReport(command: "", dryRun: true)
         let owned = try ownership(bytes: try ctx.bytes(of: IPVSOwnership.fileName), adopt: false, report: &ignored)
-        return (try ctx.backends.ipvs().dump(), owned)
+        return (try ctx.backends.ipvs().detailedDump(), owned)
     }
 
     /// The content-keyed convergence key: this binary, the backend, the config's path and

@@ -214,6 +214,25 @@ final class IPVSCLITests: CLITestCase {
         XCTAssertEqual(svcs.first?["name"] as? String, "web")
         let t = try ezlb(["ipvs", "show"])
         XCTAssertTrue(t.stdout.contains("tcp 10.0.0.1:80 wrr  [managed: web]"), t.stdout)
+        XCTAssertTrue(t.stdout.contains("  -> 192.168.1.10:8080 masq weight 3 active 0 inactive 0\n"), t.stdout)
+        // The counters: the fake kernel carries no traffic, so they are zeros, with every key present.
+        let stats = svcs.first?["stats"] as? [String: Any]
+        XCTAssertEqual(stats?.keys.sorted(), ["connections", "connections_per_second", "in_bytes", "in_bytes_per_second", "in_packets",
+                                              "in_packets_per_second", "out_bytes", "out_bytes_per_second", "out_packets",
+                                              "out_packets_per_second"])
+        let dest = (svcs.first?["destinations"] as? [[String: Any]])?.first
+        XCTAssertEqual(dest?["active_connections"] as? Int, 0)
+        XCTAssertEqual((dest?["stats"] as? [String: Any])?["in_packets"] as? Int, 0)
+        XCTAssertNil(dest?["tunnel"])
+        let st = try ezlb(["ipvs", "show", "--stats"])
+        XCTAssertTrue(st.stdout.contains("tcp 10.0.0.1:80 wrr  [managed: web]  conns 0 inpkts 0 outpkts 0 inbytes 0 outbytes 0 cps 0 "), st.stdout)
+    }
+
+    /// `--version` names the version and the commit (scripts/build-release sets it; "unknown" otherwise).
+    func testVersionNamesVersionAndCommit() throws {
+        let v = try ezlb(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertNotNil(v.stdout.range(of: #"^ezlb [0-9]+\.[0-9]+\.[0-9]+ \([0-9A-Za-z._-]+\)\n$"#, options: .regularExpression), v.stdout)
     }
 
     func testLockBusyExitsWith75AndConcurrentRunsNeverInterleave() throws {

@@ -185,15 +185,33 @@ final class IPVSPlannerTests: XCTestCase {
             state(svc(.inet(.tcp, ep("[2001:db8::1]:443")), "sh", flags: IPVSFlags.persistent | IPVSFlags.sched1 | IPVSFlags.sched2, timeout: 60, netmask: 64), []),
         ]
         // libipvs order: inet before fwmark, IPv4 before IPv6, then protocol, address, port.
-        XCTAssertEqual(IPVSFormat.ipvsadmSave(table), """
+        XCTAssertEqual(IPVSFormat.ipvsadmSave(table.map { IPVSServiceDetail(state: $0) }), """
         -A -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0
         -a -t 10.0.0.1:80 -r 192.168.1.10:80 -m -w 5
-        -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 2
+        -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 2 --tun-type ipip
         -A -u 10.0.0.1:53 -s rr
         -a -u 10.0.0.1:53 -r 10.1.0.1:53 -m -w 1
         -A -t [2001:db8::1]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
         -A -f 3 -6 -s rr
         -a -f 3 -6 -r [2001:db8::5]:0 -g -w 1
+
+        """)
+    }
+
+    /// ipvsadm 1.31's print_tunnel_rule: gue names its port and checksum option, gre its checksum option.
+    func testIpvsadmSaveTunnelTypes() {
+        let st = state(svc(k1, "rr"), [dst("192.168.1.10:80", fwd: .tunnel), dst("192.168.1.11:80", fwd: .tunnel),
+                                       dst("192.168.1.12:80", fwd: .tunnel)])
+        let detail = IPVSServiceDetail(state: st, destinations: [
+            IPVSDestinationDetail(tunnel: IPVSTunnel(type: 1, port: 6080, flags: 2)),
+            IPVSDestinationDetail(tunnel: IPVSTunnel(type: 2, port: 0, flags: 1)),
+            IPVSDestinationDetail(tunnel: nil),
+        ])
+        XCTAssertEqual(IPVSFormat.ipvsadmSave([detail]), """
+        -A -t 10.0.0.1:80 -s rr
+        -a -t 10.0.0.1:80 -r 192.168.1.10:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+        -a -t 10.0.0.1:80 -r 192.168.1.11:80 -i -w 1 --tun-type gre --tun-csum
+        -a -t 10.0.0.1:80 -r 192.168.1.12:80 -i -w 1
 
         """)
     }
@@ -204,10 +222,10 @@ final class IPVSPlannerTests: XCTestCase {
     func testIpvsadmOrderReplaysGlibcSortOfWrappingComparator() {
         let ips = ["200.0.0.1", "1.0.0.1", "100.0.0.1", "10.0.0.1", "240.0.0.1", "127.0.0.1", "128.0.0.1", "5.0.0.1"]
         let table = ips.map { state(svc(tcp("\($0):80"), "rr"), []) }
-        let order = IPVSFormat.ipvsadmSave(table).split(separator: "\n").map { $0.split(separator: " ")[2].dropLast(3) }
+        let order = IPVSFormat.ipvsadmSave(table.map { IPVSServiceDetail(state: $0) }).split(separator: "\n").map { $0.split(separator: " ")[2].dropLast(3) }
         XCTAssertEqual(order.map(String.init), ["200.0.0.1", "1.0.0.1", "5.0.0.1", "10.0.0.1", "100.0.0.1", "127.0.0.1", "128.0.0.1", "240.0.0.1"])
         // ipvsadm prints marks with %d.
-        XCTAssertEqual(IPVSFormat.ipvsadmSave([state(svc(.fwmark(3_000_000_000, .ipv4), "rr"), [])]), "-A -f -1294967296 -s rr\n")
+        XCTAssertEqual(IPVSFormat.ipvsadmSave([IPVSServiceDetail(state: state(svc(.fwmark(3_000_000_000, .ipv4), "rr"), []))]), "-A -f -1294967296 -s rr\n")
     }
 }
 

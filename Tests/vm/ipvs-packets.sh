@@ -158,6 +158,30 @@ assert_between "b1 share of 400 at weight 3 (75% +-10%)" 260 340 "$HB1"
 assert_between "b2 share of 400 at weight 1 (25% +-10%)" 60 140 "$HB2"
 check_stats
 
+step "ezlb ipvs show carries the kernel's counters: equal to ipvsadm -L -n --stats --exact"
+# "ENDPOINT CONNS INPKTS OUTPKTS INBYTES OUTBYTES" for the service and each destination, sorted.
+stats_ipvsadm() {
+  ipvsadm -L -n --stats --exact -t "$VIP:$VPORT" \
+    | awk '($1 == "TCP" || $1 == "->") && $2 ~ /:[0-9]+$/ { print $2, $3, $4, $5, $6, $7 }' | sort
+}
+stats_ezlb() {
+  ezlb ipvs show --stats --state-dir /tmp/ezlb-stats-state --backend kernel \
+    | awk '/ conns / { for (i = 1; i < NF; i++) v[$i] = $(i + 1); print $2, v["conns"], v["inpkts"], v["outpkts"], v["inbytes"], v["outbytes"] }' \
+    | sort
+}
+# The kernel folds per-CPU counters every 2 s: compare only between two equal ipvsadm reads.
+stats_agree() {
+  _a=$(stats_ipvsadm); _e=$(stats_ezlb); _b=$(stats_ipvsadm)
+  [ "$_a" = "$_b" ] && [ "$_a" = "$_e" ]
+}
+wait_until 10 stats_agree || true
+assert_eq "ezlb ipvs show --stats = ipvsadm --stats --exact (service and both backends)" "$(stats_ipvsadm)" "$(stats_ezlb)"
+assert_eq "three counter lines compared" 3 "$(stats_ipvsadm | wc -l)"
+assert_eq "the counters are not all zero (400 connections went through)" "$((C1 + C2))" "$(stats_ipvsadm | awk -v s="$VIP:$VPORT" '$1 == s { print $2 }')"
+json=$(ezlb ipvs show -o json --state-dir /tmp/ezlb-stats-state --backend kernel)
+assert_contains "ipvs show -o json carries the service's connection counter" "$json" "\"connections\":$((C1 + C2)),"
+assert_contains "ipvs show -o json carries rates" "$json" '"in_packets_per_second":'
+
 step "weight 0: b2 gets no new connections"
 ipvs_apply wrr "$B1=3 $B2=0"
 assert_contains "weight 0 in the kernel" "$(ipvs_dump)" "-r $B2 -m -w 0"

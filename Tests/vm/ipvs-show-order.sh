@@ -28,9 +28,16 @@ ipvsadm -A -f 7 -s rr
 ipvsadm -a -f 7 -r 10.3.3.3:0 -g -w 1
 ipvsadm -A -f 3000000000 -s rr
 ipvsadm -A -f 5 -6 -s rr
+# Tunnel destinations: ipvsadm 1.31 saves them with --tun-type (and gue's port, the checksum option).
+ipvsadm -A -t 10.9.0.1:80 -s rr
+ipvsadm -a -t 10.9.0.1:80 -r 10.9.1.1:80 -i -w 1
+ipvsadm -a -t 10.9.0.1:80 -r 10.9.1.2:80 -i -w 2 --tun-type gue --tun-port 6080 --tun-csum
+ipvsadm -a -t 10.9.0.1:80 -r 10.9.1.3:80 -i -w 1 --tun-type gre --tun-csum
 
 step "compare"
 ipvsadm -S -n > "$W/ipvsadm.txt"
+assert_contains "ipvsadm saves an ipip tunnel with --tun-type ipip" "$(cat "$W/ipvsadm.txt")" "-r 10.9.1.1:80 -i -w 1 --tun-type ipip"
+assert_contains "ipvsadm saves a gue tunnel with its port" "$(cat "$W/ipvsadm.txt")" "--tun-type gue --tun-port 6080 --tun-csum"
 if ezlb ipvs show --format ipvsadm --state-dir "$W/state" --backend kernel > "$W/ezlb.txt" 2> "$W/err"; then
   ok "ezlb ipvs show --format ipvsadm ran"
 else

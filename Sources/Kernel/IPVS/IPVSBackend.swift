@@ -6,6 +6,9 @@ import EzlbCore
 public protocol IPVSBackend: AnyObject {
     /// Every service in the kernel with its destinations.
     func dump() throws -> [IPVSServiceState]
+    /// `dump()` with each service's and destination's counters, connection counts and tunnel
+    /// encapsulation (`ipvs show`). A backend without traffic (the fake) reports zeros.
+    func detailedDump() throws -> [IPVSServiceDetail]
     func addService(_ service: VirtualService) throws
     func updateService(_ service: VirtualService) throws
     func deleteService(_ key: ServiceKey) throws
@@ -23,6 +26,8 @@ public protocol IPVSBackend: AnyObject {
 }
 
 extension IPVSBackend {
+    public func detailedDump() throws -> [IPVSServiceDetail] { try dump().map { IPVSServiceDetail(state: $0) } }
+
     /// Runs one plan operation.
     public func execute(_ op: IPVSOperation) throws {
         switch op {

@@ -243,6 +243,40 @@ public final class NetlinkIPVS: IPVSBackend {
         return result
     }
 
+    /// The table as `dump()` reads it, with the counters (IPVS_*_ATTR_STATS64), connection counts
+    /// and tunnel attributes; netlink only (the sockopt structures carry 32-bit counters).
+    public func detailedDump() throws -> [IPVSServiceDetail] {
+        let r = receiver
+        r.collectDetails = true
+        defer {
+            r.collectDetails = false
+            r.serviceStats = []
+            r.destinationDetails = []
+        }
+        r.serviceStats = []
+        try runDump(operation: { "dump IPVS services" }, mode: .services, build: { msg in
+            genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
+                        UInt8(IPVS_CMD_GET_SERVICE), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
+        })
+        let services = r.services, stats = r.serviceStats
+        r.services = []
+        var result: [IPVSServiceDetail] = []
+        result.reserveCapacity(services.count)
+        for (s, st) in zip(services, stats) {
+            r.destFamily = s.key.family
+            r.destinations.removeAll(keepingCapacity: true)
+            r.destinationDetails.removeAll(keepingCapacity: true)
+            try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
+                genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
+                            UInt8(IPVS_CMD_GET_DEST), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
+                    && NetlinkIPVS.putService(msg, s.key, full: nil)
+            })
+            result.append(IPVSServiceDetail(state: IPVSServiceState(service: s, destinations: r.destinations),
+                                            stats: st, destinations: r.destinationDetails))
+        }
+        return result
+    }
+
     private func runDump(operation: () -> String, mode: Receiver.Mode, build: (OpaquePointer) -> Bool) throws {
         let r = receiver
         guard let msg = nlmsg_alloc_size(256) else { throw IPVSError(.other, operation: operation(), detail: "out of memory") }
@@ -413,15 +447,22 @@ final class Receiver {
     var services: [VirtualService] = []
     var destinations: [RealServer] = []
     var destFamily: IPFamily = .ipv4
+    /// `detailedDump`: also parse counters, connection counts and tunnel attributes, parallel
+    /// to `services` and `destinations`.
+    var collectDetails = false
+    var serviceStats: [IPVSStats] = []
+    var destinationDetails: [IPVSDestinationDetail] = []
 
     private let top = UnsafeMutablePointer<UnsafeMutablePointer<nlattr>?>.allocate(capacity: Int(EZLB_IPVS_CMD_ATTR_MAX) + 1)
     private let svcAttrs = UnsafeMutablePointer<UnsafeMutablePointer<nlattr>?>.allocate(capacity: Int(EZLB_IPVS_SVC_ATTR_MAX) + 1)
     private let destAttrs = UnsafeMutablePointer<UnsafeMutablePointer<nlattr>?>.allocate(capacity: Int(EZLB_IPVS_DEST_ATTR_MAX) + 1)
+    private let statsAttrs = UnsafeMutablePointer<UnsafeMutablePointer<nlattr>?>.allocate(capacity: Int(IPVS_STATS_ATTR_PAD) + 1)
 
     deinit {
         top.deallocate()
         svcAttrs.deallocate()
         destAttrs.deallocate()
+        statsAttrs.deallocate()
     }
 
     func beginAcks(base: UInt32, count: Int) {
@@ -481,11 +522,27 @@ final class Receiver {
                   nla_parse_nested(svcAttrs, Int32(EZLB_IPVS_SVC_ATTR_MAX), nest, nil) == 0,
                   let s = parseService(svcAttrs) else { return }
             services.append(s)
+            if collectDetails { serviceStats.append(stats(svcAttrs[IPVS_SVC_ATTR_STATS64])) }
         } else {
             guard let nest = top[IPVS_CMD_ATTR_DEST],
                   nla_parse_nested(destAttrs, Int32(EZLB_IPVS_DEST_ATTR_MAX), nest, nil) == 0,
                   let d = parseDestination(destAttrs) else { return }
             destinations.append(d)
+            if collectDetails {
+                let a = destAttrs
+                var tunnel: IPVSTunnel? = nil
+                if d.forward == .tunnel {
+                    // Kernels before 5.3 send no tunnel attributes: their tunnels are ipip.
+                    tunnel = IPVSTunnel(type: u8(a[IPVS_DEST_ATTR_TUN_TYPE]) ?? 0,
+                                        port: UInt16(bigEndian: u16(a[IPVS_DEST_ATTR_TUN_PORT]) ?? 0),
+                                        flags: u16(a[IPVS_DEST_ATTR_TUN_FLAGS]) ?? 0)
+                }
+                destinationDetails.append(IPVSDestinationDetail(
+                    activeConnections: u32(a[IPVS_DEST_ATTR_ACTIVE_CONNS]) ?? 0,
+                    inactiveConnections: u32(a[IPVS_DEST_ATTR_INACT_CONNS]) ?? 0,
+                    persistentConnections: u32(a[IPVS_DEST_ATTR_PERSIST_CONNS]) ?? 0,
+                    stats: stats(a[IPVS_DEST_ATTR_STATS64]), tunnel: tunnel))
+            }
         }
     }
 
@@ -526,6 +583,32 @@ final class Receiver {
                           weight: u32(a[IPVS_DEST_ATTR_WEIGHT]) ?? 0, forward: fwd,
                           upperThreshold: u32(a[IPVS_DEST_ATTR_U_THRESH]) ?? 0,
                           lowerThreshold: u32(a[IPVS_DEST_ATTR_L_THRESH]) ?? 0)
+    }
+
+    /// A nested IPVS_*_ATTR_STATS64 (every counter a u64); zeros when absent.
+    private func stats(_ nest: UnsafeMutablePointer<nlattr>?) -> IPVSStats {
+        var st = IPVSStats()
+        guard let nest, nla_parse_nested(statsAttrs, Int32(IPVS_STATS_ATTR_PAD), nest, nil) == 0 else { return st }
+        func v(_ t: Int) -> UInt64 {
+            guard let a = statsAttrs[t], nla_len(a) >= 8 else { return 0 }
+            return nla_data(a).loadUnaligned(as: UInt64.self)
+        }
+        st.connections = v(IPVS_STATS_ATTR_CONNS)
+        st.inPackets = v(IPVS_STATS_ATTR_INPKTS)
+        st.outPackets = v(IPVS_STATS_ATTR_OUTPKTS)
+        st.inBytes = v(IPVS_STATS_ATTR_INBYTES)
+        st.outBytes = v(IPVS_STATS_ATTR_OUTBYTES)
+        st.connectionsPerSecond = v(IPVS_STATS_ATTR_CPS)
+        st.inPacketsPerSecond = v(IPVS_STATS_ATTR_INPPS)
+        st.outPacketsPerSecond = v(IPVS_STATS_ATTR_OUTPPS)
+        st.inBytesPerSecond = v(IPVS_STATS_ATTR_INBPS)
+        st.outBytesPerSecond = v(IPVS_STATS_ATTR_OUTBPS)
+        return st
+    }
+
+    private func u8(_ a: UnsafeMutablePointer<nlattr>?) -> UInt8? {
+        guard let a, nla_len(a) >= 1 else { return nil }
+        return nla_data(a).load(as: UInt8.self)
     }
 
     private func u16(_ a: UnsafeMutablePointer<nlattr>?) -> UInt16? {
