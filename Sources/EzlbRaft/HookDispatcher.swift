@@ -20,6 +20,19 @@ public struct HookStatus: Sendable, Equatable {
     public var lastOutcome: HookOutcome?
     /// Wall-clock time the last hook finished.
     public var lastFinished: Date?
+    /// Per event, since the daemon started (`raft serve --metrics-file`).
+    public var results: [HookEvent: HookResult] = [:]
+}
+
+/// How one event's hook has done since the daemon started.
+public struct HookResult: Sendable, Equatable {
+    /// Completed runs (an event's retries are one run).
+    public var runs = 0
+    /// Runs that failed for good (after their retries; a cancelled ToMaster is not a failure).
+    public var failures = 0
+    public var lastOutcome: HookOutcome?
+    public var lastFinished: Date?
+    public var lastDurationSeconds = 0.0
 }
 
 /// Runs the hooks for the engine's leadership samples: the `RoleMachine` decides, a dedicated worker thread
@@ -41,6 +54,7 @@ public final class HookDispatcher: @unchecked Sendable {
     private var cancelRunning = false
     private var lastOutcome: HookOutcome?
     private var lastFinished: Date?
+    private var results: [HookEvent: HookResult] = [:]
 
     public init(settings: RaftSettings, log: Logger, actions: DispatcherActions) {
         self.settings = settings
@@ -182,7 +196,7 @@ public final class HookDispatcher: @unchecked Sendable {
     public var status: HookStatus {
         lock.withLock {
             HookStatus(role: machine.role, running: machine.running, lastEvent: machine.lastEvent,
-                       lastOutcome: lastOutcome, lastFinished: lastFinished)
+                       lastOutcome: lastOutcome, lastFinished: lastFinished, results: results)
         }
     }
 
@@ -217,12 +231,23 @@ public final class HookDispatcher: @unchecked Sendable {
                 let sample = machine.latest
                 lock.unlock()
 
+                let t0 = monotonicSeconds()
                 let (outcome, failed) = execute(event, spec: spec, sample: sample)
+                let took = monotonicSeconds() - t0
 
                 lock.lock()
                 let effects = machine.finish(event, failed: failed, policy: spec?.onFailure ?? .continue, now: Self.nowMs())
                 lastOutcome = outcome
                 lastFinished = Date()
+                if spec != nil {
+                    var r = results[event] ?? HookResult()
+                    r.runs += 1
+                    if failed { r.failures += 1 }
+                    r.lastOutcome = outcome
+                    r.lastFinished = lastFinished
+                    r.lastDurationSeconds = took
+                    results[event] = r
+                }
                 cancelRunning = false
                 lock.broadcast()
                 if effects.contains(.abandonLeadership) {

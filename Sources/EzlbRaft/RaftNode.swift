@@ -56,7 +56,7 @@ public enum RaftNode {
 
     /// Runs the node until it stops; returns the signal that stopped it, if one did.
     @discardableResult
-    public static func serve(_ settings: RaftSettings, bootstrap: Bool, log: Logger) throws -> Int32? {
+    public static func serve(_ settings: RaftSettings, bootstrap: Bool, metricsFile: String? = nil, log: Logger) throws -> Int32? {
         try settings.requireSecretBeyondLoopback()
         let dir = settings.dataDir
         // mkdir -p with mode 0700 (errno text on failure).
@@ -128,7 +128,14 @@ public enum RaftNode {
         log.notice("raft serve: node \(settings.nodeID) at \(settings.raftAddr), data \(dir)\(bootstrap ? " (bootstrapped)" : "")")
         dispatcher.start()
         tracker?.start()
+        let notifier = SystemdNotifier()
+        let reporter = RaftReporter(notifier: notifier, metricsFile: metricsFile, nodeID: settings.nodeID, address: settings.raftAddr,
+                                    server: server, dispatcher: dispatcher, log: log)
+        server.onTick = { reporter.tick($0) }
+        // Serving: raft runs, the control endpoint answers, ToReady is under way.
+        notifier?.send("READY=1\nSTATUS=started: node \(settings.nodeID) at \(settings.raftAddr)")
         engine.run()
+        reporter.loopEnded()
         tracker?.stop()
         let stopSignal = server.stoppedBySignal
         // Running hook + a Master's ToSlave (retries included); past that the hook's process group is

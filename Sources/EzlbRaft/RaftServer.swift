@@ -92,7 +92,7 @@ public final class RaftServer: ConsensusEngineDelegate {
     }
 
     private let engine: ConsensusEngine
-    private let config: Config
+    let config: Config
     private let auth: RequestAuthenticator
     private let secret: String?
     private let log: Logger
@@ -120,6 +120,9 @@ public final class RaftServer: ConsensusEngineDelegate {
     private var phase = Phase.running
     /// Set when SIGTERM/SIGINT ended the loop.
     public private(set) var stoppedBySignal: Int32?
+    /// Called on every poll tick with the engine's status (`raft serve`: systemd notifications,
+    /// --metrics-file).
+    var onTick: ((EngineStatus) -> Void)?
 
     /// `controlAddress`: this node's TCP control endpoint, the only target signed requests may name.
     public init(engine: ConsensusEngine, config: Config, secret: String?, controlAddress: ControlEndpoint?, log: Logger) {
@@ -183,6 +186,7 @@ public final class RaftServer: ConsensusEngineDelegate {
     public func engineTick() {
         runDelayed()
         let st = engine.status()
+        onTick?(st)
         if case .releasing(let deadline, let target) = phase {
             observe(st)
             continueRelease(st, deadline: deadline, target: target)

@@ -156,10 +156,11 @@ class RaftClusterTestCase: CLITestCase {
         return y
     }
 
-    func start(_ i: Int, bootstrap: Bool = false, netns: String? = nil) throws {
+    func start(_ i: Int, bootstrap: Bool = false, netns: String? = nil, extraArgs: [String] = [], env: [String: String] = [:]) throws {
         let p = Process()
-        var args = ["raft", "serve", "-c", nodes[i].config]
+        var args = ["raft", "serve", "-c", nodes[i].config] + extraArgs
         if bootstrap { args.append("--bootstrap") }
+        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         if let ns = netns {
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             p.arguments = ["netns", "exec", ns, Self.binary.path] + args
