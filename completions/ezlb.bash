@@ -273,7 +273,7 @@ _ezlb_ipvs_plan() {
 
 _ezlb_ipvs_show() {
     repeating_flags=(-v --verbose)
-    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --managed --version -h --help)
+    non_repeating_flags=(--dry-run --detailed-exitcode -q --quiet --managed --stats --version -h --help)
     repeating_options=()
     non_repeating_options=(-c --config --state-dir --backend -o --output --metrics-file --format)
     __ezlb_offer_flags_options 0
@@ -1001,7 +1001,7 @@ _ezlb_raft_serve() {
     repeating_flags=()
     non_repeating_flags=(--bootstrap --version -h --help)
     repeating_options=()
-    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output)
+    non_repeating_options=(-c --config --node-id --raft-addr --data-dir --log-level --log-format -o --output --metrics-file)
     __ezlb_offer_flags_options 0
 
     # Offer option value completions
@@ -1026,6 +1026,10 @@ _ezlb_raft_serve() {
         ;;
     '-o'|'--output')
         __ezlb_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--metrics-file')
+        __ezlb_add_completions -o plusdirs -fX '!*.@(prom)'
         return
         ;;
     esac
