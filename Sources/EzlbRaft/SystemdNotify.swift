@@ -1,4 +1,10 @@
+import CEzlbShim
 import EzlbCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
