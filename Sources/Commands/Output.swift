@@ -37,9 +37,11 @@ enum Runner {
         if let path = opts.metricsFile {
             metrics = { report, status in
                 // health.json's verdicts with the IPVS commands, which keep it.
-                let health = command.hasPrefix("ipvs") ? try? StateDirectory(path: opts.stateDir).readHealth() : nil
+                let dir = StateDirectory(path: opts.stateDir)
+                let health = command.hasPrefix("ipvs") ? try? dir.readHealth() : nil
                 do {
-                    try Metrics.write(path: path, command: command, report: report, status: status, started: started, health: health)
+                    try Metrics.write(path: path, command: command, report: report, status: status, started: started, health: health,
+                                      managed: Metrics.managed(command: command, stateDir: dir))
                 } catch {
                     stderr("ezlb: warning: --metrics-file \(path): not written: \(message(error))")
                 }

@@ -200,6 +200,13 @@ final class MetricsFileTests: CLITestCase {
         XCTAssertEqual(value(s, "ezlb_last_run_changed"), 1)
         XCTAssertGreaterThan(value(s, "ezlb_last_run_actions", ["kind": "added"]) ?? 0, 0)
         XCTAssertGreaterThan(value(s, "ezlb_last_run_timestamp_seconds") ?? 0, 1_700_000_000)
+        XCTAssertEqual(value(s, "ezlb_managed_objects", ["command": "ipvs apply", "kind": "ipvs_service"]), 2)
+        // Another subsystem's file counts its own objects.
+        let ipam = workDir + "/prom/ezlb-ipam.prom"
+        XCTAssertEqual(try ezlb(["ipam", "allocate", "--subnet", "10.9.0.0/24", "--owner", "c1", "--metrics-file", ipam]).status, 0)
+        let si = try Self.parse(try String(contentsOfFile: ipam, encoding: .utf8))
+        XCTAssertEqual(value(si, "ezlb_managed_objects", ["kind": "ipam_allocation"]), 1)
+        try FileManager.default.removeItem(atPath: ipam)
         // Converged (and -q: nothing printed, metrics still written), then a failing run.
         let q = try ezlb(["ipvs", "apply", "-c", cfg, "-q"], env: ["EZLB_METRICS_FILE": path])
         XCTAssertEqual(q.stdout, "")
