@@ -35,7 +35,10 @@ extension Ezlb {
         do {
             // The per-operation commands skip ArgumentParser's reflection when their
             // arguments are plain (FastParse.swift); anything else goes the full way.
-            if let fast = FastParse.command(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+            let args = arguments ?? Array(CommandLine.arguments.dropFirst())
+            // A container runtime running ezlb as its CNI plugin (CNI.swift).
+            if CNIEntry.isInvocation(args) { CNIEntry.run() }
+            if let fast = FastParse.command(args) {
                 try fast.run()
             } else {
                 var command = try parseAsRoot(arguments)

@@ -23,7 +23,10 @@ public final class BridgeReconciler {
         ipam = IPAMReconciler(ctx)
     }
 
-    private func lock() throws {
+    /// Takes `bridges.lock`, then `ipam.lock`, once: held until the reconciler goes away, so
+    /// several operations of one run (the CNI plugin's) happen under one hold.
+    public func lock() throws {
+        guard locks.isEmpty else { return }
         locks.append(try ctx.lock("bridges"))
         locks.append(try ipam.lock())
     }
@@ -54,7 +57,9 @@ public final class BridgeReconciler {
 
     /// `bridge create`: the bridge (stable MAC), the gateway address, up, and MASQUERADE for
     /// the subnet unless `masquerade` is false. Idempotent; repairs a bridge changed by hand.
-    public func create(name: String, subnet net: IPSubnet, mtu: Int, masquerade: Bool) throws -> CommandReport {
+    /// `cni`: the CNI network creating it (its last DEL deletes it again); nil from the CLI,
+    /// which makes a bridge permanent.
+    public func create(name: String, subnet net: IPSubnet, mtu: Int, masquerade: Bool, cni: String? = nil) throws -> CommandReport {
         var report = CommandReport(command: "bridge create", dryRun: ctx.dryRun)
         guard let gw = SubnetLayout(net).gatewayAddress else {
             throw Failure.usage("--subnet: '\(net)': a /\(net.prefixLength) has no room for a gateway and containers")
@@ -64,7 +69,7 @@ public final class BridgeReconciler {
         let ipamState = try ipam.read(connected: ipam.connections(state))
         let fw: Firewall? = masquerade ? (ctx.firewall?.fixed ?? FirewallDetection.detect(ctx.backends).firewall) : nil
         let want = BridgeState.Bridge(name: name, subnet: net.description, gateway: gw.description, mtu: mtu,
-                                      mac: BridgeNames.bridgeMAC(name), masquerade: masquerade, firewall: fw?.rawValue)
+                                      mac: BridgeNames.bridgeMAC(name), masquerade: masquerade, firewall: fw?.rawValue, cni: cni)
         let existing = state.bridges.first { $0.name == name }
         if let e = existing, e.subnet != want.subnet {
             throw Failure(.failure, "bridge \(name) exists with subnet \(e.subnet); delete it first to use \(want.subnet)")
@@ -199,7 +204,10 @@ public final class BridgeReconciler {
     /// `ifname` inside `netns`, with an address from IPAM and the default route via the
     /// gateway. Connecting an owner again changes nothing; a connection a killed run left
     /// half-made is made again. Any failure rolls back what was created (veth, address, record).
-    public func connect(name: String, netns ns: NetnsRef, owner: String, ifname: String, ip want: IPAddress?) throws -> CommandReport {
+    /// `range`, `reserved`: where a new address may come from (CNI's rangeStart/rangeEnd and
+    /// reservations); `routes`: routes besides the default one.
+    public func connect(name: String, netns ns: NetnsRef, owner: String, ifname: String, ip want: IPAddress?,
+                        range: IPRange? = nil, reserved: [IPRange] = [], routes: [ContainerRoute] = []) throws -> CommandReport {
         var report = CommandReport(command: "bridge connect", dryRun: ctx.dryRun)
         try IPAM.validateOwner(owner)
         try lock()
@@ -240,7 +248,8 @@ public final class BridgeReconciler {
         }
 
         var ipamState = try ipam.read(connected: ipam.connections(state))
-        let out = try IPAM.allocate(&ipamState, IPAM.Request(subnet: subnet, owner: owner, ip: want, now: IPAMReconciler.now()))
+        let out = try IPAM.allocate(&ipamState, IPAM.Request(subnet: subnet, owner: owner, ip: want, range: range, reserved: reserved,
+                                                            now: IPAMReconciler.now()))
         let addr = out.allocation.ip
         let cidr = "\(addr)/\(subnet.prefixLength)"
         report.extra = describe(addr.description)
@@ -266,7 +275,7 @@ public final class BridgeReconciler {
             made = true
             try l.createVeth(host: hostVeth, bridge: name, mtu: bridge.mtu, netns: ns, interface: ContainerInterface(
                 ifname: ifname, mac: mac, address: addr, prefixLength: subnet.prefixLength,
-                gateway: IPAddress(bridge.gateway) ?? addr, mtu: bridge.mtu))
+                gateway: IPAddress(bridge.gateway) ?? addr, mtu: bridge.mtu, routes: routes))
         } catch {
             // Roll back: veth (its peer goes with it), address, record.
             if made, (try? l.link(hostVeth)) != nil { try? l.deleteLink(hostVeth) }
@@ -275,6 +284,11 @@ public final class BridgeReconciler {
             try? ipam.write(back)
             state.bridges[bi].connections.removeAll { $0.owner == owner }
             try? writeState(state)
+            // A namespace that cannot be entered keeps its kind (the CNI plugin's "unknown container").
+            if let e = error as? LinkError, e.kind == .netns {
+                throw LinkError(.netns, operation: e.operation,
+                                detail: [e.detail, "rolled back: veth \(hostVeth) deleted, \(addr) released"].compactMap { $0 }.joined(separator: "; "))
+            }
             throw Failure((error as? EzlbError)?.exitStatus ?? .failure,
                           "\(error) (rolled back: veth \(hostVeth) deleted, \(addr) released)")
         }

@@ -32,11 +32,15 @@ public struct BridgeState: StateFile, Equatable, Sendable {
         /// Where its MASQUERADE rule is: "nftables" (table inet ezlb-bridges) or "iptables"
         /// (its EZLB-* chain); nil in records from before the nftables backend (iptables).
         public var firewall: String?
+        /// The CNI network whose first ADD created the bridge (its last DEL deletes it again);
+        /// nil for a bridge made by `bridge create`, which stays.
+        public var cni: String?
         /// Sorted by owner.
         public var connections: [Connection]
         public init(name: String, subnet: String, gateway: String, mtu: Int, mac: String, masquerade: Bool, firewall: String? = nil,
-                    connections: [Connection] = []) {
+                    cni: String? = nil, connections: [Connection] = []) {
             self.firewall = firewall
+            self.cni = cni
             self.name = name
             self.subnet = subnet
             self.gateway = gateway
@@ -81,9 +85,10 @@ extension BridgeState {
                 guard v == "nftables" || v == "iptables" else { throw .invalid(bp + ".firewall", "expected nftables or iptables") }
                 firewall = v
             }
+            let cni = try b["cni"].map { v throws(JSONShapeError) in try v.string(at: bp + ".cni") }
             let bridge = Bridge(name: try str("name"), subnet: try str("subnet"), gateway: try str("gateway"),
                                 mtu: try b.required("mtu", at: bp).int(at: bp + ".mtu"), mac: try str("mac"),
-                                masquerade: masquerade, firewall: firewall, connections: connections)
+                                masquerade: masquerade, firewall: firewall, cni: cni, connections: connections)
             try Self.check(bridge, at: bp)
             bridges.append(bridge)
         }
@@ -131,6 +136,7 @@ extension BridgeState {
                 }),
             ]
             if let f = b.firewall { o["firewall"] = .string(f) }
+            if let n = b.cni { o["cni"] = .string(n) }
             return .object(o)
         })])
     }

@@ -43,6 +43,19 @@ public struct NetnsRef: Codable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { path }
 }
 
+/// A route a container's interface gets besides the default one: `destination/prefixLength`
+/// via `gateway`.
+public struct ContainerRoute: Equatable, Sendable {
+    public var destination: IPAddress
+    public var prefixLength: Int
+    public var gateway: IPAddress
+    public init(destination: IPAddress, prefixLength: Int, gateway: IPAddress) {
+        self.destination = destination
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+    }
+}
+
 /// What a container's interface gets inside its namespace.
 public struct ContainerInterface: Equatable, Sendable {
     public var ifname: String
@@ -51,13 +64,17 @@ public struct ContainerInterface: Equatable, Sendable {
     public var prefixLength: Int
     public var gateway: IPAddress
     public var mtu: Int
-    public init(ifname: String, mac: String, address: IPAddress, prefixLength: Int, gateway: IPAddress, mtu: Int) {
+    /// Routes besides the default route via `gateway` (CNI's `ipam.routes`).
+    public var routes: [ContainerRoute]
+    public init(ifname: String, mac: String, address: IPAddress, prefixLength: Int, gateway: IPAddress, mtu: Int,
+                routes: [ContainerRoute] = []) {
         self.ifname = ifname
         self.mac = mac
         self.address = address
         self.prefixLength = prefixLength
         self.gateway = gateway
         self.mtu = mtu
+        self.routes = routes
     }
 }
 
@@ -90,7 +107,7 @@ public protocol BridgeBackend: AnyObject {
     func deleteLink(_ name: String) throws
     /// Creates a veth pair whose host end `host` joins `bridge` (up) and whose other end is
     /// created directly inside `netns` as `interface.ifname` (with its MAC; no move, no rename),
-    /// then gives it the address, sets it and `lo` up and adds the default route. Namespace work
+    /// then gives it the address, sets it and `lo` up and adds the default route and `routes`. Namespace work
     /// runs on a dedicated thread; a namespace that cannot be entered is an error (kind .netns)
     /// before anything is created. On a later failure the caller deletes `host` (the peer goes with it).
     func createVeth(host: String, bridge: String, mtu: Int, netns: NetnsRef, interface: ContainerInterface) throws

@@ -139,6 +139,9 @@ public final class FakeBridge: BridgeBackend {
             if !n.routes.contains(where: { $0.netns == netns.path && $0.destination == "default" && IPAddress($0.gateway)?.family == c.gateway.family }) {
                 n.routes.append(.init(netns: netns.path, destination: "default", gateway: c.gateway.description, device: c.ifname))
             }
+            for r in c.routes where !n.routes.contains(where: { $0.netns == netns.path && $0.destination == "\(r.destination)/\(r.prefixLength)" }) {
+                n.routes.append(.init(netns: netns.path, destination: "\(r.destination)/\(r.prefixLength)", gateway: r.gateway.description, device: c.ifname))
+            }
         }
     }
 

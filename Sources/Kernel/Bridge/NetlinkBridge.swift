@@ -275,18 +275,23 @@ public final class NetlinkBridge: BridgeBackend {
         try Self.addAddress(ns, link: c.ifname, address: c.address, prefixLength: c.prefixLength)
         try Self.setUp(ns, c.ifname)
         try Self.setUp(ns, "lo")
-        try Self.addDefaultRoute(ns, via: c.gateway, dev: c.ifname, "in \(netns)")
+        try Self.addRoute(ns, to: nil, via: c.gateway, dev: c.ifname, "in \(netns)")
+        for r in c.routes {
+            try Self.addRoute(ns, to: (r.destination, r.prefixLength), via: r.gateway, dev: c.ifname, "in \(netns)")
+        }
     }
 
-    static func addDefaultRoute(_ sock: OpaquePointer, via gw: IPAddress, dev: String, _ where_: String) throws {
-        let op = "add default route via \(gw) dev \(dev) \(where_)"
+    /// A route to `to` (nil: the default route) via `gw` on `dev`; an equal existing one is fine.
+    static func addRoute(_ sock: OpaquePointer, to: (IPAddress, Int)?, via gw: IPAddress, dev: String, _ where_: String) throws {
+        let dstText = to.map { "\($0.0)/\($0.1)" } ?? "default"
+        let op = "add route \(dstText) via \(gw) dev \(dev) \(where_)"
         guard let l = try getLink(sock, dev, op) else { throw LinkError(.notFound, operation: op, detail: "no such device \(dev)") }
         let idx = rtnl_link_get_ifindex(l)
         rtnl_link_put(l)
         let fam = gw.family == .ipv4 ? AF_INET : AF_INET6
         guard let r = rtnl_route_alloc(), let nh = rtnl_route_nh_alloc() else { throw LinkError(.other, operation: op, detail: "out of memory") }
         defer { rtnl_route_put(r) }
-        let dst = try parseAddr("default", family: fam, op)
+        let dst = try parseAddr(dstText, family: fam, op)
         defer { nl_addr_put(dst) }
         let g = try parseAddr(gw.description, family: fam, op)
         defer { nl_addr_put(g) }
