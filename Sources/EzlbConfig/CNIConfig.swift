@@ -137,8 +137,8 @@ public struct CNIRequest: Sendable {
 
     static func printable(_ s: String) -> String { TerminalText.escaped(String(s.prefix(200))) }
 
-    /// CNI_ARGS: `IP` (a requested address, host-local's convention) and `IGNORE_UNKNOWN`; other
-    /// keys (K8S_POD_NAME, ...) are refused unless IGNORE_UNKNOWN is 1/true.
+    /// CNI_ARGS (CONVENTIONS.md): `IP` (a requested address, as host-local reads it) and
+    /// `IgnoreUnknown`; other keys (K8S_POD_NAME, ...) are refused unless IgnoreUnknown is 1/true.
     static func parseArgs(_ text: String) throws(CNIError) -> [String: String] {
         var out: [String: String] = [:]
         for pair in text.split(separator: ";", omittingEmptySubsequences: true) {
@@ -147,9 +147,12 @@ public struct CNIRequest: Sendable {
             }
             out[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
-        let ignore = ["1", "true", "True"].contains(out["IGNORE_UNKNOWN"] ?? "")
-        for k in out.keys.sorted() where k != "IP" && k != "IGNORE_UNKNOWN" && !ignore {
-            throw CNIError(.invalidEnvironment, "CNI_ARGS: '\(printable(k))': unknown key (IP, IGNORE_UNKNOWN; IGNORE_UNKNOWN=1 skips others)")
+        let ignore = ["1", "true", "True"].contains(out["IgnoreUnknown"] ?? "")
+        for k in out.keys.sorted() where k != "IP" && k != "IgnoreUnknown" && !ignore {
+            throw CNIError(.invalidEnvironment, "CNI_ARGS: '\(printable(k))': unknown key (IP, IgnoreUnknown; IgnoreUnknown=1 skips others)")
+        }
+        if let ip = out["IP"], IPAddress(ip) == nil {
+            throw CNIError(.invalidEnvironment, "CNI_ARGS: IP: '\(printable(ip))': not an IP address")
         }
         return out
     }
@@ -182,6 +185,8 @@ public struct CNINetwork: Sendable {
     public var reserved: [IPRange] = []
     public var dns: JSONValue? = nil
     // ezlb's keys.
+    /// Only the config sets it: runtimes do not pass their environment on reliably (podman's
+    /// DEL at container cleanup runs from conmon with a fresh one).
     public var stateDir = "/var/lib/ezlb"
     /// `kernel` or `fake` (the fake kernel in the state directory, for tests).
     public var backend = "kernel"

@@ -270,7 +270,7 @@ final class CNICLITests: CNITestCase {
         rc["runtimeConfig"] = ["ips": ["10.89.0.150/24"]]
         let b = try cni("ADD", rc, cid: "b", netns: "/run/netns/c2")
         XCTAssertEqual((b.json["ips"] as? [[String: Any]])?.first?["address"] as? String, "10.89.0.150/24", b.stdout)
-        let c = try cni("ADD", net, cid: "c", netns: "/run/netns/c3", env: ["CNI_ARGS": "IGNORE_UNKNOWN=1;K8S_POD_NAME=x;IP=10.89.0.160"])
+        let c = try cni("ADD", net, cid: "c", netns: "/run/netns/c3", env: ["CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.89.0.160"])
         XCTAssertEqual((c.json["ips"] as? [[String: Any]])?.first?["address"] as? String, "10.89.0.160/24", c.stdout)
         assertCNIError(try cni("ADD", net, cid: "d", netns: "/run/netns/c3", env: ["CNI_ARGS": "K8S_POD_NAME=x"]), code: 4)
     }
