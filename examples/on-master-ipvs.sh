@@ -5,7 +5,8 @@
 set -euo pipefail
 EZLB="${EZLB:-ezlb}"
 EZLB_CONFIG="${EZLB_CONFIG:-/etc/ezlb/ezlb.yaml}"
-HOOKS_DIR="${HOOKS_DIR:-/usr/local/lib/ezlb}"
+# on-master.sh: beside this script (resolved), unless HOOKS_DIR says otherwise.
+HOOKS_DIR="${HOOKS_DIR:-$(dirname "$(readlink -f "$0")")}"
 
 echo "[${EVENT_TYPE:-ToMaster}] ezlb ipvs apply -c $EZLB_CONFIG"
 "$EZLB" ipvs apply -c "$EZLB_CONFIG"
