@@ -100,10 +100,16 @@ public final class CNIPlugin {
         if let b = existing, b.subnet != network.subnet.description {
             throw CNIError(.invalidConfig, "network config: bridge: '\(network.bridge)': ezlb's bridge of that name has subnet \(b.subnet), not \(network.subnet)")
         }
-        // Create it on first use (or repair it); a bridge of `bridge create` stays the CLI's.
+        // Other attachments use the bridge as it is: a config that wants it otherwise is refused,
+        // not applied under them (`ezlb bridge create` changes a bridge's MTU or MASQUERADE).
+        if let b = existing, b.mtu != network.mtu || b.masquerade != network.ipMasq {
+            throw CNIError(.invalidConfig, "network config: bridge: '\(network.bridge)': ezlb's bridge has mtu \(b.mtu), ipMasq \(b.masquerade); the config says mtu \(network.mtu), ipMasq \(network.ipMasq)")
+        }
+        // Create it on first use, or repair it (gone from the kernel, down); a bridge of
+        // `bridge create` stays the CLI's.
         let links = try ctx.backends.bridge()
         let link = try links.link(network.bridge)
-        if existing == nil || link == nil || link?.up == false || link?.mtu != network.mtu || existing?.masquerade != network.ipMasq {
+        if existing == nil || link == nil || link?.up == false || link?.mtu != network.mtu {
             _ = try bridges.create(name: network.bridge, subnet: network.subnet, mtu: network.mtu, masquerade: network.ipMasq,
                                    cni: existing == nil ? network.name : existing?.cni)
         }

@@ -347,3 +347,84 @@ final class CNICLITests: CNITestCase {
         assertCNIError(gone, code: 3)
     }
 }
+
+/// Malformed network configs and environments: each gets the spec's error JSON (one line on
+/// stdout, a known code, exit 1), never a signal, and leaves the state directory as it was. A
+/// mutation that is still a valid config is added and deleted again: the state must come back.
+final class CNIFuzzTests: CNITestCase {
+    func testMalformedInputNeverTrapsAndChangesNothing() throws {
+        try fakeNamespaces(["/run/netns/c1", "/run/netns/c2"])
+        // A converged state first: one attachment that every call must leave alone.
+        XCTAssertEqual(try cni("ADD", network(), cid: "base", netns: "/run/netns/c1").status, 0)
+        let valid = try JSONSerialization.data(withJSONObject: network(), options: [.sortedKeys])
+        var inputs: [(String, Data, [String: String])] = []
+        // Every third truncation of the config (a runtime killed while writing, a short read).
+        for n in stride(from: 0, to: valid.count, by: 3) { inputs.append(("truncated at \(n)", valid.prefix(n), [:])) }
+        // Wrong types and hostile values for every key the plugin reads.
+        let hostile: [Any] = [NSNull(), 0, -1, 1e300, "", "\u{1b}[2J", String(repeating: "x", count: 5000), [Any](), [String: Any](), true,
+                              "10.89.0.0/33", "::/0", "0.0.0.0/0", "1.2.3.4", "../../etc"]
+        let keys: [[String]] = [["cniVersion"], ["name"], ["type"], ["bridge"], ["mtu"], ["ipMasq"], ["isGateway"], ["stateDir"],
+                                ["backend"], ["firewall"], ["dns"], ["prevResult"], ["runtimeConfig"], ["ipam"],
+                                ["ipam", "type"], ["ipam", "ranges"], ["ipam", "subnet"], ["ipam", "routes"], ["ipam", "reserved"],
+                                ["ipam", "rangeStart"], ["ipam", "gateway"]]
+        for k in keys {
+            for v in hostile {
+                var cfg = network()
+                if k.count == 1 {
+                    cfg[k[0]] = v
+                } else {
+                    var ipam = cfg["ipam"] as? [String: Any] ?? [:]
+                    ipam[k[1]] = v
+                    if k[1] == "subnet" { ipam["ranges"] = nil }
+                    ipam[k[1]] = v
+                    cfg["ipam"] = ipam
+                }
+                // A valid config pointing at another state directory or the real kernel would be
+                // legitimately used: keep those two broken otherwise.
+                if k == ["stateDir"] || k == ["backend"] { cfg["ipam"] = "broken" }
+                guard let d = try? JSONSerialization.data(withJSONObject: cfg) else { continue }
+                inputs.append(("\(k.joined(separator: ".")) = \(String(describing: v).prefix(20))", d, [:]))
+            }
+        }
+        for (name, value) in [("CNI_CONTAINERID", ""), ("CNI_CONTAINERID", String(repeating: "a", count: 300)), ("CNI_IFNAME", "a/b"),
+                              ("CNI_IFNAME", ".."), ("CNI_NETNS", "netns"), ("CNI_ARGS", "=;;=x"), ("CNI_ARGS", "IP=notanip"),
+                              ("CNI_COMMAND", "add"), ("CNI_COMMAND", "")] {
+            inputs.append(("\(name)=\(value.prefix(20))", valid, [name: value]))
+        }
+        inputs.append(("deep nesting", Data((String(repeating: "[", count: 100_000)).utf8), [:]))
+        inputs.append(("2 MiB", Data(repeating: 0x20, count: 2 << 20) + valid, [:]))
+        inputs.append(("not UTF-8", Data([0x7B, 0xFF, 0xFE, 0x7D]), [:]))
+
+        let before = stateSnapshot()
+        var failures: [String] = []
+        var codes: [Int: Int] = [:]
+        var accepted = 0
+        for (what, data, env) in inputs {
+            let r = try cni("ADD", nil, cid: "fz", netns: "/run/netns/c2", env: env, raw: data)
+            if r.stdout.unicodeScalars.contains(where: { $0.value == 0x1B }) || r.stderr.unicodeScalars.contains(where: { $0.value == 0x1B }) {
+                failures.append("\(what): raw ESC in the output")
+            }
+            if r.status == 0 {
+                // Still valid: a result, and DEL takes everything back.
+                accepted += 1
+                if (r.json["ips"] as? [[String: Any]])?.isEmpty != false { failures.append("\(what): exit 0 without ips: \(r.stdout.prefix(200))") }
+                let d = try cni("DEL", nil, cid: "fz", netns: "/run/netns/c2", env: env, raw: data)
+                if d.status != 0 { failures.append("\(what): DEL after a valid ADD: \(d.stdout.prefix(200))") }
+                if stateSnapshot() != before { failures.append("\(what): ADD + DEL left the state changed") }
+                continue
+            }
+            let e = r.json
+            let code = e["code"] as? Int ?? -1
+            codes[code, default: 0] += 1
+            if r.status != 1 { failures.append("\(what): exit \(r.status)") }
+            // 102: a valid config that conflicts with what exists (another bridge on the subnet).
+            if ![1, 2, 4, 6, 7, 102].contains(code) { failures.append("\(what): code \(code): \(r.stdout.prefix(200))") }
+            if r.stdout.filter({ $0 == "\n" }).count != 1 || (e["msg"] as? String ?? "").isEmpty { failures.append("\(what): stdout \(r.stdout.prefix(200))") }
+            if r.stderr.split(separator: "\n").count != 1 { failures.append("\(what): stderr \(r.stderr.prefix(200))") }
+            if stateSnapshot() != before { failures.append("\(what): a refused call changed the state") }
+        }
+        XCTAssertEqual(failures, [], "\(failures.count) of \(inputs.count) inputs")
+        XCTAssertGreaterThan(inputs.count - accepted, 350, "most inputs are malformed")
+        print("CNI fuzz: \(inputs.count) inputs, \(accepted) still valid (added and deleted), error codes \(codes.sorted { $0.key < $1.key })")
+    }
+}

@@ -74,8 +74,9 @@ RTM_TYPES = {"0x10": "RTM_NEWLINK", "0x11": "RTM_DELLINK", "0x12": "RTM_GETLINK"
 # processes
 
 class Result:
-    def __init__(self, argv, rc, out, err, elapsed, timed_out):
+    def __init__(self, argv, rc, out, err, elapsed, timed_out, env=None):
         self.argv, self.rc, self.out, self.err, self.elapsed, self.timed_out = argv, rc, out, err, elapsed, timed_out
+        self.env = env
 
     @property
     def json(self):
@@ -92,12 +93,17 @@ class Result:
         return "exit %s%s" % (self.rc, (": " + line[:200]) if line else "")
 
 
-def run(argv, env=None, timeout=CMD_TIMEOUT, cwd=None):
+def run(argv, env=None, timeout=CMD_TIMEOUT, cwd=None, stdin_path=None):
     """Runs argv in its own session; past `timeout` the whole session is killed (by its id)."""
     t0 = time.monotonic()
     try:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, cwd=cwd, start_new_session=True)
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        try:
+            p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=env, cwd=cwd, start_new_session=True)
+        finally:
+            if stdin_path:
+                stdin.close()
     except OSError as e:
         return Result(argv, None, "", str(e), 0.0, False)
     try:
@@ -111,7 +117,7 @@ def run(argv, env=None, timeout=CMD_TIMEOUT, cwd=None):
         out, err = p.communicate()
         timed_out = True
     return Result(argv, None if timed_out else p.returncode, out.decode("utf-8", "replace"),
-                  err.decode("utf-8", "replace"), time.monotonic() - t0, timed_out)
+                  err.decode("utf-8", "replace"), time.monotonic() - t0, timed_out, env)
 
 
 def start(argv, env=None, cwd=None):
@@ -262,7 +268,10 @@ class World:
         return base
 
     def ezlb(self, args, strace=None, env=None, timeout=CMD_TIMEOUT, role="h"):
-        return run(self.argv(args, strace, role), env=self.env(env), timeout=timeout, cwd=self.cfg)
+        e = dict(getattr(args, "env", {}))
+        e.update(env or {})
+        return run(self.argv(args, strace, role), env=self.env(e), timeout=timeout, cwd=self.cfg,
+                   stdin_path=getattr(args, "stdin", None))
 
     def must(self, args, what=None, role="h", env=None):
         r = self.ezlb(args, role=role, env=env)
@@ -297,9 +306,10 @@ class World:
             return json.load(f)
 
     def cmdline(self, args, strace=None):
-        env = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(self.env().items())
-                       if k.startswith("EZLB_") or k == "XTABLES_LOCKFILE")
-        return "cd %s && %s %s" % (shlex.quote(self.cfg), env, " ".join(shlex.quote(a) for a in self.argv(args, strace)))
+        env = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(self.env(getattr(args, "env", None)).items())
+                       if k.startswith("EZLB_") or k.startswith("CNI_") or k == "XTABLES_LOCKFILE")
+        stdin = " < %s" % shlex.quote(args.stdin) if getattr(args, "stdin", None) else ""
+        return "cd %s && %s %s%s" % (shlex.quote(self.cfg), env, " ".join(shlex.quote(a) for a in self.argv(args, strace)), stdin)
 
 
 class SetupError(Exception):
@@ -457,6 +467,8 @@ def changed_false_problems(r, expected_rc):
     if r.rc != expected_rc:
         out.append("second re-run: %s" % r.brief())
         return out
+    if "CNI_COMMAND" in (r.env or {}):
+        return out   # a CNI plugin prints the spec's result; "no change" is checked on the state
     j = r.json
     if j.get("changed") is not False:
         out.append("second re-run reports changed:%s (%s)" % (j.get("changed"), short([a.get("text") for a in j.get("actions", [])])))
@@ -931,7 +943,11 @@ class BridgeBase(Scenario):
 
     @property
     def expected_ipam(self):
-        return {BR_SUBNET: set(self.connected)}
+        return {BR_SUBNET: {self.owner_of(r) for r in self.connected}}
+
+    def owner_of(self, role):
+        """The owner a container role's attachment is recorded under."""
+        return role
 
     def host_setup(self, w):
         w.ip("h", ["link", "set", "lo", "up"])
@@ -989,8 +1005,9 @@ class BridgeBase(Scenario):
             if [BR, BR_GW + "/24"] not in addrs_obs(w, "h"):
                 out.append("%s lacks %s/24" % (BR, BR_GW))
         conns = {c.get("owner"): c for c in (b or {}).get("connections", [])}
-        if set(conns) != set(self.connected):
-            out.append("bridges.json connections %s, expected %s" % (sorted(conns), sorted(self.connected)))
+        want = {self.owner_of(r) for r in self.connected}
+        if set(conns) != want:
+            out.append("bridges.json connections %s, expected %s" % (sorted(conns), sorted(want)))
         veths = sorted(n for n in links if n.startswith("ez") and n != BR)
         if len(veths) != len(self.connected):
             out.append("host veths %s, expected %d (owners %s)" % (veths, len(self.connected), sorted(self.connected)))
@@ -998,7 +1015,7 @@ class BridgeBase(Scenario):
         for owner in self.roles[1:]:
             clinks = [l[0] for l in links_obs(w, owner)]
             if owner in self.connected:
-                c = conns.get(owner, {})
+                c = conns.get(self.owner_of(owner), {})
                 hv = c.get("host_veth")
                 if hv not in links:
                     out.append("%s: host veth %s missing" % (owner, hv))
@@ -1006,7 +1023,7 @@ class BridgeBase(Scenario):
                     out.append("%s: host veth %s not up on %s" % (owner, hv, BR))
                 if "eth0" not in clinks:
                     out.append("%s: no eth0 in its namespace" % owner)
-                ip = ips.get(owner)
+                ip = ips.get(self.owner_of(owner))
                 if ["eth0", "%s/24" % ip] not in addrs_obs(w, owner):
                     out.append("%s: eth0 lacks its IPAM address %s/24 (has %s)" % (owner, ip, addrs_obs(w, owner)))
                 if c.get("ip") != ip:
@@ -1019,11 +1036,11 @@ class BridgeBase(Scenario):
                 if clinks != ["lo"]:
                     out.append("%s: disconnected but its namespace has %s" % (owner, clinks))
         for owner in self.gone:
-            hv = self.notes_veth(w, owner)
+            hv = self.notes_veth(w, self.owner_of(owner))
             if hv and hv in links:
                 out.append("%s: veth %s still on the host" % (owner, hv))
-            if owner in ips:
-                out.append("%s: address %s not released" % (owner, ips[owner]))
+            if self.owner_of(owner) in ips:
+                out.append("%s: address %s not released" % (owner, ips[self.owner_of(owner)]))
         nat = iptables_obs(w, "h")["iptables-legacy-save"]
         chain = "EZLB-BR-" + BR
         rules = [l for l in nat if chain in l]
@@ -1118,6 +1135,84 @@ class BridgeDelete(BridgeBase):
 
     def command(self, w):
         return ["bridge", "delete", BR, "--force", "-o", "json"]
+
+
+# --- the CNI plugin (kernel, private namespaces) ------------------------------------------------
+
+class CNICall(list):
+    """No arguments: ezlb run as a CNI plugin, CNI_* in the environment, the network config on stdin."""
+    def __init__(self, env, stdin):
+        super().__init__()
+        self.env, self.stdin = env, stdin
+
+
+class CNIBase(BridgeBase):
+    """The bridge scenarios' namespaces and checks, with attachments made through CNI ADD/DEL
+    (owner cni:fi:<container>:eth0) on a bridge `bridge create` made (so it stays)."""
+
+    def owner_of(self, role):
+        return "cni:fi:%s:eth0" % role
+
+    def conf(self, w):
+        p = os.path.join(w.cfg, "net.json")
+        if not os.path.exists(p):
+            w.write_cfg("net.json", json.dumps({
+                "cniVersion": "1.0.0", "name": "fi", "type": "ezlb", "bridge": BR, "ipMasq": True,
+                "stateDir": w.state, "firewall": "iptables",
+                "ipam": {"type": "ezlb", "ranges": [[{"subnet": BR_SUBNET}]], "routes": [{"dst": "0.0.0.0/0"}]}}))
+        return p
+
+    def call(self, w, command, role):
+        return CNICall({"CNI_COMMAND": command, "CNI_CONTAINERID": role, "CNI_IFNAME": "eth0",
+                        "CNI_NETNS": "/run/netns/" + w.ns(role), "CNI_PATH": "/usr/lib/cni"}, self.conf(w))
+
+    def create(self, w):
+        w.must(["bridge", "create", BR, "--subnet", BR_SUBNET, "--firewall", "iptables"])
+
+    def connect(self, w, owner):
+        w.must(self.call(w, "ADD", owner), "CNI ADD " + owner)
+
+
+class CNIAdd(CNIBase):
+    name, slug = "CNI ADD", "cni-add"
+    connected = {"c0", "c1"}
+
+    def prepare(self, w):
+        self.host_setup(w)
+        self.create(w)
+        self.connect(w, "c0")
+
+    def command(self, w):
+        return self.call(w, "ADD", "c1")
+
+
+class CNIDel(CNIBase):
+    name, slug = "CNI DEL", "cni-del"
+    connected = {"c0"}
+    gone = ("c1",)
+
+    def prepare(self, w):
+        self.host_setup(w)
+        self.create(w)
+        self.connect(w, "c0")
+        self.connect(w, "c1")
+        self.remember_veths(w)
+
+    def command(self, w):
+        return self.call(w, "DEL", "c1")
+
+
+class CNIAddAbort(CNIAdd):
+    """The runtime gives up after a killed ADD and sends DEL (what the spec asks of it): nothing of c1 may stay."""
+    name, slug, abort = "CNI ADD, killed, then DEL", "cni-add-abort", True
+    connected = {"c0"}
+    gone = ("c1",)
+
+    def abort_command(self, w):
+        return self.call(w, "DEL", "c1")
+
+    def notes_veth(self, w, owner):
+        return w.suite.calib_notes.get(self.slug, {}).get("veth " + owner)
 
 
 # --- snat (kernel, private namespace) -----------------------------------------------------------
@@ -1280,6 +1375,7 @@ class IpamAllocateFirst(IpamAllocate):
 SCENARIOS = [IpamAllocateFirst(), IpamAllocate(), IpamAllocateAbort(), IpamRelease(),
              IpvsApply(), IpvsApplyCached(), IpvsCleanup(),
              BridgeCreate(), BridgeConnect(), BridgeConnectAbort(), BridgeDisconnect(), BridgeDelete(),
+             CNIAdd(), CNIAddAbort(), CNIDel(),
              SnatSyncFirst(), SnatSync(), SnatSyncNFTFirst(), SnatSyncNFT(), XfrmNetns(), XfrmFake()]
 
 
@@ -1405,6 +1501,8 @@ class Suite:
                 base["10.1.0.0/24"].add("new")
             if isinstance(scen, BridgeConnectAbort):
                 base[BR_SUBNET].add("c1")
+            if isinstance(scen, CNIAddAbort):
+                base[BR_SUBNET].add(scen.owner_of("c1"))
             return base
         return exp
 
