@@ -26,7 +26,7 @@ let package = Package(
 
         // The CLI: ArgumentParser commands that parse, call a reconciler and render its report.
         .target(name: "Commands", dependencies: [
-            "EzlbReconcile", "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft", "CEzlbVersion",
+            "EzlbReconcile", "EzlbCore", "EzlbConfig", "EzlbPlanner", "EzlbState", "Kernel", "EzlbIPAM", "EzlbRaft", "CEzlbMain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -98,9 +98,10 @@ let package = Package(
         // builds (link/static-libs); Debian ships libmnl shared only (libmnl0, which iproute2 needs).
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl",
                        providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
-        // The commit ezlb was built from, for `ezlb --version`: scripts/build-release sets
-        // EZLB_GIT_COMMIT; only this one-function target is rebuilt when it changes.
-        .target(name: "CEzlbVersion", cSettings: Context.environment["EZLB_GIT_COMMIT"].map {
+        // Process-level facts: the commit ezlb was built from (`ezlb --version`; scripts/build-release
+        // sets EZLB_GIT_COMMIT, and only this small target rebuilds when it changes) and argv as
+        // the kernel passed it (no /proc needed).
+        .target(name: "CEzlbMain", cSettings: Context.environment["EZLB_GIT_COMMIT"].map {
             [.define("EZLB_GIT_COMMIT", to: "\"\($0)\"")]
         } ?? []),
         .target(name: "CEzlbShim", dependencies: ["CNetlink", "CNetlinkGenl", "CIPTC", "CRaft", "CUV", "CNftnl"],

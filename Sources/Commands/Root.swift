@@ -1,5 +1,6 @@
 import ArgumentParser
-import CEzlbVersion
+import EzlbCore
+import CEzlbMain
 import EzlbState
 import Kernel
 
@@ -29,19 +30,32 @@ public struct Ezlb: ParsableCommand {
 }
 
 extension Ezlb {
+    /// The arguments (without the program name) as the kernel passed them; the Swift runtime's
+    /// `CommandLine` needs /proc, and without it a command would run with none (and print the help).
+    static func commandLine() throws -> [String] {
+        let argc = Int(ezlb_argc())
+        if argc > 0, let argv = ezlb_argv() {
+            return (1..<argc).compactMap { argv[$0].map { String(cString: $0) } }
+        }
+        guard !CommandLine.arguments.isEmpty else {
+            throw Failure.usage("cannot read the command line (is /proc mounted?)")
+        }
+        return Array(CommandLine.arguments.dropFirst())
+    }
+
     /// Parses arguments and runs the chosen command. Parse errors print one
     /// line (`ezlb: error: …`) and exit 64; help and version print as usual.
     public static func runMain(_ arguments: [String]? = nil) -> Never {
         do {
             // The per-operation commands skip ArgumentParser's reflection when their
             // arguments are plain (FastParse.swift); anything else goes the full way.
-            let args = arguments ?? Array(CommandLine.arguments.dropFirst())
+            let args = try arguments ?? commandLine()
             // A container runtime running ezlb as its CNI plugin (CNI.swift).
             if CNIEntry.isInvocation(args) { CNIEntry.run() }
             if let fast = FastParse.command(args) {
                 try fast.run()
             } else {
-                var command = try parseAsRoot(arguments)
+                var command = try parseAsRoot(args)
                 try command.run()
             }
             exit(withError: nil)

@@ -126,6 +126,22 @@ final class QuietAndEnvTests: CLITestCase {
 
 /// `--metrics-file`: Prometheus text exposition, checked by a strict parser of the format
 /// (HELP/TYPE before samples, metric and label names, escapes, values, no duplicate series).
+/// Without /proc (a chroot, a minimal container) the arguments still reach the parser: the
+/// Swift runtime reads them from /proc/self/cmdline, ezlb from what the kernel passed to main.
+final class NoProcTests: CLITestCase {
+    func testArgumentsWithoutProcAreStillParsed() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            throw XCTSkip("needs root and unshare (a private mount namespace without /proc)")
+        }
+        let r = try command(["/usr/bin/unshare", "--mount", "--fork", "sh", "-c",
+                             "umount -l /proc && exec \"$0\" ipvs apply -c /nonexistent --backend fake --state-dir \"$1\"",
+                             Self.binary.path, stateDir])
+        XCTAssertEqual(r.status, 78, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("/nonexistent: no such file"), r.stderr)
+        XCTAssertFalse(r.stdout.contains("SUBCOMMANDS"), "not the help")
+    }
+}
+
 final class MetricsFileTests: CLITestCase {
     struct Sample: Hashable { var name: String; var labels: [String: String]; var value: Double }
 
