@@ -1173,46 +1173,26 @@ class CNIBase(BridgeBase):
         w.must(self.call(w, "ADD", owner), "CNI ADD " + owner)
 
 
-class CNIAdd(CNIBase):
+class CNIAdd(CNIBase, BridgeConnect):
     name, slug = "CNI ADD", "cni-add"
-    connected = {"c0", "c1"}
-
-    def prepare(self, w):
-        self.host_setup(w)
-        self.create(w)
-        self.connect(w, "c0")
 
     def command(self, w):
         return self.call(w, "ADD", "c1")
 
 
-class CNIDel(CNIBase):
-    name, slug = "CNI DEL", "cni-del"
-    connected = {"c0"}
-    gone = ("c1",)
-
-    def prepare(self, w):
-        self.host_setup(w)
-        self.create(w)
-        self.connect(w, "c0")
-        self.connect(w, "c1")
-        self.remember_veths(w)
-
-    def command(self, w):
-        return self.call(w, "DEL", "c1")
-
-
-class CNIAddAbort(CNIAdd):
+class CNIAddAbort(CNIAdd, BridgeConnectAbort):
     """The runtime gives up after a killed ADD and sends DEL (what the spec asks of it): nothing of c1 may stay."""
     name, slug, abort = "CNI ADD, killed, then DEL", "cni-add-abort", True
-    connected = {"c0"}
-    gone = ("c1",)
 
     def abort_command(self, w):
         return self.call(w, "DEL", "c1")
 
-    def notes_veth(self, w, owner):
-        return w.suite.calib_notes.get(self.slug, {}).get("veth " + owner)
+
+class CNIDel(CNIBase, BridgeDisconnect):
+    name, slug = "CNI DEL", "cni-del"
+
+    def command(self, w):
+        return self.call(w, "DEL", "c1")
 
 
 # --- snat (kernel, private namespace) -----------------------------------------------------------
@@ -1500,8 +1480,6 @@ class Suite:
             if isinstance(scen, IpamAllocateAbort):
                 base["10.1.0.0/24"].add("new")
             if isinstance(scen, BridgeConnectAbort):
-                base[BR_SUBNET].add("c1")
-            if isinstance(scen, CNIAddAbort):
                 base[BR_SUBNET].add(scen.owner_of("c1"))
             return base
         return exp
