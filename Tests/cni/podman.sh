@@ -6,8 +6,9 @@
 # "outside" namespace behind it; storage, runroot, CNI configs and ezlb's state live in a
 # temporary directory. Nothing is fetched: the image is a busybox-static rootfs imported locally.
 #
-# Per plugin set, on a network podman itself writes (`podman network create`; for ezlb only the
-# two plugin types are changed to "ezlb" and `stateDir` is added):
+# Per plugin set — reference (bridge + host-local, unchanged), ezlb (both types changed to
+# "ezlb"), ipam (the reference bridge with ezlb as its IPAM plugin) — on a network podman itself
+# writes (`podman network create`; `stateDir` is added where ezlb runs):
 #   two containers ping each other and the gateway; both reach the outside namespace, which has
 #   no route back to the container subnet (so only MASQUERADE makes the replies come back);
 #   `podman restart` keeps the address (ezlb: checked; reference: reported, host-local hands
@@ -45,11 +46,11 @@ H() { ip netns exec "$HOST" "$@"; }
 cleanup() {
   set +e
   P rm -a -f -t 0 >/dev/null 2>&1
-  for n in refnet eznet; do P network rm -f "$n" >/dev/null 2>&1; done
+  for n in refnet eznet ipamnet; do P network rm -f "$n" >/dev/null 2>&1; done
   ip netns del "$HOST" 2>/dev/null
   ip netns del "$OUT" 2>/dev/null
   # libcni keeps its cache in /var/lib/cni whatever podman is told: remove this run's entries.
-  rm -rf /var/lib/cni/networks/refnet /var/lib/cni/results/refnet-* /var/lib/cni/results/eznet-*
+  rm -rf /var/lib/cni/networks/refnet /var/lib/cni/results/refnet-* /var/lib/cni/results/eznet-* /var/lib/cni/results/ipamnet-*
   if [ "$cni_existed" = 0 ]; then rmdir /var/lib/cni/networks /var/lib/cni/results /var/lib/cni 2>/dev/null; fi
   rm -rf "$T"
 }
@@ -91,7 +92,7 @@ baseline_links=$(H ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' 
 # skeleton, which both plugin sets chain and which it never removes.
 rules() {
   H iptables-save 2>/dev/null | grep -E '^-A' | grep -v 'CNI firewall plugin' | sort
-  H nft list ruleset 2>/dev/null | grep -cE 'masquerade|10\.(88|89|90)\.' || true
+  H nft list ruleset 2>/dev/null | grep -cE 'masquerade|10\.(88|89|90|91)\.' || true
 }
 baseline_rules=$(rules)
 
@@ -102,14 +103,16 @@ scenario() {
   echo "# $kind: network $net $subnet"
   P network create --subnet "$subnet" "$net" >/dev/null
   local conf="$T/cni.d/$net.conflist"
-  if [ "$kind" = ezlb ]; then
-    python3 - "$conf" "$T/ezstate" <<'PY'
+  if [ "$kind" != reference ]; then
+    # ezlb: both types changed; ipam: the reference bridge plugin delegating to ezlb as its IPAM.
+    python3 - "$conf" "$T/ezstate" "$kind" <<'PY'
 import json, sys
-p, state = sys.argv[1], sys.argv[2]
+p, state, kind = sys.argv[1], sys.argv[2], sys.argv[3]
 c = json.load(open(p))
 main = c["plugins"][0]
 assert main["type"] == "bridge" and main["ipam"]["type"] == "host-local", main
-main["type"] = "ezlb"
+if kind == "ezlb":
+    main["type"] = "ezlb"
 main["ipam"]["type"] = "ezlb"
 main["stateDir"] = state
 json.dump(c, open(p, "w"), indent=3)
@@ -137,11 +140,15 @@ PY
   check "$kind: a pings the gateway $gw" P exec "a-$kind" ping -c1 -W2 "$gw"
   check "$kind: a reaches the outside namespace (10.199.0.2; replies only through MASQUERADE)" P exec "a-$kind" ping -c1 -W2 10.199.0.2
   check "$kind: the network's rules are in place while it is used" test "$(rules)" != "$baseline_rules"
+  if [ "$kind" != reference ]; then
+    eq "$kind: ezlb's ipam.json holds both containers' addresses" "2 allocations in 1 subnets" \
+      "$(H "$bin" ipam list --state-dir "$T/ezstate" | tail -1)"
+  fi
   check "$kind: the outside namespace has no route to $subnet" sh -c "! ip netns exec $OUT ip route get ${a} >/dev/null 2>&1 || ! ip netns exec $OUT ping -c1 -W1 $a >/dev/null 2>&1"
   P restart -t 0 "a-$kind" >/dev/null
   local a2
   a2=$(ip_of "a-$kind" "$net")
-  if [ "$kind" = ezlb ]; then
+  if [ "$kind" != reference ]; then
     eq "$kind: podman restart keeps a's address" "$a" "$a2"
   else
     echo "   $kind: podman restart: a had $a, has $a2 (host-local continues after the last address it handed out)"
@@ -150,7 +157,7 @@ PY
   P rm -f -t 0 "a-$kind" "b-$kind" >/dev/null
   P network rm "$net" >/dev/null
   eq "$kind: no link left in the host namespace" "$baseline_links" "$(H ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')"
-  if [ "$kind" = ezlb ]; then
+  if [ "$kind" != reference ]; then
     eq "$kind: no firewall rule left" "$baseline_rules" "$(rules)"
     eq "$kind: no address left in ipam.json" "0 allocations in 0 subnets" "$(H "$bin" ipam list --state-dir "$T/ezstate" | tail -1)"
     eq "$kind: no bridge left in bridges.json" "0 bridges, 0 connections" "$(H "$bin" bridge list --state-dir "$T/ezstate" | tail -1)"
@@ -165,5 +172,6 @@ PY
 
 scenario reference refnet 10.89.0.0/24 10.89.0.1
 scenario ezlb eznet 10.90.0.0/24 10.90.0.1
+scenario ipam ipamnet 10.91.0.0/24 10.91.0.1
 echo "# podman.sh: $OKS ok, $FAILED failed in $(( $(date +%s) - t0 )) s"
 [ "$FAILED" = 0 ]
