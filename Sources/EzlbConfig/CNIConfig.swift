@@ -35,8 +35,6 @@ public struct CNIError: Error, Equatable, Sendable, CustomStringConvertible {
         case notAvailable = 50
         /// ezlb: no free address in the range (the CLI's exit 69).
         case addressesExhausted = 100
-        /// ezlb: another ezlb run holds the lock (the CLI's exit 75).
-        case busy = 101
         /// ezlb: a kernel or state operation failed.
         case failed = 102
     }
@@ -97,13 +95,15 @@ public struct CNIRequest: Sendable {
         }
         var r = CNIRequest(command: command)
         if command == .version {
-            // The config is optional for VERSION; only its version matters.
-            if !stdin.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-                r.cniVersion = try CNINetwork.version(try CNINetwork.object(stdin))
-            }
+            // Version negotiation never fails: the config (optional) only picks the version the
+            // answer is written in; one ezlb does not speak gets the latest.
+            r.cniVersion = (try? CNINetwork.version(CNINetwork.object(stdin))) ?? CNIVersion.latest
             return r
         }
-        let n = try CNINetwork.parse(stdin)
+        // DEL must work on whatever ADD was given, also a config or CNI_ARGS ADD refused:
+        // it checks only what it needs to find the attachment.
+        let lenient = command == .del
+        let n = try CNINetwork.parse(stdin, lenient: lenient)
         r.cniVersion = n.cniVersion
         r.network = n
         guard command != .gc && command != .status else { return r }
@@ -113,8 +113,8 @@ public struct CNIRequest: Sendable {
         // SPEC.md, "Parameters": the container ID is alphanumeric plus _ . -; the interface
         // name at most 15 bytes, no '/', ':' or whitespace, not '.' or '..'.
         guard !r.containerID.isEmpty else { throw CNIError(.invalidEnvironment, "CNI_CONTAINERID is not set") }
-        guard r.containerID.utf8.count <= 128, r.containerID.utf8.allSatisfy(isIDByte) else {
-            throw CNIError(.invalidEnvironment, "CNI_CONTAINERID: '\(printable(r.containerID))': only letters, digits, '_', '.' and '-' (at most 128)")
+        guard r.containerID.utf8.count <= 128, r.containerID.utf8.allSatisfy(isIDByte), r.containerID.utf8.first.map(isAlphanumeric) == true else {
+            throw CNIError(.invalidEnvironment, "CNI_CONTAINERID: '\(printable(r.containerID))': letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128)")
         }
         guard !r.ifname.isEmpty else { throw CNIError(.invalidEnvironment, "CNI_IFNAME is not set") }
         guard r.ifname.utf8.count <= 15, r.ifname != ".", r.ifname != "..",
@@ -127,9 +127,15 @@ public struct CNIRequest: Sendable {
         if !r.netns.isEmpty && (r.netns.first != "/" || r.netns.utf8.contains(0)) {
             throw CNIError(.invalidEnvironment, "CNI_NETNS: '\(printable(r.netns))': not an absolute path")
         }
-        r.args = try parseArgs(env("CNI_ARGS") ?? "")
+        do {
+            r.args = try parseArgs(env("CNI_ARGS") ?? "")
+        } catch where lenient {
+            r.args = [:]
+        }
         return r
     }
+
+    static func isAlphanumeric(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
 
     static func isIDByte(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2E || b == 0x2D
@@ -147,12 +153,17 @@ public struct CNIRequest: Sendable {
             }
             out[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
-        let ignore = ["1", "true", "True"].contains(out["IgnoreUnknown"] ?? "")
+        let ignore = ["1", "true"].contains((out["IgnoreUnknown"] ?? "").lowercased())
         for k in out.keys.sorted() where k != "IP" && k != "IgnoreUnknown" && !ignore {
             throw CNIError(.invalidEnvironment, "CNI_ARGS: '\(printable(k))': unknown key (IP, IgnoreUnknown; IgnoreUnknown=1 skips others)")
         }
-        if let ip = out["IP"], IPAddress(ip) == nil {
-            throw CNIError(.invalidEnvironment, "CNI_ARGS: IP: '\(printable(ip))': not an IP address")
+        if let ip = out["IP"] {
+            // CONVENTIONS.md: IP=<ip>[/<prefix>].
+            let bare = ip.firstIndex(of: "/").map { String(ip[..<$0]) } ?? ip
+            guard IPAddress(bare) != nil else {
+                throw CNIError(.invalidEnvironment, "CNI_ARGS: IP: '\(printable(ip))': not an IP address")
+            }
+            out["IP"] = bare
         }
         return out
     }
@@ -180,7 +191,8 @@ public struct CNINetwork: Sendable {
     // IPAM (host-local's keys).
     public var subnet: IPSubnet
     public var range: IPRange?
-    public var gateway: IPAddress?
+    /// The gateway the containers get (main plugin: the subnet's first address, the bridge's).
+    public var gateway: IPAddress
     public var routes: [Route] = []
     public var reserved: [IPRange] = []
     public var dns: JSONValue? = nil
@@ -198,7 +210,10 @@ public struct CNINetwork: Sendable {
     /// GC: `cni.dev/valid-attachments` as (container ID, ifname).
     public var validAttachments: [(String, String)]? = nil
 
-    init(subnet: IPSubnet) { self.subnet = subnet }
+    init(subnet: IPSubnet, gateway: IPAddress) {
+        self.subnet = subnet
+        self.gateway = gateway
+    }
 
     static func fail(_ path: String, _ value: String?, _ reason: String, _ code: CNIError.Code = .invalidConfig) -> CNIError {
         CNIError(code, "network config: \(path)\(value.map { ": '\(CNIRequest.printable($0))'" } ?? ""): \(reason)")
@@ -215,7 +230,8 @@ public struct CNINetwork: Sendable {
 
     /// `cniVersion`, one ezlb speaks.
     public static func version(_ root: [String: JSONValue]) throws(CNIError) -> String {
-        guard let v = root["cniVersion"], v != .null else { throw fail("cniVersion", nil, "missing") }
+        // A config without a version is 0.1.0 (libcni's ConfigDecoder).
+        guard let v = root["cniVersion"], v != .null else { return "0.1.0" }
         guard case .string(let version) = v else { throw fail("cniVersion", nil, "expected a string") }
         guard CNIVersion.supported.contains(version) else {
             throw CNIError(.incompatibleVersion, "network config: cniVersion: '\(CNIRequest.printable(version))': not supported (ezlb supports \(CNIVersion.supported.joined(separator: ", ")))")
@@ -249,37 +265,42 @@ public struct CNINetwork: Sendable {
     }
 
     /// Parses the network configuration on stdin.
-    public static func parse(_ bytes: [UInt8]) throws(CNIError) -> CNINetwork {
+    /// `lenient` (DEL): the settings ADD would refuse are not checked.
+    public static func parse(_ bytes: [UInt8], lenient: Bool = false) throws(CNIError) -> CNINetwork {
         let root = try object(bytes)
         let version = try version(root)
         let type = try string(root, "type", "type") ?? ""
         guard !type.isEmpty else { throw fail("type", nil, "missing") }
         guard case .object(let ipam)? = root["ipam"] else { throw fail("ipam", nil, "missing (an object with type \"ezlb\")") }
-        var n = try parseIPAM(ipam, isMain: type == "ezlb")
+        let isMain = type == "ezlb"
+        var n = try parseIPAM(ipam, isMain: isMain, lenient: lenient)
         n.cniVersion = version
         n.type = type
         n.name = try string(root, "name", "name") ?? ""
         guard !n.name.isEmpty else { throw fail("name", nil, "missing") }
-        guard n.name.utf8.count <= 128, n.name.utf8.first.map({ CNIRequest.isIDByte($0) && $0 != 0x2E && $0 != 0x2D && $0 != 0x5F }) == true,
+        guard n.name.utf8.count <= 100, n.name.utf8.first.map({ CNIRequest.isIDByte($0) && $0 != 0x2E && $0 != 0x2D && $0 != 0x5F }) == true,
               n.name.utf8.allSatisfy(CNIRequest.isIDByte) else {
-            throw fail("name", n.name, "letters, digits, '_', '.' and '-', starting with a letter or digit")
+            throw fail("name", n.name, "letters, digits, '_', '.' and '-', starting with a letter or digit (at most 100)")
         }
-        if let b = try string(root, "bridge", "bridge") {
-            guard !b.isEmpty, b.utf8.count <= 15, b.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
-                throw fail("bridge", b, "not a valid interface name (1-15 printable bytes, no '/' or space)")
+        // The main plugin's keys; as an IPAM plugin they are the main plugin's business.
+        if isMain {
+            if let b = try string(root, "bridge", "bridge") {
+                guard !b.isEmpty, b.utf8.count <= 15, b.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+                    throw fail("bridge", b, "not a valid interface name (1-15 printable bytes, no '/' or space)")
+                }
+                n.bridge = b
             }
-            n.bridge = b
-        }
-        if let v = root["mtu"], v != .null {
-            guard case .int(let m) = v, (68...65535).contains(m) else { throw fail("mtu", v.text, "expected an integer in 68..65535") }
-            n.mtu = m
-        }
-        if let m = try bool(root, "ipMasq", "ipMasq") { n.ipMasq = m }
-        if n.isMain, try bool(root, "isGateway", "isGateway") == false {
-            throw fail("isGateway", "false", "ezlb's bridge always holds the gateway address (internal networks are not supported)", .unsupportedField)
-        }
-        if let v = root["vlan"], v != .null, v != .int(0) {
-            throw fail("vlan", v.text, "VLANs are not supported", .unsupportedField)
+            if let v = root["mtu"], v != .null, v != .int(0) {   // 0: the default, as the bridge plugin reads it
+                guard case .int(let m) = v, (68...65535).contains(m) else { throw fail("mtu", v.text, "expected an integer in 68..65535 (0: 1500)") }
+                n.mtu = m
+            }
+            if let m = try bool(root, "ipMasq", "ipMasq") { n.ipMasq = m }
+            if !lenient, try bool(root, "isGateway", "isGateway") == false {
+                throw fail("isGateway", "false", "ezlb's bridge always holds the gateway address (internal networks are not supported)", .unsupportedField)
+            }
+            if !lenient, let v = root["vlan"], v != .null, v != .int(0) {
+                throw fail("vlan", v.text, "VLANs are not supported", .unsupportedField)
+            }
         }
         if let s = try string(root, "stateDir", "stateDir") {
             guard s.first == "/" else { throw fail("stateDir", s, "expected an absolute path") }
@@ -309,12 +330,15 @@ public struct CNINetwork: Sendable {
                 n.requestedIPs.append(try address(addr, "runtimeConfig.ips[\(i)]"))
             }
         }
-        if let va = root["cni.dev/valid-attachments"], va != .null {
-            guard case .array(let list) = va else { throw fail("cni.dev/valid-attachments", nil, "expected a list") }
+        // GC's list: `cni.dev/valid-attachments`, called `cni.dev/attachments` in the 1.1.0 text
+        // (libcni sends both).
+        for key in ["cni.dev/valid-attachments", "cni.dev/attachments"] {
+            guard n.validAttachments == nil, let va = root[key], va != .null else { continue }
+            guard case .array(let list) = va else { throw fail(key, nil, "expected a list") }
             var out: [(String, String)] = []
             for (i, v) in list.enumerated() {
                 guard case .object(let o) = v, case .string(let c)? = o["containerID"], case .string(let f)? = o["ifname"] else {
-                    throw fail("cni.dev/valid-attachments[\(i)]", nil, "expected {\"containerID\": ..., \"ifname\": ...}")
+                    throw fail("\(key)[\(i)]", nil, "expected {\"containerID\": ..., \"ifname\": ...}")
                 }
                 out.append((c, f))
             }
@@ -327,7 +351,7 @@ public struct CNINetwork: Sendable {
 
     /// `ipam` with host-local's keys: `ranges` (a list of range sets) or the older flat
     /// `subnet`/`rangeStart`/`rangeEnd`/`gateway`; exactly one subnet. `routes`, `reserved`.
-    static func parseIPAM(_ ipam: [String: JSONValue], isMain: Bool) throws(CNIError) -> CNINetwork {
+    static func parseIPAM(_ ipam: [String: JSONValue], isMain: Bool, lenient: Bool) throws(CNIError) -> CNINetwork {
         let itype = try string(ipam, "type", "ipam.type") ?? ""
         guard itype == "ezlb" else {
             throw fail("ipam.type", itype, isMain ? "the ezlb plugin manages its addresses itself: use \"ezlb\"" : "expected \"ezlb\"")
@@ -351,23 +375,23 @@ public struct CNINetwork: Sendable {
         }
         let sp = one.path + ".subnet"
         let stext = try string(one.obj, "subnet", sp) ?? ""
-        var n: CNINetwork
+        let subnet: IPSubnet
         switch IPSubnet.parse(stext) {
-        case .success(let s): n = CNINetwork(subnet: s)
+        case .success(let s): subnet = s
         case .failure(let e): throw fail(sp, stext, e.reason)
         }
-        let layout = SubnetLayout(n.subnet)
-        guard let gw = layout.gatewayAddress else { throw fail(sp, stext, "no room for a gateway and containers") }
+        let layout = SubnetLayout(subnet)
+        guard let first = layout.gatewayAddress else { throw fail(sp, stext, "no room for a gateway and containers") }
+        var gw = first
         if let g = try string(one.obj, "gateway", one.path + ".gateway") {
             let a = try address(g, one.path + ".gateway")
-            guard n.subnet.contains(a) else { throw fail(one.path + ".gateway", g, "not in \(n.subnet)") }
-            if isMain && a != gw {
-                throw fail(one.path + ".gateway", g, "ezlb's bridge gateway is the subnet's first address, \(gw)", .unsupportedField)
+            guard subnet.contains(a) else { throw fail(one.path + ".gateway", g, "not in \(subnet)") }
+            if isMain && a != first && !lenient {
+                throw fail(one.path + ".gateway", g, "ezlb's bridge gateway is the subnet's first address, \(first)", .unsupportedField)
             }
-            n.gateway = a
-        } else {
-            n.gateway = gw
+            gw = a
         }
+        var n = CNINetwork(subnet: subnet, gateway: gw)
         let start = try string(one.obj, "rangeStart", one.path + ".rangeStart").map { t throws(CNIError) in try address(t, one.path + ".rangeStart") }
         let end = try string(one.obj, "rangeEnd", one.path + ".rangeEnd").map { t throws(CNIError) in try address(t, one.path + ".rangeEnd") }
         for (a, key) in [(start, "rangeStart"), (end, "rangeEnd")] {
@@ -388,6 +412,9 @@ public struct CNINetwork: Sendable {
                 guard dst.family == n.subnet.family else { throw fail(p + ".dst", dtext, "not of the subnet's family") }
                 let via = try string(o, "gw", p + ".gw").map { t throws(CNIError) in try address(t, p + ".gw") }
                 if let via, !n.subnet.contains(via) { throw fail(p + ".gw", via.description, "not in \(n.subnet)") }
+                if isMain, dst.prefixLength == 0, let via, via != n.gateway, !lenient {
+                    throw fail(p + ".gw", via.description, "the default route goes via the bridge's gateway \(n.gateway)", .unsupportedField)
+                }
                 n.routes.append(Route(destination: dst, gateway: via))
             }
         }

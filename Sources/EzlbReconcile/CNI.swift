@@ -37,7 +37,10 @@ public final class CNIPlugin {
                 guard CNIVersion.atLeast(network.cniVersion, "0.4.0") else {
                     throw CNIError(.incompatibleVersion, "CHECK needs cniVersion 0.4.0 or later (the config says \(network.cniVersion))")
                 }
-                if network.isMain { try check() } else { try ipamCheck() }
+                guard let prev = network.prevResult else {
+                    throw CNIError(.invalidConfig, "network config: prevResult: missing (CHECK compares the attachment with it)")
+                }
+                if network.isMain { try check(prev) } else { try ipamCheck(prev) }
                 return nil
             case .gc:
                 guard CNIVersion.atLeast(network.cniVersion, "1.1.0") else {
@@ -52,7 +55,7 @@ public final class CNIPlugin {
                 try status()
                 return nil
             case .version:
-                return nil
+                return nil   // answered before a network is parsed (CNIEntry)
             }
         } catch let e as CNIError {
             throw e
@@ -76,18 +79,22 @@ public final class CNIPlugin {
 
     var owner: String { request.owner }
 
-    /// The address asked for: runtimeConfig.ips (the `ips` capability) or CNI_ARGS IP=, of the
-    /// network's family.
-    var requestedIP: IPAddress? {
+    /// The address asked for: runtimeConfig.ips (the `ips` capability) or CNI_ARGS IP=. One
+    /// network has one subnet: more addresses, or one outside it, are refused (as host-local does).
+    func requestedIP() throws(CNIError) -> IPAddress? {
         let asked = network.requestedIPs + (request.args["IP"].flatMap { IPAddress($0) }.map { [$0] } ?? [])
-        return asked.first { $0.family == network.subnet.family }
+        guard let ip = asked.first else { return nil }
+        guard asked.count == 1, network.subnet.contains(ip) else {
+            throw CNIError(.invalidConfig, "requested addresses \(asked.map(\.description).joined(separator: ", ")): ezlb gives one address of \(network.subnet) per network")
+        }
+        return ip
     }
 
     var extraRoutes: [ContainerRoute] {
         network.routes.compactMap { r in
             guard r.destination.prefixLength != 0 else { return nil } // the default route is always there
             return ContainerRoute(destination: r.destination.networkAddress, prefixLength: r.destination.prefixLength,
-                                  gateway: r.gateway ?? network.gateway ?? r.destination.networkAddress)
+                                  gateway: r.gateway ?? network.gateway)
         }
     }
 
@@ -105,6 +112,7 @@ public final class CNIPlugin {
         if let b = existing, b.mtu != network.mtu || b.masquerade != network.ipMasq {
             throw CNIError(.invalidConfig, "network config: bridge: '\(network.bridge)': ezlb's bridge has mtu \(b.mtu), ipMasq \(b.masquerade); the config says mtu \(network.mtu), ipMasq \(network.ipMasq)")
         }
+        let ip = try requestedIP()
         // Create it on first use, or repair it (gone from the kernel, down); a bridge of
         // `bridge create` stays the CLI's.
         let links = try ctx.backends.bridge()
@@ -113,15 +121,18 @@ public final class CNIPlugin {
             _ = try bridges.create(name: network.bridge, subnet: network.subnet, mtu: network.mtu, masquerade: network.ipMasq,
                                    cni: existing == nil ? network.name : existing?.cni)
         }
-        guard let ns = NetnsRef.parse(request.netns) else {
-            throw CNIError(.invalidEnvironment, "CNI_NETNS: '\(request.netns)': not a namespace path")
-        }
         let report: CommandReport
         do {
-            report = try bridges.connect(name: network.bridge, netns: ns, owner: owner, ifname: request.ifname, ip: requestedIP,
-                                         range: network.range, reserved: network.reserved, routes: extraRoutes)
-        } catch let e as LinkError where e.kind == .netns {
-            throw CNIError(.unknownContainer, "the container's network namespace cannot be used", details: "\(e)")
+            report = try bridges.connect(name: network.bridge, netns: NetnsRef(path: request.netns), owner: owner, ifname: request.ifname,
+                                         ip: ip, range: network.range, reserved: network.reserved, routes: extraRoutes)
+        } catch {
+            // connect rolled back its own part; a bridge this ADD created goes too (no DEL may
+            // follow: after code 3 the runtime need not clean up).
+            if existing == nil { try? deleteIfUnused(bridges, network.bridge) }
+            if let e = error as? LinkError, e.kind == .netns {
+                throw CNIError(.unknownContainer, "the container's network namespace cannot be used", details: "\(e)")
+            }
+            throw error
         }
         guard case .string(let ip)? = report.extra["ip"], let addr = IPAddress(ip),
               case .string(let hostVeth)? = report.extra["host_veth"], case .string(let mac)? = report.extra["mac"] else {
@@ -164,7 +175,7 @@ public final class CNIPlugin {
         _ = try bridges.delete(name: name, force: false)
     }
 
-    func check() throws {
+    func check(_ prev: JSONValue) throws {
         let bridges = BridgeReconciler(ctx)
         guard let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) else {
             throw CNIError(.unknownContainer, "no attachment of \(request.containerID) on \(network.bridge)", details: "bridge \(network.bridge) is not ezlb's")
@@ -189,36 +200,46 @@ public final class CNIPlugin {
         } else {
             problems.append("\(request.ifname) is missing in \(request.netns)")
         }
-        if let prev = network.prevResult, !CNIResult.addresses(prev).contains(cidr) {
-            problems.append("prevResult does not list \(cidr)")
+        if !CNIResult.addresses(prev).contains(cidr) { problems.append("prevResult does not list \(cidr)") }
+        if !CNIResult.interfaces(prev).contains(where: { $0.name == request.ifname && $0.sandbox == request.netns }) {
+            problems.append("prevResult has no interface \(request.ifname) in \(request.netns)")
         }
         if !problems.isEmpty {
             throw CNIError(.failed, "attachment of \(request.containerID) \(request.ifname) differs", details: problems.joined(separator: "; "))
         }
     }
 
-    /// GC: every attachment of this network that the runtime's list no longer has goes
-    /// (veth, address; the bridge with the last one if the network created it).
+    /// GC: every attachment of this network that the runtime's list no longer has goes (veth,
+    /// address; the bridge with the last one if the network created it), and addresses of the
+    /// network no attachment holds (a connect killed between its two writes). An error does not
+    /// stop the others (SPEC.md: "remove as many resources as possible"); they are reported together.
     func gc() throws {
-        let valid = Set((network.validAttachments ?? []).map { CNIRequest.owner(network: network.name, containerID: $0.0, ifname: $0.1) })
+        guard let list = network.validAttachments else {
+            throw CNIError(.invalidConfig, "network config: cni.dev/valid-attachments: missing (GC removes what it does not list)")
+        }
+        let valid = Set(list.map { CNIRequest.owner(network: network.name, containerID: $0.0, ifname: $0.1) })
         let prefix = "cni:\(network.name):"
+        var errors: [String] = []
         if network.isMain {
             let bridges = BridgeReconciler(ctx)
             try bridges.lock()
-            guard let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) else { return }
-            for c in b.connections where c.owner.hasPrefix(prefix) && !valid.contains(c.owner) {
-                _ = try bridges.disconnect(name: b.name, owner: c.owner)
+            if let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) {
+                // disconnect also releases an address of the owner that no connection records.
+                let owners = Set(b.connections.map(\.owner) + ((try? IPAMReconciler(ctx).state())?.subnets
+                    .first { $0.subnet == network.subnet }?.allocations.compactMap(\.owner) ?? []))
+                for o in owners.sorted() where o.hasPrefix(prefix) && !valid.contains(o) {
+                    do { _ = try bridges.disconnect(name: b.name, owner: o) } catch { errors.append("\(o): \(error)") }
+                }
+                do { try deleteIfUnused(bridges, b.name) } catch { errors.append("bridge \(b.name): \(error)") }
             }
-            try deleteIfUnused(bridges, b.name)
         } else {
             let ipam = IPAMReconciler(ctx)
-            let st = try ipam.state()
-            for a in st.subnets.first(where: { $0.subnet == network.subnet })?.allocations ?? [] {
-                if let o = a.owner, o.hasPrefix(prefix), !valid.contains(o) {
-                    _ = try ipam.release(subnet: network.subnet, ip: nil, owner: o)
-                }
+            for a in try ipam.state().subnets.first(where: { $0.subnet == network.subnet })?.allocations ?? [] {
+                guard let o = a.owner, o.hasPrefix(prefix), !valid.contains(o) else { continue }
+                do { _ = try ipam.release(subnet: network.subnet, ip: nil, owner: o) } catch { errors.append("\(o): \(error)") }
             }
         }
+        if !errors.isEmpty { throw CNIError(.failed, "GC left \(errors.count) attachments", details: errors.joined(separator: "; ")) }
     }
 
     /// STATUS: ready when the state files can be read (and the kernel's link interface
@@ -237,8 +258,9 @@ public final class CNIPlugin {
 
     func ipamAdd() throws -> JSONValue {
         let ipam = IPAMReconciler(ctx)
-        let report = try ipam.allocate(IPAM.Request(subnet: network.subnet, owner: owner, ip: requestedIP, range: network.range,
-                                                    now: IPAMReconciler.now()), reserved: network.reserved)
+        // The configured gateway is never a container's (host-local reserves it too).
+        let report = try ipam.allocate(IPAM.Request(subnet: network.subnet, owner: owner, ip: try requestedIP(), range: network.range,
+                                                    now: IPAMReconciler.now()), reserved: network.reserved + [IPRange(network.gateway)])
         guard case .string(let ip)? = report.extra["ip"], let addr = IPAddress(ip) else {
             throw CNIError(.failed, "ezlb failed", details: "ipam allocate returned no address")
         }
@@ -251,13 +273,13 @@ public final class CNIPlugin {
         _ = try IPAMReconciler(ctx).release(subnet: network.subnet, ip: nil, owner: owner)
     }
 
-    func ipamCheck() throws {
+    func ipamCheck(_ prev: JSONValue) throws {
         let st = try IPAMReconciler(ctx).state()
         guard let a = st.subnets.first(where: { $0.subnet == network.subnet })?.allocations.first(where: { $0.owner == owner }) else {
             throw CNIError(.unknownContainer, "no address of \(request.containerID) \(request.ifname) in \(network.subnet)")
         }
         let cidr = "\(a.ip)/\(network.subnet.prefixLength)"
-        if let prev = network.prevResult, !CNIResult.addresses(prev).contains(cidr) {
+        if !CNIResult.addresses(prev).contains(cidr) {
             throw CNIError(.failed, "address of \(request.containerID) \(request.ifname) differs", details: "prevResult does not list \(cidr)")
         }
     }
@@ -302,6 +324,16 @@ public enum CNIResult {
         result["routes"] = .array(rts)
         if result["dns"] == nil { result["dns"] = dns ?? .object([:]) }
         return .object(result)
+    }
+
+    /// The `name` and `sandbox` of every interface in a result (prevResult).
+    public static func interfaces(_ result: JSONValue) -> [(name: String, sandbox: String?)] {
+        guard case .object(let o) = result, case .array(let list)? = o["interfaces"] else { return [] }
+        return list.compactMap { v in
+            guard case .object(let i) = v, case .string(let n)? = i["name"] else { return nil }
+            if case .string(let sb)? = i["sandbox"] { return (n, sb) }
+            return (n, nil)
+        }
     }
 
     /// The `address` of every IP in a result (prevResult).

@@ -153,7 +153,11 @@ final class CNICLITests: CNITestCase {
         XCTAssertEqual(v.json["supportedVersions"] as? [String], ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
         let old = try cni("VERSION", ["cniVersion": "0.3.1"], ifname: nil)
         XCTAssertEqual(old.json["cniVersion"] as? String, "0.3.1")
-        assertCNIError(try cni("VERSION", ["cniVersion": "9.9.9"], ifname: nil), code: 1, version: "1.1.0")
+        // Negotiation never fails: an unknown version (or no config) gets the latest and the list.
+        let future = try cni("VERSION", ["cniVersion": "9.9.9"], ifname: nil)
+        XCTAssertEqual(future.status, 0, future.stdout)
+        XCTAssertEqual(future.json["cniVersion"] as? String, "1.1.0")
+        XCTAssertEqual((future.json["supportedVersions"] as? [String])?.last, "1.1.0")
         // With arguments ezlb is the CLI, whatever the environment says.
         let r = try ezlb(["--version"], env: ["CNI_COMMAND": "VERSION"])
         XCTAssertTrue(r.stdout.hasPrefix("ezlb "), r.stdout)
@@ -296,6 +300,45 @@ final class CNICLITests: CNITestCase {
         assertCNIError(try cni("STATUS", net, ifname: nil), code: 50, version: "1.1.0")
     }
 
+    /// What the spec review found: CHECK needs prevResult; GC needs the runtime's list (under
+    /// either name) and removes nothing without it; DEL works on a config ADD refused; IP= may
+    /// carry a prefix; a failed first ADD leaves no bridge behind.
+    func testSpecEdges() throws {
+        try fakeNamespaces(["/run/netns/c1", "/run/netns/c2"])
+        let net = network(version: "1.1.0")
+        XCTAssertEqual(try cni("ADD", net, cid: "a1", netns: "/run/netns/c1").status, 0)
+        assertCNIError(try cni("CHECK", net, cid: "a1", netns: "/run/netns/c1"), code: 7, version: "1.1.0")
+        var wrongIface = net
+        let add = try cni("ADD", net, cid: "a1", netns: "/run/netns/c1")
+        var prev = add.json
+        prev["interfaces"] = [["name": "eth9", "sandbox": "/run/netns/c1"]]
+        wrongIface["prevResult"] = prev
+        assertCNIError(try cni("CHECK", wrongIface, cid: "a1", netns: "/run/netns/c1"), code: 102, version: "1.1.0")
+        assertCNIError(try cni("GC", net, ifname: nil), code: 7, version: "1.1.0")
+        XCTAssertTrue(try ezlb(["ipam", "list"]).stdout.contains("cni:podnet:a1:eth0"), "GC without a list removed nothing")
+        var gc = net
+        gc["cni.dev/attachments"] = [[String: Any]]()
+        XCTAssertEqual(try cni("GC", gc, ifname: nil).status, 0)
+        XCTAssertTrue(try ezlb(["ipam", "list"]).stdout.hasPrefix("0 allocations"), "the 1.1.0 text's name works too")
+        // DEL with what ADD refuses (isGateway false, unknown CNI_ARGS): it still finds the attachment.
+        XCTAssertEqual(try cni("ADD", net, cid: "a2", netns: "/run/netns/c2", env: ["CNI_ARGS": "IP=10.89.0.77/24"]).status, 0)
+        XCTAssertTrue(try ezlb(["ipam", "list"]).stdout.contains("10.89.0.77/24  cni:podnet:a2:eth0"))
+        let bad = network(version: "1.1.0", extra: ["isGateway": false])
+        let del = try cni("DEL", bad, cid: "a2", netns: "/run/netns/c2", env: ["CNI_ARGS": "K8S_POD_NAME=x"])
+        XCTAssertEqual(del.status, 0, del.stdout)
+        XCTAssertTrue(try ezlb(["ipam", "list"]).stdout.hasPrefix("0 allocations"))
+        // A first ADD that fails (the namespace is gone) leaves no bridge and no rule behind.
+        assertCNIError(try cni("ADD", network(version: "1.1.0", bridge: "ezfail0", subnet: "10.66.0.0/24"), cid: "a3", netns: "/run/netns/gone"),
+                       code: 3, version: "1.1.0")
+        XCTAssertFalse(try ezlb(["bridge", "list"]).stdout.contains("ezfail0"))
+        let kernel = try String(contentsOfFile: stateDir + "/fake-kernel.json", encoding: .utf8)
+        XCTAssertFalse(kernel.contains("ezfail0"), "bridge link or MASQUERADE chain left behind")
+        // Two requested addresses, or one outside the subnet: refused.
+        var two = net
+        two["runtimeConfig"] = ["ips": ["10.89.0.5/24", "10.89.0.6/24"]]
+        assertCNIError(try cni("ADD", two, cid: "a4", netns: "/run/netns/c2"), code: 7, version: "1.1.0")
+    }
+
     /// ezlb as the IPAM plugin of another main plugin (reference bridge, ptp): addresses only.
     func testStandaloneIPAM() throws {
         var net: [String: Any] = ["cniVersion": "1.0.0", "name": "refnet", "type": "bridge", "bridge": "cni0",
@@ -314,6 +357,13 @@ final class CNICLITests: CNITestCase {
         XCTAssertEqual(try cni("DEL", net, cid: "x1", netns: nil).status, 0)
         XCTAssertEqual(try cni("DEL", net, cid: "x1", netns: nil).status, 0)
         assertCNIError(try cni("CHECK", net, cid: "x1", netns: "/run/netns/whatever"), code: 3)
+        // A gateway other than the first address is the main plugin's, never a container's.
+        let gw: [String: Any] = ["cniVersion": "1.0.0", "name": "gwnet", "type": "ptp", "backend": "fake", "stateDir": stateDir,
+                                 "ipam": ["type": "ezlb", "subnet": "10.78.0.0/24", "gateway": "10.78.0.254",
+                                          "rangeStart": "10.78.0.253", "rangeEnd": "10.78.0.254"]]
+        XCTAssertEqual((try cni("ADD", gw, cid: "g1", netns: "/run/netns/x").json["ips"] as? [[String: Any]])?.first?["address"] as? String,
+                       "10.78.0.253/24")
+        assertCNIError(try cni("ADD", gw, cid: "g2", netns: "/run/netns/x"), code: 100)
     }
 
     /// Bad input: the spec's code, the one-line message naming the key and value, nothing changed.
@@ -407,7 +457,7 @@ final class CNIFuzzTests: CNITestCase {
             if r.status == 0 {
                 // Still valid: a result, and DEL takes everything back.
                 accepted += 1
-                if (r.json["ips"] as? [[String: Any]])?.isEmpty != false { failures.append("\(what): exit 0 without ips: \(r.stdout.prefix(200))") }
+                if (r.json["ips"] as? [[String: Any]])?.isEmpty != false && r.json["ip4"] == nil { failures.append("\(what): exit 0 without ips: \(r.stdout.prefix(200))") }
                 let d = try cni("DEL", nil, cid: "fz", netns: "/run/netns/c2", env: env, raw: data)
                 if d.status != 0 { failures.append("\(what): DEL after a valid ADD: \(d.stdout.prefix(200))") }
                 if stateSnapshot() != before { failures.append("\(what): ADD + DEL left the state changed") }
