@@ -305,8 +305,6 @@ int ezlb_nft_b_del_rule(struct ezlb_nft *n, uint16_t family, const char *table, 
     return 0;
 }
 
-uint32_t ezlb_nft_batch_messages(const struct ezlb_nft *n) { return n->messages; }
-
 int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len) {
     if (what_len) what[0] = 0;
     if (!n->batch || !n->messages) { ezlb_nft_batch_reset(n); return 0; }

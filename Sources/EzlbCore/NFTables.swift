@@ -218,8 +218,6 @@ public struct NFTTable: Equatable, Codable, Sendable {
         return nil
     }
 
-    public var elementCount: Int { elements.values.reduce(0) { $0 + $1.count } }
-
     /// `nft` names it `inet ezlb`.
     public var description: String { "\(family) \(name)" }
 }

@@ -36,8 +36,7 @@ public enum RaftClient {
         var hops = 0
         var lastError = ""
         while true {
-            let req = secret.map { ControlRequest.signed(method: method, body: body, secret: $0, to: target) }
-                ?? ControlRequest(method: method, body: body)
+            let req = ControlRequest.make(method: method, body: body, secret: secret, to: target)
             do {
                 let r = try ControlClient.call(target, req, timeout: max(1, min(120, Double(Int64(deadline) - Int64(monotonicMs())) / 1000)))
                 if r.ok { return r }

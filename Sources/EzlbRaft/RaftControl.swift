@@ -43,6 +43,11 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         "ezlb-raft-v2\n\(to)\n\(method)\n\(body)\n\(ts)\n\(nonce)"
     }
 
+    /// A request for the node at `to`: signed when the cluster has a secret, plain otherwise.
+    public static func make(method: String, body: String, secret: String?, to: ControlEndpoint) -> ControlRequest {
+        secret.map { signed(method: method, body: body, secret: $0, to: to) } ?? ControlRequest(method: method, body: body)
+    }
+
     /// A request for the node at control address `to`, signed with `secret` at `now`.
     public static func signed(method: String, body: String, secret: String, to: ControlEndpoint, now: Date = Date()) -> ControlRequest {
         let ts = Int64(now.timeIntervalSince1970)

@@ -142,6 +142,11 @@ public final class RaftServer: ConsensusEngineDelegate {
         engine.wakeup()
     }
 
+    /// The TCP control endpoint of the member at raft address `raftAddress` (its control_addr, else raft port + 1).
+    func memberControlEndpoint(_ raftAddress: String) -> ControlEndpoint? {
+        config.controlAddress(raftAddress).flatMap(splitHostPort).map { ControlEndpoint.tcp(host: $0.0, port: $0.1) }
+    }
+
     // MARK: names
 
     func name(of id: UInt64) -> String {
@@ -391,12 +396,10 @@ public final class RaftServer: ConsensusEngineDelegate {
                 engine.apply(Array(jsonText(entry).utf8)) { [weak self] err in
                     if let err { self?.log.debug("recording this node's health: \(err)") }
                 }
-            } else if let addr = st.leaderAddress, let ep = config.controlAddress(addr).flatMap(splitHostPort) {
-                let target = ControlEndpoint.tcp(host: ep.0, port: ep.1)
+            } else if let addr = st.leaderAddress, let target = memberControlEndpoint(addr) {
                 let secret = self.secret, body = jsonText(entry), log = self.log
                 let t = PosixThread {
-                    let req = secret.map { ControlRequest.signed(method: "health", body: body, secret: $0, to: target) }
-                        ?? ControlRequest(method: "health", body: body)
+                    let req = ControlRequest.make(method: "health", body: body, secret: secret, to: target)
                     if let r = try? ControlClient.call(target, req, timeout: 2), !r.ok { log.debug("health to the leader: \(r.error ?? "refused")") }
                 }
                 t.name = "ezlb-health"
@@ -600,9 +603,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         noLeaderSince = since
         guard !probing, now >= probeNext, now.timeIntervalSince(since) >= orphanAfter else { return }
         let me = String(config.raftID)
-        let targets: [ControlEndpoint] = st.members.filter { $0.id != config.raftID }.compactMap {
-            config.controlAddress($0.address).flatMap(splitHostPort).map { ControlEndpoint.tcp(host: $0.0, port: $0.1) }
-        }
+        let targets = st.members.filter { $0.id != config.raftID }.compactMap { memberControlEndpoint($0.address) }
         guard !targets.isEmpty else { return }
         probing = true
         probeNext = now.addingTimeInterval(orphanAfter)
@@ -610,8 +611,7 @@ public final class RaftServer: ConsensusEngineDelegate {
         let t = PosixThread { [weak self] in
             var verdict: String?
             for target in targets {
-                let req = secret.map { ControlRequest.signed(method: "status", body: "{}", secret: $0, to: target) }
-                    ?? ControlRequest(method: "status", body: "{}")
+                let req = ControlRequest.make(method: "status", body: "{}", secret: secret, to: target)
                 guard let r = try? ControlClient.call(target, req, timeout: 2), r.ok, let s = r.status, s.role == "leader" else { continue }
                 if !s.members.contains(where: { $0.raftID == me }) { verdict = s.node }
                 break

@@ -53,7 +53,6 @@ int ezlb_nft_b_elems(struct ezlb_nft *n, int del, uint16_t family, const char *t
 int ezlb_nft_b_rule(struct ezlb_nft *n, uint16_t family, const char *table, const char *chain,
                     const struct ezlb_nft_expr *e, uint32_t count, const char *comment);
 int ezlb_nft_b_del_rule(struct ezlb_nft *n, uint16_t family, const char *table, const char *chain, uint64_t handle);
-uint32_t ezlb_nft_batch_messages(const struct ezlb_nft *n);
 /* Sends the transaction (all or nothing) and waits for the kernel's answer. Returns 0, or the
  * first error's errno with the failing message's kind ("set element", "rule", …) in `what`. */
 int ezlb_nft_commit(struct ezlb_nft *n, char *what, size_t what_len);
