@@ -156,21 +156,31 @@ public final class RaftServer: ConsensusEngineDelegate {
         return String(id)
     }
 
+    /// A replicated entry: its `op` picks the one type it is decoded as.
     public func engineApply(_ entry: [UInt8]) {
-        if let h = try? JSONDecoder().decode(HealthEntry.self, from: Data(entry)), h.op == "health", let rid = UInt64(h.raftID) {
-            health[rid] = h.healthy
-            return
+        struct Op: Decodable { var op: String }
+        let data = Data(entry)
+        let decoder = JSONDecoder()
+        switch (try? decoder.decode(Op.self, from: data))?.op {
+        case "health"?:
+            if let h = try? decoder.decode(HealthEntry.self, from: data), let rid = UInt64(h.raftID) {
+                health[rid] = h.healthy
+                return
+            }
+        case "released"?, "claimed"?:
+            if let r = try? decoder.decode(ReleaseEntry.self, from: data) {
+                lastRelease = r.op == "released" ? r : nil
+                return
+            }
+        case "name"?:
+            if let e = try? decoder.decode(NameEntry.self, from: data), let rid = UInt64(e.raftID) {
+                names[rid] = e
+                return
+            }
+        default:
+            break
         }
-        if let r = try? JSONDecoder().decode(ReleaseEntry.self, from: Data(entry)), r.op == "released" || r.op == "claimed" {
-            lastRelease = r.op == "released" ? r : nil
-            return
-        }
-        guard let e = try? JSONDecoder().decode(NameEntry.self, from: Data(entry)), e.op == "name",
-              let rid = UInt64(e.raftID) else {
-            log.warning("ignoring an unknown replicated entry (\(entry.count) bytes): \(String(decoding: entry.prefix(120), as: UTF8.self).debugDescription)")
-            return
-        }
-        names[rid] = e
+        log.warning("ignoring an unknown replicated entry (\(entry.count) bytes): \(String(decoding: entry.prefix(120), as: UTF8.self).debugDescription)")
     }
 
     public func engineSnapshot() -> [UInt8] {
