@@ -14,7 +14,6 @@ public final class BridgeReconciler {
     public let ctx: ReconcileContext
     private let ipam: IPAMReconciler
     private var locks: [FileLock] = []
-    private var linkBackend: BridgeBackend?
     private var xtBackend: XTBackend?
     var log: Logger { ctx.log }
 
@@ -31,13 +30,8 @@ public final class BridgeReconciler {
         locks.append(try ipam.lock())
     }
 
-    /// The link backend, opened once per reconciler (one netlink socket for every operation).
-    private func links() throws -> BridgeBackend {
-        if let l = linkBackend { return l }
-        let l = try ctx.backends.bridge()
-        linkBackend = l
-        return l
-    }
+    /// The link backend (one netlink socket per run: `Backends` opens it once).
+    private func links() throws -> BridgeBackend { try ctx.backends.bridge() }
 
     /// The x_tables backend, opened once (and with it the xtables lock). A run that will
     /// change a MASQUERADE chain opens it before its first change: a busy lock then stops the

@@ -15,6 +15,9 @@ public final class Backends {
     /// Seconds to wait for the xtables lock.
     public let lockTimeout: Int
     private var fake: FakeKernel?
+    /// Opened once per run: every caller of one run shares the socket.
+    private var nft: NFTBackend?
+    private var links: BridgeBackend?
 
     public init(kind: BackendKind, stateDir: StateDirectory, lockTimeout: Int = 60) {
         self.kind = kind
@@ -42,7 +45,10 @@ public final class Backends {
 
     /// nftables: libnftnl in the process's network namespace, or the fake.
     public func nftables() throws -> NFTBackend {
-        kind == .fake ? FakeNFTBackend(kernel: try fakeKernel()) : try LibNftnlBackend()
+        if let n = nft { return n }
+        let n: NFTBackend = kind == .fake ? FakeNFTBackend(kernel: try fakeKernel()) : try LibNftnlBackend()
+        nft = n
+        return n
     }
 
     /// xfrm: libnl-xfrm in the process's network namespace, or the fake.
@@ -52,7 +58,10 @@ public final class Backends {
 
     /// Links, addresses, routes and namespaces: libnl-route-3, or the fake.
     public func bridge() throws -> BridgeBackend {
-        kind == .fake ? FakeBridge(kernel: try fakeKernel()) : try NetlinkBridge()
+        if let l = links { return l }
+        let l: BridgeBackend = kind == .fake ? FakeBridge(kernel: try fakeKernel()) : try NetlinkBridge()
+        links = l
+        return l
     }
 
     /// For a one-shot run over large tables (`ipvs apply`, `snat sync`, `xfrm sync`, their
