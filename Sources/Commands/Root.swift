@@ -19,6 +19,10 @@ public struct Ezlb: ParsableCommand {
         actually holds, applies the smallest change and exits. Use --backend fake to run against \
         an in-memory kernel kept in the state directory (no root needed).
 
+        Run with no arguments and CNI_COMMAND in the environment (as /usr/lib/cni/ezlb, by a \
+        container runtime), ezlb is a CNI plugin: a bridge and addresses for the container \
+        (docs/cni.md).
+
         EXIT STATUS: 0 success (changed or not); 1 runtime failure (partial apply reports what was \
         done and what failed); 2 changed (only with --detailed-exitcode); 64 usage error; \
         69 no free address left (ipam: subnet or range full); 75 another ezlb run holds the lock; \
