@@ -213,13 +213,7 @@ public final class NetlinkIPVS: IPVSBackend {
     /// Every service with its destinations, in the kernel's order (services by
     /// hash bucket, destinations newest first).
     public func dump() throws -> [IPVSServiceState] {
-        let r = receiver
-        try runDump(operation: { "dump IPVS services" }, mode: .services, build: { msg in
-            genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
-                        UInt8(IPVS_CMD_GET_SERVICE), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
-        })
-        let services = r.services
-        r.services = []
+        let services = try dumpServices()
         var counts: [ServiceKey: Int]? = nil
         if ipv4SockoptFastPath, let so = sockopt {
             counts = so.destinationCounts(services: services.reduce(0) { $0 + ($1.key.family == .ipv4 ? 1 : 0) })
@@ -231,14 +225,8 @@ public final class NetlinkIPVS: IPVSBackend {
                 result.append(IPVSServiceState(service: s, destinations: ds))
                 continue
             }
-            r.destFamily = s.key.family
-            r.destinations.removeAll(keepingCapacity: true)
-            try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
-                genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
-                            UInt8(IPVS_CMD_GET_DEST), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
-                    && NetlinkIPVS.putService(msg, s.key, full: nil)
-            })
-            result.append(IPVSServiceState(service: s, destinations: r.destinations))
+            try dumpDestinations(of: s)
+            result.append(IPVSServiceState(service: s, destinations: receiver.destinations))
         }
         return result
     }
@@ -254,27 +242,38 @@ public final class NetlinkIPVS: IPVSBackend {
             r.destinationDetails = []
         }
         r.serviceStats = []
-        try runDump(operation: { "dump IPVS services" }, mode: .services, build: { msg in
-            genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
-                        UInt8(IPVS_CMD_GET_SERVICE), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
-        })
-        let services = r.services, stats = r.serviceStats
-        r.services = []
+        let services = try dumpServices()
+        let stats = r.serviceStats
         var result: [IPVSServiceDetail] = []
         result.reserveCapacity(services.count)
         for (s, st) in zip(services, stats) {
-            r.destFamily = s.key.family
-            r.destinations.removeAll(keepingCapacity: true)
             r.destinationDetails.removeAll(keepingCapacity: true)
-            try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
-                genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
-                            UInt8(IPVS_CMD_GET_DEST), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
-                    && NetlinkIPVS.putService(msg, s.key, full: nil)
-            })
+            try dumpDestinations(of: s)
             result.append(IPVSServiceDetail(state: IPVSServiceState(service: s, destinations: r.destinations),
                                             stats: st, destinations: r.destinationDetails))
         }
         return result
+    }
+
+    /// Every service, in the kernel's order (one IPVS_CMD_GET_SERVICE dump).
+    private func dumpServices() throws -> [VirtualService] {
+        try runDump(operation: { "dump IPVS services" }, mode: .services, build: { msg in
+            genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
+                        UInt8(IPVS_CMD_GET_SERVICE), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
+        })
+        defer { receiver.services = [] }
+        return receiver.services
+    }
+
+    /// `s`'s destinations into `receiver.destinations` (one IPVS_CMD_GET_DEST dump).
+    private func dumpDestinations(of s: VirtualService) throws {
+        receiver.destFamily = s.key.family
+        receiver.destinations.removeAll(keepingCapacity: true)
+        try runDump(operation: { "dump destinations of \(s.key)" }, mode: .destinations, build: { msg in
+            genlmsg_put(msg, UInt32(NL_AUTO_PORT), 0, family, 0, Int32(EZLB_NLM_F_REQUEST | EZLB_NLM_F_DUMP),
+                        UInt8(IPVS_CMD_GET_DEST), UInt8(EZLB_IPVS_GENL_VERSION)) != nil
+                && NetlinkIPVS.putService(msg, s.key, full: nil)
+        })
     }
 
     private func runDump(operation: () -> String, mode: Receiver.Mode, build: (OpaquePointer) -> Bool) throws {
