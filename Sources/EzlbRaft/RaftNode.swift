@@ -129,13 +129,15 @@ public enum RaftNode {
         dispatcher.start()
         tracker?.start()
         let notifier = SystemdNotifier()
-        let reporter = RaftReporter(notifier: notifier, metricsFile: metricsFile, nodeID: settings.nodeID, address: settings.raftAddr,
-                                    server: server, dispatcher: dispatcher, log: log)
-        server.onTick = { reporter.tick($0) }
+        // Only a node under systemd or with --metrics-file does anything per tick.
+        let reporter = notifier == nil && metricsFile == nil ? nil
+            : RaftReporter(notifier: notifier, metricsFile: metricsFile, nodeID: settings.nodeID, address: settings.raftAddr,
+                           server: server, dispatcher: dispatcher, log: log)
+        if let reporter { server.onTick = { reporter.tick($0) } }
         // Serving: raft runs, the control endpoint answers, ToReady is under way.
         notifier?.send("READY=1\nSTATUS=started: node \(settings.nodeID) at \(settings.raftAddr)")
         engine.run()
-        reporter.loopEnded()
+        reporter?.loopEnded()
         tracker?.stop()
         let stopSignal = server.stoppedBySignal
         // Running hook + a Master's ToSlave (retries included); past that the hook's process group is
