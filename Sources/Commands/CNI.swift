@@ -2,7 +2,6 @@ import EzlbConfig
 import EzlbCore
 import EzlbReconcile
 import Logging
-import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,21 +17,21 @@ enum CNIEntry {
 
     static func run() -> Never {
         let stdin = readStandardInput(limit: (1 << 20) + 1)
-        // Errors answer in the config's version when it has a usable one.
-        var version = (try? CNINetwork.version(CNINetwork.object(stdin))) ?? CNIVersion.latest
         do {
             let request = try CNIRequest.parse(env: { getenv($0).map { String(cString: $0) } }, stdin: stdin)
-            version = request.cniVersion
             guard let network = request.network else {
                 // VERSION.
-                write(.object(["cniVersion": .string(version), "supportedVersions": .array(CNIVersion.supported.map { .string($0) })]))
+                write(.object(["cniVersion": .string(request.cniVersion), "supportedVersions": .array(CNIVersion.supported.map { .string($0) })]))
                 exit(0)
             }
             var log = Logger(label: "ezlb-cni") { _ in StreamLogHandler.standardError(label: "ezlb-cni") }
             log.logLevel = .warning
             if let result = try CNIPlugin(request, network: network, log: log).run() { write(result) }
-            exit(0)
+            // A result that did not reach the runtime is a failure (as for every command).
+            exit(OutputBuffer.writeError == nil ? 0 : 1)
         } catch {
+            // Errors answer in the config's version when it has a usable one.
+            let version = (try? CNINetwork.version(CNINetwork.object(stdin))) ?? CNIVersion.latest
             var o: [String: JSONValue] = ["cniVersion": .string(version), "code": .int(error.code), "msg": .string(error.msg)]
             if !error.details.isEmpty { o["details"] = .string(error.details) }
             write(.object(o))
@@ -41,8 +40,12 @@ enum CNIEntry {
         }
     }
 
+    /// One JSON line on stdout, through the one output path.
     static func write(_ v: JSONValue) {
-        _ = try? FileDescriptor.standardOutput.writeAll(Array((v.text + "\n").utf8))
+        var out = OutputBuffer()
+        out.text.append(v.text)
+        out.text.append("\n" as StaticString)
+        out.flush()
     }
 
     /// Standard input up to `limit` bytes (more is refused by the parser as too large).

@@ -79,6 +79,11 @@ public final class CNIPlugin {
 
     var owner: String { request.owner }
 
+    /// ezlb's record of bridge `name`, if it has one.
+    func record(_ bridges: BridgeReconciler, _ name: String) throws -> BridgeState.Bridge? {
+        try bridges.list().bridges.first { $0.name == name }
+    }
+
     /// The address asked for: runtimeConfig.ips (the `ips` capability) or CNI_ARGS IP=. One
     /// network has one subnet: more addresses, or one outside it, are refused (as host-local does).
     func requestedIP() throws(CNIError) -> IPAddress? {
@@ -103,7 +108,7 @@ public final class CNIPlugin {
     func add() throws -> JSONValue {
         let bridges = BridgeReconciler(ctx)
         try bridges.lock()
-        let existing = try bridges.list().bridges.first { $0.name == network.bridge }
+        let existing = try record(bridges, network.bridge)
         if let b = existing, b.subnet != network.subnet.description {
             throw CNIError(.invalidConfig, "network config: bridge: '\(network.bridge)': ezlb's bridge of that name has subnet \(b.subnet), not \(network.subnet)")
         }
@@ -163,7 +168,7 @@ public final class CNIPlugin {
     func del() throws {
         let bridges = BridgeReconciler(ctx)
         try bridges.lock()
-        guard let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) else { return }
+        guard let b = try record(bridges, network.bridge) else { return }
         _ = try bridges.disconnect(name: network.bridge, owner: owner)
         try deleteIfUnused(bridges, b.name)
     }
@@ -171,13 +176,13 @@ public final class CNIPlugin {
     /// A bridge a CNI network created goes with its last attachment (`podman network rm`
     /// deletes only a `bridge` plugin's bridge); one made by `bridge create` stays.
     func deleteIfUnused(_ bridges: BridgeReconciler, _ name: String) throws {
-        guard let b = try bridges.list().bridges.first(where: { $0.name == name }), b.cni != nil, b.connections.isEmpty else { return }
+        guard let b = try record(bridges, name), b.cni != nil, b.connections.isEmpty else { return }
         _ = try bridges.delete(name: name, force: false)
     }
 
     func check(_ prev: JSONValue) throws {
         let bridges = BridgeReconciler(ctx)
-        guard let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) else {
+        guard let b = try record(bridges, network.bridge) else {
             throw CNIError(.unknownContainer, "no attachment of \(request.containerID) on \(network.bridge)", details: "bridge \(network.bridge) is not ezlb's")
         }
         guard let c = b.connections.first(where: { $0.owner == owner }) else {
@@ -223,7 +228,7 @@ public final class CNIPlugin {
         if network.isMain {
             let bridges = BridgeReconciler(ctx)
             try bridges.lock()
-            if let b = try bridges.list().bridges.first(where: { $0.name == network.bridge }) {
+            if let b = try record(bridges, network.bridge) {
                 // disconnect also releases an address of the owner that no connection records.
                 let owners = Set(b.connections.map(\.owner) + ((try? IPAMReconciler(ctx).state())?.subnets
                     .first { $0.subnet == network.subnet }?.allocations.compactMap(\.owner) ?? []))
